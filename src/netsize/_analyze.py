@@ -1,0 +1,172 @@
+"""The engine: walks a network's nodes, asks each layer for its analysis, records it."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from netsize._errors import NetsizeError
+from netsize._layer import CONVENTIONS, Analysis, Context, Layer, value
+from netsize._network import Network
+from netsize._shape import Shape, shape_str
+from netsize._summary import LayerRecord, ReceptiveField, Summary
+from netsize._term import message
+
+RF = tuple[ReceptiveField, ...] | None
+
+
+def analyze(network: Network, batch_size: int = 1, convention: str = "torch") -> Summary:
+    """Every layer's shapes and counts for ``batch_size`` samples.
+
+    ``convention`` is ``torch`` (default) or ``keras`` (BatchNorm's moving statistics count as
+    non-trainable parameters instead of buffers).
+
+    >>> from netsize import Sequential, analyze, layers
+    >>> s = analyze(Sequential([layers.Linear(10, 5)], input_shape=(10,)), batch_size=8)
+    >>> s.totals.multiply_adds
+    400
+    """
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise NetsizeError(f"batch size must be a positive integer (got {batch_size!r})")
+    if convention not in CONVENTIONS:
+        raise NetsizeError(f"convention must be one of {', '.join(CONVENTIONS)} (got {convention!r})")
+    ctx = Context(convention=convention, layout=network.layout)
+    shapes: dict[str, tuple[Shape, ...]] = {}
+    fields: dict[str, RF] = {}
+    input_shapes: dict[str, Shape] = {}
+    for name, shape in network.inputs.items():
+        full = (batch_size, *shape)
+        input_shapes[name] = full
+        shapes[name] = (full,)
+        spatial = _spatial_rank(full, network.layout)
+        fields[name] = tuple(ReceptiveField(1, 1, Fraction(1, 2)) for _ in range(spatial)) or None
+    records: list[LayerRecord] = []
+    for node in network.nodes:
+        ins = tuple(_resolve(ref, shapes, node.name) for ref in node.inputs)
+        layer = node.layer
+        _check_arity(node.name, layer, len(ins))
+        try:
+            analysis = layer.analyze(ins, ctx)
+        except NetsizeError as err:
+            given = ", ".join(shape_str(s) for s in ins)
+            raise NetsizeError(f"{node.name} ({layer.kind}, input {given}): {err}") from None
+        for out in analysis.outputs:
+            if any(d <= 0 for d in out):
+                raise NetsizeError(
+                    f"{node.name} ({layer.kind}): output size {shape_str(out)} has a zero or negative "
+                    f"dimension for input {', '.join(shape_str(s) for s in ins)}; the input is too small "
+                    "for this layer (reduce kernel/stride or add padding)"
+                )
+        shapes[node.name] = analysis.outputs
+        rf = _receptive_field(layer, analysis, [fields.get(r.split(":")[0]) for r in node.inputs])
+        fields[node.name] = rf
+        records.append(_record(node.name, layer, ins, analysis, rf, node.trainable, node.tied_to))
+    outputs = tuple(shapes[r.split(":")[0]][int(r.partition(":")[2] or 0)] for r in network.output_refs)
+    return Summary(
+        model=network.name,
+        input_shapes=input_shapes,
+        batch_size=batch_size,
+        convention=convention,
+        layout=network.layout,
+        layers=tuple(records),
+        output_shapes=outputs,
+    )
+
+
+def _resolve(ref: str, shapes: dict[str, tuple[Shape, ...]], at: str) -> Shape:
+    base, _, port = ref.partition(":")
+    if base not in shapes:
+        raise NetsizeError(f"layer {at!r} takes input {ref!r}, which is not an earlier layer or input")
+    outs = shapes[base]
+    index = int(port) if port else 0
+    if index >= len(outs):
+        raise NetsizeError(f"layer {at!r} takes output {index} of {base!r}, which has {len(outs)} outputs")
+    return outs[index]
+
+
+def _check_arity(name: str, layer: Layer, given: int) -> None:
+    if layer.arity is not None and given != layer.arity:
+        raise NetsizeError(f"{name} ({layer.kind}): takes {layer.arity} input(s) but is given {given}")
+    if layer.arity is None and given < 1:
+        raise NetsizeError(f"{name} ({layer.kind}): needs at least one input")
+
+
+def _record(
+    name: str,
+    layer: Layer,
+    ins: tuple[Shape, ...],
+    a: Analysis,
+    rf: RF,
+    trainable: bool,
+    tied_to: str | None,
+) -> LayerRecord:
+    weights, biases, extra = value(a.weights), value(a.biases), value(a.non_trainable_params)
+    notes = []
+    if tied_to is not None:
+        weights = biases = extra = 0
+        notes.append(message("note.tied", other=tied_to))
+    params = weights + biases + extra
+    trainable_params = weights + biases if trainable else 0
+    if not trainable and params:
+        notes.append(message("note.frozen"))
+    saved = a.saved_elements.value if a.saved_elements is not None else layer.default_saved_elements(ins)
+    return LayerRecord(
+        name=name,
+        kind=layer.kind,
+        input_shapes=ins,
+        output_shapes=a.outputs,
+        weights=weights,
+        biases=biases,
+        params=params,
+        trainable_params=trainable_params,
+        non_trainable_params=params - trainable_params,
+        buffers=value(a.buffers),
+        multiply_adds=value(a.multiply_adds),
+        other_ops=value(a.other_ops),
+        activation_elements=sum(_elements(s) for s in a.outputs),
+        saved_elements=saved,
+        receptive_field=rf,
+        analysis=a,
+        notes=tuple(notes),
+    )
+
+
+def _elements(shape: Shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _spatial_rank(shape: Shape, layout: str) -> int:
+    # Only images, volumes and signals have a receptive field: (N, C, *spatial) with 1-3 axes.
+    rank = len(shape) - 2
+    return rank if 1 <= rank <= 3 else 0
+
+
+def _receptive_field(layer: Layer, a: Analysis, inputs: list[RF]) -> RF:
+    known = [f for f in inputs if f]
+    if not known:
+        return None
+    if a.windows is not None:
+        base = known[0]
+        if len(a.windows) != len(base):
+            return None
+        out = []
+        for rf, w in zip(base, a.windows, strict=True):
+            span = w.dilation * (w.kernel - 1)
+            out.append(
+                ReceptiveField(
+                    size=rf.size + span * rf.jump,
+                    jump=rf.jump * w.stride,
+                    start=rf.start + (Fraction(span, 2) - w.padding) * rf.jump,
+                )
+            )
+        return tuple(out)
+    if layer.preserves_spatial:
+        ranks = {len(f) for f in known}
+        if len(ranks) != 1:
+            return None
+        return tuple(
+            max((f[i] for f in known), key=lambda r: r.size) for i in range(len(known[0]))
+        )
+    return None

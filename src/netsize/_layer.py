@@ -1,0 +1,93 @@
+"""The layer protocol: one class per layer type holds its shape rule, counts and explanation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from netsize._shape import CHANNELS_FIRST, Shape, elements
+from netsize._term import Term
+
+TORCH = "torch"
+KERAS = "keras"
+CONVENTIONS = (TORCH, KERAS)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a layer needs to know beyond its inputs.
+
+    ``convention``: ``torch`` (BatchNorm running statistics are buffers) or ``keras``
+    (they are non-trainable parameters). ``layout``: ``channels_first`` or ``channels_last``.
+    """
+
+    convention: str = TORCH
+    layout: str = CHANNELS_FIRST
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window along one spatial axis, for the receptive field.
+
+    ``padding`` is the padding before the first element (left/top).
+    """
+
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything a layer computes for one set of input shapes.
+
+    Each count is a :class:`Term` (formula and value together) or ``None`` for zero.
+    ``shape_terms`` explain each output dimension. ``other_ops`` counts work that is not a
+    multiply-add of a convolution/matmul (bias adds, normalisation, activations, pooling
+    comparisons) under the rule the layer documents. ``saved_elements`` is what the layer
+    keeps for the backward pass (None: its input elements). ``windows`` (one per spatial axis)
+    drive the receptive field; ``None`` keeps it if ``preserves_spatial``, else ends it.
+    """
+
+    outputs: tuple[Shape, ...]
+    shape_terms: tuple[Term, ...] = ()
+    weights: Term | None = None
+    biases: Term | None = None
+    non_trainable_params: Term | None = None
+    buffers: Term | None = None
+    multiply_adds: Term | None = None
+    other_ops: Term | None = None
+    saved_elements: Term | None = None
+    windows: tuple[Window, ...] | None = None
+    extra_terms: tuple[Term, ...] = field(default=())
+
+    @property
+    def output(self) -> Shape:
+        return self.outputs[0]
+
+
+def value(term: Term | None) -> int:
+    return 0 if term is None else term.value
+
+
+class Layer:
+    """Base class of every layer type.
+
+    Subclasses are frozen dataclasses of their hyperparameters, registered with
+    :func:`netsize.register_layer`, and implement :meth:`analyze`. ``kind`` is the display
+    name (``Conv2d``); ``preserves_spatial`` says the receptive field passes through unchanged.
+    Static checks (channels divisible by groups) belong in ``__post_init__``; checks that need
+    the input raise :class:`NetsizeError` from ``analyze`` with the numbers involved — the
+    engine adds the layer's name and kind.
+    """
+
+    kind: ClassVar[str] = "Layer"
+    preserves_spatial: ClassVar[bool] = False
+    arity: ClassVar[int | None] = 1  # number of inputs; None = any number >= 1
+
+    def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
+        raise NotImplementedError
+
+    def default_saved_elements(self, inputs: tuple[Shape, ...]) -> int:
+        return sum(elements(s) for s in inputs)

@@ -1,0 +1,56 @@
+"""Spec names of layer types. Adding a layer never edits the engine."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import TypeVar
+
+from netsize._errors import NetsizeError
+from netsize._layer import Layer
+
+L = TypeVar("L", bound=type[Layer])
+
+_LAYERS: dict[str, type[Layer]] = {}
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def register_layer(*names: str) -> Callable[[L], L]:
+    """Class decorator: make a layer type available under ``names`` (case and ``_``/``-`` ignored).
+
+    A name may be registered once; a second registration is a programming error.
+    """
+
+    def decorate(cls: L) -> L:
+        for name in names or (cls.kind,):
+            key = _key(name)
+            if key in _LAYERS and _LAYERS[key] is not cls:
+                raise ValueError(f"layer name {name!r} already registered to {_LAYERS[key].__name__}")
+            _LAYERS[key] = cls
+        return cls
+
+    return decorate
+
+
+def layer_type(name: str) -> type[Layer]:
+    """The layer class registered as ``name``; an unknown name suggests the closest ones."""
+    _ensure_loaded()
+    cls = _LAYERS.get(_key(name))
+    if cls is None:
+        close = difflib.get_close_matches(_key(name), list(_LAYERS), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; `netsize layers` lists them"
+        raise NetsizeError(f"unknown layer type {name!r}{hint}")
+    return cls
+
+
+def layer_names() -> dict[str, type[Layer]]:
+    """Every registered spec name (normalised) and its class."""
+    _ensure_loaded()
+    return dict(_LAYERS)
+
+
+def _ensure_loaded() -> None:
+    import netsize.layers  # noqa: F401  (registers the built-in layers)

@@ -1,0 +1,294 @@
+"""Plain data produced by the analysis: per-layer records, totals, and the Summary.
+
+Renderers (table, JSON, CSV, Markdown) read this data; they compute nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from netsize._dtypes import REPORTED_DTYPES, dtype_bytes
+from netsize._errors import NetsizeError
+from netsize._i18n import translate
+from netsize._layer import Analysis
+from netsize._shape import Shape, shape_str
+from netsize._term import Message, Term
+
+SCHEMA_VERSION = 1
+
+COUNT_FIELDS = (
+    "params",
+    "trainable_params",
+    "non_trainable_params",
+    "buffers",
+    "multiply_adds",
+    "flops",
+    "other_ops",
+    "activation_elements",
+)
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Along one spatial axis: ``size`` input pixels seen, ``jump`` input pixels between
+    neighbouring outputs, ``start`` centre of the first output in input coordinates."""
+
+    size: int
+    jump: int
+    start: Fraction
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One layer's numbers. All counts are ints."""
+
+    name: str
+    kind: str
+    input_shapes: tuple[Shape, ...]
+    output_shapes: tuple[Shape, ...]
+    weights: int
+    biases: int
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    buffers: int
+    multiply_adds: int
+    other_ops: int
+    activation_elements: int
+    saved_elements: int
+    receptive_field: tuple[ReceptiveField, ...] | None = None
+    analysis: Analysis | None = field(default=None, repr=False, compare=False)
+    notes: tuple[Message, ...] = ()
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.output_shapes[0] if self.output_shapes else ()
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.multiply_adds
+
+    @property
+    def depth(self) -> int:
+        return self.name.count(".")
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "input_shapes": [list(s) for s in self.input_shapes],
+            "output_shape": list(self.output_shape),
+            "output_shapes": [list(s) for s in self.output_shapes],
+            "weights": self.weights,
+            "biases": self.biases,
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+            "buffers": self.buffers,
+            "multiply_adds": self.multiply_adds,
+            "flops": self.flops,
+            "other_ops": self.other_ops,
+            "activation_elements": self.activation_elements,
+            "saved_elements": self.saved_elements,
+        }
+        if self.receptive_field is not None:
+            d["receptive_field"] = [
+                {"size": rf.size, "jump": rf.jump, "start": float(rf.start)} for rf in self.receptive_field
+            ]
+        return d
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    buffers: int
+    multiply_adds: int
+    flops: int
+    other_ops: int
+    activation_elements: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {f: getattr(self, f) for f in COUNT_FIELDS}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The analysis of one network at one input size.
+
+    >>> from netsize import Sequential, analyze, layers
+    >>> s = analyze(Sequential([("fc", layers.Linear(4, 3))], input_shape=(4,)))
+    >>> s.totals.params, s.layer("fc").output_shape
+    (15, (1, 3))
+    """
+
+    model: str
+    input_shapes: dict[str, Shape]
+    batch_size: int
+    convention: str
+    layout: str
+    layers: tuple[LayerRecord, ...]
+    output_shapes: tuple[Shape, ...] = ()
+
+    @property
+    def input_shape(self) -> Shape:
+        return next(iter(self.input_shapes.values()))
+
+    @property
+    def totals(self) -> Totals:
+        sums = {f: sum(getattr(r, f) for r in self.layers) for f in COUNT_FIELDS if f != "flops"}
+        return Totals(flops=2 * sums["multiply_adds"], **sums)
+
+    def layer(self, name: str) -> LayerRecord:
+        for record in self.layers:
+            if record.name == name:
+                return record
+        import difflib
+
+        close = difflib.get_close_matches(name, [r.name for r in self.layers], n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise NetsizeError(f"no layer named {name!r} in {self.model!r}{hint}")
+
+    def weights_bytes(self, dtype: str = "float32") -> int:
+        """Bytes of all parameters stored in ``dtype``."""
+        return dtype_bytes(self.totals.params, dtype)
+
+    def model_size(self) -> dict[str, int]:
+        """Bytes of the parameters per common dtype."""
+        return {d: self.weights_bytes(d) for d in REPORTED_DTYPES}
+
+    def rows(self, depth: int | None = None) -> tuple[LayerRecord, ...]:
+        """Records down to ``depth`` (0 = top level); deeper layers are summed into their block."""
+        if depth is None:
+            return self.layers
+        out: list[LayerRecord] = []
+        groups: dict[str, list[LayerRecord]] = {}
+        order: list[str] = []
+        for r in self.layers:
+            key = ".".join(r.name.split(".")[: depth + 1])
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            groups[key].append(r)
+        for key in order:
+            members = groups[key]
+            if len(members) == 1 and members[0].name == key:
+                out.append(members[0])
+                continue
+            out.append(
+                LayerRecord(
+                    name=key,
+                    kind="Block",
+                    input_shapes=members[0].input_shapes,
+                    output_shapes=members[-1].output_shapes,
+                    **{
+                        f: sum(getattr(m, f) for m in members)
+                        for f in (
+                            "weights",
+                            "biases",
+                            "params",
+                            "trainable_params",
+                            "non_trainable_params",
+                            "buffers",
+                            "multiply_adds",
+                            "other_ops",
+                            "activation_elements",
+                            "saved_elements",
+                        )
+                    },
+                )
+            )
+        return tuple(out)
+
+    def to_dict(self, depth: int | None = None) -> dict[str, Any]:
+        """The versioned JSON interface (``schema_version`` 1), see README."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": self.model,
+            "input_shape": list(self.input_shape),
+            "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
+            "batch_size": self.batch_size,
+            "convention": self.convention,
+            "layout": self.layout,
+            "layers": [r.to_dict() for r in self.rows(depth)],
+            "totals": self.totals.to_dict(),
+            "model_size_bytes": self.model_size(),
+        }
+
+    def to_pandas(self, depth: int | None = None) -> Any:
+        """The per-layer table as a ``pandas.DataFrame`` (pandas must be installed)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise NetsizeError("to_pandas needs pandas: pip install pandas") from None
+        rows = [r.to_dict() for r in self.rows(depth)]
+        for row in rows:
+            row["output_shape"] = tuple(row["output_shape"])
+            row.pop("input_shapes", None)
+            row.pop("output_shapes", None)
+            row.pop("receptive_field", None)
+        return pd.DataFrame(rows)
+
+    def explain(self, name: str, lang: str = "en") -> str:
+        """The derivation of every number of layer ``name``, values substituted.
+
+        >>> from netsize import Sequential, analyze, layers
+        >>> s = analyze(Sequential([("fc", layers.Linear(4, 3))], input_shape=(4,)))
+        >>> print(s.explain("fc").splitlines()[0])
+        fc (Linear)
+        """
+        return explain_record(self.layer(name), lang)
+
+
+def explain_record(record: LayerRecord, lang: str = "en") -> str:
+    a = record.analysis
+    lines = [translate("explain.header", lang, name=record.name, kind=record.kind)]
+    ins = ", ".join(shape_str(s) for s in record.input_shapes)
+    lines.append(f"  {translate('explain.input', lang)}: {ins}")
+    terms: list[Term] = []
+    if a is not None:
+        terms.extend(a.shape_terms)
+    outs = ", ".join(shape_str(s) for s in record.output_shapes)
+    lines.extend(f"  {t.render(lang)}" for t in terms)
+    lines.append(f"  {translate('output_shape', lang)}: {outs}")
+    if a is not None:
+        for t in (a.weights, a.biases, a.non_trainable_params):
+            if t is not None:
+                lines.append(f"  {t.render(lang)}")
+        parts = [t for t in (a.weights, a.biases, a.non_trainable_params) if t is not None]
+        if len(parts) > 1:
+            sym = " + ".join(translate(t.name, lang) for t in parts)
+            sub = " + ".join(str(t.value) for t in parts)
+            lines.append(f"  {translate('params', lang)} = {sym} = {sub} = {record.params + _tied(record):,}")
+        elif not parts:
+            lines.append(f"  {translate('params', lang)} = 0")
+        if a.buffers is not None:
+            lines.append(f"  {a.buffers.render(lang)}")
+        if a.multiply_adds is not None:
+            lines.append(f"  {a.multiply_adds.render(lang)}")
+            flops = Term("flops", record.flops, "2*multiply_adds", f"2*{record.multiply_adds}")
+            lines.append(f"  {flops.render(lang)}")
+        if a.other_ops is not None:
+            lines.append(f"  {a.other_ops.render(lang)}")
+        lines.extend(f"  {t.render(lang)}" for t in a.extra_terms)
+    lines.append(f"  {translate('activation_elements', lang)} = {record.activation_elements:,}")
+    if record.receptive_field:
+        rf = ", ".join(f"{r.size} (jump {r.jump}, start {_fr(r.start)})" for r in record.receptive_field)
+        lines.append(f"  {translate('receptive_field', lang)} = {rf}")
+    lines.extend(f"  {n.render(lang)}" for n in record.notes)
+    return "\n".join(lines)
+
+
+def _tied(record: LayerRecord) -> int:
+    # A tied layer reports 0 params but its explanation still shows its own formula.
+    if record.analysis is None or record.params:
+        return 0
+    a = record.analysis
+    return sum(t.value for t in (a.weights, a.biases, a.non_trainable_params) if t is not None)
+
+
+def _fr(x: Fraction) -> str:
+    return str(int(x)) if x.denominator == 1 else f"{float(x):g}"

@@ -1,0 +1,24 @@
+"""The layer library. Each module holds a family of layer types and lists them in ``__all__``.
+
+Modules are discovered, so adding a layer touches only its own module and its test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+_exported: dict[str, Any] = {}
+
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name.startswith("_"):
+        continue
+    _module = importlib.import_module(f"{__name__}.{_info.name}")
+    for _name in getattr(_module, "__all__", ()):
+        if _name in _exported and _exported[_name] is not getattr(_module, _name):
+            raise ImportError(f"layer class {_name} defined twice (second in {_info.name})")
+        _exported[_name] = getattr(_module, _name)
+
+globals().update(_exported)
+__all__ = sorted(_exported)  # pyright: ignore[reportUnsupportedDunderAll]
