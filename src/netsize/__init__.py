@@ -17,7 +17,7 @@ exact and explained, from arithmetic on shapes alone.
 from __future__ import annotations
 
 from netsize import layers
-from netsize._analyze import analyze
+from netsize._analyze import analyze, analyze_layer
 from netsize._dtypes import DTYPE_BITS, canonical_dtype, dtype_bytes
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages, translate
@@ -42,8 +42,8 @@ __all__ = [
     "Layer",
     "LayerRecord",
     "Message",
-    "Network",
     "NetsizeError",
+    "Network",
     "Node",
     "ReceptiveField",
     "Sequential",
@@ -54,6 +54,7 @@ __all__ = [
     "Window",
     "__version__",
     "analyze",
+    "analyze_layer",
     "canonical_dtype",
     "dtype_bytes",
     "explain_record",

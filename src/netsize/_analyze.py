@@ -43,19 +43,7 @@ def analyze(network: Network, batch_size: int = 1, convention: str = "torch") ->
     for node in network.nodes:
         ins = tuple(_resolve(ref, shapes, node.name) for ref in node.inputs)
         layer = node.layer
-        _check_arity(node.name, layer, len(ins))
-        try:
-            analysis = layer.analyze(ins, ctx)
-        except NetsizeError as err:
-            given = ", ".join(shape_str(s) for s in ins)
-            raise NetsizeError(f"{node.name} ({layer.kind}, input {given}): {err}") from None
-        for out in analysis.outputs:
-            if any(d <= 0 for d in out):
-                raise NetsizeError(
-                    f"{node.name} ({layer.kind}): output size {shape_str(out)} has a zero or negative "
-                    f"dimension for input {', '.join(shape_str(s) for s in ins)}; the input is too small "
-                    "for this layer (reduce kernel/stride or add padding)"
-                )
+        analysis = _run(node.name, layer, ins, ctx)
         shapes[node.name] = analysis.outputs
         rf = _receptive_field(layer, analysis, [fields.get(r.split(":")[0]) for r in node.inputs])
         fields[node.name] = rf
@@ -70,6 +58,44 @@ def analyze(network: Network, batch_size: int = 1, convention: str = "torch") ->
         layers=tuple(records),
         output_shapes=outputs,
     )
+
+
+def analyze_layer(
+    name: str,
+    layer: Layer,
+    input_shapes: tuple[Shape, ...],
+    ctx: Context | None = None,
+    trainable: bool = True,
+    tied_to: str | None = None,
+) -> LayerRecord:
+    """The record of one layer applied to full input shapes (batch axis included).
+
+    For frontends that know every layer's inputs already (the PyTorch tracer): the same
+    checks, counts and explanations as :func:`analyze`, without a network around it.
+
+    >>> from netsize import layers
+    >>> analyze_layer("fc", layers.Linear(4, 3), ((2, 4),)).multiply_adds
+    24
+    """
+    a = _run(name, layer, input_shapes, ctx or Context())
+    return _record(name, layer, input_shapes, a, None, trainable, tied_to)
+
+
+def _run(name: str, layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analysis:
+    _check_arity(name, layer, len(ins))
+    try:
+        analysis = layer.analyze(ins, ctx)
+    except NetsizeError as err:
+        given = ", ".join(shape_str(s) for s in ins)
+        raise NetsizeError(f"{name} ({layer.kind}, input {given}): {err}") from None
+    for out in analysis.outputs:
+        if any(d <= 0 for d in out):
+            raise NetsizeError(
+                f"{name} ({layer.kind}): output size {shape_str(out)} has a zero or negative "
+                f"dimension for input {', '.join(shape_str(s) for s in ins)}; the input is too small "
+                "for this layer (reduce kernel/stride or add padding)"
+            )
+    return analysis
 
 
 def _resolve(ref: str, shapes: dict[str, tuple[Shape, ...]], at: str) -> Shape:
@@ -108,7 +134,12 @@ def _record(
     trainable_params = weights + biases if trainable else 0
     if not trainable and params:
         notes.append(message("note.frozen"))
-    saved = a.saved_elements.value if a.saved_elements is not None else layer.default_saved_elements(ins)
+    kept_inputs = range(len(ins)) if a.saved_inputs is None else a.saved_inputs
+    saved = (
+        sum(_elements(ins[i]) for i in kept_inputs)
+        + sum(_elements(a.outputs[i]) for i in a.saved_outputs)
+        + a.saved_extra_elements
+    )
     return LayerRecord(
         name=name,
         kind=layer.kind,
@@ -124,6 +155,7 @@ def _record(
         other_ops=value(a.other_ops),
         activation_elements=sum(_elements(s) for s in a.outputs),
         saved_elements=saved,
+        saved_extra_bytes=a.saved_extra_bytes,
         receptive_field=rf,
         analysis=a,
         notes=tuple(notes),

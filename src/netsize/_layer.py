@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from netsize._shape import CHANNELS_FIRST, Shape, elements
+from netsize._shape import CHANNELS_FIRST, Shape
 from netsize._term import Term
 
 TORCH = "torch"
@@ -45,9 +45,16 @@ class Analysis:
     Each count is a :class:`Term` (formula and value together) or ``None`` for zero.
     ``shape_terms`` explain each output dimension. ``other_ops`` counts work that is not a
     multiply-add of a convolution/matmul (bias adds, normalisation, activations, pooling
-    comparisons) under the rule the layer documents. ``saved_elements`` is what the layer
-    keeps for the backward pass (None: its input elements). ``windows`` (one per spatial axis)
+    comparisons) under the rule the layer documents. ``windows`` (one per spatial axis)
     drive the receptive field; ``None`` keeps it if ``preserves_spatial``, else ends it.
+
+    What autograd keeps for the backward pass, as PyTorch does for the same op (the memory
+    model deduplicates by tensor, so a ReLU saving its output and the next conv saving its
+    input count once): ``saved_inputs`` indices of inputs kept (``None``: all of them),
+    ``saved_outputs`` indices of outputs kept, ``saved_extra_elements`` further tensors in the
+    activation dtype (e.g. BatchNorm's per-channel mean and inverse std), ``saved_extra_bytes``
+    tensors whose size does not depend on the dtype (max-pool int64 indices: 8 bytes each;
+    dropout's bool mask: 1 byte each). ``inplace``: output 0 reuses input 0's storage.
     """
 
     outputs: tuple[Shape, ...]
@@ -58,7 +65,11 @@ class Analysis:
     buffers: Term | None = None
     multiply_adds: Term | None = None
     other_ops: Term | None = None
-    saved_elements: Term | None = None
+    saved_inputs: tuple[int, ...] | None = None
+    saved_outputs: tuple[int, ...] = ()
+    saved_extra_elements: int = 0
+    saved_extra_bytes: int = 0
+    inplace: bool = False
     windows: tuple[Window, ...] | None = None
     extra_terms: tuple[Term, ...] = field(default=())
 
@@ -88,6 +99,3 @@ class Layer:
 
     def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
         raise NotImplementedError
-
-    def default_saved_elements(self, inputs: tuple[Shape, ...]) -> int:
-        return sum(elements(s) for s in inputs)

@@ -29,9 +29,9 @@ def split_channels(shape: Shape, layout: str, spatial_dims: int, what: str) -> t
     ``what`` names the layer kind for the error when the rank is wrong.
     """
     if len(shape) != spatial_dims + 2:
-        expected = "N, C, " + ", ".join("D H W".split()[-spatial_dims:]) if spatial_dims <= 3 else ""
+        expected = "N, C, " + ", ".join(["D", "H", "W"][-spatial_dims:]) if spatial_dims <= 3 else ""
         if layout == CHANNELS_LAST:
-            expected = "N, " + ", ".join("D H W".split()[-spatial_dims:]) + ", C"
+            expected = "N, " + ", ".join(["D", "H", "W"][-spatial_dims:]) + ", C"
         raise NetsizeError(
             f"{what} needs a {spatial_dims + 2}-d input ({expected}) but receives "
             f"{len(shape)}-d {shape_str(shape)}"

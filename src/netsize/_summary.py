@@ -58,6 +58,7 @@ class LayerRecord:
     other_ops: int
     activation_elements: int
     saved_elements: int
+    saved_extra_bytes: int = 0
     receptive_field: tuple[ReceptiveField, ...] | None = None
     analysis: Analysis | None = field(default=None, repr=False, compare=False)
     notes: tuple[Message, ...] = ()
@@ -92,6 +93,7 @@ class LayerRecord:
             "other_ops": self.other_ops,
             "activation_elements": self.activation_elements,
             "saved_elements": self.saved_elements,
+            "saved_extra_bytes": self.saved_extra_bytes,
         }
         if self.receptive_field is not None:
             d["receptive_field"] = [
@@ -197,6 +199,7 @@ class Summary:
                             "other_ops",
                             "activation_elements",
                             "saved_elements",
+                            "saved_extra_bytes",
                         )
                     },
                 )

@@ -79,10 +79,7 @@ def floor_div_exact(numerator: int, denominator: int, ceil: bool = False) -> tup
     >>> floor_div_exact(213, 4)[1][0].render()
     'not exact: 213/4 = 53.25, floored to 53'
     """
-    if ceil:
-        result = -((-numerator) // denominator)
-    else:
-        result = numerator // denominator
+    result = -(-numerator // denominator) if ceil else numerator // denominator
     if numerator % denominator == 0:
         return result, ()
     key = "note.ceiled" if ceil else "note.floored"

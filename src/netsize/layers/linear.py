@@ -50,7 +50,9 @@ class Linear(Layer):
         weights = Term("weights", n_in * n_out, "F_in*F_out", prod_str(n_in, n_out))
         biases = Term("biases", n_out, "F_out", str(n_out)) if self.bias else None
         macs = Term("multiply_adds", rows * n_in * n_out, "rows*F_in*F_out", prod_str(rows, n_in, n_out))
-        bias_adds = Term("other_ops", rows * n_out, "rows*F_out (bias adds)", prod_str(rows, n_out)) if self.bias else None
+        bias_adds = None
+        if self.bias:
+            bias_adds = Term("other_ops", rows * n_out, "rows*F_out (bias adds)", prod_str(rows, n_out))
         return Analysis(
             outputs=(out,),
             weights=weights,

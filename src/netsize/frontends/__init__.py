@@ -1,0 +1,1 @@
+"""Frontends translate a framework model or config into core layers; only layers count."""
