@@ -224,7 +224,7 @@ class Summary:
     def to_pandas(self, depth: int | None = None) -> Any:
         """The per-layer table as a ``pandas.DataFrame`` (pandas must be installed)."""
         try:
-            import pandas as pd
+            import pandas as pd  # type: ignore[import-untyped,unused-ignore]
         except ImportError:
             raise NetsizeError("to_pandas needs pandas: pip install pandas") from None
         rows = [r.to_dict() for r in self.rows(depth)]
