@@ -25,7 +25,7 @@ def analyze(network: Network, batch_size: int = 1, convention: str = "torch") ->
     >>> s.totals.multiply_adds
     400
     """
-    if not isinstance(batch_size, int) or batch_size <= 0:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
         raise NetsizeError(f"batch size must be a positive integer (got {batch_size!r})")
     if convention not in CONVENTIONS:
         raise NetsizeError(f"convention must be one of {', '.join(CONVENTIONS)} (got {convention!r})")
@@ -48,7 +48,7 @@ def analyze(network: Network, batch_size: int = 1, convention: str = "torch") ->
         rf = _receptive_field(layer, analysis, [fields.get(r.split(":")[0]) for r in node.inputs])
         fields[node.name] = rf
         records.append(_record(node.name, layer, ins, analysis, rf, node.trainable, node.tied_to))
-    outputs = tuple(shapes[r.split(":")[0]][int(r.partition(":")[2] or 0)] for r in network.output_refs)
+    outputs = tuple(_resolve(ref, shapes, "(network outputs)") for ref in network.output_refs)
     return Summary(
         model=network.name,
         input_shapes=input_shapes,
@@ -102,6 +102,8 @@ def _resolve(ref: str, shapes: dict[str, tuple[Shape, ...]], at: str) -> Shape:
     base, _, port = ref.partition(":")
     if base not in shapes:
         raise NetsizeError(f"layer {at!r} takes input {ref!r}, which is not an earlier layer or input")
+    if port and not port.isdigit():
+        raise NetsizeError(f"layer {at!r} takes input {ref!r}: the part after ':' must be an output number such as 1")
     outs = shapes[base]
     index = int(port) if port else 0
     if index >= len(outs):

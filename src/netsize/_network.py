@@ -44,7 +44,7 @@ class Network:
         if self.layout not in LAYOUTS:
             raise NetsizeError(f"layout must be one of {', '.join(LAYOUTS)} (got {self.layout!r})")
         for name, shape in self.inputs.items():
-            if any((not isinstance(d, int)) or d <= 0 for d in shape):
+            if any(not isinstance(d, int) or isinstance(d, bool) or d <= 0 for d in shape):
                 raise NetsizeError(f"input {name!r}: sizes must be positive integers (got {list(shape)})")
 
     @property
@@ -100,6 +100,11 @@ class Graph:
             raise NetsizeError(f"duplicate layer name {name!r} in {self._net.name!r}")
         refs = (self._last,) if inputs is None else ((inputs,) if isinstance(inputs, str) else tuple(inputs))
         for ref in refs:
+            port = ref.partition(":")[2]
+            if port and not port.isdigit():
+                raise NetsizeError(
+                    f"layer {name!r} takes input {ref!r}: the part after ':' must be an output number such as 1"
+                )
             if ref.split(":")[0] not in self._names:
                 raise NetsizeError(
                     f"layer {name!r} takes input {ref!r}, which is not an earlier layer or input"

@@ -27,7 +27,9 @@ def register_layer(*names: str) -> Callable[[L], L]:
     def decorate(cls: L) -> L:
         for name in names or (cls.kind,):
             key = _key(name)
-            if key in _LAYERS and _LAYERS[key] is not cls:
+            # The same class imported twice (pytest's importlib mode) replaces itself; two
+            # different classes under one name are a programming error.
+            if key in _LAYERS and _LAYERS[key].__qualname__ != cls.__qualname__:
                 raise ValueError(f"layer name {name!r} already registered to {_LAYERS[key].__name__}")
             _LAYERS[key] = cls
         return cls
