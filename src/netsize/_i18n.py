@@ -48,6 +48,7 @@ register_messages(
         "output_shape": {"en": "output shape", "zh": "输出形状"},
         "saved_elements": {"en": "saved for backward", "zh": "反向传播保存的元素"},
         "receptive_field": {"en": "receptive field", "zh": "感受野"},
+        "rf.axis": {"en": "{size} (jump {jump}, start {start})", "zh": "{size}(步长 {jump},起点 {start})"},
         "explain.header": {"en": "{name} ({kind})", "zh": "{name}({kind})"},
         "explain.input": {"en": "input shape", "zh": "输入形状"},
         "note.floored": {

@@ -279,7 +279,9 @@ def explain_record(record: LayerRecord, lang: str = "en") -> str:
         lines.extend(f"  {t.render(lang)}" for t in a.extra_terms)
     lines.append(f"  {translate('activation_elements', lang)} = {record.activation_elements:,}")
     if record.receptive_field:
-        rf = ", ".join(f"{r.size} (jump {r.jump}, start {_fr(r.start)})" for r in record.receptive_field)
+        rf = ", ".join(
+            translate("rf.axis", lang, size=r.size, jump=r.jump, start=_fr(r.start)) for r in record.receptive_field
+        )
         lines.append(f"  {translate('receptive_field', lang)} = {rf}")
     lines.extend(f"  {n.render(lang)}" for n in record.notes)
     return "\n".join(lines)
