@@ -1,0 +1,5 @@
+"""``python -m netsize`` runs the command line."""
+
+from netsize.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,266 @@
+"""What a TARGET on the command line names, and how to get its Summary.
+
+A TARGET is a zoo name (``alexnet``), a spec file (``net.yaml``), a Hugging Face
+``config.json`` (or a folder holding one), or ``package.module:callable`` returning a
+``torch.nn.Module``. Frontends are imported only when needed: a zoo or spec run never
+imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from netsize._errors import NetsizeError
+from netsize._network import Network
+from netsize._summary import Summary
+
+_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+@dataclass
+class Target:
+    """A resolved TARGET: a core ``network`` or a torch ``module`` (then ``network`` is None)."""
+
+    name: str
+    kind: str  # "zoo", "spec", "hf_config" or "torch"
+    network: Network | None = None
+    module: Any = None
+    input_size: tuple[int, ...] | None = None  # per sample
+    convention: str = "torch"
+    description: str = ""
+    spec: Any = None  # netsize.spec.Spec for spec files (line numbers for errors)
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """TARGET and the options that choose the network's input; shared by summary, explain and others."""
+    parser.add_argument("target", metavar="TARGET",
+                        help="zoo name (see `netsize zoo`), spec file (.yaml), HF config.json, or pkg.module:callable")
+    parser.add_argument("-i", "--input-size", metavar="SHAPE", action="append",
+                        help="per-sample input shape replacing the model's, e.g. 3,224,224 or 3x224x224; "
+                        "NAME=SHAPE for a model with several inputs (repeatable)")
+    parser.add_argument("-b", "--batch-size", type=_positive, default=1, metavar="N", help="batch size (default 1)")
+    parser.add_argument("--seq-len", type=_positive, metavar="N", help="sequence length (Hugging Face configs)")
+    parser.add_argument("--var", metavar="NAME=VALUE", action="append", default=[],
+                        help="set a model variable, e.g. --var num_classes=10 (repeatable)")
+    parser.add_argument("--convention", choices=("torch", "keras"),
+                        help="counting convention (default: the model's own, else torch)")
+    parser.add_argument("--fc-to-conv", action="store_true",
+                        help="replace fully connected layers by equivalent convolutions")
+
+
+def target_from_args(args: argparse.Namespace) -> Target:
+    return load_target(
+        args.target,
+        input_size=parse_input_sizes(args.input_size),
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        variables=parse_variables(args.var),
+        fc_to_conv=args.fc_to_conv,
+    )
+
+
+def load_target(
+    target: str,
+    *,
+    input_size: tuple[int, ...] | dict[str, tuple[int, ...]] | None = None,
+    batch_size: int = 1,
+    seq_len: int | None = None,
+    variables: dict[str, Any] | None = None,
+    fc_to_conv: bool = False,
+) -> Target:
+    """Resolve ``target`` to a network (or a torch module)."""
+    variables = dict(variables or {})
+    path = Path(target)
+    low = target.lower()
+    if low.endswith((".yaml", ".yml")):
+        result = _spec_target(target, input_size, variables)
+    elif low.endswith(".json") or (path.is_dir() and (path / "config.json").is_file()):
+        result = _hf_target(path, input_size, seq_len, variables)
+    elif _CALLABLE.match(target) and not path.exists():
+        result = _torch_target(target, input_size, variables)
+    else:
+        result = _zoo_target(target, input_size, variables)
+    if fc_to_conv:
+        if result.network is None:
+            raise NetsizeError("--fc-to-conv applies to zoo models and spec files, not to PyTorch modules")
+        try:
+            from netsize.transforms import fc_to_conv as transform
+        except ImportError:
+            raise NetsizeError("--fc-to-conv is not available in this installation") from None
+        result.network = transform(result.network)
+    return result
+
+
+def summarize(target: Target, *, batch_size: int = 1, convention: str | None = None,
+              depth: int | None = None) -> Summary:
+    """Analyse the target; errors from a spec-defined layer are prefixed with its file and line."""
+    from netsize._analyze import analyze
+
+    convention = convention or target.convention
+    if target.network is None:
+        from netsize.frontends.torch import summary as torch_summary
+
+        if target.input_size is None:
+            raise NetsizeError(f"{target.name}: a PyTorch module needs --input-size (per sample, e.g. 3,224,224)")
+        return torch_summary(target.module, input_size=(batch_size, *target.input_size), depth=depth)
+    try:
+        return analyze(target.network, batch_size=batch_size, convention=convention)
+    except NetsizeError as err:
+        spec = target.spec
+        if spec is not None:
+            node = str(err).split(" (", 1)[0]
+            if node in spec.lines:
+                raise NetsizeError(f"{spec.where(node)}: {err}") from None
+        raise
+
+
+def parse_input_sizes(values: list[str] | None) -> tuple[int, ...] | dict[str, tuple[int, ...]] | None:
+    """``["3,224,224"]`` -> ``(3, 224, 224)``; ``["image=3x224x224", ...]`` -> a dict."""
+    if not values:
+        return None
+    named: dict[str, tuple[int, ...]] = {}
+    plain: tuple[int, ...] | None = None
+    for value in values:
+        name, sep, text = value.rpartition("=")
+        shape = parse_shape(text)
+        if sep:
+            named[name] = shape
+        elif plain is not None:
+            raise NetsizeError("--input-size given twice without names; use NAME=SHAPE for several inputs")
+        else:
+            plain = shape
+    if named and plain is not None:
+        raise NetsizeError("--input-size: name every input (NAME=SHAPE) when giving several")
+    return named or plain
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``3,224,224``, ``3x224x224`` or ``[3, 224, 224]`` -> ``(3, 224, 224)``."""
+    parts = [p for p in re.split(r"[,x×\s]+", text.strip().strip("[]()").lower()) if p]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise NetsizeError(f"input size {text!r} is not positive sizes like 3,224,224 or 3x224x224")
+    return shape
+
+
+def parse_variables(items: list[str]) -> dict[str, Any]:
+    """``["num_classes=10", "kernel=[3,3]"]`` -> ``{"num_classes": 10, "kernel": [3, 3]}`` (YAML values)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise NetsizeError(f"--var expects NAME=VALUE (got {item!r})")
+        import yaml
+
+        try:
+            out[name.strip()] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            out[name.strip()] = text
+    return out
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})")
+    return value
+
+
+def _spec_target(target: str, input_size: Any, variables: dict[str, Any]) -> Target:
+    from netsize.spec import read_spec
+
+    spec = read_spec(target, variables)
+    network = _with_input(spec.network, input_size, target)
+    return Target(
+        name=network.name,
+        kind="spec",
+        network=network,
+        input_size=next(iter(network.inputs.values()), None),
+        convention=spec.convention or "torch",
+        description=spec.description,
+        spec=spec,
+    )
+
+
+def _with_input(network: Network, input_size: Any, target: str) -> Network:
+    if input_size is None:
+        return network
+    if isinstance(input_size, dict):
+        unknown = [k for k in input_size if k not in network.inputs]
+        if unknown:
+            raise NetsizeError(
+                f"{target}: no input named {', '.join(unknown)}; its inputs are {', '.join(network.inputs)}"
+            )
+        return replace(network, inputs={**network.inputs, **input_size})
+    if len(network.inputs) != 1:
+        raise NetsizeError(
+            f"{target} has {len(network.inputs)} inputs ({', '.join(network.inputs)}); "
+            "give each as --input-size NAME=SHAPE"
+        )
+    return replace(network, inputs={next(iter(network.inputs)): tuple(input_size)})
+
+
+def _zoo_target(target: str, input_size: Any, variables: dict[str, Any]) -> Target:
+    from netsize import zoo
+
+    try:
+        entry = zoo.get(target)
+    except NetsizeError as err:
+        if Path(target).suffix:
+            raise NetsizeError(f"{err} (a spec file must end in .yaml or .yml)") from None
+        raise
+    if isinstance(input_size, dict):
+        raise NetsizeError(f"{entry.name} has one input; give --input-size as a shape like 3,224,224")
+    if input_size is not None:
+        variables["input_shape"] = tuple(input_size)
+    network = entry.build(**variables)
+    return Target(
+        name=entry.name,
+        kind="zoo",
+        network=network,
+        input_size=next(iter(network.inputs.values()), None),
+        convention=entry.convention,
+        description=entry.description,
+    )
+
+
+def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict[str, Any]) -> Target:
+    if input_size is not None:
+        raise NetsizeError(f"{path}: a Hugging Face config takes --seq-len, not --input-size")
+    if variables:
+        raise NetsizeError(f"{path}: --var applies to zoo models and spec files, not to a Hugging Face config")
+    config = path / "config.json" if path.is_dir() else path
+    if not config.is_file():
+        raise NetsizeError(f"config file not found: {config}")
+    try:
+        from netsize.frontends.hf_config import network_from_config
+    except ImportError:
+        raise NetsizeError("reading Hugging Face configs is not available in this installation") from None
+    network = network_from_config(config, seq_len=seq_len) if seq_len else network_from_config(config)
+    return Target(name=network.name, kind="hf_config", network=network,
+                  input_size=next(iter(network.inputs.values()), None))
+
+
+def _torch_target(target: str, input_size: Any, variables: dict[str, Any]) -> Target:
+    if variables:
+        raise NetsizeError(f"{target}: --var applies to zoo models and spec files, not to a PyTorch callable")
+    if isinstance(input_size, dict):
+        raise NetsizeError(f"{target}: give --input-size as one shape like 3,224,224")
+    try:
+        from netsize.frontends.torch import load_callable
+    except ImportError as err:
+        raise NetsizeError(
+            f"{target}: summarising a PyTorch module needs torch (pip install 'netsize[torch]'): {err}"
+        ) from None
+    module = load_callable(target)
+    return Target(name=target, kind="torch", module=module, input_size=input_size)

@@ -1,0 +1,123 @@
+"""Number and text formatting shared by the renderers. Formatting only: no counting here."""
+
+from __future__ import annotations
+
+from netsize._i18n import register_messages, translate
+from netsize._shape import Shape, shape_str
+from netsize._summary import Summary
+
+register_messages(
+    {
+        "render.layer": {"en": "Layer", "zh": "层"},
+        "render.kind": {"en": "Kind", "zh": "类型"},
+        "render.output_shape": {"en": "Output shape", "zh": "输出形状"},
+        "render.params": {"en": "Params", "zh": "参数"},
+        "render.multiply_adds": {"en": "Mult-adds", "zh": "乘加"},
+        "render.activations": {"en": "Activations", "zh": "激活"},
+        "render.total": {"en": "Total", "zh": "合计"},
+        "render.title": {
+            "en": "{model} · input {input} · batch {batch}{layout}",
+            "zh": "{model} · 输入 {input} · 批大小 {batch}{layout}",
+        },
+        "render.f.params": {"en": "Params", "zh": "参数"},
+        "render.f.params_value": {
+            "en": "{params} ({params_h}) · trainable {trainable} · non-trainable {frozen}",
+            "zh": "{params}({params_h})· 可训练 {trainable} · 不可训练 {frozen}",
+        },
+        "render.f.buffers": {"en": "Buffers", "zh": "缓冲区"},
+        "render.f.macs": {"en": "Multiply-adds", "zh": "乘加次数"},
+        "render.f.flops": {"en": "FLOPs", "zh": "浮点运算"},
+        "render.f.flops_value": {"en": "{flops} ({flops_h}) = 2 x multiply-adds",
+                                 "zh": "{flops}({flops_h})= 2 x 乘加次数"},
+        "render.f.other": {"en": "Other ops", "zh": "其他运算"},
+        "render.f.activations": {"en": "Activations", "zh": "激活"},
+        "render.f.activations_value": {
+            "en": "{elements} elements = {size} in {dtype} (layer outputs, forward)",
+            "zh": "{elements} 个元素 = {size}({dtype},各层输出,前向)",
+        },
+        "render.f.size": {"en": "Model size", "zh": "模型大小"},
+        "render.formulas": {"en": "Formulas", "zh": "公式"},
+        "render.convention.torch": {
+            "en": "Convention: torch — params = weights + biases; buffers separate; multiply-adds = "
+            "conv/linear/matmul/attention MACs (FlopCounterMode FLOPs / 2); FLOPs = 2 x multiply-adds; "
+            "other ops separate",
+            "zh": "计数约定:torch — 参数 = 权重 + 偏置;缓冲区单独计;乘加 = 卷积/全连接/矩阵乘/注意力的乘累加"
+            "(FlopCounterMode FLOPs / 2);FLOPs = 2 x 乘加;其他运算单独计",
+        },
+        "render.convention.keras": {
+            "en": "Convention: keras — params = weights + biases + BatchNorm moving statistics (non-trainable); "
+            "multiply-adds = conv/linear/matmul/attention MACs (FlopCounterMode FLOPs / 2); "
+            "FLOPs = 2 x multiply-adds; other ops separate",
+            "zh": "计数约定:keras — 参数 = 权重 + 偏置 + BatchNorm 滑动统计量(不可训练);乘加 = "
+            "卷积/全连接/矩阵乘/注意力的乘累加(FlopCounterMode FLOPs / 2);FLOPs = 2 x 乘加;其他运算单独计",
+        },
+    }
+)
+
+
+def count(n: int) -> str:
+    """``62,378,344``."""
+    return f"{n:,}"
+
+
+def human(n: int) -> str:
+    """``62.4 M``: three significant digits with a decimal prefix."""
+    for div, unit in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.3g} {unit}"
+    return str(n)
+
+
+def size(n_bytes: int) -> str:
+    """``237.95 MiB``."""
+    value = float(n_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{n_bytes} B" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def shape(s: Shape) -> str:
+    return shape_str(s)
+
+
+def title(summary: Summary, lang: str) -> str:
+    ins = ", ".join(f"{shape_str(s)}" for s in summary.input_shapes.values())
+    layout = f" · {summary.layout}" if summary.layout != "channels_first" else ""
+    return translate("render.title", lang, model=summary.model, input=ins, batch=summary.batch_size, layout=layout)
+
+
+def footer_items(summary: Summary, lang: str, dtype: str = "float32") -> list[tuple[str, str]]:
+    """``(label, value)`` pairs under the table: totals, activations, model size per dtype."""
+    from netsize._dtypes import canonical_dtype, dtype_bytes
+
+    t = summary.totals
+    dtype = canonical_dtype(dtype)
+    sizes = summary.model_size()
+    if dtype not in sizes:
+        sizes = {dtype: summary.weights_bytes(dtype), **sizes}
+    tr = translate
+    return [
+        (tr("render.f.params", lang), tr("render.f.params_value", lang, params=count(t.params),
+                                         params_h=human(t.params), trainable=count(t.trainable_params),
+                                         frozen=count(t.non_trainable_params))),
+        (tr("render.f.buffers", lang), count(t.buffers)),
+        (tr("render.f.macs", lang), f"{count(t.multiply_adds)} ({human(t.multiply_adds)})"),
+        (tr("render.f.flops", lang), tr("render.f.flops_value", lang, flops=count(t.flops), flops_h=human(t.flops))),
+        (tr("render.f.other", lang), count(t.other_ops)),
+        (tr("render.f.activations", lang), tr("render.f.activations_value", lang,
+                                              elements=count(t.activation_elements),
+                                              size=size(dtype_bytes(t.activation_elements, dtype)), dtype=dtype)),
+        (tr("render.f.size", lang), " · ".join(f"{d} {size(b)}" for d, b in sizes.items())),
+    ]
+
+
+def footer_lines(summary: Summary, lang: str, dtype: str = "float32") -> list[str]:
+    """The footer as plain lines (``Label: value``), the convention line last."""
+    lines = [f"{label}: {value}" for label, value in footer_items(summary, lang, dtype)]
+    return [*lines, convention_line(summary.convention, lang)]
+
+
+def convention_line(convention: str, lang: str = "en") -> str:
+    return translate(f"render.convention.{convention}", lang)

@@ -1,0 +1,85 @@
+"""JSON, CSV and Markdown renderers (no rich import)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from netsize._i18n import translate
+from netsize._summary import Summary, explain_record
+from netsize.render._format import count, footer_lines, shape, title
+
+CSV_COLUMNS = (
+    "name",
+    "kind",
+    "input_shapes",
+    "output_shape",
+    "weights",
+    "biases",
+    "params",
+    "trainable_params",
+    "non_trainable_params",
+    "buffers",
+    "multiply_adds",
+    "flops",
+    "other_ops",
+    "activation_elements",
+    "saved_elements",
+)
+
+
+def to_json(summary: Summary, depth: int | None = None, explain: bool = False, lang: str = "en") -> str:
+    """``Summary.to_dict`` as JSON text (schema in docs/json.md); ``explain`` adds each layer's
+    derivation as ``explain`` (text) to its row."""
+    data: dict[str, Any] = summary.to_dict(depth)
+    if explain:
+        by_name = {r.name: r for r in summary.layers}
+        for row in data["layers"]:
+            record = by_name.get(row["name"])
+            if record is not None:
+                row["explain"] = explain_record(record, lang)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_csv(summary: Summary, depth: int | None = None) -> str:
+    """One row per layer; shapes as ``1x96x55x55`` (several input shapes joined by ``;``)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in summary.rows(depth):
+        row = r.to_dict()
+        row["input_shapes"] = ";".join(shape(tuple(s)) for s in r.input_shapes)
+        row["output_shape"] = shape(r.output_shape)
+        writer.writerow([row[c] for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def to_markdown(
+    summary: Summary, depth: int | None = None, lang: str = "en", dtype: str = "float32", explain: bool = False
+) -> str:
+    """A GitHub-flavoured Markdown table with a totals row and the footer lines."""
+    heads = [translate(k, lang) for k in ("render.layer", "render.kind", "render.output_shape", "render.params",
+                                           "render.multiply_adds", "render.activations")]
+    lines = [f"**{_md(title(summary, lang))}**", "", "| " + " | ".join(heads) + " |",
+             "|---|---|---|---:|---:|---:|"]
+    for r in summary.rows(depth):
+        cells = [f"`{r.name}`", r.kind, shape(r.output_shape), count(r.params), count(r.multiply_adds),
+                 count(r.activation_elements)]
+        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    t = summary.totals
+    total = [f"**{translate('render.total', lang)}**", "", "", f"**{count(t.params)}**",
+             f"**{count(t.multiply_adds)}**", f"**{count(t.activation_elements)}**"]
+    lines.append("| " + " | ".join(total) + " |")
+    lines.append("")
+    lines.extend(f"- {_md(line)}" for line in footer_lines(summary, lang, dtype))
+    if explain:
+        lines += ["", f"### {translate('render.formulas', lang)}", ""]
+        for record in summary.layers:
+            lines += ["```text", explain_record(record, lang), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
