@@ -1,0 +1,81 @@
+"""``netsize schedule --samples 50000 --batch-size 256 --epochs 10``: training-loop arithmetic."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "schedule",
+        help="iterations per epoch, optimizer updates, samples seen, training compute and time",
+        description="Training-loop arithmetic: iterations per epoch (the last batch partial unless --drop-last), "
+        "total optimizer updates, samples seen; with --model, the training compute (3 x forward FLOPs per "
+        "sample); with --throughput or --gpu-flops/--utilisation, an estimated time.",
+    )
+    p.add_argument("--samples", type=int, required=True, metavar="N", help="training samples in the data set")
+    p.add_argument("-b", "--batch-size", type=int, required=True, metavar="N", help="samples per iteration")
+    p.add_argument("--epochs", type=int, default=1, metavar="N", help="passes over the data (default 1)")
+    p.add_argument("--drop-last", action="store_true", help="drop the partial last batch of each epoch")
+    p.add_argument("--model", metavar="TARGET", help="zoo name, spec file, HF config.json or pkg.module:callable")
+    p.add_argument("-i", "--input-size", metavar="SHAPE", help="per-sample input shape for --model, e.g. 3,224,224")
+    p.add_argument("--seq-len", type=int, metavar="N", help="sequence length for an HF config --model")
+    p.add_argument("--throughput", type=float, metavar="SAMPLES_PER_S", help="measured training samples per second")
+    p.add_argument("--gpu-flops", type=float, metavar="FLOPS", help="peak FLOP/s of the accelerator, e.g. 989e12")
+    p.add_argument("--utilisation", "--utilization", type=float, default=None, metavar="U",
+                   help="fraction of peak FLOP/s achieved, e.g. 0.4 (default 1)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.set_defaults(func=run)
+
+
+def _forward_flops(args: argparse.Namespace) -> int | None:
+    if not args.model:
+        return None
+    from netsize.cli._target import load_target, parse_input_sizes, summarize
+
+    target = load_target(
+        args.model,
+        input_size=parse_input_sizes([args.input_size]) if args.input_size else None,
+        seq_len=args.seq_len,
+    )
+    return summarize(target, batch_size=1).totals.flops
+
+
+def run(args: argparse.Namespace) -> int:
+    from netsize.schedule import schedule
+
+    s = schedule(
+        args.samples,
+        args.batch_size,
+        args.epochs,
+        args.drop_last,
+        forward_flops_per_sample=_forward_flops(args),
+        throughput=args.throughput,
+        gpu_flops=args.gpu_flops,
+        utilisation=args.utilisation,
+    )
+    if args.format == "json":
+        print(json.dumps(s.to_dict(), indent=2))
+        return 0
+    rows = [
+        ("samples", f"{s.samples:,}"),
+        ("batch size", f"{s.batch_size:,}"),
+        ("epochs", f"{s.epochs:,}"),
+        ("iterations per epoch", f"{s.iterations_per_epoch:,}"
+         + (f" (last batch {s.last_batch_size})" if s.last_batch_size != s.batch_size else "")),
+        ("optimizer updates", f"{s.total_updates:,}"),
+        ("samples seen", f"{s.samples_seen:,}"),
+    ]
+    if s.training_flops is not None:
+        rows.append(("training compute", f"{s.training_flops:.4g} FLOPs"))
+    if s.seconds is not None:
+        from netsize.schedule import format_duration
+
+        rows.append(("estimated time", format_duration(s.seconds)))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    print()
+    print(s.explain())
+    return 0

@@ -1,0 +1,457 @@
+"""Observe a PyTorch module's memory by running it on the meta device.
+
+This is the only module of the memory model that imports torch, and only when a PyTorch
+module is estimated. Nothing is computed on real data: parameters, inputs and every
+intermediate tensor live on the ``meta`` device (shapes and dtypes only), and a dispatch
+mode plays the part of PyTorch's CUDA caching allocator:
+
+* every new tensor storage is an allocation of ``ceil(nbytes / 512) * 512`` bytes (the
+  allocator's block rounding, which ``torch.cuda.max_memory_allocated`` counts);
+* a storage is freed when Python and autograd drop their last reference to it (a weak
+  reference on the storage tells);
+* the peak is the largest sum of live blocks, exactly as ``max_memory_allocated``.
+
+What the forward pass keeps for the backward pass is observed with
+``torch.autograd.graph.saved_tensors_hooks`` and deduplicated by storage (an in-place ReLU
+and the convolution after it save one tensor).
+
+The real program is reproduced step by step as ``measure_gpu_memory.py`` does it: inference
+under ``no_grad``, then training steps ``zero_grad(set_to_none=True)``, forward, loss,
+``backward``, ``optimizer.step()`` with the optimizers' CUDA defaults (``foreach``).
+
+Two things differ between the meta device and CUDA and are emulated here:
+
+* CUDA autocast (the meta device has no autocast): a torch-function mode applies the CUDA
+  autocast policy (matmul/conv/linear in the low precision dtype with a per-region cast cache of
+  the weights; softmax, log_softmax, layer_norm, pow, losses... in float32);
+* dropout on CUDA keeps a 1-byte mask (``native_dropout``); elsewhere PyTorch keeps a mask of
+  the input dtype, so dropout is routed to ``native_dropout``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+from torch.utils.weak import WeakIdKeyDictionary
+
+BLOCK = 512  # the CUDA caching allocator rounds every block up to a multiple of 512 bytes
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
+
+
+def block_bytes(nbytes: int) -> int:
+    return -(-nbytes // BLOCK) * BLOCK if nbytes else 0
+
+
+# --- the CUDA autocast policy (aten/src/ATen/autocast_mode.cpp, CUDA lists) ------------------
+
+_LOWER = {
+    "conv1d", "conv2d", "conv3d", "conv_tbc", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "convolution", "_convolution", "prelu", "addmm", "addmv", "addr", "matmul", "__matmul__", "__rmatmul__",
+    "einsum", "mm", "mv", "linear", "addbmm", "baddbmm", "bmm", "chain_matmul", "linalg_multi_dot",
+    "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "scaled_dot_product_attention",
+}  # fmt: skip
+_FP32 = {
+    "acos", "asin", "cosh", "erfinv", "exp", "expm1", "log", "log10", "log2", "log1p", "reciprocal", "rsqrt",
+    "sinh", "tan", "pow", "__pow__", "__rpow__", "softplus", "layer_norm", "group_norm", "norm", "frobenius_norm",
+    "nuclear_norm", "cosine_similarity", "poisson_nll_loss", "cosine_embedding_loss", "nll_loss", "nll_loss2d",
+    "hinge_embedding_loss", "kl_div", "l1_loss", "smooth_l1_loss", "huber_loss", "mse_loss", "margin_ranking_loss",
+    "multilabel_margin_loss", "soft_margin_loss", "triplet_margin_loss", "multi_margin_loss",
+    "binary_cross_entropy_with_logits", "dist", "pdist", "cdist", "renorm", "logsumexp", "cross_entropy",
+    "cross_entropy_loss", "interpolate", "upsample",
+}  # fmt: skip
+_FP32_OPT_DTYPE = {"softmax", "log_softmax", "cumsum", "cumprod", "prod", "sum"}
+_PROMOTE = {"cat", "stack", "addcdiv", "addcmul", "atan2", "bilinear", "cross", "dot", "index_put", "tensordot", "vdot"}
+
+
+class _Autocast(TorchFunctionMode):
+    """CUDA autocast, replayed on meta tensors (which have no autocast dispatch key)."""
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.dtype = dtype
+        self.cache: dict[int, torch.Tensor] = {}
+
+    def __exit__(self, *exc: Any) -> Any:
+        self.cache.clear()  # like torch.autocast: the weight cast cache lives for the region
+        return super().__exit__(*exc)
+
+    def _cast(self, x: Any, dtype: torch.dtype) -> Any:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dtype in (dtype, torch.float64):
+            return x
+        cacheable = dtype == self.dtype and x.dtype == torch.float32 and x.requires_grad and x.is_leaf
+        if cacheable and id(x) in self.cache:
+            return self.cache[id(x)]
+        y = x.to(dtype)
+        if cacheable:
+            self.cache[id(x)] = y
+        return y
+
+    def _cast_all(self, args: tuple, kwargs: dict, dtype: torch.dtype) -> tuple[tuple, dict]:
+        def cast(v: Any) -> Any:
+            if isinstance(v, (list, tuple)):
+                return type(v)(cast(e) for e in v)
+            return self._cast(v, dtype)
+
+        return tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
+
+    def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if name in _LOWER:
+            args, kwargs = self._cast_all(args, kwargs, self.dtype)
+        elif name in _FP32:
+            args, kwargs = self._cast_all(args, kwargs, torch.float32)
+        elif name in _FP32_OPT_DTYPE:
+            first = args[0] if args else None
+            low = isinstance(first, torch.Tensor) and first.dtype in (torch.float16, torch.bfloat16)
+            if low and kwargs.get("dtype") is None and not (name == "sum" and len(args) > 2):
+                kwargs = {**kwargs, "dtype": torch.float32}
+        elif name in _PROMOTE:
+            flat, _ = tree_flatten((args, kwargs))
+            floats = [t.dtype for t in flat if isinstance(t, torch.Tensor) and t.is_floating_point()]
+            if torch.float32 in floats and any(d != torch.float32 for d in floats):
+                args, kwargs = self._cast_all(args, kwargs, torch.float32)
+        return func(*args, **kwargs)
+
+
+class _CudaDropout(TorchFunctionMode):
+    """Dropout as on CUDA: ``native_dropout`` keeps a bool mask (1 byte per element)."""
+
+    def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") == "dropout" and func is torch.nn.functional.dropout:
+            x = args[0] if args else kwargs["input"]
+            p = args[1] if len(args) > 1 else kwargs.get("p", 0.5)
+            training = args[2] if len(args) > 2 else kwargs.get("training", True)
+            inplace = args[3] if len(args) > 3 else kwargs.get("inplace", False)
+            if training and 0 < p < 1 and not inplace and x.numel() > 0:
+                return torch.native_dropout(x, p, True)[0]
+        return func(*args, **kwargs)
+
+
+# --- the caching allocator, replayed -------------------------------------------------------
+
+
+class _Allocator(TorchDispatchMode):
+    """Live bytes and peak of the storages of one device type, rounded like CUDA blocks."""
+
+    def __init__(self, device_type: str = "meta") -> None:
+        super().__init__()
+        self.device_type = device_type
+        self.sizes: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self.refs: dict[int, weakref.ref] = {}
+        self.current = 0
+        self.peak = 0
+
+    def track(self, t: Any) -> None:
+        if not isinstance(t, torch.Tensor) or t.device.type != self.device_type:
+            return
+        st = t.untyped_storage()
+        if st in self.sizes:
+            return
+        size = block_bytes(st.nbytes())
+        self.sizes[st] = size
+        key = id(st)
+
+        def free(_ref: weakref.ref, key: int = key, size: int = size) -> None:
+            self.current -= size
+            self.refs.pop(key, None)
+
+        self.refs[key] = weakref.ref(st, free)
+        self.current += size
+        self.peak = max(self.peak, self.current)
+
+    def size_of(self, t: torch.Tensor) -> int:
+        return self.sizes.get(t.untyped_storage(), 0)
+
+    def reset_peak(self) -> None:
+        self.peak = self.current
+
+    def __torch_dispatch__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten(out)[0]:
+            self.track(t)
+        return out
+
+
+# --- observation -----------------------------------------------------------------------------
+
+
+@dataclass
+class SavedTensor:
+    module: str
+    shape: tuple[int, ...]
+    dtype: str
+    bytes: int
+
+
+@dataclass
+class Observation:
+    """What the meta-device run measured (all in bytes, CUDA block rounded)."""
+
+    params: int
+    weights_bytes: int
+    input_bytes: int
+    gradient_bytes: int
+    optimizer_bytes: int
+    saved: list[SavedTensor] = field(default_factory=list)
+    autocast_weight_copies_bytes: int = 0
+    after_forward_bytes: int = 0
+    peak_training_bytes: int = 0
+    peak_training_step1_bytes: int = 0
+    peak_inference_bytes: int = 0
+    peak_backward_bytes: int = 0
+    peak_optimizer_bytes: int = 0
+
+    @property
+    def activation_bytes(self) -> int:
+        """Saved for backward by the network's modules (the loss's own tensors not included)."""
+        return sum(s.bytes for s in self.saved if s.module != "(loss)")
+
+
+def _call(model: Any, batch: Any) -> Any:
+    if isinstance(batch, dict):
+        return model(**batch)
+    if isinstance(batch, (tuple, list)):
+        return model(*batch)
+    return model(batch)
+
+
+def default_loss(out: Any) -> Any:
+    """Cross-entropy against class 0 for logits ``(N, C)``; otherwise the float mean of the output."""
+    if hasattr(out, "logits"):
+        out = out.logits
+    elif hasattr(out, "last_hidden_state"):
+        out = out.last_hidden_state
+    elif isinstance(out, (tuple, list)):
+        out = out[0]
+    if out.dim() == 2 and out.is_floating_point():
+        target = torch.zeros(out.shape[0], dtype=torch.long, device=out.device)
+        return torch.nn.functional.cross_entropy(out, target)
+    return out.float().mean()
+
+
+def _make_optimizer(params: list, optimizer: str) -> Any:
+    name = optimizer.lower().replace("-", "_")
+    if name == "adam":
+        return torch.optim.Adam(params, foreach=True)
+    if name == "adamw":
+        return torch.optim.AdamW(params, foreach=True)
+    if name in ("sgd_momentum", "momentum", "sgdm"):
+        return torch.optim.SGD(params, lr=0.1, momentum=0.9, foreach=True)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=0.1, foreach=True)
+    if name == "none":
+        return None
+    raise ValueError(optimizer)
+
+
+def _module_names(model: Any) -> tuple[list, Callable[[], str], list[str]]:
+    stack: list[str] = []
+    handles = []
+    for name, mod in model.named_modules():
+        if not name:
+            continue
+
+        def pre(_m: Any, _i: Any, name: str = name) -> None:
+            stack.append(name)
+
+        def post(_m: Any, _i: Any, _o: Any, name: str = name) -> None:
+            if stack and stack[-1] == name:
+                stack.pop()
+
+        handles.append(mod.register_forward_pre_hook(pre))
+        handles.append(mod.register_forward_hook(post))
+    return handles, lambda: stack[-1] if stack else "(loss)", stack
+
+
+def observe(
+    model: Any,
+    make_batch: Callable[[], Any],
+    *,
+    dtype: str = "float32",
+    autocast: str | None = None,
+    optimizer: str = "adam",
+    loss_fn: Callable[[Any], Any] | None = None,
+    checkpointing: bool = False,
+    steps: int = 2,
+) -> Observation:
+    """Replay inference and ``steps`` training steps of ``model`` on the meta device.
+
+    ``model`` must already be on the meta device (build it under ``torch.device("meta")``);
+    ``make_batch()`` returns its input on the meta device (a tensor, tuple or dict of kwargs).
+    """
+    loss_fn = loss_fn or default_loss
+    tdtype = DTYPES[dtype]
+    model = model.to(dtype=tdtype) if tdtype != torch.float32 else model
+    amp = DTYPES[autocast] if autocast else None
+    alloc = _Allocator()
+    params = [p for p in model.parameters() if p.requires_grad]
+    all_params = list(model.parameters())
+    for t in [*all_params, *model.buffers()]:
+        alloc.track(t)
+    weights = alloc.current
+    if checkpointing:
+        _enable_checkpointing(model)
+    with alloc:
+        batch = make_batch()
+    for t in tree_flatten(batch)[0]:
+        alloc.track(t)
+    input_bytes = alloc.current - weights
+    obs = Observation(
+        params=sum(p.numel() for p in all_params),
+        weights_bytes=weights,
+        input_bytes=input_bytes,
+        gradient_bytes=sum(alloc.size_of(p) for p in params),
+        optimizer_bytes=0,
+    )
+
+    def modes() -> list:
+        ms = [_CudaDropout()]
+        if amp is not None:
+            ms.append(_Autocast(amp))
+        return ms
+
+    # inference: eval, no_grad
+    model.eval()
+    alloc.reset_peak()
+    with alloc, torch.no_grad():
+        ms = modes()
+        for m in ms:
+            m.__enter__()
+        try:
+            out = _call(model, batch)
+        finally:
+            for m in reversed(ms):
+                m.__exit__(None, None, None)
+        del out
+    obs.peak_inference_bytes = alloc.peak
+
+    model.train()
+    opt = _make_optimizer(params, optimizer)
+    handles, current_module, module_stack = _module_names(model)
+    for step in range(steps):
+        last = step == steps - 1
+        saved: dict[int, SavedTensor] = {}
+        saved_refs: list[Any] = []
+        alloc.reset_peak()
+        with alloc:
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
+            else:
+                for p in params:
+                    p.grad = None
+
+            def pack(t: torch.Tensor, saved: dict = saved, refs: list = saved_refs) -> torch.Tensor:
+                if isinstance(t, torch.Tensor) and t.device.type == "meta" and not isinstance(t, torch.nn.Parameter):
+                    st = t.untyped_storage()
+                    key = id(st)
+                    if key not in saved:
+                        size = alloc.size_of(t)
+                        saved[key] = SavedTensor(current_module(), tuple(t.shape), str(t.dtype).removeprefix("torch."),
+                                                 size)
+                        refs.append(st)
+                return t
+
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                ms = modes()
+                for m in ms:
+                    m.__enter__()
+                try:
+                    module_stack.clear()  # a checkpoint's recomputation may stop inside a module
+                    out = _call(model, batch)
+                    module_stack.clear()
+                    loss = loss_fn(out)
+                    after_forward = alloc.current
+                    cast_tensors = [c for m in ms if isinstance(m, _Autocast) for c in m.cache.values()]
+                    casts = sum(alloc.size_of(c) for c in cast_tensors)
+                    cast_ids = {id(c.untyped_storage()) for c in cast_tensors}
+                    del cast_tensors
+                finally:
+                    for m in reversed(ms):
+                        m.__exit__(None, None, None)
+            # storages that are parameters, weight casts or the input are not activations
+            skip = {id(p.untyped_storage()) for p in all_params} | cast_ids
+            skip |= {id(t.untyped_storage()) for t in tree_flatten(batch)[0] if isinstance(t, torch.Tensor)}
+            if last:
+                obs.after_forward_bytes = after_forward
+                obs.autocast_weight_copies_bytes = casts
+                obs.saved = [s for k, s in saved.items() if k not in skip]
+            del saved_refs[:]
+            loss.backward()
+            obs.peak_backward_bytes = alloc.peak
+            before_step = alloc.current
+            alloc.peak = before_step
+            if opt is not None:
+                opt.step()
+            obs.peak_optimizer_bytes = alloc.peak
+            alloc.peak = max(alloc.peak, obs.peak_backward_bytes)
+            del out, loss
+        if step == 0:
+            obs.peak_training_step1_bytes = alloc.peak
+    for h in handles:
+        h.remove()
+    obs.peak_training_bytes = alloc.peak
+    if opt is not None:
+        state = [t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
+        obs.optimizer_bytes = sum(alloc.size_of(t) for t in state)
+    return obs
+
+
+def _enable_checkpointing(model: Any) -> None:
+    """Activation checkpointing of each direct child module (``torch.utils.checkpoint``)."""
+    from torch.utils.checkpoint import checkpoint
+
+    if hasattr(model, "gradient_checkpointing_enable"):
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        return
+    for child in model.children():
+        for sub in _checkpoint_units(child):
+            forward = sub.forward
+
+            def wrapped(*a: Any, forward: Callable = forward, **k: Any) -> Any:
+                return checkpoint(forward, *a, use_reentrant=False, **k)
+
+            sub.forward = wrapped
+
+
+def _checkpoint_units(module: Any) -> list:
+    # A Sequential of blocks (a ResNet stage of bottlenecks): each block; else the child whole.
+    blocks = list(module.children()) if isinstance(module, torch.nn.Sequential) else []
+    if blocks and all(any(True for _ in b.children()) for b in blocks):
+        return blocks
+    return [module]
+
+
+def to_meta(module: Any) -> Any:
+    """The module on the meta device (a deep copy when it holds real tensors)."""
+    tensors = [*module.parameters(), *module.buffers()]
+    if all(t.device.type == "meta" for t in tensors):
+        return module
+    import copy
+
+    return copy.deepcopy(module).to("meta")
+
+
+def batch_maker(model: Any, batch_size: int, input_size: Any, seq_len: int | None) -> Callable[[], Any]:
+    """A batch on the meta device: ``input_ids`` for a Hugging Face model, else a float tensor
+    of ``(batch_size, *input_size)`` (or a tuple of them for several input sizes)."""
+    config = getattr(model, "config", None)
+    if input_size is None and config is not None and hasattr(config, "vocab_size"):
+        length = seq_len or getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 512)
+        return lambda: {"input_ids": torch.zeros((batch_size, length), dtype=torch.long, device="meta")}
+    if input_size is None:
+        raise ValueError("a PyTorch module needs input_size (per sample, e.g. 3,224,224)")
+    sizes = input_size if isinstance(input_size[0], (tuple, list)) else [input_size]
+    shapes = [(batch_size, *tuple(s)) for s in sizes]
+    if len(shapes) == 1:
+        return lambda: torch.zeros(shapes[0], device="meta")
+    return lambda: tuple(torch.zeros(s, device="meta") for s in shapes)
