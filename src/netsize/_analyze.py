@@ -93,7 +93,7 @@ def _run(name: str, layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analy
             raise NetsizeError(
                 f"{name} ({layer.kind}): output size {shape_str(out)} has a zero or negative "
                 f"dimension for input {', '.join(shape_str(s) for s in ins)}; the input is too small "
-                "for this layer (reduce kernel/stride or add padding)"
+                "for this layer's settings (for a window: reduce kernel/stride or add padding)"
             )
     return analysis
 
