@@ -63,5 +63,15 @@ __all__ = [
     "layers",
     "register_layer",
     "register_messages",
+    "summary",
     "translate",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # netsize.summary needs torch; importing it lazily keeps `import netsize` free of torch.
+    if name == "summary":
+        from netsize.frontends.torch import summary
+
+        return summary
+    raise AttributeError(f"module 'netsize' has no attribute {name!r}")

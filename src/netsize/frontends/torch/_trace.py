@@ -1,0 +1,642 @@
+"""Trace a torch model on meta tensors and translate what it does into core records.
+
+One forward pass runs with the model's parameters and buffers swapped for meta tensors of the
+same shapes (no data, no activations allocated), under global module hooks (which module runs)
+and a dispatch mode (which aten ops run inside it). Each aten op that multiplies and adds maps to
+a core op (:mod:`._ops`); each leaf module that maps to a core layer is analysed by that layer
+(:mod:`._modules`) and cross-checked against the trace. The model is left as found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.modules import module as _module_hooks
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from netsize._analyze import analyze_layer
+from netsize._errors import NetsizeError
+from netsize._i18n import register_messages
+from netsize._layer import Analysis, Context, Layer
+from netsize._shape import Shape, shape_str
+from netsize._summary import LayerRecord, Summary
+from netsize._term import Term, message
+from netsize.frontends.torch._modules import core_layer
+from netsize.frontends.torch._ops import TRANSLATIONS
+
+ROOT = "(root)"
+
+register_messages(
+    {
+        "note.traced_own": {
+            "en": "work done in this module's own forward, outside its submodules (traced)",
+            "zh": "本模块自身 forward 中、子模块之外的计算(追踪所得)",
+        },
+    }
+)
+
+_IGNORED = {
+    torch.ops.prim.device.default,
+    torch.ops.aten.size.default,
+    torch.ops.aten.sym_size.default,
+    torch.ops.aten.stride.default,
+    torch.ops.aten.sym_stride.default,
+    torch.ops.aten.numel.default,
+    torch.ops.aten.sym_numel.default,
+    torch.ops.aten.dim.default,
+    torch.ops.aten.storage_offset.default,
+    torch.ops.aten.sym_storage_offset.default,
+    torch.ops.aten.is_contiguous.default,
+    torch.ops.aten.is_contiguous.memory_format,
+    torch.ops.aten.is_strides_like_format.default,
+    torch.ops.aten.is_non_overlapping_and_dense.default,
+    torch.ops.prim.layout.default,
+}
+
+
+class _LazyModel(Exception):
+    """The model has parameters whose sizes its first forward pass decides."""
+
+
+@dataclass
+class _Op:
+    label: str
+    layer: Layer
+    inputs: tuple[Shape, ...]
+    term: Term
+
+
+@dataclass
+class _Frame:
+    module: nn.Module
+    name: str
+    call: int
+    has_children: bool = False
+    inputs: tuple[Shape, ...] = ()
+    outputs: tuple[Shape, ...] = ()
+    ops: list[_Op] = field(default_factory=list)
+
+
+@lru_cache(maxsize=4096)
+def _op_term(layer: Layer, inputs: tuple[Shape, ...]) -> tuple[Term, tuple[Shape, ...]]:
+    a = layer.analyze(inputs, Context())
+    term = a.multiply_adds or Term("multiply_adds", 0)
+    return term, a.outputs
+
+
+class _Tracer(TorchDispatchMode):
+    """Attributes every multiply-add of an aten op to the innermost running module."""
+
+    def __init__(self, names: dict[int, str]) -> None:
+        super().__init__()
+        self.names = names
+        self.stack: list[_Frame] = []
+        self.done: list[_Frame] = []
+        self.calls: dict[str, int] = {}
+        self.unknown: set[str] = set()
+
+    # module hooks -------------------------------------------------------------------------
+    def pre(self, module: nn.Module, args: Any) -> None:
+        name = self.names.get(id(module))
+        if name is None:
+            return
+        self.calls[name] = self.calls.get(name, 0) + 1
+        if self.stack:
+            self.stack[-1].has_children = True
+        self.stack.append(_Frame(module, name, self.calls[name]))
+
+    def post(self, module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
+        if self.names.get(id(module)) is None or not self.stack or self.stack[-1].module is not module:
+            return
+        frame = self.stack.pop()
+        frame.inputs = tuple(_shape(t) for t in _tensors((args, kwargs)))
+        frame.outputs = tuple(_shape(t) for t in _tensors(output))
+        self.done.append(frame)
+
+    # dispatch ---------------------------------------------------------------------------
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if func in _IGNORED:
+            return func(*args, **kwargs)
+        packet = func._overloadpacket
+        translate = TRANSLATIONS.get(packet)
+        if translate is None and not isinstance(func, torch._ops.HigherOrderOperator):
+            # As FlopCounterMode does: look inside ops that decompose into counted ones.
+            with self:
+                r = func.decompose(*args, **kwargs)
+            if r is not NotImplemented:
+                return r
+        out = func(*args, **kwargs)
+        if translate is not None and self.stack:
+            frame = self.stack[-1]
+            for label, layer, ins in translate(args, kwargs):
+                try:
+                    term, _ = _op_term(layer, ins)
+                except NetsizeError as err:
+                    raise NetsizeError(
+                        f"{frame.name or ROOT}: {packet} with inputs {', '.join(shape_str(s) for s in ins)}: {err}"
+                    ) from None
+                frame.ops.append(_Op(label, layer, ins, term))
+        return out
+
+
+def _shape(t: torch.Tensor) -> Shape:
+    return tuple(int(d) for d in t.shape)
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    """Tensors in an argument or output structure, in order (tuples, lists, dicts, HF outputs)."""
+    out: list[torch.Tensor] = []
+
+    def walk(o: Any, depth: int) -> None:
+        if isinstance(o, torch.Tensor):
+            out.append(o)
+        elif depth > 20:
+            return
+        elif isinstance(o, Mapping):
+            for v in o.values():
+                walk(v, depth + 1)
+        elif isinstance(o, (list, tuple)):
+            for v in o:
+                walk(v, depth + 1)
+
+    walk(obj, 0)
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# inputs
+
+
+def _is_shape(x: Any) -> bool:
+    return isinstance(x, (tuple, list)) and all(isinstance(d, int) for d in x)
+
+
+def _input_shapes(input_size: Any) -> list[Shape]:
+    if _is_shape(input_size):
+        return [tuple(input_size)]
+    if isinstance(input_size, (tuple, list)) and all(_is_shape(s) for s in input_size):
+        return [tuple(s) for s in input_size]
+    raise NetsizeError(f"input_size must be a shape such as (1, 3, 224, 224) or a list of shapes (got {input_size!r})")
+
+
+def _make_inputs(
+    input_size: Any, input_data: Any, dtypes: Any, batch_dim: int | None, kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Positional and keyword arguments of the forward call, tensors still as the user gave them."""
+    if input_size is not None and input_data is not None:
+        raise NetsizeError("give input_size or input_data, not both")
+    if input_size is None and input_data is None and not kwargs:
+        raise NetsizeError("give input_size=(1, 3, 224, 224) or input_data=<tensor, tuple or dict>")
+    if input_data is not None:
+        if isinstance(input_data, torch.Tensor):
+            return (input_data,), dict(kwargs)
+        if isinstance(input_data, Mapping):
+            return (), {**input_data, **kwargs}
+        if isinstance(input_data, (tuple, list)):
+            return tuple(input_data), dict(kwargs)
+        raise NetsizeError(f"input_data must be a tensor, a tuple/list or a dict (got {type(input_data).__name__})")
+    if input_size is None:
+        return (), dict(kwargs)
+    shapes = _input_shapes(input_size)
+    if dtypes is None:
+        types = [torch.get_default_dtype()] * len(shapes)
+    elif isinstance(dtypes, torch.dtype):
+        types = [dtypes] * len(shapes)
+    else:
+        types = list(dtypes)
+        if len(types) != len(shapes):
+            raise NetsizeError(f"{len(types)} dtypes given for {len(shapes)} inputs")
+    args = []
+    for s, dt in zip(shapes, types, strict=True):
+        full = s if batch_dim is None else (*s[:batch_dim], 1, *s[batch_dim:])
+        args.append(torch.empty(full, dtype=dt, device="meta"))
+    return tuple(args), dict(kwargs)
+
+
+def _to_meta(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        if obj.is_meta:
+            return obj
+        return torch.empty_strided(tuple(obj.shape), tuple(obj.stride()), dtype=obj.dtype, device="meta")
+    if isinstance(obj, Mapping):
+        return (
+            type(obj)({k: _to_meta(v) for k, v in obj.items()})
+            if type(obj) is dict
+            else {k: _to_meta(v) for k, v in obj.items()}
+        )
+    if isinstance(obj, tuple):
+        return tuple(_to_meta(v) for v in obj)
+    if isinstance(obj, list):
+        return [_to_meta(v) for v in obj]
+    return obj
+
+
+def _to_real(obj: Any, device: torch.device) -> Any:
+    if isinstance(obj, torch.Tensor):
+        if not obj.is_meta:
+            return obj
+        if obj.dtype.is_floating_point or obj.dtype.is_complex:
+            return torch.rand(obj.shape, dtype=obj.dtype, device=device)
+        return torch.zeros(obj.shape, dtype=obj.dtype, device=device)
+    if isinstance(obj, Mapping):
+        return {k: _to_real(v, device) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return tuple(_to_real(v, device) for v in obj)
+    if isinstance(obj, list):
+        return [_to_real(v, device) for v in obj]
+    return obj
+
+
+def _input_names(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Shape]:
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(model.forward).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    named: dict[str, Shape] = {}
+    for i, a in enumerate(args):
+        base = params[i] if i < len(params) else f"input_{i}"
+        for j, t in enumerate(_tensors(a)):
+            named[base if j == 0 else f"{base}.{j}"] = _shape(t)
+    for k, v in kwargs.items():
+        for j, t in enumerate(_tensors(v)):
+            named[k if j == 0 else f"{k}.{j}"] = _shape(t)
+    return named
+
+
+# ------------------------------------------------------------------------------------------
+# running
+
+
+@contextlib.contextmanager
+def _hooked(tracer: _Tracer) -> Iterator[None]:
+    pre = _module_hooks.register_module_forward_pre_hook(tracer.pre)
+    post = _module_hooks.register_module_forward_hook(tracer.post, with_kwargs=True)
+    fast = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # the fused path hides attention from hooks
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast)
+        pre.remove()
+        post.remove()
+
+
+def _data_dependent(err: BaseException) -> bool:
+    text = str(err)
+    names = type(err).__name__
+    return (
+        "cannot be called on meta tensors" in text
+        or "data-dependent" in text
+        or "data dependent" in text
+        or "register_meta" in text
+        or "meta_nonzero" in text
+        or "DataDependent" in names
+        or "DynamicOutputShape" in names
+        or ("meta" in text and ("item()" in text or "nonzero" in text or "Cannot copy out of meta" in text))
+    )
+
+
+def _meta_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Meta stand-ins for every parameter and buffer (shared tensors stay shared)."""
+    memo: dict[int, torch.Tensor] = {}
+    state: dict[str, torch.Tensor] = {}
+    named = list(model.named_parameters(remove_duplicate=False)) + list(model.named_buffers(remove_duplicate=False))
+    for name, t in named:
+        if id(t) not in memo:
+            memo[id(t)] = _to_meta(t)
+        state[name] = memo[id(t)]
+    return state
+
+
+def _run_meta(model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    args, kwargs = _to_meta(args), _to_meta(kwargs)
+    tensors = list(model.parameters()) + list(model.buffers())
+    with torch.no_grad(), _hooked(tracer), tracer:
+        if all(t.is_meta for t in tensors):
+            return model(*args, **kwargs)
+        state = _meta_state(model)
+        return torch.func.functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
+
+
+def _run_real(model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
+    args, kwargs = _to_real(args, device), _to_real(kwargs, device)
+    saved = {id(b): b.detach().clone() for b in model.buffers()}
+    rng = torch.random.get_rng_state()
+    try:
+        with torch.no_grad(), _hooked(tracer), tracer:
+            return model(*args, **kwargs)
+    finally:
+        with torch.no_grad():
+            for b in model.buffers():
+                if id(b) in saved:
+                    b.copy_(saved[id(b)])
+        torch.random.set_rng_state(rng)
+
+
+# ------------------------------------------------------------------------------------------
+# records
+
+
+@dataclass
+class _Owned:
+    """Parameters and buffers a frame counts, and the names of frames it shares tensors with."""
+
+    weights: list[tuple[str, Shape, bool]] = field(default_factory=list)  # (name, shape, trainable)
+    biases: list[tuple[str, Shape, bool]] = field(default_factory=list)
+    buffers: list[tuple[str, Shape]] = field(default_factory=list)
+    shared_with: list[str] = field(default_factory=list)
+
+
+def _numel(shape: Shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _owner(path: str, called: set[str]) -> str:
+    parts = path.split(".") if path else []
+    while parts:
+        candidate = ".".join(parts)
+        if candidate in called:
+            return candidate
+        parts.pop()
+    return ""
+
+
+def _ownership(model: nn.Module, called: set[str]) -> dict[str, _Owned]:
+    owned: dict[str, _Owned] = {}
+    first: dict[int, str] = {}
+    for kind, items in (
+        ("p", model.named_parameters(remove_duplicate=False)),
+        ("b", model.named_buffers(remove_duplicate=False)),
+    ):
+        for full, t in items:
+            path, _, local = full.rpartition(".")
+            who = _owner(path, called)
+            entry = owned.setdefault(who, _Owned())
+            if id(t) in first:
+                if first[id(t)] != who:
+                    entry.shared_with.append(first[id(t)])
+                continue
+            first[id(t)] = who
+            rel = full[len(who) + 1 :] if who else full
+            if kind == "b":
+                entry.buffers.append((rel, _shape(t)))
+            elif "bias" in local:
+                entry.biases.append((rel, _shape(t), t.requires_grad))
+            else:
+                entry.weights.append((rel, _shape(t), t.requires_grad))
+    return owned
+
+
+def _sum_term(name: str, items: Sequence[tuple[Any, ...]]) -> Term | None:
+    if not items:
+        return None
+    value = sum(_numel(it[1]) for it in items)
+    symbolic = " + ".join(f"|{it[0]}|" for it in items[:8]) + (" + ..." if len(items) > 8 else "")
+    substituted = " + ".join(shape_str(it[1]) or "1" for it in items[:8]) + (" + ..." if len(items) > 8 else "")
+    return Term(name, value, symbolic, substituted)
+
+
+def _macs_term(ops: list[_Op]) -> Term | None:
+    if not ops:
+        return None
+    groups: dict[tuple[str, str], list[int]] = {}
+    for op in ops:
+        key = (op.label, op.term.substituted or str(op.term.value))
+        groups.setdefault(key, [0, op.term.value])[0] += 1
+    parts_sym, parts_sub = [], []
+    for (label, sub), (count, _) in groups.items():
+        parts_sym.append(label if count == 1 else f"{count}*{label}")
+        parts_sub.append(sub if count == 1 else f"{count}*({sub})")
+    value = sum(op.term.value for op in ops)
+    return Term("multiply_adds", value, " + ".join(parts_sym[:12]), " + ".join(parts_sub[:12]))
+
+
+def _traced_record(frame: _Frame, name: str, own: _Owned, leaf: bool) -> LayerRecord:
+    weights = _sum_term("weights", own.weights)
+    biases = _sum_term("biases", own.biases)
+    buffers = _sum_term("buffers", own.buffers)
+    macs = _macs_term(frame.ops)
+    analysis = Analysis(
+        outputs=frame.outputs,
+        weights=weights,
+        biases=biases,
+        buffers=buffers,
+        multiply_adds=macs,
+        saved_inputs=None if leaf else (),
+    )
+    params = sum(_numel(s) for _, s, _ in own.weights + own.biases)
+    trainable = sum(_numel(s) for _, s, g in own.weights + own.biases if g)
+    notes = []
+    if own.shared_with:
+        notes.append(message("note.tied", other=own.shared_with[0]))
+    if params and trainable < params:
+        notes.append(message("note.frozen"))
+    if not leaf:
+        notes.append(message("note.traced_own"))
+    acts = sum(_numel(s) for s in frame.outputs) if leaf else 0
+    saved = sum(_numel(s) for s in frame.inputs) if leaf else 0
+    return LayerRecord(
+        name=name,
+        kind=type(frame.module).__name__,
+        input_shapes=frame.inputs,
+        output_shapes=frame.outputs,
+        weights=weights.value if weights else 0,
+        biases=biases.value if biases else 0,
+        params=params,
+        trainable_params=trainable,
+        non_trainable_params=params - trainable,
+        buffers=buffers.value if buffers else 0,
+        multiply_adds=macs.value if macs else 0,
+        other_ops=0,
+        activation_elements=acts,
+        saved_elements=saved,
+        analysis=analysis,
+        notes=tuple(notes),
+    )
+
+
+def _core_record(frame: _Frame, name: str, own: _Owned) -> LayerRecord | None:
+    """The core layer's record when the module maps to one and agrees with the trace."""
+    layer = core_layer(frame.module)
+    if layer is None:
+        return None
+    ins = frame.inputs
+    if isinstance(layer.arity, int):
+        ins = ins[: layer.arity]
+    try:
+        record = analyze_layer(name, layer, ins)
+    except (NetsizeError, TypeError, ValueError, IndexError):
+        return None
+    module_params = sum(p.numel() for p in frame.module.parameters())
+    module_buffers = sum(b.numel() for b in frame.module.buffers())
+    traced_macs = sum(op.term.value for op in frame.ops)
+    if (
+        record.output_shapes != frame.outputs
+        or record.params != module_params
+        or record.buffers != module_buffers
+        or record.multiply_adds != traced_macs
+    ):
+        return None
+    params = sum(_numel(s) for _, s, _ in own.weights + own.biases)
+    trainable = sum(_numel(s) for _, s, g in own.weights + own.biases if g)
+    buffers = sum(_numel(s) for _, s in own.buffers)
+    if params == record.params and trainable == params and buffers == record.buffers:
+        return record
+    if params == 0 and own.shared_with and buffers == record.buffers:
+        return analyze_layer(name, layer, ins, tied_to=own.shared_with[0])
+    notes = list(record.notes)
+    if own.shared_with:
+        notes.append(message("note.tied", other=own.shared_with[0]))
+    if params and trainable < params:
+        notes.append(message("note.frozen"))
+    bias_count = sum(_numel(s) for _, s, _ in own.biases)
+    return replace(
+        record,
+        weights=params - bias_count,
+        biases=bias_count,
+        params=params,
+        trainable_params=trainable,
+        non_trainable_params=params - trainable,
+        buffers=buffers,
+        notes=tuple(notes),
+    )
+
+
+def _records(model: nn.Module, frames: list[_Frame]) -> list[LayerRecord]:
+    called = {f.name for f in frames}
+    owned = _ownership(model, called)
+    records: list[LayerRecord] = []
+    for frame in frames:
+        base = frame.name or ROOT
+        name = base if frame.call == 1 else f"{base}#{frame.call}"
+        if frame.call == 1:
+            own = owned.get(frame.name, _Owned())
+        else:
+            total = owned.get(frame.name, _Owned())
+            has = bool(total.weights or total.biases or total.buffers or total.shared_with)
+            own = _Owned(shared_with=[base] if has else [])
+        leaf = not frame.has_children
+        if leaf:
+            rec = _core_record(frame, name, own)
+            records.append(rec if rec is not None else _traced_record(frame, name, own, leaf=True))
+        elif own.weights or own.biases or own.buffers or frame.ops:
+            records.append(_traced_record(frame, name, own, leaf=False))
+    return records
+
+
+# ------------------------------------------------------------------------------------------
+# public
+
+
+def summary(
+    model: nn.Module,
+    input_size: Any = None,
+    input_data: Any = None,
+    depth: int | None = None,
+    batch_dim: int | None = None,
+    dtypes: Any = None,
+    fallback: bool = True,
+    **kwargs: Any,
+) -> Summary:
+    """Shapes, parameters, buffers and multiply-adds of every module of ``model``.
+
+    The forward pass runs once on meta tensors: nothing is computed and no activation is
+    allocated, and a model built under ``torch.device("meta")`` works too. ``input_size`` is a
+    shape (batch first) or a list of shapes (``dtypes`` gives their dtypes, default float);
+    ``input_data`` a tensor, a tuple/list of positional arguments or a dict of keyword arguments
+    (real or meta tensors; only their shapes are used); further ``kwargs`` go to ``forward``.
+    ``batch_dim``: insert a batch axis of size 1 at this index of each ``input_size`` shape.
+    ``depth``: keep rows down to this depth (0 = top-level modules), deeper ones summed into
+    their block; ``None`` keeps every module (and every explanation).
+
+    Multiply-adds come from the aten ops run inside each module, each counted by a core op,
+    so they equal ``torch.utils.flop_counter.FlopCounterMode``'s FLOPs / 2 on the same path.
+    A module that calls no submodule and maps to a core layer (``nn.Conv2d`` -> ``Conv2d``)
+    gets that layer's record and explanation when its shapes and counts agree with the trace.
+    Work done in a module's own ``forward`` outside its submodules is a row named after the
+    module (``(root)`` for the model itself); a module called again is ``name#2``, its
+    parameters counted once. Shared (tied) tensors count once, at their first owner.
+
+    If the forward pass needs tensor values (``.item()``, ``nonzero``), meta tensors cannot run
+    it: with ``fallback=True`` a model with real weights is run once for real (warning), else
+    :class:`NetsizeError` explains why.
+    """
+    if not isinstance(model, nn.Module):
+        raise NetsizeError(f"summary needs a torch.nn.Module (got {type(model).__name__})")
+    args, kw = _make_inputs(input_size, input_data, dtypes, batch_dim, kwargs)
+    names = {id(m): n for n, m in model.named_modules()}
+    tracer = _Tracer(names)
+    lazy = any(isinstance(t, nn.parameter.UninitializedTensorMixin) for t in [*model.parameters(), *model.buffers()])
+    try:
+        if lazy:
+            raise _LazyModel("it has uninitialized (lazy) parameters, whose sizes only a real forward pass sets")
+        output = _run_meta(model, tracer, args, kw)
+    except NetsizeError:
+        raise
+    except Exception as err:
+        frame = tracer.stack[-1] if tracer.stack else None
+        where = f" in {frame.name or ROOT} ({type(frame.module).__name__})" if frame else ""
+        what = str(err) if isinstance(err, _LazyModel) else f"{type(err).__name__}: {err}"
+        if not isinstance(err, _LazyModel) and not _data_dependent(err):
+            raise NetsizeError(
+                f"{type(model).__name__}: the forward pass failed on meta tensors{where}: {what}"
+            ) from err
+        real = all(not t.is_meta for t in [*model.parameters(), *model.buffers()])
+        if not fallback or not real:
+            raise NetsizeError(
+                f"{type(model).__name__} cannot run on meta tensors{where}: {what}. "
+                "It reads tensor values (data-dependent control flow or output sizes) or has lazy parameters. "
+                "Build the model on a real device and pass fallback=True so netsize can fall back to one "
+                "real forward pass, or make the forward shape-only."
+            ) from None
+        warnings.warn(
+            f"netsize: {type(model).__name__} cannot run on meta tensors{where} ({what.splitlines()[0]}); "
+            "analysed it with one real forward pass instead"
+            + (" on a copy" if lazy else "")
+            + ", which computed the outputs and allocated the activations",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        if lazy:
+            model = copy.deepcopy(model)
+            names = {id(m): n for n, m in model.named_modules()}
+        tracer = _Tracer(names)
+        output = _run_real(model, tracer, args, kw)
+    records = _records(model, tracer.done)
+    inputs = _input_names(model, args, kw)
+    if not inputs:
+        raise NetsizeError("the forward call received no tensor; give input_size or input_data")
+    first = next(iter(inputs.values()))
+    b = 0 if batch_dim is None else batch_dim
+    result = Summary(
+        model=type(model).__name__,
+        input_shapes=inputs,
+        batch_size=first[b] if len(first) > b else 1,
+        convention="torch",
+        layout="channels_first",
+        layers=tuple(records),
+        output_shapes=tuple(_shape(t) for t in _tensors(output)),
+    )
+    if depth is None:
+        return result
+    kinds = {n: type(m).__name__ for n, m in model.named_modules() if n}
+    rows = tuple(replace(r, kind=kinds.get(r.name, r.kind)) if r.kind == "Block" else r for r in result.rows(depth))
+    return replace(result, layers=rows)

@@ -1,0 +1,97 @@
+"""Hugging Face models built from a config on the meta device: params equal sum(numel) (tied
+weights once) and the reference counts of ../shared/reference/transformers_params.json, and
+multiply-adds equal FlopCounterMode FLOPs / 2 for a short sequence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from netsize.frontends.torch import summary  # noqa: E402
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "transformers_params.json"
+
+SMALL = {
+    "gpt2": lambda: transformers.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=500, n_positions=64),
+    "bert": lambda: transformers.BertConfig(
+        num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128, vocab_size=500
+    ),
+    "llama_gqa": lambda: transformers.LlamaConfig(
+        num_hidden_layers=2,
+        hidden_size=64,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        intermediate_size=160,
+        vocab_size=500,
+        tie_word_embeddings=False,
+    ),
+    "llama_tied": lambda: transformers.LlamaConfig(
+        num_hidden_layers=2,
+        hidden_size=64,
+        num_attention_heads=4,
+        intermediate_size=128,
+        vocab_size=500,
+        tie_word_embeddings=True,
+    ),
+}
+CLASSES = {
+    "gpt2": "GPT2LMHeadModel",
+    "bert": "BertModel",
+    "llama_gqa": "LlamaForCausalLM",
+    "llama_tied": "LlamaForCausalLM",
+}
+
+
+def _meta_model(cls_name: str, config):
+    with torch.device("meta"):
+        return getattr(transformers, cls_name)(config).eval()
+
+
+def _flopcounter_macs(model, ids) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(input_ids=ids)
+    return counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_small_hf_model_matches_numel_and_flopcounter(name: str) -> None:
+    model = _meta_model(CLASSES[name], SMALL[name]())
+    ids = torch.zeros(2, 12, dtype=torch.long, device="meta")
+    s = summary(model, input_data={"input_ids": ids})
+    assert s.totals.params == sum(p.numel() for p in model.parameters())
+    assert s.totals.multiply_adds == _flopcounter_macs(model, ids)
+    assert s.input_shapes == {"input_ids": (2, 12)}
+    assert s.totals.multiply_adds > 0
+
+
+def test_gpt2_tied_head_counts_zero_params_but_its_matmul() -> None:
+    cfg = SMALL["gpt2"]()
+    model = _meta_model("GPT2LMHeadModel", cfg)
+    s = summary(model, input_size=(1, 10), dtypes=[torch.long])
+    head = s.layer("lm_head")
+    assert head.params == 0
+    assert head.multiply_adds == 10 * 64 * 500
+    assert any(n.key == "note.tied" for n in head.notes)
+    assert s.layer("transformer.wte").params == 500 * 64
+
+
+@pytest.mark.parametrize("name", ["gpt2", "bert-base-uncased", "llama-2-7b"])
+def test_reference_configs_params(name: str) -> None:
+    if not REFERENCE.exists():
+        pytest.skip(f"reference data not found at {REFERENCE}")
+    ref = json.loads(REFERENCE.read_text())
+    if name not in ref:
+        pytest.skip(f"{name} not in the reference file")
+    entry = ref[name]
+    config = getattr(transformers, entry["config_class"]).from_dict(entry["config"])
+    model = _meta_model(entry["model_class"], config)
+    s = summary(model, input_size=(1, 8), dtypes=[torch.long])
+    assert s.totals.params == entry["params"] == sum(p.numel() for p in model.parameters())
