@@ -40,9 +40,11 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="TARGET",
                         help="zoo name (see `netsize zoo`), spec file (.yaml), HF config.json, or pkg.module:callable")
     parser.add_argument("-i", "--input-size", metavar="SHAPE", action="append",
-                        help="per-sample input shape replacing the model's, e.g. 3,224,224 or 3x224x224; "
-                        "NAME=SHAPE for a model with several inputs (repeatable)")
-    parser.add_argument("-b", "--batch-size", type=_positive, default=1, metavar="N", help="batch size (default 1)")
+                        help="input shape replacing the model's: per sample for zoo, spec and config targets "
+                        "(3,224,224 or 3x224x224; NAME=SHAPE for several inputs, repeatable); for a PyTorch "
+                        "callable the full shape with its batch axis, as torchinfo takes it (1,3,224,224)")
+    parser.add_argument("-b", "--batch-size", type=_positive, default=None, metavar="N",
+                        help="batch size (default 1, or the first axis of a PyTorch callable's --input-size)")
     parser.add_argument("--seq-len", type=_positive, metavar="N", help="sequence length (Hugging Face configs)")
     parser.add_argument("--var", metavar="NAME=VALUE", action="append", default=[],
                         help="set a model variable, e.g. --var num_classes=10 (repeatable)")
@@ -53,14 +55,29 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def target_from_args(args: argparse.Namespace) -> Target:
+    """Resolve TARGET; also settles ``args.batch_size`` (a PyTorch callable's shape carries its batch)."""
+    input_size = parse_input_sizes(args.input_size)
+    if _is_callable_ref(args.target) and isinstance(input_size, tuple):
+        if len(input_size) < 2:
+            raise NetsizeError(
+                f"{args.target}: --input-size for a PyTorch callable is the full shape with the batch axis "
+                f"first, e.g. 1,3,224,224 (got {','.join(map(str, input_size))})"
+            )
+        args.batch_size = args.batch_size or input_size[0]
+        input_size = input_size[1:]
+    args.batch_size = args.batch_size or 1
     return load_target(
         args.target,
-        input_size=parse_input_sizes(args.input_size),
+        input_size=input_size,
         batch_size=args.batch_size,
         seq_len=args.seq_len,
         variables=parse_variables(args.var),
         fc_to_conv=args.fc_to_conv,
     )
+
+
+def _is_callable_ref(target: str) -> bool:
+    return bool(_CALLABLE.match(target)) and not Path(target).exists()
 
 
 def load_target(
@@ -80,7 +97,7 @@ def load_target(
         result = _spec_target(target, input_size, variables)
     elif low.endswith(".json") or (path.is_dir() and (path / "config.json").is_file()):
         result = _hf_target(path, input_size, seq_len, variables)
-    elif _CALLABLE.match(target) and not path.exists():
+    elif _is_callable_ref(target):
         result = _torch_target(target, input_size, variables)
     else:
         result = _zoo_target(target, input_size, variables)
@@ -105,7 +122,7 @@ def summarize(target: Target, *, batch_size: int = 1, convention: str | None = N
         from netsize.frontends.torch import summary as torch_summary
 
         if target.input_size is None:
-            raise NetsizeError(f"{target.name}: a PyTorch module needs --input-size (per sample, e.g. 3,224,224)")
+            raise NetsizeError(f"{target.name}: a PyTorch module needs --input-size (with its batch, e.g. 1,3,224,224)")
         return torch_summary(target.module, input_size=(batch_size, *target.input_size), depth=depth)
     try:
         return analyze(target.network, batch_size=batch_size, convention=convention)

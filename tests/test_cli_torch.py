@@ -1,0 +1,73 @@
+"""`netsize summary pkg.module:callable --input-size 1,3,H,W`, run as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+MODEL_SOURCE = """
+from torch import nn
+
+def build_model():
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10)
+    )
+"""
+
+
+def _netsize(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    package = tmp_path / "my_pkg"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(MODEL_SOURCE)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-m", "netsize", *args], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
+    )
+
+
+def _expected(batch: int) -> tuple[int, int]:
+    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10)
+        )
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model(torch.empty(batch, 3, 32, 32))
+    return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2
+
+
+def test_callable_target_takes_the_full_shape_with_batch(tmp_path: Path) -> None:
+    result = _netsize(tmp_path, "summary", "my_pkg.models:build_model", "--input-size", "2,3,32,32", "-f", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    params, macs = _expected(batch=2)
+    assert data["input_shape"] == [2, 3, 32, 32]
+    assert data["totals"]["params"] == params
+    assert data["totals"]["multiply_adds"] == macs
+    assert data["layers"][0]["output_shape"] == [2, 16, 32, 32]
+
+
+def test_batch_size_option_overrides_the_shape_batch(tmp_path: Path) -> None:
+    result = _netsize(
+        tmp_path, "summary", "my_pkg.models:build_model", "--input-size", "1,3,32,32", "-b", "8", "-f", "json"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["multiply_adds"] == _expected(batch=8)[1]
+
+
+def test_unknown_callable_is_one_line_error_exit_2(tmp_path: Path) -> None:
+    result = _netsize(tmp_path, "summary", "my_pkg.models:nothere", "--input-size", "1,3,32,32")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "nothere" in result.stderr
