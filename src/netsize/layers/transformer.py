@@ -1,0 +1,417 @@
+"""Transformer feed-forward layers (plain, gated/SwiGLU, mixture-of-experts) and block builders.
+
+Work rule: multiply-adds are the matrix products (``rows*F_in*F_out`` each, as :class:`Linear`);
+other ops are bias adds (1 per output element), the activation (per hidden element, as the
+activation's own layer counts it: GELU 5, tanh-GELU 9, SiLU 4, ReLU 1), the gate multiply of
+gated variants (1 per hidden element) and, for mixture-of-experts, the router's softmax
+(5 per expert score), top-k selection (1 per expert score) and the weighted sum of the ``k``
+expert outputs (``2*k`` per output element).
+
+The block builders (:func:`encoder_block`, :func:`decoder_block`, :func:`llama_block`) return
+:class:`~netsize.Network` objects with PyTorch's / LLaMA's module names, to inline with
+``Graph.add_network``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netsize._errors import NetsizeError
+from netsize._i18n import register_messages
+from netsize._layer import Analysis, Context, Layer, value
+from netsize._network import Graph, Network
+from netsize._registry import layer_type, register_layer
+from netsize._shape import Shape, elements, shape_str
+from netsize._term import Term, prod_str
+from netsize.layers.attention import MultiheadAttention, ScaledDotProductAttention
+from netsize.layers.linear import Linear
+
+# Layer classes only; the block builders are imported from this module by name.
+__all__ = ["BiasAdd", "FeedForward", "GatedFeedForward", "MixtureOfExperts", "TakeToken"]
+
+ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_tanh", "gelu_pytorch_tanh", "silu", "swish", "tanh", "sigmoid")
+
+register_messages(
+    {
+        "params_total": {"en": "params (all experts)", "zh": "参数(全部专家)"},
+        "params_active": {"en": "active params per token", "zh": "每个词元激活的参数"},
+        "multiply_adds_all_experts": {
+            "en": "multiply-adds if every expert ran (dense)",
+            "zh": "若所有专家都运行的乘加次数(稠密)",
+        },
+    }
+)
+
+
+def _rows_features(x: Shape, d_model: int | None) -> tuple[int, int]:
+    if len(x) < 2:
+        raise NetsizeError(f"needs an input (N, ..., features), got {shape_str(x)}")
+    d = x[-1]
+    if d_model is not None and d_model != d:
+        raise NetsizeError(
+            f"expects {d_model} features but receives {d} (last axis of {shape_str(x)}). "
+            f"Set d_model to {d}, or leave it out to infer it."
+        )
+    return elements(x) // d, d
+
+
+def _act_ops(activation: str) -> int:
+    """Other ops per element of ``activation``, as its own layer counts them (GELU 5, SiLU 4...)."""
+    layer = _act(activation)
+    return value(layer.analyze(((1, 1),), Context()).other_ops)
+
+
+def _check(kind: str, activation: str, **sizes: int | None) -> None:
+    for name, v in sizes.items():
+        if v is not None and v <= 0:
+            raise NetsizeError(f"{kind} {name} must be positive (got {v})")
+    if activation not in ACTIVATIONS:
+        raise NetsizeError(f"{kind}: unknown activation {activation!r}; use one of {', '.join(ACTIVATIONS)}")
+
+
+@register_layer("feedforward", "ffn")
+@dataclass(frozen=True)
+class FeedForward(Layer):
+    """``fc2(act(fc1(x)))``: ``D -> F -> D`` on the last axis (BERT, GPT-2, T5 ``DenseReluDense``).
+
+    Weights ``2*D*F``; biases ``F + D`` with ``bias``; multiply-adds ``2*rows*D*F``.
+    """
+
+    d_model: int | None = None
+    d_ff: int = 0
+    activation: str = "gelu"
+    bias: bool = True
+
+    kind = "FeedForward"
+
+    def __post_init__(self) -> None:
+        _check("FeedForward", self.activation, d_model=self.d_model, d_ff=self.d_ff or -1)
+
+    def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
+        (x,) = inputs
+        rows, d = _rows_features(x, self.d_model)
+        f, a = self.d_ff, _act_ops(self.activation)
+        ops = a * rows * f + (rows * (f + d) if self.bias else 0)
+        return Analysis(
+            outputs=(x,),
+            shape_terms=(Term("F", f, "d_ff", str(f)),),
+            weights=Term("weights", 2 * d * f, "2*D*F (fc1, fc2)", prod_str(2, d, f)),
+            biases=Term("biases", f + d, "F + D", f"{f} + {d}") if self.bias else None,
+            multiply_adds=Term("multiply_adds", 2 * rows * d * f, "2*rows*D*F", prod_str(2, rows, d, f)),
+            other_ops=Term(
+                "other_ops",
+                ops,
+                f"a*rows*F ({self.activation}, a = {a})" + (" + rows*(F + D) (bias adds)" if self.bias else ""),
+                f"{a}*{rows}*{f}" + (f" + {rows}*({f} + {d})" if self.bias else ""),
+            ),
+            saved_extra_elements=2 * rows * f,
+        )
+
+
+@register_layer("gatedfeedforward", "gated_ffn", "swiglu", "geglu")
+@dataclass(frozen=True)
+class GatedFeedForward(Layer):
+    """``down(act(gate(x)) * up(x))`` (SwiGLU with ``silu``, GEGLU with ``gelu``; LLaMA's MLP,
+    T5 v1.1's ``DenseGatedActDense``).
+
+    Weights ``3*D*F``; biases ``2*F + D`` with ``bias``; multiply-adds ``3*rows*D*F``.
+    """
+
+    d_model: int | None = None
+    d_ff: int = 0
+    activation: str = "silu"
+    bias: bool = False
+
+    kind = "GatedFeedForward"
+
+    def __post_init__(self) -> None:
+        _check("GatedFeedForward", self.activation, d_model=self.d_model, d_ff=self.d_ff or -1)
+
+    def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
+        (x,) = inputs
+        rows, d = _rows_features(x, self.d_model)
+        f, a = self.d_ff, _act_ops(self.activation)
+        ops = (a + 1) * rows * f + (rows * (2 * f + d) if self.bias else 0)
+        return Analysis(
+            outputs=(x,),
+            shape_terms=(Term("F", f, "d_ff", str(f)),),
+            weights=Term("weights", 3 * d * f, "3*D*F (gate, up, down)", prod_str(3, d, f)),
+            biases=Term("biases", 2 * f + d, "2*F + D", f"2*{f} + {d}") if self.bias else None,
+            multiply_adds=Term("multiply_adds", 3 * rows * d * f, "3*rows*D*F", prod_str(3, rows, d, f)),
+            other_ops=Term(
+                "other_ops",
+                ops,
+                f"a*rows*F ({self.activation}, a = {a}) + rows*F (gate multiply)"
+                + (" + rows*(2*F + D) (bias adds)" if self.bias else ""),
+                f"{a}*{rows}*{f} + {rows}*{f}" + (f" + {rows}*(2*{f} + {d})" if self.bias else ""),
+            ),
+            saved_extra_elements=4 * rows * f,
+        )
+
+
+@register_layer("mixtureofexperts", "moe", "sparse_moe")
+@dataclass(frozen=True)
+class MixtureOfExperts(Layer):
+    """A router ``D -> E`` picks the top ``k`` of ``E`` expert feed-forwards per token (Mixtral).
+
+    Each expert is gated (``3*D*F``, SwiGLU) or plain (``2*D*F``). Params count every expert;
+    the explanation also shows the *active* params per token (router + ``k`` experts).
+    Multiply-adds: the router ``rows*D*E`` plus ``k`` experts per token ``k*rows*m*D*F``
+    (``m`` = 3 gated, 2 plain), which is what a grouped or per-expert kernel computes.
+    """
+
+    d_model: int | None = None
+    d_ff: int = 0
+    num_experts: int = 8
+    top_k: int = 2
+    gated: bool = True
+    activation: str = "silu"
+    bias: bool = False
+    router_bias: bool = False
+
+    kind = "MixtureOfExperts"
+
+    def __post_init__(self) -> None:
+        _check("MixtureOfExperts", self.activation, d_model=self.d_model, d_ff=self.d_ff or -1,
+               num_experts=self.num_experts, top_k=self.top_k)
+        if self.top_k > self.num_experts:
+            raise NetsizeError(f"MixtureOfExperts top_k={self.top_k} exceeds num_experts={self.num_experts}")
+
+    def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
+        (x,) = inputs
+        rows, d = _rows_features(x, self.d_model)
+        f, e, k = self.d_ff, self.num_experts, self.top_k
+        m = 3 if self.gated else 2
+        mats = "3*D*F" if self.gated else "2*D*F"
+        expert_w = m * d * f
+        expert_b = ((2 * f if self.gated else f) + d) if self.bias else 0
+        weights = Term("weights", d * e + e * expert_w, f"D*E (router) + E*{mats} (experts)",
+                       f"{prod_str(d, e)} + {e}*{prod_str(m, d, f)}")
+        router_b = e if self.router_bias else 0
+        biases = None
+        if expert_b or router_b:
+            biases = Term(
+                "biases", router_b + e * expert_b, "E (router) + E*expert biases", f"{router_b} + {e}*{expert_b}"
+            )
+        total = weights.value + (biases.value if biases else 0)
+        active = d * e + router_b + k * (expert_w + expert_b)
+        macs = Term(
+            "multiply_adds",
+            rows * d * e + k * rows * expert_w,
+            f"rows*D*E (router) + k*rows*{mats} (top-k experts)",
+            f"{prod_str(rows, d, e)} + {k}*{rows}*{prod_str(m, d, f)}",
+        )
+        a = _act_ops(self.activation)
+        hidden = (a + 1 if self.gated else a) * k * rows * f
+        ops = 5 * rows * e + rows * e + hidden + 2 * k * rows * d
+        extra = (
+            Term("params_total", total, f"D*E + E*({mats} + expert biases)",
+                 f"{prod_str(d, e)} + {e}*{expert_w + expert_b}"),
+            Term("params_active", active, f"D*E + k*({mats} + expert biases)",
+                 f"{prod_str(d, e)} + {k}*{expert_w + expert_b}"),
+            Term("multiply_adds_all_experts", rows * d * e + e * rows * expert_w, f"rows*D*E + E*rows*{mats}",
+                 f"{prod_str(rows, d, e)} + {e}*{rows}*{prod_str(m, d, f)}"),
+        )
+        return Analysis(
+            outputs=(x,),
+            shape_terms=(Term("F", f, "d_ff", str(f)),),
+            weights=weights,
+            biases=biases,
+            multiply_adds=macs,
+            other_ops=Term(
+                "other_ops",
+                ops,
+                f"5*rows*E (softmax) + rows*E (top-k) + k*rows*F*(a + 1 gated, a plain; {self.activation} a = {a})"
+                " + 2*k*rows*D (combine)",
+                f"5*{rows}*{e} + {rows}*{e} + {hidden} + 2*{k}*{rows}*{d}",
+            ),
+            saved_extra_elements=rows * e + k * rows * (d + 2 * f),
+            extra_terms=extra,
+        )
+
+
+@register_layer("take_token", "select_token", "first_token")
+@dataclass(frozen=True)
+class TakeToken(Layer):
+    """One position of a sequence: ``(N, S, ...) -> (N, ...)`` (BERT's pooler reads token 0,
+    ``hidden_states[:, 0]``). A view: no work, nothing saved."""
+
+    index: int = 0
+
+    kind = "TakeToken"
+
+    def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
+        (x,) = inputs
+        if len(x) < 2 or not -x[1] <= self.index < x[1]:
+            raise NetsizeError(f"token {self.index} is outside a sequence of shape {shape_str(x)}")
+        return Analysis(outputs=((x[0], *x[2:]),), saved_inputs=())
+
+
+@register_layer("bias_add")
+@dataclass(frozen=True)
+class BiasAdd(Layer):
+    """A learned bias added on the last axis: ``features`` parameters, one add per element.
+
+    For a bias that is its own parameter beside a tied weight (BERT's ``cls.predictions.bias``
+    next to the decoder tied to the word embeddings). ``used=False``: a parameter the module
+    holds but its forward does not apply (BERT's ``cls.predictions.bias`` when the decoder is
+    untied and has its own bias): counted, no work, output = input."""
+
+    features: int = 0
+    used: bool = True
+
+    kind = "BiasAdd"
+    preserves_spatial = True
+
+    def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
+        (x,) = inputs
+        if not x or x[-1] != self.features:
+            raise NetsizeError(f"expects {self.features} features on the last axis, got {shape_str(x)}")
+        return Analysis(
+            outputs=(x,),
+            biases=Term("biases", self.features, "F", str(self.features)),
+            other_ops=Term("other_ops", elements(x), "elements (adds)", prod_str(*x)) if self.used else None,
+            saved_inputs=(),
+        )
+
+
+# ----- block builders ------------------------------------------------------------------------
+
+
+def _make(name: str, **fields: object) -> Layer:
+    """A layer by its registered name (norms, activations and merges live in other modules)."""
+    return layer_type(name)(**fields)
+
+
+def _act(activation: str) -> Layer:
+    if activation.startswith("gelu"):
+        approx = "tanh" if activation in ("gelu_new", "gelu_tanh", "gelu_pytorch_tanh") else "none"
+        return _make("gelu", approximate=approx)
+    return _make({"swish": "silu"}.get(activation, activation))
+
+
+def encoder_block(
+    d_model: int,
+    nhead: int,
+    dim_feedforward: int = 2048,
+    seq_len: int = 1,
+    activation: str = "relu",
+    layer_norm_eps: float = 1e-5,
+    norm_first: bool = False,
+    bias: bool = True,
+) -> Network:
+    """``torch.nn.TransformerEncoderLayer`` (batch first) as a network with its module names:
+    ``self_attn``, ``linear1``, ``activation``, ``linear2``, ``norm1``, ``norm2`` and the two
+    residual adds. ``norm_first`` is pre-norm; the default is post-norm as PyTorch's.
+    """
+    g = Graph("encoder_block", input_shape=(seq_len, d_model))
+    ln = {"normalized_shape": d_model, "eps": layer_norm_eps, "bias": bias}
+    x = "input"
+    h = g.add("norm1", _make("layernorm", **ln), x) if norm_first else x
+    h = g.add("self_attn", MultiheadAttention(d_model, nhead, bias=bias), h)
+    x = g.add("add1", _make("add"), [x, h])
+    if not norm_first:
+        x = g.add("norm1", _make("layernorm", **ln), x)
+    h = g.add("norm2", _make("layernorm", **ln), x) if norm_first else x
+    h = g.add("linear1", _linear(d_model, dim_feedforward, bias), h)
+    h = g.add("activation", _act(activation), h)
+    h = g.add("linear2", _linear(dim_feedforward, d_model, bias), h)
+    x = g.add("add2", _make("add"), [x, h])
+    if not norm_first:
+        g.add("norm2", _make("layernorm", **ln), x)
+    return g.build()
+
+
+def decoder_block(
+    d_model: int,
+    nhead: int,
+    dim_feedforward: int = 2048,
+    seq_len: int = 1,
+    memory_len: int | None = None,
+    activation: str = "relu",
+    layer_norm_eps: float = 1e-5,
+    norm_first: bool = False,
+    bias: bool = True,
+    causal: bool = True,
+) -> Network:
+    """``torch.nn.TransformerDecoderLayer`` (batch first): inputs ``tgt`` and ``memory``;
+    ``self_attn`` (causal by default), ``multihead_attn`` (cross-attention to ``memory``),
+    ``linear1``, ``linear2``, ``norm1..3``.
+    """
+    g = Graph("decoder_block", inputs={"tgt": (seq_len, d_model), "memory": (memory_len or seq_len, d_model)})
+    ln = {"normalized_shape": d_model, "eps": layer_norm_eps, "bias": bias}
+    x = "tgt"
+    h = g.add("norm1", _make("layernorm", **ln), x) if norm_first else x
+    h = g.add("self_attn", MultiheadAttention(d_model, nhead, bias=bias, causal=causal), h)
+    x = g.add("add1", _make("add"), [x, h])
+    if not norm_first:
+        x = g.add("norm1", _make("layernorm", **ln), x)
+    h = g.add("norm2", _make("layernorm", **ln), x) if norm_first else x
+    h = g.add("multihead_attn", MultiheadAttention(d_model, nhead, bias=bias), [h, "memory", "memory"])
+    x = g.add("add2", _make("add"), [x, h])
+    if not norm_first:
+        x = g.add("norm2", _make("layernorm", **ln), x)
+    h = g.add("norm3", _make("layernorm", **ln), x) if norm_first else x
+    h = g.add("linear1", _linear(d_model, dim_feedforward, bias), h)
+    h = g.add("activation", _act(activation), h)
+    h = g.add("linear2", _linear(dim_feedforward, d_model, bias), h)
+    x = g.add("add3", _make("add"), [x, h])
+    if not norm_first:
+        g.add("norm3", _make("layernorm", **ln), x)
+    return g.build()
+
+
+def llama_block(
+    hidden_size: int,
+    num_heads: int,
+    intermediate_size: int,
+    seq_len: int = 1,
+    num_kv_heads: int | None = None,
+    head_dim: int | None = None,
+    eps: float = 1e-6,
+    attention_bias: bool = False,
+    o_bias: bool = False,
+    mlp_bias: bool = False,
+    activation: str = "silu",
+    sliding_window: int | None = None,
+    moe: tuple[int, int] | None = None,
+) -> Network:
+    """A pre-norm decoder layer as LLaMA/Mistral/Qwen2/Mixtral name it: ``input_layernorm``,
+    ``self_attn.{q,k,v,o}_proj`` around a causal rotary ``self_attn.attn`` core (grouped-query
+    when ``num_kv_heads < num_heads``), ``post_attention_layernorm`` and ``mlp`` (SwiGLU
+    ``gate_proj/up_proj/down_proj``, or a :class:`MixtureOfExperts` when ``moe=(experts, top_k)``).
+    """
+    d, h = hidden_size, num_heads
+    kv = num_kv_heads or h
+    hd = head_dim or d // h
+    g = Graph("decoder_layer", input_shape=(seq_len, d))
+    rms = {"normalized_shape": d, "eps": eps}
+    x = "input"
+    n = g.add("input_layernorm", _make("rmsnorm", **rms), x)
+    q = g.add("self_attn.q_proj", _linear(d, h * hd, attention_bias), n)
+    k = g.add("self_attn.k_proj", _linear(d, kv * hd, attention_bias), n)
+    v = g.add("self_attn.v_proj", _linear(d, kv * hd, attention_bias), n)
+    a = g.add(
+        "self_attn.attn",
+        ScaledDotProductAttention(h, kv, causal=True, sliding_window=sliding_window, rotary=True),
+        [q, k, v],
+    )
+    o = g.add("self_attn.o_proj", _linear(h * hd, d, o_bias), a)
+    x = g.add("residual1", _make("add"), [x, o])
+    n = g.add("post_attention_layernorm", _make("rmsnorm", **rms), x)
+    if moe is not None:
+        experts, top_k = moe
+        m = g.add("mlp", MixtureOfExperts(d, intermediate_size, experts, top_k, activation=activation), n)
+    else:
+        gate = g.add("mlp.gate_proj", _linear(d, intermediate_size, mlp_bias), n)
+        act = g.add("mlp.act_fn", _act(activation), gate)
+        up = g.add("mlp.up_proj", _linear(d, intermediate_size, mlp_bias), n)
+        prod = g.add("mlp.mul", _make("multiply"), [act, up])
+        m = g.add("mlp.down_proj", _linear(intermediate_size, d, mlp_bias), prod)
+    g.add("residual2", _make("add"), [x, m])
+    return g.build()
+
+
+def _linear(n_in: int, n_out: int, bias: bool) -> Layer:
+    return Linear(n_in, n_out, bias)
+

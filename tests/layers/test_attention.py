@@ -1,0 +1,169 @@
+"""Attention layers against torch: nn.MultiheadAttention, and F.scaled_dot_product_attention
+(grouped-query via enable_gqa) behind nn.Linear projections."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import netsize
+from netsize import Sequential, analyze, analyze_layer
+from netsize.layers import GroupedQueryAttention, MultiheadAttention, ScaledDotProductAttention
+from netsize.layers.attention import attention_pairs
+
+torch = pytest.importorskip("torch")
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+
+def _macs(fn) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        fn()
+    return counter.get_total_flops() // 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    heads=st.integers(1, 4),
+    head_dim=st.integers(1, 5),
+    n=st.integers(1, 3),
+    q_len=st.integers(1, 6),
+    k_len=st.integers(1, 6),
+    bias=st.booleans(),
+    add_bias_kv=st.booleans(),
+    add_zero_attn=st.booleans(),
+    kdim=st.one_of(st.none(), st.integers(1, 7)),
+    vdim=st.one_of(st.none(), st.integers(1, 7)),
+)
+def test_multihead_attention_matches_torch(heads, head_dim, n, q_len, k_len, bias, add_bias_kv, add_zero_attn,
+                                           kdim, vdim):
+    e = heads * head_dim
+    kd, vd = kdim or e, vdim or e
+    m = torch.nn.MultiheadAttention(e, heads, bias=bias, add_bias_kv=add_bias_kv, add_zero_attn=add_zero_attn,
+                                    kdim=kdim, vdim=vdim, batch_first=True)
+    q, k, v = torch.randn(n, q_len, e), torch.randn(n, k_len, kd), torch.randn(n, k_len, vd)
+    out, _ = m(q, k, v)
+    expected_macs = _macs(lambda: m(q, k, v, need_weights=True))
+    layer = MultiheadAttention(e, heads, bias=bias, add_bias_kv=add_bias_kv, add_zero_attn=add_zero_attn,
+                               kdim=kdim, vdim=vdim)
+    rec = analyze_layer("mha", layer, (tuple(q.shape), tuple(k.shape), tuple(v.shape)))
+    assert rec.output_shape == tuple(out.shape)
+    assert rec.params == sum(p.numel() for p in m.parameters())
+    assert rec.multiply_adds == expected_macs
+
+
+def test_self_attention_with_one_input_equals_three_same_inputs():
+    layer = MultiheadAttention(16, 4)
+    one = analyze_layer("a", layer, ((2, 5, 16),))
+    three = analyze_layer("a", layer, ((2, 5, 16),) * 3)
+    assert (one.params, one.multiply_adds) == (three.params, three.multiply_adds) == (1088, 2 * (4 * 5 * 16 * 16)
+                                                                                      + 2 * 2 * 5 * 5 * 16)
+
+
+class _TorchGQA(torch.nn.Module):
+    def __init__(self, e, heads, kv_heads, head_dim, bias, out_bias, causal):
+        super().__init__()
+        self.h, self.kv, self.d, self.causal = heads, kv_heads, head_dim, causal
+        self.q_proj = torch.nn.Linear(e, heads * head_dim, bias=bias)
+        self.k_proj = torch.nn.Linear(e, kv_heads * head_dim, bias=bias)
+        self.v_proj = torch.nn.Linear(e, kv_heads * head_dim, bias=bias)
+        self.o_proj = torch.nn.Linear(heads * head_dim, e, bias=out_bias)
+
+    def forward(self, x):
+        n, s, _ = x.shape
+        q = self.q_proj(x).view(n, s, self.h, self.d).transpose(1, 2)
+        k = self.k_proj(x).view(n, s, self.kv, self.d).transpose(1, 2)
+        v = self.v_proj(x).view(n, s, self.kv, self.d).transpose(1, 2)
+        a = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=self.causal, enable_gqa=True)
+        return self.o_proj(a.transpose(1, 2).reshape(n, s, self.h * self.d))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kv_heads=st.integers(1, 3),
+    group=st.integers(1, 3),
+    head_dim=st.integers(1, 6),
+    e=st.integers(1, 12),
+    n=st.integers(1, 2),
+    s=st.integers(1, 7),
+    bias=st.booleans(),
+    out_bias=st.booleans(),
+    causal=st.booleans(),
+)
+def test_grouped_query_attention_matches_torch_sdpa_on_meta(kv_heads, group, head_dim, e, n, s, bias, out_bias,
+                                                             causal):
+    heads = kv_heads * group
+    with torch.device("meta"):
+        m = _TorchGQA(e, heads, kv_heads, head_dim, bias, out_bias, causal)
+        x = torch.empty(n, s, e)
+    expected = _macs(lambda: m(x))
+    layer = GroupedQueryAttention(e, heads, kv_heads, head_dim, bias=bias, out_bias=out_bias, causal=causal,
+                                  rotary=True)
+    rec = analyze_layer("attn", layer, ((n, s, e),))
+    assert rec.output_shape == tuple(m(x).shape)
+    assert rec.params == sum(p.numel() for p in m.parameters())
+    assert rec.multiply_adds == expected
+    # The same attention as separate projections around the parameter-free core.
+    g = netsize.Graph("decomposed", input_shape=(s, e))
+    q = g.add("q", netsize.layers.Linear(e, heads * head_dim, bias), "input")
+    k = g.add("k", netsize.layers.Linear(e, kv_heads * head_dim, bias), "input")
+    v = g.add("v", netsize.layers.Linear(e, kv_heads * head_dim, bias), "input")
+    a = g.add("core", ScaledDotProductAttention(heads, kv_heads, causal=causal), [q, k, v])
+    g.add("o", netsize.layers.Linear(heads * head_dim, e, out_bias), a)
+    totals = analyze(g.build(), batch_size=n).totals
+    assert (totals.params, totals.multiply_adds) == (rec.params, rec.multiply_adds)
+
+
+@settings(max_examples=200, deadline=None)
+@given(q_len=st.integers(1, 12), extra=st.integers(0, 6), window=st.one_of(st.none(), st.integers(1, 12)))
+def test_attention_pairs_equal_count_of_unmasked_entries(q_len, extra, window):
+    k_len = q_len + extra
+    offset = k_len - q_len
+    brute = sum(
+        1
+        for i in range(q_len)
+        for j in range(k_len)
+        if j <= i + offset and (window is None or j > i + offset - window)
+    )
+    assert attention_pairs(q_len, k_len, causal=True, sliding_window=window) == brute
+    assert attention_pairs(q_len, k_len, causal=False) == q_len * k_len
+
+
+def test_causal_attention_reports_computed_and_needed():
+    rec = analyze_layer("core", ScaledDotProductAttention(2, causal=True), ((1, 4, 6),) * 3)
+    terms = {t.name: t.value for t in rec.analysis.extra_terms}
+    d = 3
+    assert rec.multiply_adds == 2 * 4 * 4 * (d + d)  # full 4x4 scores, as the kernel computes
+    assert terms["attention_pairs"] == 16
+    assert terms["attention_pairs_needed"] == 4 * 5 // 2
+    assert terms["multiply_adds_needed"] == 2 * 10 * (d + d)
+    assert "multiply-adds needed" in netsize.explain_record(rec)
+
+
+def test_multi_query_attention_shares_one_key_value_head():
+    mqa = analyze_layer("a", GroupedQueryAttention(64, 8, num_kv_heads=1), ((1, 10, 64),))
+    kv = {t.name: t.value for t in mqa.analysis.extra_terms}["kv_cache_elements"]
+    assert kv == 2 * 10 * 1 * 8
+    assert mqa.params == 64 * 64 + 2 * 64 * 8 + 64 * 64
+
+
+def test_cross_attention_reads_keys_from_memory():
+    rec = analyze_layer("x", GroupedQueryAttention(8, 2), ((1, 3, 8), (1, 5, 8)))
+    assert rec.output_shape == (1, 3, 8)
+    assert rec.multiply_adds == 3 * 8 * 8 + 2 * 5 * 8 * 8 + 3 * 8 * 8 + 2 * 3 * 5 * 8
+
+
+def test_packed_qkv_input_splits_in_three():
+    rec = analyze_layer("core", ScaledDotProductAttention(4, causal=True), ((2, 5, 48),))
+    assert rec.output_shape == (2, 5, 16)
+    assert rec.multiply_adds == 2 * 4 * 5 * 5 * (4 + 4)
+
+
+def test_errors_name_the_numbers():
+    with pytest.raises(netsize.NetsizeError, match="num_heads=6 is not a multiple of num_kv_heads=4"):
+        ScaledDotProductAttention(6, 4)
+    with pytest.raises(netsize.NetsizeError, match="query has 8 features but embed_dim is 16; set embed_dim=8"):
+        analyze(Sequential([("mha", MultiheadAttention(16, 2, kdim=16))], input_shape=(3, 8)))
+    with pytest.raises(netsize.NetsizeError, match=r"query head size 4 \(= 8/2\) differs from key head size 2"):
+        analyze_layer("core", ScaledDotProductAttention(2), ((1, 3, 8), (1, 3, 4), (1, 3, 4)))

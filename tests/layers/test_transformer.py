@@ -1,0 +1,187 @@
+"""Feed-forward, gated, mixture-of-experts layers and the block builders against torch."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import netsize
+from netsize import Graph, analyze, analyze_layer
+from netsize.layers import FeedForward, GatedFeedForward, MixtureOfExperts
+from netsize.layers.transformer import decoder_block, encoder_block, llama_block
+
+torch = pytest.importorskip("torch")
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+nn = torch.nn
+
+
+def _macs(fn) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        fn()
+    return counter.get_total_flops() // 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(d=st.integers(1, 12), f=st.integers(1, 20), rows=st.lists(st.integers(1, 4), min_size=1, max_size=2),
+       bias=st.booleans())
+def test_feed_forward_matches_torch(d, f, rows, bias):
+    m = nn.Sequential(nn.Linear(d, f, bias=bias), nn.GELU(), nn.Linear(f, d, bias=bias))
+    x = torch.randn(*rows, d)
+    rec = analyze_layer("ffn", FeedForward(d, f, bias=bias), (tuple(x.shape),))
+    assert rec.output_shape == tuple(m(x).shape)
+    assert rec.params == sum(p.numel() for p in m.parameters())
+    assert rec.multiply_adds == _macs(lambda: m(x))
+
+
+class _SwiGLU(nn.Module):
+    def __init__(self, d, f, bias):
+        super().__init__()
+        self.gate, self.up, self.down = nn.Linear(d, f, bias), nn.Linear(d, f, bias), nn.Linear(f, d, bias)
+
+    def forward(self, x):
+        return self.down(nn.functional.silu(self.gate(x)) * self.up(x))
+
+
+@settings(max_examples=60, deadline=None)
+@given(d=st.integers(1, 12), f=st.integers(1, 20), n=st.integers(1, 3), s=st.integers(1, 5), bias=st.booleans())
+def test_gated_feed_forward_matches_torch(d, f, n, s, bias):
+    m = _SwiGLU(d, f, bias)
+    x = torch.randn(n, s, d)
+    rec = analyze_layer("mlp", GatedFeedForward(d, f, bias=bias), ((n, s, d),))
+    assert rec.params == sum(p.numel() for p in m.parameters())
+    assert rec.multiply_adds == _macs(lambda: m(x))
+
+
+class _MoE(nn.Module):
+    """Top-k routing over per-expert SwiGLUs, experts run on their routed tokens only."""
+
+    def __init__(self, d, f, experts, k):
+        super().__init__()
+        self.k = k
+        self.router = nn.Linear(d, experts, bias=False)
+        self.experts = nn.ModuleList(_SwiGLU(d, f, False) for _ in range(experts))
+
+    def forward(self, x):
+        flat = x.reshape(-1, x.shape[-1])
+        weights, chosen = torch.topk(self.router(flat).softmax(-1), self.k, dim=-1)
+        out = torch.zeros_like(flat)
+        for e, expert in enumerate(self.experts):
+            token, slot = torch.where(chosen == e)
+            if len(token):
+                out.index_add_(0, token, expert(flat[token]) * weights[token, slot, None])
+        return out.view_as(x)
+
+
+@settings(max_examples=40, deadline=None)
+@given(d=st.integers(1, 8), f=st.integers(1, 8), experts=st.integers(1, 5), k=st.integers(1, 5),
+       n=st.integers(1, 2), s=st.integers(1, 6))
+def test_mixture_of_experts_counts_top_k_experts_per_token(d, f, experts, k, n, s):
+    k = min(k, experts)
+    m = _MoE(d, f, experts, k)
+    x = torch.randn(n, s, d)
+    rec = analyze_layer("moe", MixtureOfExperts(d, f, experts, k), ((n, s, d),))
+    assert rec.params == sum(p.numel() for p in m.parameters())
+    assert rec.multiply_adds == _macs(lambda: m(x))
+    terms = {t.name: t.value for t in rec.analysis.extra_terms}
+    assert terms["params_total"] == rec.params
+    one_expert = sum(p.numel() for p in m.experts[0].parameters())
+    assert terms["params_active"] == m.router.weight.numel() + k * one_expert
+
+
+@settings(max_examples=25, deadline=None)
+@given(heads=st.integers(1, 3), head_dim=st.integers(1, 4), ff=st.integers(1, 16), s=st.integers(1, 5),
+       n=st.integers(1, 2), norm_first=st.booleans(), bias=st.booleans())
+def test_encoder_block_matches_torch_transformer_encoder_layer(heads, head_dim, ff, s, n, norm_first, bias):
+    d = heads * head_dim
+    m = nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, batch_first=True, norm_first=norm_first, bias=bias)
+    x = torch.randn(n, s, d)
+    net = encoder_block(d, heads, ff, seq_len=s, norm_first=norm_first, bias=bias)
+    summary = analyze(net, batch_size=n)
+    assert summary.totals.params == sum(p.numel() for p in m.parameters())
+    # need_weights=False takes the SDPA path, uncounted on CPU; the same layer computed with
+    # need_weights=True shows its attention products.
+    sa = m.self_attn
+    expected = _macs(lambda: (sa(x, x, x, need_weights=True), m.linear2(m.linear1(x))))
+    assert summary.totals.multiply_adds == expected
+    assert summary.output_shapes[0] == tuple(m(x).shape)
+
+
+@settings(max_examples=20, deadline=None)
+@given(heads=st.integers(1, 3), head_dim=st.integers(1, 4), ff=st.integers(1, 16), s=st.integers(1, 5),
+       mem=st.integers(1, 5), norm_first=st.booleans())
+def test_decoder_block_matches_torch_transformer_decoder_layer(heads, head_dim, ff, s, mem, norm_first):
+    d = heads * head_dim
+    m = nn.TransformerDecoderLayer(d, heads, ff, dropout=0.0, batch_first=True, norm_first=norm_first)
+    tgt, memory = torch.randn(1, s, d), torch.randn(1, mem, d)
+    net = decoder_block(d, heads, ff, seq_len=s, memory_len=mem, norm_first=norm_first)
+    summary = analyze(net)
+    assert summary.totals.params == sum(p.numel() for p in m.parameters())
+    expected = _macs(lambda: (m.self_attn(tgt, tgt, tgt, need_weights=True),
+                              m.multihead_attn(tgt, memory, memory, need_weights=True),
+                              m.linear2(m.linear1(tgt))))
+    assert summary.totals.multiply_adds == expected
+    assert summary.output_shapes[0] == tuple(m(tgt, memory).shape)
+
+
+def test_llama_block_matches_transformers_decoder_layer():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.LlamaConfig(hidden_size=32, intermediate_size=40, num_attention_heads=4,
+                                      num_key_value_heads=2, num_hidden_layers=1, vocab_size=10)
+    config._attn_implementation = "eager"
+    with torch.device("meta"):
+        model = transformers.LlamaModel(config)
+    layer = model.layers[0]
+    net = llama_block(32, 4, 40, seq_len=6, num_kv_heads=2)
+    summary = analyze(net, batch_size=2)
+    assert summary.totals.params == sum(p.numel() for p in layer.parameters())
+    with torch.device("meta"):
+        ids = torch.zeros(2, 6, dtype=torch.long)
+    whole = _macs(lambda: model(input_ids=ids))  # one layer, no LM head: the layer's work
+    assert summary.totals.multiply_adds == whole
+
+
+def test_block_counts_are_the_sum_of_their_layers():
+    g = Graph("two", input_shape=(5, 16))
+    g.add_network("layers.0", llama_block(16, 4, 24, seq_len=5, num_kv_heads=1))
+    g.add_network("layers.1", llama_block(16, 4, 24, seq_len=5, moe=(4, 2)))
+    s = analyze(g.build(), batch_size=3)
+    rows = {r.name: r for r in s.rows(depth=1)}
+    for block in ("layers.0", "layers.1"):
+        members = [r for r in s.layers if r.name.startswith(block + ".")]
+        assert rows[block].params == sum(r.params for r in members) > 0
+        assert rows[block].multiply_adds == sum(r.multiply_adds for r in members) > 0
+
+
+def test_errors_name_the_numbers():
+    with pytest.raises(netsize.NetsizeError, match="top_k=3 exceeds num_experts=2"):
+        MixtureOfExperts(8, 8, 2, 3)
+    with pytest.raises(netsize.NetsizeError, match="expects 8 features but receives 6"):
+        analyze_layer("ffn", FeedForward(8, 4), ((1, 6),))
+    with pytest.raises(netsize.NetsizeError, match="unknown activation 'gelux'"):
+        FeedForward(8, 4, activation="gelux")
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_fused_feed_forwards_count_like_their_separate_layers(bias):
+    from netsize.layers import GELU, Linear, Multiply, SiLU
+
+    g = Graph("ffn", input_shape=(5, 8))
+    h = g.add("fc1", Linear(8, 12, bias), "input")
+    h = g.add("act", GELU(), h)
+    g.add("fc2", Linear(12, 8, bias), h)
+    plain = analyze(g.build(), batch_size=2).totals
+    fused = analyze_layer("ffn", FeedForward(8, 12, "gelu", bias), ((2, 5, 8),))
+    assert (fused.params, fused.multiply_adds, fused.other_ops) == (
+        plain.params, plain.multiply_adds, plain.other_ops)
+
+    g = Graph("swiglu", input_shape=(5, 8))
+    gate = g.add("act", SiLU(), g.add("gate", Linear(8, 12, bias), "input"))
+    up = g.add("up", Linear(8, 12, bias), "input")
+    g.add("down", Linear(12, 8, bias), g.add("mul", Multiply(), [gate, up]))
+    gated = analyze(g.build(), batch_size=2).totals
+    fused = analyze_layer("mlp", GatedFeedForward(8, 12, "silu", bias), ((2, 5, 8),))
+    assert (fused.params, fused.multiply_adds, fused.other_ops) == (
+        gated.params, gated.multiply_adds, gated.other_ops)

@@ -1,0 +1,136 @@
+"""LLM figures: KV cache from the config's head counts, per-token work against FlopCounterMode,
+training FLOPs next to 6N, weights per dtype, and the `netsize llm` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import netsize
+from netsize.frontends.hf_config import network_from_config
+from netsize.llm import llm_figures
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "transformers_params.json"
+SMALL = {"vocab_size": 97, "hidden_size": 64, "num_hidden_layers": 3, "num_attention_heads": 8,
+         "intermediate_size": 96, "max_position_embeddings": 64}
+
+
+def _llama7b() -> dict:
+    return json.loads(REFERENCE.read_text())["llama-2-7b"]["config"]
+
+
+def test_llama2_7b_kv_cache_is_two_times_layers_heads_head_dim():
+    cfg = _llama7b()
+    f = llm_figures(cfg, seq_len=4096)
+    per_token = 2 * cfg["num_hidden_layers"] * cfg["num_key_value_heads"] * cfg["head_dim"]
+    assert f.kv_cache_elements_per_token == per_token
+    assert f.kv_cache_bytes_per_token == {"float32": 4 * per_token, "bfloat16": 2 * per_token,
+                                          "int8": per_token, "int4": per_token // 2}
+    assert f.kv_cache_bytes_context["bfloat16"] == 2 * per_token * 4096
+    assert f.params == json.loads(REFERENCE.read_text())["llama-2-7b"]["params"]
+    assert f.weights_bytes == {"float32": 4 * f.params, "bfloat16": 2 * f.params, "int8": f.params,
+                               "int4": -(-f.params // 2)}
+
+
+def test_grouped_query_kv_cache_uses_kv_heads_and_batch():
+    cfg = {"model_type": "mistral", **SMALL, "num_key_value_heads": 2}
+    f = llm_figures(cfg, seq_len=10, batch_size=3)
+    head_dim = SMALL["hidden_size"] // SMALL["num_attention_heads"]
+    assert f.kv_cache_elements_per_token == 2 * SMALL["num_hidden_layers"] * 2 * head_dim
+    assert f.kv_cache_bytes_context["float32"] == 4 * f.kv_cache_elements_per_token * 10 * 3
+
+
+def test_encoder_only_model_has_no_kv_cache():
+    f = llm_figures({"model_type": "bert", **SMALL}, seq_len=16)
+    assert f.kv_cache_elements_per_token == 0
+    assert f.kv_cache_bytes_context["float32"] == 0
+
+
+def test_training_flops_are_three_times_forward_and_shown_next_to_6n():
+    f = llm_figures({"model_type": "gpt2"}, seq_len=1024)
+    assert f.training_flops_per_token == 3 * f.forward_flops_per_token == 6 * f.macs_per_token
+    assert f.training_flops_6n == 6 * f.params
+    assert "6*N" in f.explain() and "3*forward_flops_per_token" in f.explain()
+
+
+def test_macs_per_token_equal_flop_counter_of_transformers_model():
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    config = transformers.AutoConfig.for_model("llama", **SMALL, num_key_value_heads=4)
+    config._attn_implementation = "eager"
+    with torch.device("meta"):
+        model = transformers.LlamaForCausalLM(config)
+        ids = torch.zeros(2, 12, dtype=torch.long)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(input_ids=ids)
+    f = llm_figures({"model_type": "llama", **SMALL, "num_key_value_heads": 4}, seq_len=12, batch_size=2)
+    assert f.macs_per_token * 2 * 12 == counter.get_total_flops() // 2
+    assert f.macs_per_sequence * 2 == counter.get_total_flops() // 2
+
+
+def test_mixture_of_experts_6n_uses_active_params():
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    fields = {**SMALL, "num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2}
+    config = transformers.AutoConfig.for_model("mixtral", **fields)
+    with torch.device("meta"):
+        model = transformers.MixtralForCausalLM(config)
+    total = sum(p.numel() for p in model.parameters())
+    per_expert = sum(p.numel() for p in model.model.layers[0].mlp.experts.parameters()) // 4
+    f = llm_figures({"model_type": "mixtral", **fields}, seq_len=8)
+    assert f.params == total
+    assert f.active_params == total - SMALL["num_hidden_layers"] * (4 - 2) * per_expert
+    assert f.training_flops_6n == 6 * f.active_params
+
+
+def test_figures_from_a_summary_equal_figures_from_the_config():
+    cfg = {"model_type": "qwen2", **SMALL, "num_key_value_heads": 2}
+    summary = netsize.analyze(network_from_config(cfg, seq_len=9), batch_size=2)
+    assert llm_figures(summary).to_dict() == llm_figures(cfg, seq_len=9, batch_size=2).to_dict()
+
+
+@pytest.fixture()
+def llama_file(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(_llama7b()))
+    return path
+
+
+def test_cli_llm_json_equals_library(llama_file):
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from netsize.cli import main; sys.exit(main(sys.argv[1:]))",
+         "llm", str(llama_file), "--seq-len", "4096", "--format", "json"],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == llm_figures(llama_file, seq_len=4096).to_dict()
+
+
+def test_cli_llm_text_shows_kv_cache_and_6n(llama_file):
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from netsize.cli import main; sys.exit(main(sys.argv[1:]))",
+         "llm", str(llama_file), "--seq-len", "4096"],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "KV cache, whole context, bfloat16  2,147,483,648 B (2.00 GiB)" in done.stdout
+    assert "6N rule" in done.stdout
+
+
+def test_cli_unknown_model_type_exits_2_listing_supported(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "falcon"}))
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from netsize.cli import main; sys.exit(main(sys.argv[1:]))",
+         "llm", str(path)],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 2
+    assert "falcon" in done.stderr and "gpt2, bert, llama, mistral, mixtral, qwen2, t5" in done.stderr
