@@ -120,3 +120,25 @@ def test_keras_convention_line():
 def test_unknown_format_is_an_error():
     with pytest.raises(netsize.NetsizeError, match="unknown format 'xml'"):
         render(_summary(), "xml")
+
+
+def test_narrow_table_drops_columns_before_folding_a_shape():
+    # LLaMA-2-7B at 4096 tokens: 20-digit multiply-adds used to fold shapes like 1x4096x32000.
+    import json
+    from pathlib import Path
+
+    from netsize.frontends.hf_config import network_from_config
+
+    reference = Path(__file__).resolve().parents[2] / "shared" / "reference" / "transformers_params.json"
+    if not reference.exists():
+        pytest.skip(f"reference data not found at {reference}")
+    config = json.loads(reference.read_text())["llama-2-7b"]["config"]
+    s = analyze(network_from_config(config, seq_len=4096))
+    text = table_text(s, width=80, depth=1)
+    assert max(cell_len(line) for line in text.splitlines()) <= 80
+    for r in s.rows(1):
+        row = next(line for line in text.splitlines() if line.strip().startswith(r.name))
+        assert "x".join(map(str, r.output_shape)) in row
+        assert f"{r.multiply_adds:,}" in row
+    assert "Activations" not in text.splitlines()[2]  # dropped from the table; its total stays below
+    assert f"{s.totals.activation_elements:,}" in text

@@ -27,8 +27,9 @@ def table(
 ) -> Group:
     """A rich renderable: title, per-layer table with totals, footer lines, optional formulas.
 
-    The Kind column is shown when the whole table fits in ``width`` columns; otherwise it is
-    left out (``netsize explain`` and wider terminals show it) and long names fold.
+    Columns are left out, in this order, until the table fits in ``width`` columns: Kind
+    (``netsize explain`` and wider terminals show it), then Activations (its total stays in the
+    footer). Shapes and numbers never fold; a long layer name folds (to 16 columns at least).
     """
     rows = summary.rows(depth)
     totals = summary.totals
@@ -38,7 +39,12 @@ def table(
     foot = [translate("render.total", lang), "", "", count(totals.params), count(totals.multiply_adds),
             count(totals.activation_elements)]
     widths = [max(cell_len(str(c[i])) for c in [heads, foot, *cells]) for i in range(len(heads))]
-    show_kind = sum(widths) + 2 * len(widths) - 1 <= width
+    widths[0] = min(widths[0], 16)  # a long layer name may fold to this width before columns go
+    shown = list(range(len(heads)))
+    for optional in (1, 5):  # Kind, then Activations
+        if sum(widths[i] for i in shown) + 2 * len(shown) - 1 <= width:
+            break
+        shown.remove(optional)
     t = Table(
         title=Text(title(summary, lang), style="bold"),
         title_justify="left",
@@ -49,15 +55,13 @@ def table(
         header_style="bold",
         footer_style="bold",
     )
-    for i, head in enumerate(heads):
-        if i == 1 and not show_kind:
-            continue
-        if i >= 3:
-            t.add_column(head, footer=foot[i], justify="right", no_wrap=True)
+    for i in shown:
+        if i >= 2:
+            t.add_column(heads[i], footer=foot[i], justify="right" if i >= 3 else "left", no_wrap=True)
         else:
-            t.add_column(head, footer=foot[i], overflow="fold", style="cyan" if i == 1 else None)
+            t.add_column(heads[i], footer=foot[i], overflow="fold", style="cyan" if i == 1 else None)
     for c in cells:
-        t.add_row(*(c if show_kind else [c[0], *c[2:]]))
+        t.add_row(*(c[i] for i in shown))
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
