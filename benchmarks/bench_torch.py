@@ -9,7 +9,7 @@ growth and wall time of the tool call are reported (best of ``--repeat`` calls f
 "MACs match" compares the tool's multiply-adds with FlopCounterMode FLOPs / 2 measured on the
 meta device (the path where FlopCounterMode sees attention). The models are a ResNet-50 and a
 ViT-B/16 rebuilt in tests/torch_models.py (torchvision's architectures) and GPT-2 (124M) from its
-transformers config, all at batch 1 (224x224 images, 128 tokens). Last, LLaMA-2-7B built from
+transformers config, at batch 1 by default (224x224 images, 128 tokens; ``--batch-size N``). Last, LLaMA-2-7B built from
 its config on the meta device is analysed by netsize: time and peak RSS of the whole process.
 """
 
@@ -30,7 +30,7 @@ import gc, json, resource, sys, time, warnings
 warnings.filterwarnings("ignore")
 sys.path.insert(0, {tests!r})
 import torch
-tool, name, repeat = {tool!r}, {name!r}, {repeat}
+tool, name, repeat, batch = {tool!r}, {name!r}, {repeat}, {batch}
 
 def build(device=None):
     if name == "gpt2":
@@ -46,7 +46,7 @@ def build(device=None):
             return tv(name).eval()
     return tv(name).eval()
 
-shape, dtype = ((1, 128), torch.long) if name == "gpt2" else ((1, 3, 224, 224), torch.float32)
+shape, dtype = ((batch, 128), torch.long) if name == "gpt2" else ((batch, 3, 224, 224), torch.float32)
 
 def rss():
     with open("/proc/self/status") as f:
@@ -142,6 +142,12 @@ def mib(n: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="batch of the input (the real forward of the other tools grows with it; netsize's does not)",
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     parser.add_argument("--tools", nargs="*", default=list(TOOLS))
@@ -150,8 +156,13 @@ def main() -> None:
     tests = str(ROOT / "tests")
     rows = []
     for name in args.models:
-        ref = child(CHILD.format(tests=tests, tool="flopcounter", name=name, repeat=1)).get("macs")
-        results = {t: child(CHILD.format(tests=tests, tool=t, name=name, repeat=repeat)) for t in args.tools}
+        ref = child(CHILD.format(tests=tests, tool="flopcounter", name=name, repeat=1, batch=args.batch_size)).get(
+            "macs"
+        )
+        results = {
+            t: child(CHILD.format(tests=tests, tool=t, name=name, repeat=repeat, batch=args.batch_size))
+            for t in args.tools
+        }
         base = results.get("netsize", {}).get("time")
         for tool, r in results.items():
             if "error" in r:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+from typing import Any
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -19,6 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from netsize._layer import Layer
     from netsize._registry import layer_names, layer_type
     from netsize.spec._fields import describe, layer_fields
 
@@ -30,12 +32,14 @@ def run(args: argparse.Namespace) -> int:
         if doc:
             print("\n".join("  " + line for line in doc.splitlines()))
         print("fields:")
-        defaults = {f.name: f.default for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else {}
+        defaults: dict[str, Any] = {}
+        if dataclasses.is_dataclass(cls):
+            defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         for name, (hint, required) in layer_fields(cls).items():
             default = "required" if required else f"default {defaults.get(name)!r}"
             print(f"  {name}: {describe(hint)} ({default})")
         return 0
-    by_class: dict[type, list[str]] = {}
+    by_class: dict[type[Layer], list[str]] = {}
     for name, cls in layer_names().items():
         by_class.setdefault(cls, []).append(name)
     for cls, names in sorted(by_class.items(), key=lambda kv: kv[0].kind.lower()):

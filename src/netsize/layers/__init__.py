@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _exported: dict[str, Any] = {}
 
@@ -22,3 +22,19 @@ for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
 
 globals().update(_exported)
 __all__ = sorted(_exported)  # pyright: ignore[reportUnsupportedDunderAll]
+
+if TYPE_CHECKING:  # the same names, spelled out for type checkers; tests keep this list complete
+    from netsize.layers.activation import *  # noqa: F403
+    from netsize.layers.attention import *  # noqa: F403
+    from netsize.layers.conv import *  # noqa: F403
+    from netsize.layers.crop import *  # noqa: F403
+    from netsize.layers.embedding import *  # noqa: F403
+    from netsize.layers.linear import *  # noqa: F403
+    from netsize.layers.matmul import *  # noqa: F403
+    from netsize.layers.merge import *  # noqa: F403
+    from netsize.layers.norm import *  # noqa: F403
+    from netsize.layers.pool import *  # noqa: F403
+    from netsize.layers.recurrent import *  # noqa: F403
+    from netsize.layers.shape_ops import *  # noqa: F403
+    from netsize.layers.transformer import *  # noqa: F403
+    from netsize.layers.upsample import *  # noqa: F403

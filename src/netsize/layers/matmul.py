@@ -14,7 +14,7 @@ from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, shape_str
-from netsize._term import Term, message, prod_str
+from netsize._term import Message, Term, message, prod_str
 
 __all__ = ["MatMul"]
 
@@ -73,7 +73,7 @@ class MatMul(Layer):
                 "the last axis of the first operand must equal the second-to-last axis of the second"
             )
         batch = _broadcast(a2[:-2], b2[:-2])
-        notes = ()
+        notes: tuple[Message, ...] = ()
         if a2[:-2] != b2[:-2] and a2[:-2] and b2[:-2]:
             notes = (
                 message("note.matmul_broadcast", a=shape_str(a2[:-2]), b=shape_str(b2[:-2]), out=shape_str(batch)),

@@ -120,6 +120,8 @@ def _analyze(
     hr_sym = "P" if proj else "H"
 
     # Outputs, as torch returns them.
+    out: tuple[int, ...]
+    states: list[tuple[int, ...]]
     if batched:
         out = (n, t, d * hr) if layer.batch_first else (t, n, d * hr)
         states = [(d * nl, n, hr)] + ([(d * nl, n, h)] if gates == 4 else [])

@@ -326,8 +326,8 @@ def _from_network(
         outputs_of.append(keys)
         if a is None:
             continue
-        kept = range(len(in_tensors)) if a.saved_inputs is None else a.saved_inputs
-        for j in kept:
+        kept_inputs = range(len(in_tensors)) if a.saved_inputs is None else a.saved_inputs
+        for j in kept_inputs:
             t = root(in_tensors[j])
             if low and (rec.kind in LOWER_KINDS or rec.kind in FP32_KINDS) and t.dtype != out_dtype:
                 # autocast saves the cast copy, a tensor of its own
@@ -438,8 +438,8 @@ def _from_network(
         new = 0
         if rec.trainable_params:
             new += block_bytes((rec.trainable_params - rec.biases) * p_bytes) + block_bytes(rec.biases * p_bytes)
-        for k, s in zip(refs[i], rec.input_shapes, strict=True):
-            t = root(tensor(k, s))
+        for ref, in_shape in zip(refs[i], rec.input_shapes, strict=True):
+            t = root(tensor(ref, in_shape))
             if t.producer >= 0 and t.key not in grad_live:
                 grad_live[t.key] = t.bytes
                 new += t.bytes

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import types
 import typing
 from typing import Any, Literal, Union
@@ -17,15 +16,24 @@ class FieldError(Exception):
     """A short fact about one field's value."""
 
 
-@functools.cache
+_FIELDS: dict[type[Layer], dict[str, tuple[Any, bool]]] = {}
+
+
 def layer_fields(cls: type[Layer]) -> dict[str, tuple[Any, bool]]:
-    """``{field: (type hint, required)}`` for the fields a spec may set."""
+    """``{field: (type hint, required)}`` for the fields a spec may set (computed once per class)."""
+    if cls not in _FIELDS:
+        _FIELDS[cls] = _layer_fields(cls)
+    return _FIELDS[cls]
+
+
+def _layer_fields(cls: type[Layer]) -> dict[str, tuple[Any, bool]]:
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # a hint that cannot be resolved: accept any value for it
         hints = {}
     out: dict[str, tuple[Any, bool]] = {}
-    for f in dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ():
+    fields: tuple[dataclasses.Field[Any], ...] = dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ()
+    for f in fields:
         if not f.init or f.name.startswith("_"):
             continue
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

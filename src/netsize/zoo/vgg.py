@@ -38,6 +38,7 @@ def vgg(
             g.add(f"features.{i}", layers.MaxPool2d(kernel_size=2, stride=2))
             i += 1
             continue
+        assert isinstance(v, int)
         g.add(f"features.{i}", layers.Conv2d(in_channels=None, out_channels=v, kernel_size=3, padding=1))
         i += 1
         if batch_norm:
