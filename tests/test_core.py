@@ -487,3 +487,19 @@ def test_dtype_bytes_rounds_packed_int4_up(count):
 def test_dtype_bytes_unknown_dtype_lists_known_ones():
     with pytest.raises(NetsizeError, match="unknown dtype 'float7'; use one of float64, float32"):
         dtype_bytes(10, "float7")
+
+
+def test_error_after_a_flatten_names_the_shape_it_came_from():
+    # The example: fc1 declared for 6400 inputs after AlexNet's 256x6x6 map.
+    from netsize.layers import Conv2d, Flatten
+
+    net = Sequential(
+        [("conv5", Conv2d(3, 256, 3, padding=1)), ("flatten", Flatten()), ("fc1", Linear(6400, 4096))],
+        input_shape=(3, 6, 6),
+    )
+    with pytest.raises(NetsizeError) as err:
+        analyze(net)
+    assert str(err.value).startswith(
+        "fc1 (Linear, input 1x9216 = 1x(256*6*6) reshaped by flatten): "
+        "expects 6,400 input features but receives 9,216"
+    )

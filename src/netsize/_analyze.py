@@ -43,7 +43,8 @@ def analyze(network: Network, batch_size: int = 1, convention: str = "torch") ->
     for node in network.nodes:
         ins = tuple(_resolve(ref, shapes, node.name) for ref in node.inputs)
         layer = node.layer
-        analysis = _run(node.name, layer, ins, ctx)
+        origins = tuple(_reshaped_from(ref, records) for ref in node.inputs)
+        analysis = _run(node.name, layer, ins, ctx, origins)
         shapes[node.name] = analysis.outputs
         rf = _receptive_field(layer, analysis, [fields.get(r.split(":")[0]) for r in node.inputs])
         fields[node.name] = rf
@@ -81,12 +82,14 @@ def analyze_layer(
     return _record(name, layer, input_shapes, a, None, trainable, tied_to)
 
 
-def _run(name: str, layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analysis:
+def _run(
+    name: str, layer: Layer, ins: tuple[Shape, ...], ctx: Context, origins: tuple[str, ...] = ()
+) -> Analysis:
     _check_arity(name, layer, len(ins))
     try:
         analysis = layer.analyze(ins, ctx)
     except NetsizeError as err:
-        given = ", ".join(shape_str(s) for s in ins)
+        given = ", ".join(shape_str(s) + (origins[i] if i < len(origins) else "") for i, s in enumerate(ins))
         raise NetsizeError(f"{name} ({layer.kind}, input {given}): {err}") from None
     for out in analysis.outputs:
         if any(d <= 0 for d in out):
@@ -96,6 +99,20 @@ def _run(name: str, layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analy
                 "for this layer's settings (for a window: reduce kernel/stride or add padding)"
             )
     return analysis
+
+
+def _reshaped_from(ref: str, records: list[LayerRecord]) -> str:
+    """`` = 1x256x6x6 reshaped by flatten`` when ``ref`` is a view (Flatten, Reshape) of another
+    shape, so that an error downstream shows where a size like 9216 came from."""
+    base = ref.split(":")[0]
+    record = next((r for r in reversed(records) if r.name == base), None)
+    if record is None or record.analysis is None or not record.analysis.inplace or len(record.input_shapes) != 1:
+        return ""
+    before = record.input_shapes[0]
+    if before == record.output_shape or _elements(before) != _elements(record.output_shape):
+        return ""
+    factors = "*".join(str(d) for d in before[1:])
+    return f" = {before[0]}x({factors}) reshaped by {record.name}"
 
 
 def _resolve(ref: str, shapes: dict[str, tuple[Shape, ...]], at: str) -> Shape:
