@@ -71,3 +71,43 @@ def test_unknown_callable_is_one_line_error_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "nothere" in result.stderr
+
+
+DATA_DEPENDENT_SOURCE = """
+import torch
+from torch import nn
+
+class KeepPositive(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return y[y > 0]  # output size depends on values: meta tensors cannot run this
+
+def build():
+    return KeepPositive()
+"""
+
+
+def test_fallback_to_a_real_pass_is_stated_in_the_output_not_as_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "my_pkg").mkdir()
+    (tmp_path / "my_pkg" / "__init__.py").write_text("")
+    (tmp_path / "my_pkg" / "dd.py").write_text(DATA_DEPENDENT_SOURCE)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    for fmt in ("table", "json", "markdown"):
+        result = subprocess.run(
+            [sys.executable, "-m", "netsize", "summary", "my_pkg.dd:build", "--input-size", "2,4", "-f", fmt],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "RuntimeWarning" not in result.stderr
+        assert "cannot run on meta tensors" in result.stdout
+        if fmt == "json":
+            notes = json.loads(result.stdout)["notes"]
+            assert len(notes) == 1 and "one real forward pass" in notes[0]

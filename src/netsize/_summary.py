@@ -134,6 +134,7 @@ class Summary:
     layout: str
     layers: tuple[LayerRecord, ...]
     output_shapes: tuple[Shape, ...] = ()
+    notes: tuple[str, ...] = ()  # what the reader must know about how it was obtained (e.g. a fallback)
 
     @property
     def input_shape(self) -> Shape:
@@ -219,6 +220,7 @@ class Summary:
             "layers": [r.to_dict() for r in self.rows(depth)],
             "totals": self.totals.to_dict(),
             "model_size_bytes": self.model_size(),
+            "notes": list(self.notes),
         }
 
     def to_pandas(self, depth: int | None = None) -> Any:

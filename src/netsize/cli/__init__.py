@@ -43,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("netsize: error: a command is required (summary, explain, zoo, layers, ...)", file=sys.stderr)
         return 2
+    import warnings
+
+    # netsize's own warnings travel in the Summary's notes, which every format prints.
+    warnings.filterwarnings("ignore", message="netsize: ", category=RuntimeWarning)
     try:
         return int(func(args) or 0)
     except NetsizeError as err:

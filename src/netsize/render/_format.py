@@ -114,9 +114,9 @@ def footer_items(summary: Summary, lang: str, dtype: str = "float32") -> list[tu
 
 
 def footer_lines(summary: Summary, lang: str, dtype: str = "float32") -> list[str]:
-    """The footer as plain lines (``Label: value``), the convention line last."""
+    """The footer as plain lines (``Label: value``), then the convention line and any notes."""
     lines = [f"{label}: {value}" for label, value in footer_items(summary, lang, dtype)]
-    return [*lines, convention_line(summary.convention, lang)]
+    return [*lines, convention_line(summary.convention, lang), *(f"Note: {note}" for note in summary.notes)]
 
 
 def convention_line(convention: str, lang: str = "en") -> str:

@@ -68,6 +68,7 @@ def table(
     for label, value in footer_items(summary, lang, dtype):
         grid.add_row(label, value)
     parts: list[Any] = [t, grid, Text(convention_line(summary.convention, lang), style="dim")]
+    parts += [Text(f"Note: {note}", style="yellow") for note in summary.notes]
     if explain:
         parts += [Text(""), Text(translate("render.formulas", lang), style="bold")]
         parts += [Text(explain_record(record, lang) + "\n") for record in summary.layers]

@@ -585,6 +585,7 @@ def summary(
     names = {id(m): n for n, m in model.named_modules()}
     tracer = _Tracer(names)
     lazy = any(isinstance(t, nn.parameter.UninitializedTensorMixin) for t in [*model.parameters(), *model.buffers()])
+    notes: list[str] = []
     try:
         if lazy:
             raise _LazyModel("it has uninitialized (lazy) parameters, whose sizes only a real forward pass sets")
@@ -607,14 +608,14 @@ def summary(
                 "Build the model on a real device and pass fallback=True so netsize can fall back to one "
                 "real forward pass, or make the forward shape-only."
             ) from None
-        warnings.warn(
-            f"netsize: {type(model).__name__} cannot run on meta tensors{where} ({what.splitlines()[0]}); "
+        fallback_note = (
+            f"{type(model).__name__} cannot run on meta tensors{where} ({what.splitlines()[0]}); "
             "analysed it with one real forward pass instead"
             + (" on a copy" if lazy else "")
-            + ", which computed the outputs and allocated the activations",
-            RuntimeWarning,
-            stacklevel=2,
+            + ", which computed the outputs and allocated the activations"
         )
+        notes.append(fallback_note)
+        warnings.warn(f"netsize: {fallback_note}", RuntimeWarning, stacklevel=2)
         if lazy:
             model = copy.deepcopy(model)
             names = {id(m): n for n, m in model.named_modules()}
@@ -634,6 +635,7 @@ def summary(
         layout="channels_first",
         layers=tuple(records),
         output_shapes=tuple(_shape(t) for t in _tensors(output)),
+        notes=tuple(notes),
     )
     if depth is None:
         return result
