@@ -68,10 +68,18 @@ __all__ = [
 ]
 
 
+_LAZY_SUBMODULES = ("llm", "memory", "render", "schedule", "spec", "transforms", "zoo")
+
+
 def __getattr__(name: str) -> object:
-    # netsize.summary needs torch; importing it lazily keeps `import netsize` free of torch.
+    # netsize.summary needs torch, and the outer subpackages are not needed by the core:
+    # importing them on first use keeps `import netsize` small and free of torch.
     if name == "summary":
         from netsize.frontends.torch import summary
 
         return summary
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"netsize.{name}")
     raise AttributeError(f"module 'netsize' has no attribute {name!r}")
