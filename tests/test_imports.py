@@ -60,3 +60,15 @@ def test_public_all_is_sorted_and_complete():
         and name != "annotations"
     }
     assert public <= set(netsize.__all__), public - set(netsize.__all__)
+
+
+def test_outer_subpackages_load_on_first_attribute_access_without_torch():
+    code = (
+        "import sys, netsize\n"
+        "assert netsize.zoo.get('alexnet').name == 'alexnet'\n"
+        "assert callable(netsize.memory.estimate) and callable(netsize.spec.load_spec)\n"
+        "assert callable(netsize.llm.llm_figures) and callable(netsize.transforms.fc_to_conv)\n"
+        "print(sorted(m for m in ('torch', 'numpy', 'transformers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
