@@ -280,7 +280,8 @@ extra: 1
     assert "duplicate layer name 'conv3'" in issues[(9, "layers[4]")]
     assert "unknown block 'basik'" in issues[(10, "layers[5].block")]
     assert "unknown key" in issues[(11, "extra")]
-    assert str(info.value).startswith("7 mistakes in <spec>:\n  <spec>:5: layers[0].type:")
+    assert issues[(6, "layers[1]")] == "Conv2d needs field 'out_channels'"  # the typo leaves it unset
+    assert str(info.value).startswith("8 mistakes in <spec>:\n  <spec>:5: layers[0].type:")
 
 
 def test_yaml_syntax_error_reports_its_line():
@@ -348,3 +349,14 @@ def test_resnet18_example_matches_torch_counts():
     s = analyze(load_spec(EXAMPLES / "resnet18.yaml"))
     assert s.totals.params == sum(p.numel() for p in modules.parameters())
     assert s.totals.buffers == sum(b.numel() for b in modules.buffers())
+
+
+def test_a_required_field_left_out_is_named_not_reported_as_zero():
+    text = "input: [3, 32, 32]\nlayers:\n  - conv1: {type: conv2d, kernel_size: 3}\n  - fc: linear\n"
+    with pytest.raises(SpecError) as info:
+        load_spec(text)
+    issues = {(i.line, i.loc): i.message for i in info.value.issues}
+    assert issues == {
+        (3, "layers[0]"): "Conv2d needs field 'out_channels'",
+        (4, "layers[1]"): "Linear needs field 'out_features'",
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from netsize._shape import CHANNELS_FIRST, Shape
 from netsize._term import Term
@@ -76,6 +76,22 @@ class Analysis:
     @property
     def output(self) -> Shape:
         return self.outputs[0]
+
+
+def required(placeholder: Any = 0) -> Any:
+    """A field the user must give, with a placeholder default only so that an inferable field
+    before it (``in_channels``) can be left out. Spec validation reports it as missing.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Example:
+    ...     in_features: int | None = None
+    ...     out_features: int = required()
+    >>> from dataclasses import fields
+    >>> fields(Example)[1].metadata["required"]
+    True
+    """
+    return field(default=placeholder, metadata={"required": True})
 
 
 def value(term: Term | None) -> int:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer, Window
+from netsize._layer import Analysis, Context, Layer, Window, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, join_channels, shape_str, split_channels
 from netsize._term import Message, Term, floor_div_exact, message, prod_str
@@ -237,8 +237,8 @@ class _ConvNd(Layer):
     """Shared fields and checks of the six convolution types (see the module docstring)."""
 
     in_channels: int | None = None
-    out_channels: int = 0  # required; a default only so that in_channels can be left out
-    kernel_size: int | tuple[int, ...] = 0  # required
+    out_channels: int = required()
+    kernel_size: int | tuple[int, ...] = required()
     stride: int | tuple[int, ...] = 1
     padding: Any = 0
     dilation: int | tuple[int, ...] = 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netsize._errors import NetsizeError
-from netsize._layer import Analysis, Context, Layer
+from netsize._layer import Analysis, Context, Layer, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -23,7 +23,7 @@ class Linear(Layer):
     """
 
     in_features: int | None = None
-    out_features: int = 0  # required; a default only so that in_features can be left out
+    out_features: int = required()
     bias: bool = True
 
     kind = "Linear"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from netsize._errors import NetsizeError
-from netsize._layer import Analysis, Context, Layer
+from netsize._layer import Analysis, Context, Layer, required
 from netsize._registry import register_layer
 from netsize._shape import CHANNELS_LAST, Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -215,7 +215,7 @@ class Split(Layer):
     Default ``dim``: the channel axis. Output ``j`` is ``name:j``. No ops; nothing saved
     (the outputs are views of the input)."""
 
-    split_size_or_sections: int | tuple[int, ...] = 0  # required
+    split_size_or_sections: int | tuple[int, ...] = required()
     dim: int | None = None
 
     kind: ClassVar[str] = "Split"

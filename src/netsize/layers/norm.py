@@ -29,7 +29,7 @@ from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import KERAS, Analysis, Context, Layer
+from netsize._layer import KERAS, Analysis, Context, Layer, required
 from netsize._registry import register_layer
 from netsize._shape import CHANNELS_LAST, Shape, elements, shape_str
 from netsize._term import Term, message, prod_str
@@ -335,7 +335,7 @@ class GroupNorm(Layer):
     a mean and inverse std per (sample, group): ``2*N*G``.
     """
 
-    num_groups: int = 0  # required
+    num_groups: int = required()
     num_channels: int | None = None
     eps: float = 1e-5
     affine: bool = True

@@ -20,7 +20,7 @@ from math import prod
 from typing import Any, ClassVar
 
 from netsize._errors import NetsizeError
-from netsize._layer import Analysis, Context, Layer, Window
+from netsize._layer import Analysis, Context, Layer, Window, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, join_channels, split_channels
 from netsize._term import Term, prod_str
@@ -86,7 +86,7 @@ def _ops_term(is_max: bool, batch: int, channels: int, out: Shape, kernel: tuple
 class _Pool(Layer):
     """Fields and shape rule shared by max and average pooling (see the module docstring)."""
 
-    kernel_size: int | tuple[int, ...] = 0  # required
+    kernel_size: int | tuple[int, ...] = required()
     stride: int | tuple[int, ...] | None = None  # None: the kernel size
     padding: Any = 0
     ceil_mode: bool = False

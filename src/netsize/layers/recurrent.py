@@ -43,7 +43,7 @@ from typing import Any
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import KERAS, Analysis, Context, Layer
+from netsize._layer import KERAS, Analysis, Context, Layer, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, shape_str
 from netsize._term import Term, message
@@ -236,7 +236,7 @@ class RNN(Layer):
     """
 
     input_size: int | None = None
-    hidden_size: int = 0  # required; a default only so that input_size can be left out
+    hidden_size: int = required()
     num_layers: int = 1
     nonlinearity: str = "tanh"
     bias: bool = True
@@ -273,7 +273,7 @@ class LSTM(Layer):
     """
 
     input_size: int | None = None
-    hidden_size: int = 0  # required; a default only so that input_size can be left out
+    hidden_size: int = required()
     num_layers: int = 1
     bias: bool = True
     batch_first: bool = True
@@ -315,7 +315,7 @@ class GRU(Layer):
     """
 
     input_size: int | None = None
-    hidden_size: int = 0  # required; a default only so that input_size can be left out
+    hidden_size: int = required()
     num_layers: int = 1
     bias: bool = True
     batch_first: bool = True

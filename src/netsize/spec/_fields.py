@@ -36,7 +36,9 @@ def _layer_fields(cls: type[Layer]) -> dict[str, tuple[Any, bool]]:
     for f in fields:
         if not f.init or f.name.startswith("_"):
             continue
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        required = (
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ) or bool(f.metadata.get("required"))
         out[f.name] = (hints.get(f.name, Any), required)
     return out
 
