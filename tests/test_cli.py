@@ -152,3 +152,14 @@ def test_console_script_is_installed():
         pytest.fail("the `netsize` console script is not installed next to the Python running the tests")
     proc = subprocess.run([exe, "summary", "alexnet", "--depth", "0"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "Total" in proc.stdout
+
+
+def test_explain_a_layer_before_one_that_does_not_fit():
+    # AlexNet (seed 000) at 224 instead of 227: conv-1 is 53.25 floored (seed 003), and fc1's fixed
+    # 9216 inputs no longer fit; the summary must fail, the explanation of conv1 must not.
+    summary = run("summary", "alexnet", "--input-size", "3,224,224")
+    assert summary.returncode == 2
+    assert "fc1 (Linear, input 1x6400 = 1x(256*5*5) reshaped by flatten)" in summary.stderr
+    explain = run("explain", "alexnet", "conv1", "--input-size", "3,224,224")
+    assert explain.returncode == 0, explain.stderr
+    assert "floor((224 - 11 + 2*0) / 4) + 1 = 54  (not exact: 213/4 = 53.25, floored to 53)" in explain.stdout

@@ -500,6 +500,24 @@ def test_error_after_a_flatten_names_the_shape_it_came_from():
     with pytest.raises(NetsizeError) as err:
         analyze(net)
     assert str(err.value).startswith(
-        "fc1 (Linear, input 1x9216 = 1x(256*6*6) reshaped by flatten): "
-        "expects 6,400 input features but receives 9,216"
+        "fc1 (Linear, input 1x9216 = 1x(256*6*6) reshaped by flatten): expects 6,400 input features but receives 9,216"
     )
+
+
+def test_analyze_until_stops_after_the_named_layer_or_block():
+    net = Sequential(
+        [
+            ("a", Linear(4, 3)),
+            ("blk", Sequential([("x", Linear(3, 3)), ("y", Linear(3, 2))], input_shape=(3,))),
+            ("bad", Linear(99, 1)),
+        ],
+        input_shape=(4,),
+    )
+    with pytest.raises(NetsizeError, match="bad"):
+        analyze(net)
+    assert [r.name for r in analyze(net, until="a").layers] == ["a"]
+    s = analyze(net, until="blk")
+    assert [r.name for r in s.layers] == ["a", "blk.x", "blk.y"]
+    assert s.output_shapes == ((1, 2),)
+    with pytest.raises(NetsizeError, match="no layer named 'nope'"):
+        analyze(net, until="nope")

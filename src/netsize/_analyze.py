@@ -14,11 +14,13 @@ from netsize._term import message
 RF = tuple[ReceptiveField, ...] | None
 
 
-def analyze(network: Network, batch_size: int = 1, convention: str = "torch") -> Summary:
+def analyze(network: Network, batch_size: int = 1, convention: str = "torch", until: str | None = None) -> Summary:
     """Every layer's shapes and counts for ``batch_size`` samples.
 
     ``convention`` is ``torch`` (default) or ``keras`` (BatchNorm's moving statistics count as
-    non-trainable parameters instead of buffers).
+    non-trainable parameters instead of buffers). ``until`` stops after the layer (or the last
+    layer of the block) of that name: the layers before it are explained even when a later one
+    does not fit its input.
 
     >>> from netsize import Sequential, analyze, layers
     >>> s = analyze(Sequential([layers.Linear(10, 5)], input_shape=(10,)), batch_size=8)
@@ -40,7 +42,13 @@ def analyze(network: Network, batch_size: int = 1, convention: str = "torch") ->
         spatial = _spatial_rank(full, network.layout)
         fields[name] = tuple(ReceptiveField(1, 1, Fraction(1, 2)) for _ in range(spatial)) or None
     records: list[LayerRecord] = []
-    for node in network.nodes:
+    nodes = network.nodes
+    if until is not None:
+        inside = [i for i, n in enumerate(nodes) if n.name == until or n.name.startswith(until + ".")]
+        if not inside:
+            raise NetsizeError(f"no layer named {until!r} in {network.name!r}")
+        nodes = nodes[: inside[-1] + 1]
+    for node in nodes:
         ins = tuple(_resolve(ref, shapes, node.name) for ref in node.inputs)
         layer = node.layer
         origins = tuple(_reshaped_from(ref, records) for ref in node.inputs)
@@ -49,7 +57,8 @@ def analyze(network: Network, batch_size: int = 1, convention: str = "torch") ->
         rf = _receptive_field(layer, analysis, [fields.get(r.split(":")[0]) for r in node.inputs])
         fields[node.name] = rf
         records.append(_record(node.name, layer, ins, analysis, rf, node.trainable, node.tied_to))
-    outputs = tuple(_resolve(ref, shapes, "(network outputs)") for ref in network.output_refs)
+    refs = network.output_refs if until is None else (nodes[-1].name,)
+    outputs = tuple(_resolve(ref, shapes, "(network outputs)") for ref in refs)
     return Summary(
         model=network.name,
         input_shapes=input_shapes,

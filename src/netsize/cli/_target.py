@@ -113,7 +113,7 @@ def load_target(
 
 
 def summarize(target: Target, *, batch_size: int = 1, convention: str | None = None,
-              depth: int | None = None) -> Summary:
+              depth: int | None = None, until: str | None = None) -> Summary:
     """Analyse the target; errors from a spec-defined layer are prefixed with its file and line."""
     from netsize._analyze import analyze
 
@@ -126,7 +126,7 @@ def summarize(target: Target, *, batch_size: int = 1, convention: str | None = N
         result: Summary = torch_summary(target.module, input_size=(batch_size, *target.input_size), depth=depth)
         return result
     try:
-        return analyze(target.network, batch_size=batch_size, convention=convention)
+        return analyze(target.network, batch_size=batch_size, convention=convention, until=until)
     except NetsizeError as err:
         spec = target.spec
         if spec is not None:

@@ -26,7 +26,11 @@ def run(args: argparse.Namespace) -> int:
     from netsize._summary import explain_record
 
     target = target_from_args(args)
-    summary = summarize(target, batch_size=args.batch_size, convention=args.convention)
+    # Stop after the layer asked for: its derivation stands even if a later layer does not fit.
+    names_in = [n.name for n in target.network.nodes] if target.network is not None else []
+    known = any(n == args.layer or n.startswith(args.layer + ".") for n in names_in)
+    until = args.layer if known else None
+    summary = summarize(target, batch_size=args.batch_size, convention=args.convention, until=until)
     names = [r.name for r in summary.layers]
     if args.layer in names:
         print(summary.explain(args.layer, args.lang))
