@@ -340,11 +340,11 @@ def test_tied_layer_counts_no_params_and_says_where_they_are():
     assert (dec.weights, dec.biases, dec.params, dec.trainable_params) == (0, 0, 0, 0)
     assert dec.multiply_adds == 16 * 8  # the work is still done
     assert s.totals.params == 8 * 16
-    assert [n.render() for n in dec.notes] == ["weights tied to enc: counted there, not again here"]
+    assert [n.render() for n in dec.notes] == ["tied to enc: its params are counted there, not again here"]
     text = s.explain("dec")
     assert "  weights = F_in*F_out = 16*8 = 128" in text  # its own formula is still explained
-    assert text.endswith("weights tied to enc: counted there, not again here")
-    assert s.explain("dec", lang="zh").endswith("权重与 enc 共享:只在那里计数一次")
+    assert text.endswith("tied to enc: its params are counted there, not again here")
+    assert s.explain("dec", lang="zh").endswith("与 enc 共享参数:只在那里计数一次")
 
 
 def test_frozen_layer_moves_params_to_non_trainable():

@@ -60,8 +60,8 @@ register_messages(
             "zh": "不能整除:{numerator}/{denominator} = {fraction},向上取整为 {result}",
         },
         "note.tied": {
-            "en": "weights tied to {other}: counted there, not again here",
-            "zh": "权重与 {other} 共享:只在那里计数一次",
+            "en": "tied to {other}: its params are counted there, not again here",
+            "zh": "与 {other} 共享参数:只在那里计数一次",
         },
         "note.frozen": {"en": "frozen: its params are not trainable", "zh": "已冻结:参数不可训练"},
         "note.flops_rule": {

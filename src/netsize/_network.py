@@ -19,8 +19,9 @@ class Node:
     """One layer application.
 
     ``inputs`` name earlier nodes or network inputs; ``name:1`` is a node's second output.
-    ``trainable=False`` marks frozen params. ``tied_to`` names a node whose weights this one
-    reuses (tied embeddings): its params are counted there, not again.
+    ``trainable=False`` marks frozen params. ``tied_to`` names a node whose parameters this one
+    reuses (a tied embedding, a module called twice): all of its params are counted there, not
+    again. To tie only a weight and keep a bias of its own, model the bias as a separate node.
     """
 
     name: str

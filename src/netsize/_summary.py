@@ -263,11 +263,17 @@ def explain_record(record: LayerRecord, lang: str = "en") -> str:
         for t in (a.weights, a.biases, a.non_trainable_params):
             if t is not None:
                 lines.append(f"  {t.render(lang)}")
+        # The counted values: a tied layer's weights count 0 here (they are counted where they live).
+        counted = {
+            "weights": record.weights,
+            "biases": record.biases,
+            "non_trainable_params": record.params - record.weights - record.biases,
+        }
         parts = [t for t in (a.weights, a.biases, a.non_trainable_params) if t is not None]
-        if len(parts) > 1:
+        if len(parts) > 1 or (parts and counted[parts[0].name] != parts[0].value):
             sym = " + ".join(translate(t.name, lang) for t in parts)
-            sub = " + ".join(str(t.value) for t in parts)
-            lines.append(f"  {translate('params', lang)} = {sym} = {sub} = {record.params + _tied(record):,}")
+            sub = " + ".join(str(counted[t.name]) for t in parts)
+            lines.append(f"  {translate('params', lang)} = {sym} = {sub} = {record.params:,}")
         elif not parts:
             lines.append(f"  {translate('params', lang)} = 0")
         if a.buffers is not None:
@@ -287,14 +293,6 @@ def explain_record(record: LayerRecord, lang: str = "en") -> str:
         lines.append(f"  {translate('receptive_field', lang)} = {rf}")
     lines.extend(f"  {n.render(lang)}" for n in record.notes)
     return "\n".join(lines)
-
-
-def _tied(record: LayerRecord) -> int:
-    # A tied layer reports 0 params but its explanation still shows its own formula.
-    if record.analysis is None or record.params:
-        return 0
-    a = record.analysis
-    return sum(t.value for t in (a.weights, a.biases, a.non_trainable_params) if t is not None)
 
 
 def _fr(x: Fraction) -> str:
