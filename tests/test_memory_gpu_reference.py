@@ -53,13 +53,34 @@ def _predict(case: dict):
     return estimate(model, bs, optimizer=opt, autocast=amp, input_size=(3, 224, 224))
 
 
-_cache: dict[str, object] = {}
+def _predict_network(case: dict):
+    """The core-network method: zoo vgg16/resnet50, GPT-2 from the reference config (eager attention)."""
+    import netsize.zoo
+    from netsize.frontends.hf_config import network_from_config
+    from netsize.memory import estimate
+
+    name = case["name"]
+    bs = int(re.search(r"-bs(\d+)", name).group(1))
+    amp = "bfloat16" if case["amp"] else None
+    opt = "adam" if case["optimizer"] == "adam" else "sgd_momentum"
+    if name.startswith("gpt2"):
+        params = REF.parent / "transformers_params.json"
+        cfg = json.loads(params.read_text())["gpt2"]["config"]
+        net = network_from_config(cfg, seq_len=int(re.search(r"-seq(\d+)", name).group(1)))
+    else:
+        net = netsize.zoo.get(name.split("-")[0]).build()
+    r = estimate(net, bs, optimizer=opt, autocast=amp)
+    assert r.method == "network"
+    return r
 
 
-def _report(case: dict):
-    key = _id(case)
+_cache: dict[tuple[str, str], object] = {}
+
+
+def _report(case: dict, method: str = "torch"):
+    key = (_id(case), method)
     if key not in _cache:
-        _cache[key] = _predict(case)
+        _cache[key] = _predict(case) if method == "torch" else _predict_network(case)
     return _cache[key]
 
 
@@ -67,9 +88,10 @@ def test_reference_file_has_the_eleven_cases():
     assert len(CASES) == 11
 
 
+@pytest.mark.parametrize("method", ["torch", "network"])
 @pytest.mark.parametrize("case", CASES, ids=_id)
-def test_training_step2_peak_within_10_percent(case):
-    r = _report(case)
+def test_training_step2_peak_within_10_percent(case, method):
+    r = _report(case, method)
     leftover = case["weights_bytes"] - case["params"] * 4
     measured = case["train_step2"]["peak"]
     own = measured - leftover
@@ -97,5 +119,30 @@ _INFER_XFAIL = {
 )
 def test_inference_peak_within_10_percent(case):
     r = _report(case)
+    own = case["inference_peak_bytes"] - (case["weights_bytes"] - case["params"] * 4)
+    assert abs(r.peak_inference_bytes - own) / own <= BOUND, (r.peak_inference_bytes, own)
+
+
+# The network method's inference misses, recorded: vgg16 as above; GPT-2's eager attention keeps
+# several N*H*L*S score tensors alive inside the layer (scores, scaled, masked, probabilities)
+# that a layer's inputs and outputs do not show.
+_GPT2_INFER = "gpt2 inference (network method): own error {}; eager attention's transient score tensors " \
+              "inside the layer are not modelled"
+_NET_INFER_XFAIL = {
+    **_INFER_XFAIL,
+    "vgg16-bs32-bf16-adam": None,  # within 10% here (-9.6% own): the network keeps fp32 outputs
+    "gpt2-bs8-seq1024-eager-fp32-adam": _GPT2_INFER.format("-21.8%"),
+    "gpt2-bs8-seq1024-eager-bf16-adam": _GPT2_INFER.format("-21.3%"),
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=_NET_INFER_XFAIL[_id(c)]))
+     if _NET_INFER_XFAIL.get(_id(c)) else c for c in CASES],
+    ids=_id,
+)
+def test_network_method_inference_peak_within_10_percent(case):
+    r = _report(case, "network")
     own = case["inference_peak_bytes"] - (case["weights_bytes"] - case["params"] * 4)
     assert abs(r.peak_inference_bytes - own) / own <= BOUND, (r.peak_inference_bytes, own)

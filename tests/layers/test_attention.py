@@ -167,3 +167,76 @@ def test_errors_name_the_numbers():
         analyze(Sequential([("mha", MultiheadAttention(16, 2, kdim=16))], input_shape=(3, 8)))
     with pytest.raises(netsize.NetsizeError, match=r"query head size 4 \(= 8/2\) differs from key head size 2"):
         analyze_layer("core", ScaledDotProductAttention(2), ((1, 3, 8), (1, 3, 4), (1, 3, 4)))
+
+
+def _saved_bytes(fn, x) -> dict[str, int]:
+    """Bytes autograd keeps for backward during ``fn(x)`` (each storage once, ``x`` and parameters
+    excluded), by dtype; dropout runs as on CUDA (``native_dropout``: a bool mask)."""
+    from netsize.memory._torch_observe import _CudaDropout
+
+    seen: dict[int, tuple[str, int]] = {}
+    skip = {id(x.untyped_storage())}
+
+    def pack(t):
+        st_ = t.untyped_storage()
+        if id(st_) not in skip and not isinstance(t, torch.nn.Parameter):
+            seen[id(st_)] = (str(t.dtype).removeprefix("torch."), st_.nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), _CudaDropout():
+        fn(x)
+    out: dict[str, int] = {}
+    for dtype, nbytes in seen.values():
+        out[dtype] = out.get(dtype, 0) + nbytes
+    return out
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_eager_attention_saves_what_transformers_gpt2_eager_attention_saves(dropout):
+    transformers = pytest.importorskip("transformers")
+    from transformers.models.gpt2.modeling_gpt2 import GPT2Attention
+
+    n, seq, heads, d = 2, 6, 4, 8
+    cfg = transformers.GPT2Config(n_embd=heads * d, n_head=heads, n_positions=seq, attn_pdrop=dropout,
+                                  resid_pdrop=0.0)
+    cfg._attn_implementation = "eager"
+    attn = GPT2Attention(cfg, layer_idx=0).train()
+    x = torch.randn(n, seq, heads * d, requires_grad=True)
+    got = _saved_bytes(lambda t: attn(t)[0], x)
+    # GPT2Attention = c_attn (saves its input x: excluded) -> attention core -> c_proj (saves its input)
+    layer = ScaledDotProductAttention(heads, causal=True, dropout=dropout)
+    a = analyze_layer("attn", layer, ((n, seq, 3 * heads * d),)).analysis
+    assert a.saved_inputs == ()  # eager keeps head copies, not the packed c_attn output
+    core_out = n * seq * heads * d  # c_proj's saved input
+    assert got.get("float32", 0) == 4 * (a.saved_extra_elements + core_out)
+    assert got.get("bool", 0) == a.saved_extra_bytes == (n * heads * seq * seq if dropout else 0)
+
+
+def test_sdpa_attention_saves_inputs_output_and_logsumexp():
+    n, seq, heads, d = 2, 6, 4, 8
+    q, k, v = (torch.randn(n, heads, seq, d, requires_grad=True) for _ in range(3))
+    seen: set[int] = set()
+    sizes: dict[str, int] = {}
+
+    def pack(t):
+        st_ = t.untyped_storage()
+        if id(st_) not in seen and id(st_) not in {id(u.untyped_storage()) for u in (q, k, v)}:
+            seen.add(id(st_))
+            sizes[str(t.dtype)] = sizes.get(str(t.dtype), 0) + st_.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    layer = ScaledDotProductAttention(heads, causal=True, implementation="sdpa")
+    a = analyze_layer("attn", layer, ((n, seq, heads * d),) * 3).analysis
+    assert a.saved_inputs is None  # q, k, v themselves
+    assert sizes == {"torch.float32": 4 * a.saved_extra_elements}  # output + log-sum-exp
+    fp32 = [t.value for t in a.extra_terms if t.name == "saved_float32_elements"]
+    assert fp32 == [n * heads * seq]
+
+
+def test_attention_implementation_is_checked():
+    with pytest.raises(netsize.NetsizeError, match="implementation"):
+        ScaledDotProductAttention(2, implementation="flash")
+    with pytest.raises(netsize.NetsizeError, match="dropout"):
+        ScaledDotProductAttention(2, dropout=1.0)

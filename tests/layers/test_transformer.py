@@ -185,3 +185,39 @@ def test_fused_feed_forwards_count_like_their_separate_layers(bias):
     fused = analyze_layer("mlp", GatedFeedForward(8, 12, "silu", bias), ((2, 5, 8),))
     assert (fused.params, fused.multiply_adds, fused.other_ops) == (
         gated.params, gated.multiply_adds, gated.other_ops)
+
+
+@pytest.mark.parametrize("autocast", [None, "bfloat16"])
+def test_new_gelu_saves_what_transformers_new_gelu_activation_saves(autocast):
+    pytest.importorskip("transformers")
+    from transformers.activations import NewGELUActivation
+
+    from netsize.layers.transformer import NewGELU
+    from netsize.memory._torch_observe import _Autocast
+
+    shape = (2, 5, 12)
+    low = torch.bfloat16 if autocast else torch.float32
+    x = torch.randn(*shape, requires_grad=True)
+    xin = x.to(low)  # the input as the previous (autocast) matmul hands it over
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        seen[id(t.untyped_storage())] = t.untyped_storage().nbytes()
+        return t
+
+    act = NewGELUActivation()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        if autocast:
+            with _Autocast(torch.bfloat16):
+                act(xin)
+        else:
+            act(xin)
+    a = analyze_layer("act", NewGELU(), ((*shape,),)).analysis
+    n = 2 * 5 * 12
+    fp32 = sum(t.value for t in a.extra_terms if t.name == "saved_float32_elements")
+    assert a.saved_inputs == (0,) and a.saved_extra_elements == 3 * n == fp32
+    # its input in its own dtype + the float32 part (all float32 without autocast)
+    assert sum(seen.values()) == n * low.itemsize + 4 * fp32
+    # counts are tanh-GELU's
+    gelu = analyze_layer("g", netsize.layers.GELU(approximate="tanh"), ((*shape,),))
+    assert a.other_ops == gelu.analysis.other_ops

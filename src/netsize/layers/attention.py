@@ -17,6 +17,19 @@ Work rule (stated once, used by every attention layer here):
   softmax (5 per score: max, subtract, exp, sum, divide), rotary positions (3 per rotated
   query/key element: two multiplies and an add), bias adds of the projections.
 - Saved for backward: the query, key and value and the softmax probabilities ``N*H*L*S``.
+  :class:`ScaledDotProductAttention` states it per ``implementation``, as PyTorch saves it:
+
+  * ``"eager"`` (transformers' ``eager_attention_forward``, PyTorch's math path: matmul,
+    softmax, dropout, matmul): contiguous copies of the query ``N*H*L*d``, key ``N*H*S*d`` and
+    value ``N*H*S*d_v`` heads (grouped-query: keys and values repeated to ``H`` heads), the
+    softmax probabilities ``N*H*L*S`` (float32 under autocast) and, with ``dropout > 0``, the
+    dropped probabilities ``N*H*L*S`` and their 1-byte mask. The layer's inputs are not kept.
+  * ``"sdpa"`` (``F.scaled_dot_product_attention``'s fused flash / memory-efficient kernels):
+    the inputs (q, k, v), the kernel's output ``N*H*L*d_v`` and its log-sum-exp ``N*H*L``
+    (float32).
+
+  ``saved_float32_elements`` (an extra term) is the part of ``saved_extra_elements`` that stays
+  float32 under autocast.
 """
 
 from __future__ import annotations
@@ -32,6 +45,8 @@ from netsize._term import Term, prod_str
 
 __all__ = ["GroupedQueryAttention", "MultiheadAttention", "ScaledDotProductAttention"]
 
+IMPLEMENTATIONS = ("eager", "sdpa")
+
 register_messages(
     {
         "multiply_adds_needed": {
@@ -40,6 +55,10 @@ register_messages(
         },
         "attention_pairs": {"en": "query-key pairs computed", "zh": "计算的查询-键对数"},
         "attention_pairs_needed": {"en": "query-key pairs needed", "zh": "实际需要的查询-键对数"},
+        "saved_float32_elements": {
+            "en": "elements saved for backward that stay float32 under autocast",
+            "zh": "自动混合精度下仍以 float32 保存的反向所需元素个数",
+        },
         "kv_cache_elements": {
             "en": "KV-cache elements (keys and values kept for decoding)",
             "zh": "KV 缓存元素个数(解码时保存的键和值)",
@@ -176,6 +195,12 @@ class ScaledDotProductAttention(Layer):
     ``c_attn``). ``num_kv_heads`` < ``num_heads`` is grouped-query attention (1: multi-query);
     each key/value head serves ``H / H_kv`` query heads. No parameters. See the module docstring
     for the work rule (causal: computed vs needed).
+
+    ``dropout``: the attention-probability dropout of training (``attn_pdrop``).
+    ``implementation``: what backward keeps, ``"eager"`` (matmul, softmax, dropout, matmul:
+    transformers' eager attention; the default) or ``"sdpa"`` (PyTorch's fused
+    ``scaled_dot_product_attention`` kernels); see the module docstring. Counts of work do not
+    depend on it.
     """
 
     num_heads: int = 1
@@ -183,6 +208,8 @@ class ScaledDotProductAttention(Layer):
     causal: bool = False
     sliding_window: int | None = None
     rotary: bool = False
+    dropout: float = 0.0
+    implementation: str = "eager"
 
     kind = "ScaledDotProductAttention"
     arity = None  # 3 inputs (q, k, v), or 1 packed (N, L, 3*H*d) as GPT-2's c_attn makes
@@ -195,6 +222,12 @@ class ScaledDotProductAttention(Layer):
             raise NetsizeError(
                 f"num_heads={self.num_heads} is not a multiple of num_kv_heads={kv}; "
                 "each key/value head must serve a whole group of query heads"
+            )
+        if not 0 <= self.dropout < 1:
+            raise NetsizeError(f"attention dropout must be in [0, 1) (got {self.dropout})")
+        if self.implementation not in IMPLEMENTATIONS:
+            raise NetsizeError(
+                f"attention implementation {self.implementation!r} is not one of {', '.join(IMPLEMENTATIONS)}"
             )
 
     def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
@@ -233,12 +266,28 @@ class ScaledDotProductAttention(Layer):
             Term("d", d, "E_q/H", f"{qf}/{h}"),
             Term("O_F", h * dv, "H*d_v", prod_str(h, dv)),
         )
+        if self.implementation == "eager":
+            # q, k, v head copies (keys/values repeated to H heads), probabilities, dropped probabilities
+            dropped = scores if self.dropout > 0 else 0
+            saved_inputs: tuple[int, ...] | None = ()
+            saved = n * h * (q_len * d + k_len * d + k_len * dv) + scores + dropped
+            mask_bytes = dropped  # native_dropout's bool mask
+            fp32 = scores  # softmax runs in float32 under autocast
+        else:
+            saved_inputs = None  # the fused kernel keeps q, k, v (views of the inputs)
+            saved = n * h * q_len * dv + n * h * q_len  # its output and log-sum-exp
+            mask_bytes = 0
+            fp32 = n * h * q_len
+        extra.append(Term("saved_float32_elements", fp32, "N*H*L*S (softmax)" if self.implementation == "eager"
+                          else "N*H*L (log-sum-exp)", ""))
         return Analysis(
             outputs=((n, q_len, h * dv),),
             shape_terms=shape_terms,
             multiply_adds=macs,
             other_ops=_sum_ops(ops),
-            saved_extra_elements=scores,
+            saved_inputs=saved_inputs,
+            saved_extra_elements=saved,
+            saved_extra_bytes=mask_bytes,
             extra_terms=tuple(extra),
         )
 

@@ -27,7 +27,7 @@ from netsize.layers.attention import MultiheadAttention, ScaledDotProductAttenti
 from netsize.layers.linear import Linear
 
 # Layer classes only; the block builders are imported from this module by name.
-__all__ = ["BiasAdd", "FeedForward", "GatedFeedForward", "MixtureOfExperts", "TakeToken"]
+__all__ = ["BiasAdd", "FeedForward", "GatedFeedForward", "MixtureOfExperts", "NewGELU", "TakeToken"]
 
 ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_tanh", "gelu_pytorch_tanh", "silu", "swish", "tanh", "sigmoid")
 
@@ -272,6 +272,32 @@ class BiasAdd(Layer):
             biases=Term("biases", self.features, "F", str(self.features)),
             other_ops=Term("other_ops", elements(x), "elements (adds)", prod_str(*x)) if self.used else None,
             saved_inputs=(),
+        )
+
+
+@register_layer("new_gelu", "gelu_new_python")
+@dataclass(frozen=True)
+class NewGELU(Layer):
+    """transformers' ``NewGELUActivation`` (``activation_function: gelu_new``, GPT-2): the tanh
+    GELU ``0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))`` written as separate PyTorch ops,
+    not ``nn.GELU(approximate="tanh")``'s one kernel. Same shape, 9 other ops per element, as
+    tanh-GELU. Its backward keeps four tensors of the input's size, where the fused GELU keeps
+    one: the input (``pow``), ``tanh(...)``, ``0.5*x`` and ``1 + tanh(...)``. Under autocast
+    ``pow`` runs in float32, so three of them are float32 (``saved_float32_elements``)."""
+
+    kind = "NewGELUActivation"
+    preserves_spatial = True
+
+    def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
+        (x,) = inputs
+        n = elements(x)
+        ops = _make("gelu", approximate="tanh").analyze(inputs, ctx).other_ops
+        return Analysis(
+            outputs=(x,),
+            other_ops=ops,
+            saved_inputs=(0,),
+            saved_extra_elements=3 * n,
+            extra_terms=(Term("saved_float32_elements", 3 * n, "3*elements (x, tanh, 1 + tanh)", prod_str(3, *x)),),
         )
 
 

@@ -299,6 +299,7 @@ def _from_network(
             t = tensors[t.alias_of]
         return t
 
+    cast_keys: set[str] = set()  # autocast's saved low-precision copies of inputs
     extra_saved = [0] * len(records)  # bytes not tied to a tensor (BN statistics, masks, indices)
     cast_weights = 0
     outputs_of: list[list[str]] = []
@@ -334,12 +335,19 @@ def _from_network(
                 ckey = f"{t.key}@{out_dtype}"
                 if ckey not in tensors:
                     tensors[ckey] = _Tensor(ckey, t.elements, out_dtype, i)
+                    cast_keys.add(ckey)
                 t = tensors[ckey]
             t.savers.append(i)
         for j in a.saved_outputs:
             root(tensors[keys[j]]).savers.append(i)
         act = out_dtype if rec.kind not in LOWER_KINDS else (low or dtype)
-        extra_saved[i] = block_bytes(dtype_bytes(a.saved_extra_elements, act)) + block_bytes(a.saved_extra_bytes)
+        # the part a layer states stays float32 under autocast (softmax probabilities...)
+        fp32 = min(a.saved_extra_elements, sum(t.value for t in a.extra_terms if t.name == "saved_float32_elements"))
+        extra_saved[i] = (
+            block_bytes(dtype_bytes(a.saved_extra_elements - fp32, act))
+            + block_bytes(dtype_bytes(fp32, "float32" if low else act))
+            + block_bytes(a.saved_extra_bytes)
+        )
 
     outputs = {root(tensors[r[:-2] if r.endswith(":0") else r]).key for r in _output_refs(summary, network)}
     real = [t for t in tensors.values() if t.alias_of is None]
@@ -391,7 +399,7 @@ def _from_network(
 
     casts_by_node: dict[int, list[_Tensor]] = {}
     for t in real:
-        if "@" in t.key:
+        if t.key in cast_keys:  # node names may hold '@' too (zoo: ``relu@2``)
             casts_by_node.setdefault(t.producer, []).append(t)
 
     # forward liveness (inference, and the forward of training with saved tensors kept)
@@ -424,7 +432,12 @@ def _from_network(
 
     # training, step 2: weights + state + (forward) ... + backward with growing gradients
     train_base = base + state
-    fwd = train_base + fwd_peak + extra_total + (cast_weights if low else 0)
+    loss_fp32 = sum(
+        block_bytes(dtype_bytes(tensors[k].elements, "float32"))
+        for k in outputs
+        if low and tensors[k].dtype != "float32"
+    )
+    fwd = train_base + max(fwd_peak, end_fwd + loss_fp32) + extra_total + (cast_weights if low else 0)
     live_saved = {k: tensors[k].bytes for k in saved}
     cur = train_base + end_fwd + extra_total + (cast_weights if low else 0)
     bw_peak = cur
@@ -433,6 +446,9 @@ def _from_network(
     for key in outputs:  # gradient of the outputs (loss backward)
         grad_live[key] = tensors[key].bytes
         cur += tensors[key].bytes
+    # The loss reads low-precision outputs in float32 (autocast runs losses in float32): its
+    # gradient arrives in float32 and is cast down, both alive at the start of backward.
+    bw_peak = max(bw_peak, cur + loss_fp32)
     for i in range(len(records) - 1, -1, -1):
         rec = records[i]
         new = 0

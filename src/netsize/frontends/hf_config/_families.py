@@ -15,7 +15,7 @@ from netsize._registry import layer_type
 from netsize.layers.attention import ScaledDotProductAttention
 from netsize.layers.embedding import Embedding, PositionalEmbedding, RelativePositionBias
 from netsize.layers.linear import Linear
-from netsize.layers.transformer import BiasAdd, TakeToken, llama_block
+from netsize.layers.transformer import BiasAdd, NewGELU, TakeToken, llama_block
 
 DEFAULT_SEQ_LEN = 1024  # cap on max_position_embeddings when no --seq-len is given
 _NO_POSITION_LIMIT_SEQ_LEN = 512  # T5 (relative positions: no table to bound the length)
@@ -36,13 +36,29 @@ def _make(name: str, **fields: Any) -> Layer:
 
 
 def _act(name: str) -> Layer:
-    name = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh",
+    if name == "gelu_new":  # transformers' NewGELUActivation: separate ops, four saved tensors
+        return NewGELU()
+    name = { "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh",
             "swish": "silu"}.get(name, name)
     if name == "gelu_tanh":
         return _make("gelu", approximate="tanh")
     if name in ("gelu", "relu", "silu", "tanh", "sigmoid"):
         return _make(name)
     raise NetsizeError(f"activation {name!r} is not supported; use gelu, gelu_new, relu, silu, tanh or sigmoid")
+
+
+ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
+
+
+def _attn_implementation(cfg: Config) -> str:
+    """``eager`` unless the config asks for a fused kernel (``sdpa``, ``flash_attention_2``...)."""
+    name = cfg.get("_attn_implementation") or cfg.get("attn_implementation") or "eager"
+    return "eager" if name == "eager" else "sdpa"
+
+
+def _dropout(g: Graph, name: str, p: float, x: str) -> str:
+    """A training-time dropout node when ``p > 0`` (its mask is kept for backward)."""
+    return g.add(name, _make("dropout", p=p), x) if p else x
 
 
 def _seq_default(cfg: Config, key: str | None) -> int:
@@ -63,17 +79,22 @@ def _gpt2(cfg: Config, arch: str, seq_len: int) -> Network:
     wte = g.add(f"{p}wte", Embedding(cfg["vocab_size"], d), "input_ids")
     wpe = g.add(f"{p}wpe", PositionalEmbedding(cfg["n_positions"], d), "input_ids")
     x = g.add(f"{p}embed_add", _make("add"), [wte, wpe])
+    x = _dropout(g, f"{p}drop", cfg["embd_pdrop"], x)
+    resid, impl = cfg["resid_pdrop"], _attn_implementation(cfg)
     for i in range(layers):
         b = f"{p}h.{i}."
         n = g.add(f"{b}ln_1", _make("layernorm", normalized_shape=d, eps=eps), x)
         qkv = g.add(f"{b}attn.c_attn", Linear(d, 3 * d), n)
-        a = g.add(f"{b}attn.attn", ScaledDotProductAttention(heads, causal=True), qkv)
+        attn = ScaledDotProductAttention(heads, causal=True, dropout=cfg["attn_pdrop"], implementation=impl)
+        a = g.add(f"{b}attn.attn", attn, qkv)
         a = g.add(f"{b}attn.c_proj", Linear(d, d), a)
+        a = _dropout(g, f"{b}attn.resid_dropout", resid, a)
         x = g.add(f"{b}residual1", _make("add"), [x, a])
         n = g.add(f"{b}ln_2", _make("layernorm", normalized_shape=d, eps=eps), x)
         m = g.add(f"{b}mlp.c_fc", Linear(d, inner), n)
         m = g.add(f"{b}mlp.act", _act(cfg["activation_function"]), m)
         m = g.add(f"{b}mlp.c_proj", Linear(inner, d), m)
+        m = _dropout(g, f"{b}mlp.dropout", resid, m)
         x = g.add(f"{b}residual2", _make("add"), [x, m])
     x = g.add(f"{p}ln_f", _make("layernorm", normalized_shape=d, eps=eps), x)
     if arch == "GPT2LMHeadModel":
@@ -287,7 +308,8 @@ FAMILIES: dict[str, Family] = {
             "gpt2",
             ("GPT2LMHeadModel", "GPT2Model"),
             {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_inner": None,
-             "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True},
+             "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True,
+             "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1},
             _gpt2,
         ),
         Family(
