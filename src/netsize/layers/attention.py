@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer
+from netsize._layer import Analysis, Context, Layer, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, shape_str
 from netsize._term import Term, prod_str
@@ -304,7 +304,7 @@ class MultiheadAttention(Layer):
     ``add_zero_attn`` adds one zero key position. ``causal`` is ``is_causal`` at call time.
     """
 
-    embed_dim: int = 0
+    embed_dim: int = required()
     num_heads: int = 1
     bias: bool = True
     add_bias_kv: bool = False
@@ -390,7 +390,7 @@ class GroupedQueryAttention(Layer):
     One input (self-attention) or two (query stream, memory for cross-attention).
     """
 
-    embed_dim: int = 0
+    embed_dim: int = required()
     num_heads: int = 1
     num_kv_heads: int | None = None
     head_dim: int | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netsize._errors import NetsizeError
-from netsize._layer import Analysis, Context, Layer
+from netsize._layer import Analysis, Context, Layer, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -30,8 +30,8 @@ class Embedding(Layer):
     Weights ``V*D`` (``padding_idx`` is a row like the others: it is still a parameter).
     """
 
-    num_embeddings: int = 0
-    embedding_dim: int = 0
+    num_embeddings: int = required()
+    embedding_dim: int = required()
     padding_idx: int | None = None
 
     kind = "Embedding"
@@ -66,8 +66,8 @@ class PositionalEmbedding(Layer):
     Output ``(N, S, D)``; weights ``P*D``. A sequence longer than the table is an error.
     """
 
-    num_embeddings: int = 0
-    embedding_dim: int = 0
+    num_embeddings: int = required()
+    embedding_dim: int = required()
 
     kind = "PositionalEmbedding"
 
@@ -107,7 +107,7 @@ class SinusoidalPositionalEncoding(Layer):
     an error. Other ops: one add per element.
     """
 
-    embedding_dim: int = 0
+    embedding_dim: int = required()
     max_len: int | None = None
 
     kind = "SinusoidalPositionalEncoding"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer, value
+from netsize._layer import Analysis, Context, Layer, required, value
 from netsize._network import Graph, Network
 from netsize._registry import layer_type, register_layer
 from netsize._shape import Shape, elements, shape_str
@@ -78,7 +78,7 @@ class FeedForward(Layer):
     """
 
     d_model: int | None = None
-    d_ff: int = 0
+    d_ff: int = required()
     activation: str = "gelu"
     bias: bool = True
 
@@ -118,7 +118,7 @@ class GatedFeedForward(Layer):
     """
 
     d_model: int | None = None
-    d_ff: int = 0
+    d_ff: int = required()
     activation: str = "silu"
     bias: bool = False
 
@@ -161,7 +161,7 @@ class MixtureOfExperts(Layer):
     """
 
     d_model: int | None = None
-    d_ff: int = 0
+    d_ff: int = required()
     num_experts: int = 8
     top_k: int = 2
     gated: bool = True
@@ -257,7 +257,7 @@ class BiasAdd(Layer):
     holds but its forward does not apply (BERT's ``cls.predictions.bias`` when the decoder is
     untied and has its own bias): counted, no work, output = input."""
 
-    features: int = 0
+    features: int = required()
     used: bool = True
 
     kind = "BiasAdd"
