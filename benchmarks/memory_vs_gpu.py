@@ -13,69 +13,20 @@ that is not this model's, see the reference README); "abs" compares with the raw
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-DEFAULT = ROOT.parent / "shared" / "reference" / "gpu_memory_h100.json"
+
+from gpu_reference_cases import GPU_MEMORY, PREDICTORS, leftover, load_cases  # noqa: E402
 
 MiB = 2**20
 
 
-def predict(case: dict):
-    import torch
-
-    from netsize.memory import estimate
-
-    name = case["name"]
-    bs = int(re.search(r"-bs(\d+)", name).group(1))
-    amp = "bfloat16" if case["amp"] else None
-    opt = "adam" if case["optimizer"] == "adam" else "sgd_momentum"
-    if name.startswith("gpt2"):
-        import transformers
-
-        seq = int(re.search(r"-seq(\d+)", name).group(1))
-        cfg = transformers.GPT2Config()
-        cfg._attn_implementation = "eager"
-        with torch.device("meta"):
-            model = transformers.GPT2LMHeadModel(cfg)
-        return estimate(
-            model, bs, optimizer=opt, autocast=amp, seq_len=seq, loss_fn=lambda out: out.logits.float().mean()
-        )
-    import torch_models
-
-    with torch.device("meta"):
-        model = torch_models.build(name.split("-")[0])
-    return estimate(model, bs, optimizer=opt, autocast=amp, input_size=(3, 224, 224))
-
-
-def predict_network(case: dict):
-    import netsize.zoo
-    from netsize.frontends.hf_config import network_from_config
-    from netsize.memory import estimate
-
-    name = case["name"]
-    bs = int(re.search(r"-bs(\d+)", name).group(1))
-    amp = "bfloat16" if case["amp"] else None
-    opt = "adam" if case["optimizer"] == "adam" else "sgd_momentum"
-    if name.startswith("gpt2"):
-        cfg = json.loads((DEFAULT.parent / "transformers_params.json").read_text())["gpt2"]["config"]
-        net = network_from_config(cfg, seq_len=int(re.search(r"-seq(\d+)", name).group(1)))
-    else:
-        net = netsize.zoo.get(name.split("-")[0]).build()
-    return estimate(net, bs, optimizer=opt, autocast=amp)
-
-
-def leftover(case: dict) -> int:
-    return case["weights_bytes"] - case["params"] * 4
-
-
-def main(path: str | Path = DEFAULT) -> int:
-    cases = json.loads(Path(path).read_text())
+def main(path: str | Path = GPU_MEMORY) -> int:
+    cases = load_cases(Path(path))
     head = (
         f"{'case':24} {'amp':5} {'opt':4} {'method':7} | {'train step2 pred':>15} {'measured':>10} {'own':>10} "
         f"{'err own':>8} {'err abs':>8} | {'infer pred':>10} {'measured':>10} {'own':>10} {'err own':>8} "
@@ -86,7 +37,7 @@ def main(path: str | Path = DEFAULT) -> int:
     print("-" * len(head))
     worst = {"torch": 0.0, "network": 0.0}
     for case in cases:
-        for method, fn in (("torch", predict), ("network", predict_network)):
+        for method, fn in PREDICTORS.items():
             t = time.time()
             r = fn(case)
             lo = leftover(case)

@@ -12,66 +12,16 @@ and blocks of the previous model). That memory is not the model's, so the model'
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
-
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
 
-REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "gpu_memory_h100.json"
-if not REF.is_file():
-    REF = Path("/work/shared/reference/gpu_memory_h100.json")
-CASES = json.loads(REF.read_text()) if REF.is_file() else []
+from gpu_reference_cases import PREDICTORS, case_id, leftover, load_cases  # noqa: E402
+
+CASES = load_cases()
 BOUND = 0.10
-
-
-def _id(c: dict) -> str:
-    return f"{c['name']}-{'bf16' if c['amp'] else 'fp32'}-{c['optimizer']}"
-
-
-def _predict(case: dict):
-    from netsize.memory import estimate
-
-    name = case["name"]
-    bs = int(re.search(r"-bs(\d+)", name).group(1))
-    amp = "bfloat16" if case["amp"] else None
-    opt = "adam" if case["optimizer"] == "adam" else "sgd_momentum"
-    if name.startswith("gpt2"):
-        transformers = pytest.importorskip("transformers")
-        seq = int(re.search(r"-seq(\d+)", name).group(1))
-        cfg = transformers.GPT2Config()
-        cfg._attn_implementation = "eager"
-        with torch.device("meta"):
-            model = transformers.GPT2LMHeadModel(cfg)
-        return estimate(model, bs, optimizer=opt, autocast=amp, seq_len=seq, loss_fn=lambda o: o.logits.float().mean())
-    import torch_models
-
-    with torch.device("meta"):
-        model = torch_models.build(name.split("-")[0])
-    return estimate(model, bs, optimizer=opt, autocast=amp, input_size=(3, 224, 224))
-
-
-def _predict_network(case: dict):
-    """The core-network method: zoo vgg16/resnet50, GPT-2 from the reference config (eager attention)."""
-    import netsize.zoo
-    from netsize.frontends.hf_config import network_from_config
-    from netsize.memory import estimate
-
-    name = case["name"]
-    bs = int(re.search(r"-bs(\d+)", name).group(1))
-    amp = "bfloat16" if case["amp"] else None
-    opt = "adam" if case["optimizer"] == "adam" else "sgd_momentum"
-    if name.startswith("gpt2"):
-        params = REF.parent / "transformers_params.json"
-        cfg = json.loads(params.read_text())["gpt2"]["config"]
-        net = network_from_config(cfg, seq_len=int(re.search(r"-seq(\d+)", name).group(1)))
-    else:
-        net = netsize.zoo.get(name.split("-")[0]).build()
-    r = estimate(net, bs, optimizer=opt, autocast=amp)
-    assert r.method == "network"
-    return r
+_id = case_id
 
 
 _cache: dict[tuple[str, str], object] = {}
@@ -80,7 +30,9 @@ _cache: dict[tuple[str, str], object] = {}
 def _report(case: dict, method: str = "torch"):
     key = (_id(case), method)
     if key not in _cache:
-        _cache[key] = _predict(case) if method == "torch" else _predict_network(case)
+        report = PREDICTORS[method](case)
+        assert report.method == method
+        _cache[key] = report
     return _cache[key]
 
 
@@ -92,9 +44,8 @@ def test_reference_file_has_the_eleven_cases():
 @pytest.mark.parametrize("case", CASES, ids=_id)
 def test_training_step2_peak_within_10_percent(case, method):
     r = _report(case, method)
-    leftover = case["weights_bytes"] - case["params"] * 4
     measured = case["train_step2"]["peak"]
-    own = measured - leftover
+    own = measured - leftover(case)
     assert abs(r.peak_training_bytes - own) / own <= BOUND, (r.peak_training_bytes, own)
     assert abs(r.peak_training_bytes - measured) / measured <= BOUND, (r.peak_training_bytes, measured)
     # the parameters themselves: params * 4 bytes, each tensor in 512-byte blocks
@@ -119,7 +70,7 @@ _INFER_XFAIL = {
 )
 def test_inference_peak_within_10_percent(case):
     r = _report(case)
-    own = case["inference_peak_bytes"] - (case["weights_bytes"] - case["params"] * 4)
+    own = case["inference_peak_bytes"] - leftover(case)
     assert abs(r.peak_inference_bytes - own) / own <= BOUND, (r.peak_inference_bytes, own)
 
 
@@ -144,5 +95,5 @@ _NET_INFER_XFAIL = {
 )
 def test_network_method_inference_peak_within_10_percent(case):
     r = _report(case, "network")
-    own = case["inference_peak_bytes"] - (case["weights_bytes"] - case["params"] * 4)
+    own = case["inference_peak_bytes"] - leftover(case)
     assert abs(r.peak_inference_bytes - own) / own <= BOUND, (r.peak_inference_bytes, own)

@@ -1,0 +1,85 @@
+"""How each case of ../shared/reference/gpu_memory_h100.json is predicted, in one place for the
+test (test_memory_gpu_reference.py) and the benchmark (benchmarks/memory_vs_gpu.py).
+
+Two methods: ``torch`` observes the torch rebuilds (torch_models.py) and transformers'
+GPT2LMHeadModel with eager attention on the meta device; ``network`` walks the core network a
+user gets from the zoo (vgg16, resnet50) or from the GPT-2 config (network_from_config, eager).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
+GPU_MEMORY = REFERENCE_DIR / "gpu_memory_h100.json"
+
+
+def load_cases(path: Path = GPU_MEMORY) -> list[dict[str, Any]]:
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def case_id(case: dict[str, Any]) -> str:
+    return f"{case['name']}-{'bf16' if case['amp'] else 'fp32'}-{case['optimizer']}"
+
+
+def leftover(case: dict[str, Any]) -> int:
+    """Memory the measuring process held before this model (see the reference README)."""
+    return int(case["weights_bytes"] - case["params"] * 4)
+
+
+def _setting(case: dict[str, Any]) -> tuple[str, int, str | None, str]:
+    name = case["name"]
+    batch = int(re.search(r"-bs(\d+)", name).group(1))  # type: ignore[union-attr]
+    autocast = "bfloat16" if case["amp"] else None
+    optimizer = "adam" if case["optimizer"] == "adam" else "sgd_momentum"
+    return name, batch, autocast, optimizer
+
+
+def _seq_len(name: str) -> int:
+    return int(re.search(r"-seq(\d+)", name).group(1))  # type: ignore[union-attr]
+
+
+def predict_torch(case: dict[str, Any]) -> Any:
+    import torch
+    import transformers
+
+    import torch_models
+    from netsize.memory import estimate
+
+    name, batch, autocast, optimizer = _setting(case)
+    if name.startswith("gpt2"):
+        cfg = transformers.GPT2Config()
+        cfg._attn_implementation = "eager"
+        with torch.device("meta"):
+            model = transformers.GPT2LMHeadModel(cfg)
+        return estimate(
+            model,
+            batch,
+            optimizer=optimizer,
+            autocast=autocast,
+            seq_len=_seq_len(name),
+            loss_fn=lambda out: out.logits.float().mean(),
+        )
+    with torch.device("meta"):
+        model = torch_models.build(name.split("-")[0])
+    return estimate(model, batch, optimizer=optimizer, autocast=autocast, input_size=(3, 224, 224))
+
+
+def predict_network(case: dict[str, Any]) -> Any:
+    from netsize import zoo
+    from netsize.frontends.hf_config import network_from_config
+    from netsize.memory import estimate
+
+    name, batch, autocast, optimizer = _setting(case)
+    if name.startswith("gpt2"):
+        config = json.loads((REFERENCE_DIR / "transformers_params.json").read_text())["gpt2"]["config"]
+        network = network_from_config(config, seq_len=_seq_len(name))
+    else:
+        network = zoo.get(name.split("-")[0]).build()
+    return estimate(network, batch, optimizer=optimizer, autocast=autocast)
+
+
+PREDICTORS = {"torch": predict_torch, "network": predict_network}
