@@ -195,3 +195,20 @@ def test_cli_memory_json_has_the_terms(capsys):
     assert main(["memory", "vgg16", "-b", "32", "--autocast", "bfloat16"]) == 0
     out = capsys.readouterr().out
     assert "peak, training step" in out and "autocast weight copies" in out
+
+
+@pytest.mark.parametrize("autocast", [None, "bfloat16"])
+def test_eager_attention_workspace_is_in_the_inference_live_set(autocast):
+    """The network method adds a layer's workspace to the live set while it runs: eager attention's
+    two N*H*L*S score tensors (float32 under autocast) on top of inputs and outputs; the fused
+    sdpa kernels have none, and nothing else about inference differs between the two."""
+    n, seq, heads, d = 2, 32, 4, 8
+
+    def net(impl: str):
+        core = layers.ScaledDotProductAttention(heads, causal=True, implementation=impl)
+        return Sequential([("attn", core)], input_shape=(seq, 3 * heads * d))
+
+    eager = estimate(net("eager"), batch_size=n, optimizer="none", autocast=autocast)
+    sdpa = estimate(net("sdpa"), batch_size=n, optimizer="none", autocast=autocast)
+    scores = n * heads * seq * seq
+    assert eager.peak_inference_bytes - sdpa.peak_inference_bytes == block_bytes(4 * 2 * scores)

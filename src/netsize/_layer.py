@@ -54,7 +54,18 @@ class Analysis:
     ``saved_outputs`` indices of outputs kept, ``saved_extra_elements`` further tensors in the
     activation dtype (e.g. BatchNorm's per-channel mean and inverse std), ``saved_extra_bytes``
     tensors whose size does not depend on the dtype (max-pool int64 indices: 8 bytes each;
-    dropout's bool mask: 1 byte each). ``inplace``: output 0 reuses input 0's storage.
+    dropout's bool mask: 1 byte each). ``saved_float32_elements``: the part of
+    ``saved_extra_elements`` that stays float32 under autocast (softmax probabilities, results of
+    ops autocast runs in float32); without autocast it is in the activation dtype like the rest.
+    ``inplace``: output 0 reuses input 0's storage.
+
+    Working memory of the forward itself: ``workspace_elements`` are tensors the layer's forward
+    allocates and frees internally, alive only while it runs, on top of its inputs and outputs:
+    the most elements alive at once at its peak moment under ``no_grad`` (inference), beyond
+    the inputs and outputs, in the activation dtype. ``workspace_float32_elements`` is the part
+    of it that is float32 under autocast (as ``saved_float32_elements``). The memory model adds
+    it to the live set while the layer runs (inference, and the forward of training, where it
+    is an upper bound: a transient that autograd keeps is also in the saved set).
     """
 
     outputs: tuple[Shape, ...]
@@ -69,6 +80,9 @@ class Analysis:
     saved_outputs: tuple[int, ...] = ()
     saved_extra_elements: int = 0
     saved_extra_bytes: int = 0
+    saved_float32_elements: int = 0
+    workspace_elements: int = 0
+    workspace_float32_elements: int = 0
     inplace: bool = False
     windows: tuple[Window, ...] | None = None
     extra_terms: tuple[Term, ...] = field(default=())

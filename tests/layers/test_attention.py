@@ -231,8 +231,9 @@ def test_sdpa_attention_saves_inputs_output_and_logsumexp():
     a = analyze_layer("attn", layer, ((n, seq, heads * d),) * 3).analysis
     assert a.saved_inputs is None  # q, k, v themselves
     assert sizes == {"torch.float32": 4 * a.saved_extra_elements}  # output + log-sum-exp
-    fp32 = [t.value for t in a.extra_terms if t.name == "saved_float32_elements"]
-    assert fp32 == [n * heads * seq]
+    assert a.saved_float32_elements == n * heads * seq  # the log-sum-exp
+    assert [t.value for t in a.extra_terms if t.name == "saved_float32_elements"] == [n * heads * seq]
+    assert a.workspace_elements == a.workspace_float32_elements == 0  # fused kernels: no N*H*L*S tensor
 
 
 def test_attention_implementation_is_checked():
@@ -240,3 +241,40 @@ def test_attention_implementation_is_checked():
         ScaledDotProductAttention(2, implementation="flash")
     with pytest.raises(netsize.NetsizeError, match="dropout"):
         ScaledDotProductAttention(2, dropout=1.0)
+
+
+@pytest.mark.parametrize("autocast", [None, "bfloat16"])
+def test_eager_attention_workspace_is_what_transformers_eager_attention_holds_at_its_peak(autocast):
+    """Under no_grad, every allocation of transformers' eager_attention_forward (GPT-2's causal
+    float mask, q, k, v as views of the packed c_attn output) is tracked on the meta device: the
+    most bytes alive beyond the inputs is the workspace, two N*H*L*S tensors (float32 under
+    autocast: the mask add and softmax results)."""
+    pytest.importorskip("transformers")
+    from transformers.models.gpt2.modeling_gpt2 import eager_attention_forward
+
+    from netsize.memory import block_bytes
+    from netsize.memory._torch_observe import _Allocator, _Autocast
+
+    n, seq, heads, d = 2, 32, 4, 8  # S > 2d: the matmuls' head copies are smaller than a score tensor
+    low = torch.bfloat16 if autocast else torch.float32
+    alloc = _Allocator()
+    with alloc, torch.no_grad():
+        qkv = torch.empty(n, seq, 3 * heads * d, device="meta", dtype=low)  # c_attn's output
+        q, k, v = (t.view(n, seq, heads, d).transpose(1, 2) for t in qkv.split(heads * d, dim=2))
+        mask = torch.empty(n, 1, seq, seq, device="meta")  # transformers' float32 causal mask
+        before = alloc.current
+        alloc.reset_peak()
+        modes = [_Autocast(torch.bfloat16)] if autocast else []
+        for m in modes:
+            m.__enter__()
+        try:
+            out, _ = eager_attention_forward(torch.nn.Module().eval(), q, k, v, mask, scaling=d**-0.5)
+        finally:
+            for m in reversed(modes):
+                m.__exit__(None, None, None)
+    a = analyze_layer("attn", ScaledDotProductAttention(heads, causal=True), ((n, seq, 3 * heads * d),)).analysis
+    scores = n * heads * seq * seq
+    assert a.workspace_elements == a.workspace_float32_elements == 2 * scores
+    # float32 under autocast, the activation dtype (here float32) without: 4 bytes either way
+    assert alloc.peak - before == 2 * block_bytes(4 * scores) == block_bytes(4 * a.workspace_float32_elements)
+    assert out.shape == (n, seq, heads, d)  # transposed back, before the caller merges the heads

@@ -28,8 +28,19 @@ Work rule (stated once, used by every attention layer here):
     the inputs (q, k, v), the kernel's output ``N*H*L*d_v`` and its log-sum-exp ``N*H*L``
     (float32).
 
-  ``saved_float32_elements`` (an extra term) is the part of ``saved_extra_elements`` that stays
-  float32 under autocast.
+  ``Analysis.saved_float32_elements`` is the part of ``saved_extra_elements`` that stays float32
+  under autocast (eager: the probabilities; sdpa: the log-sum-exp); an extra term of the same
+  name shows it in the explanation.
+- Working memory (``Analysis.workspace_elements``), eager only: the op sequence of
+  ``eager_attention_forward`` for a causal layer is ``A = q @ k^T``, ``B = A * scaling``,
+  ``C = B + mask``, ``D = softmax(C)``, ``E = D.to(v.dtype)``, dropout, ``E @ v``; each
+  ``N*H*L*S`` result is made while its operand is still alive, so two of them coexist at every
+  step and never three: the workspace is ``2*N*H*L*S``. Under autocast ``A``, ``B`` are in the
+  low dtype but ``C`` (the float32 mask promotes the sum) and ``D`` (softmax runs in float32)
+  are float32, and the ``C, D`` moment is the peak: all of it is ``workspace_float32_elements``.
+  Not counted: the contiguous head copies inside the matmuls (``N*H*(L + S)*d``, smaller when
+  ``S > 2d``) and, non-causal under autocast, softmax's float32 copy of ``B`` (one more
+  ``N*H*L*S`` in the low dtype). ``sdpa``'s fused kernels hold no ``N*H*L*S`` tensor.
 """
 
 from __future__ import annotations
@@ -58,6 +69,10 @@ register_messages(
         "saved_float32_elements": {
             "en": "elements saved for backward that stay float32 under autocast",
             "zh": "自动混合精度下仍以 float32 保存的反向所需元素个数",
+        },
+        "workspace_elements": {
+            "en": "elements the forward holds internally at its peak, beyond its inputs and outputs",
+            "zh": "前向计算在峰值时内部占用的元素个数(不含输入和输出)",
         },
         "kv_cache_elements": {
             "en": "KV-cache elements (keys and values kept for decoding)",
@@ -278,8 +293,13 @@ class ScaledDotProductAttention(Layer):
             saved = n * h * q_len * dv + n * h * q_len  # its output and log-sum-exp
             mask_bytes = 0
             fp32 = n * h * q_len
-        extra.append(Term("saved_float32_elements", fp32, "N*H*L*S (softmax)" if self.implementation == "eager"
-                          else "N*H*L (log-sum-exp)", ""))
+        eager = self.implementation == "eager"
+        extra.append(Term("saved_float32_elements", fp32, "N*H*L*S (softmax)" if eager else "N*H*L (log-sum-exp)",
+                          prod_str(n, h, q_len, k_len) if eager else prod_str(n, h, q_len)))
+        workspace = 2 * scores if eager else 0  # two N*H*L*S results alive at once (scores -> ... -> softmax)
+        if workspace:
+            extra.append(Term("workspace_elements", workspace, "2*N*H*L*S (two score tensors at once)",
+                              prod_str(2, n, h, q_len, k_len)))
         return Analysis(
             outputs=((n, q_len, h * dv),),
             shape_terms=shape_terms,
@@ -288,6 +308,9 @@ class ScaledDotProductAttention(Layer):
             saved_inputs=saved_inputs,
             saved_extra_elements=saved,
             saved_extra_bytes=mask_bytes,
+            saved_float32_elements=fp32,
+            workspace_elements=workspace,
+            workspace_float32_elements=workspace,  # the C, D (mask add, softmax) moment: float32 under autocast
             extra_terms=tuple(extra),
         )
 

@@ -283,7 +283,8 @@ class NewGELU(Layer):
     not ``nn.GELU(approximate="tanh")``'s one kernel. Same shape, 9 other ops per element, as
     tanh-GELU. Its backward keeps four tensors of the input's size, where the fused GELU keeps
     one: the input (``pow``), ``tanh(...)``, ``0.5*x`` and ``1 + tanh(...)``. Under autocast
-    ``pow`` runs in float32, so three of them are float32 (``saved_float32_elements``)."""
+    ``pow`` runs in float32, so three of them are float32 (``Analysis.saved_float32_elements``,
+    shown as an extra term of the same name)."""
 
     kind = "NewGELUActivation"
     preserves_spatial = True
@@ -297,6 +298,7 @@ class NewGELU(Layer):
             other_ops=ops,
             saved_inputs=(0,),
             saved_extra_elements=3 * n,
+            saved_float32_elements=3 * n,
             extra_terms=(Term("saved_float32_elements", 3 * n, "3*elements (x, tanh, 1 + tanh)", prod_str(3, *x)),),
         )
 

@@ -14,8 +14,9 @@ Two ways of knowing what is alive:
 
 * a core ``Network`` / ``Summary`` (zoo, spec, Hugging Face config): from each layer's
   saved-for-backward contract (``Analysis.saved_inputs``, ``saved_outputs``,
-  ``saved_extra_elements``, ``saved_extra_bytes``, ``inplace``), tensors identified by the node
-  output they are, and a liveness walk of the forward and backward passes;
+  ``saved_extra_elements``, ``saved_float32_elements``, ``saved_extra_bytes``, ``inplace``) and
+  forward working memory (``workspace_elements``, ``workspace_float32_elements``), tensors
+  identified by the node output they are, and a liveness walk of the forward and backward passes;
 * a PyTorch ``nn.Module``: observed exactly by replaying inference and two training steps on
   the meta device (see :mod:`netsize.memory._torch_observe`).
 
@@ -301,6 +302,7 @@ def _from_network(
 
     cast_keys: set[str] = set()  # autocast's saved low-precision copies of inputs
     extra_saved = [0] * len(records)  # bytes not tied to a tensor (BN statistics, masks, indices)
+    workspace = [0] * len(records)  # transient bytes inside a layer's forward (Analysis.workspace_*)
     cast_weights = 0
     outputs_of: list[list[str]] = []
     for i, (rec, ins) in enumerate(zip(records, refs, strict=True)):
@@ -342,11 +344,16 @@ def _from_network(
             root(tensors[keys[j]]).savers.append(i)
         act = out_dtype if rec.kind not in LOWER_KINDS else (low or dtype)
         # the part a layer states stays float32 under autocast (softmax probabilities...)
-        fp32 = min(a.saved_extra_elements, sum(t.value for t in a.extra_terms if t.name == "saved_float32_elements"))
+        fp32_act = "float32" if low else act
+        fp32 = min(a.saved_extra_elements, a.saved_float32_elements)
         extra_saved[i] = (
             block_bytes(dtype_bytes(a.saved_extra_elements - fp32, act))
-            + block_bytes(dtype_bytes(fp32, "float32" if low else act))
+            + block_bytes(dtype_bytes(fp32, fp32_act))
             + block_bytes(a.saved_extra_bytes)
+        )
+        ws32 = min(a.workspace_elements, a.workspace_float32_elements)
+        workspace[i] = block_bytes(dtype_bytes(a.workspace_elements - ws32, act)) + block_bytes(
+            dtype_bytes(ws32, fp32_act)
         )
 
     outputs = {root(tensors[r[:-2] if r.endswith(":0") else r]).key for r in _output_refs(summary, network)}
@@ -417,7 +424,7 @@ def _from_network(
                 if keep_saved and t.key in saved:
                     live[t.key] = t.bytes
                     cur += t.bytes
-            peak = max(peak, cur)
+            peak = max(peak, cur + workspace[i])  # live set while layer i runs: + outputs + workspace
             for key in {root(tensor(k, s)).key for k, s in zip(refs[i], records[i].input_shapes, strict=True)}:
                 remaining[key] -= 1
                 if remaining[key] == 0 and key in live and key not in outputs and not (keep_saved and key in saved):
