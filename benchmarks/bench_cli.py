@@ -4,10 +4,10 @@ same PyTorch models, and print the ratio.
     python benchmarks/bench_cli.py [--repeat 5] [NAME ...]
 
 netsize is timed for every zoo model (or the NAMEs given). torchinfo needs `pip install
-torchinfo` and torch; the PyTorch models it summarises are written out below (AlexNet, VGG-16),
-since netsize does not depend on torchvision. torchinfo is timed in-process (import excluded,
-building the nn.Module included),
-which favours it; netsize's time includes starting Python.
+torchinfo` and torch; the PyTorch models it summarises are tests/torch_models.py's rebuilds of
+torchvision (netsize does not depend on torchvision) and the seed's AlexNet written out below.
+torchinfo is timed in-process (import excluded, building the nn.Module included), which favours
+it; netsize's time includes starting Python.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def time_netsize(name: str, repeat: int) -> float:
@@ -31,10 +34,26 @@ def time_netsize(name: str, repeat: int) -> float:
     return statistics.median(times)
 
 
-def torch_models():  # name -> (module factory, input size with batch)
+def time_netsize_in_process(name: str, repeat: int) -> float:
+    from netsize import analyze, zoo
+
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        analyze(zoo.get(name).build())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def torch_models():  # zoo name -> (module factory, input size with batch)
+    """The same architectures in PyTorch: tests/torch_models.py's rebuilds of torchvision for the
+    torchvision-derived zoo entries, and the seed's AlexNet (227x227, no groups) written out."""
     import torch.nn as nn
 
-    def alexnet():
+    sys.path.insert(0, str(ROOT / "tests"))
+    import torch_models as rebuilds
+
+    def alexnet_seed():
         return nn.Sequential(
             nn.Conv2d(3, 96, 11, 4), nn.ReLU(), nn.MaxPool2d(3, 2),
             nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
@@ -44,18 +63,12 @@ def torch_models():  # name -> (module factory, input size with batch)
             nn.Linear(4096, 1000),
         )
 
-    def vgg16():
-        layers, c = [], 3
-        for v in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"):
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU()]
-                c = v
-        return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(7), nn.Flatten(), nn.Linear(25088, 4096), nn.ReLU(),
-                             nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 1000))
-
-    return {"alexnet": (alexnet, (1, 3, 227, 227)), "vgg16": (vgg16, (1, 3, 224, 224))}
+    models = {"alexnet": (alexnet_seed, (1, 3, 227, 227))}
+    zoo_to_rebuild = {"alexnet-torchvision": "alexnet"}
+    zoo_to_rebuild.update({n: n for n in rebuilds.NAMES if n.startswith(("vgg", "resnet", "mobilenet"))})
+    for zoo_name, rebuild in zoo_to_rebuild.items():
+        models[zoo_name] = (lambda r=rebuild: rebuilds.build(r), (1, 3, 224, 224))
+    return models
 
 
 def time_torchinfo(name: str, repeat: int) -> float | None:
@@ -83,13 +96,17 @@ def main() -> None:
     from netsize import zoo
 
     names = args.names or zoo.names()
-    print(f"{'model':<24} {'netsize CLI (s)':>16} {'torchinfo (s)':>14} {'torchinfo / netsize':>20}")
+    print(f"{'model':<22} {'netsize CLI':>12} {'netsize API':>12} {'torchinfo':>10} {'vs CLI':>8} {'vs API':>8}")
     for name in names:
-        ours = time_netsize(name, args.repeat)
+        cli = time_netsize(name, args.repeat)
+        api = time_netsize_in_process(name, args.repeat)
         theirs = time_torchinfo(name, args.repeat)
-        ratio = f"{theirs / ours:.1f}x" if theirs else "n/a"
         shown = f"{theirs:.3f}" if theirs else "n/a"
-        print(f"{name:<24} {ours:>16.3f} {shown:>14} {ratio:>20}")
+        vs_cli = f"{theirs / cli:.1f}x" if theirs else "n/a"
+        vs_api = f"{theirs / api:.0f}x" if theirs else "n/a"
+        print(f"{name:<22} {cli:>12.3f} {api:>12.4f} {shown:>10} {vs_cli:>8} {vs_api:>8}")
+    print("\nseconds, median; CLI = a fresh `netsize summary` process (Python start-up included);"
+          " API = netsize.analyze in this process; torchinfo in this process, building the model included.")
     try:
         import torchinfo  # noqa: F401
     except ImportError:
