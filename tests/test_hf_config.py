@@ -279,3 +279,21 @@ def test_reference_models_multiply_adds_equal_flop_counter(name):
         model = getattr(transformers, ref["model_class"])(config)
     expected = _hf_macs(model, cfg["model_type"], 1, 8, "meta")
     assert netsize.analyze(network_from_config(cfg, seq_len=8)).totals.multiply_adds == expected
+
+
+def test_kv_cache_follows_use_cache_on_causal_self_attention_only():
+    """transformers' use_cache (default True) gives causal decoders a KV cache; BERT (encoder) none."""
+    from netsize.layers import ScaledDotProductAttention
+
+    def cores(cfg):
+        net = network_from_config(cfg, seq_len=8)
+        return [n.layer for n in net.nodes if isinstance(n.layer, ScaledDotProductAttention)]
+
+    for model_type in ("gpt2", "llama", "mistral", "qwen2"):
+        assert all(c.kv_cache for c in cores({"model_type": model_type, "num_hidden_layers": 2, "n_layer": 2}))
+        assert not any(c.kv_cache for c in cores({"model_type": model_type, "use_cache": False,
+                                                  "num_hidden_layers": 2, "n_layer": 2}))
+    assert not any(c.kv_cache for c in cores({"model_type": "bert", "num_hidden_layers": 2}))
+    for model_type in ("gpt2", "llama", "bert"):
+        config = transformers.AutoConfig.for_model(model_type)
+        assert config.use_cache is True  # the default the frontend assumes

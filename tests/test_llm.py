@@ -134,3 +134,13 @@ def test_cli_unknown_model_type_exits_2_listing_supported(tmp_path):
     )
     assert done.returncode == 2
     assert "falcon" in done.stderr and "gpt2, bert, llama, mistral, mixtral, qwen2, t5" in done.stderr
+
+
+def test_kv_cache_figure_equals_what_the_memory_model_retains():
+    """One formula (netsize.layers.attention.kv_cache_elements): the KV cache of llm_figures for
+    the context is the sum of the attention cores' retained elements."""
+    cfg = {"model_type": "llama", **SMALL, "num_key_value_heads": 2}
+    f = llm_figures(cfg, seq_len=16, batch_size=3)
+    summary = netsize.analyze(network_from_config(cfg, seq_len=16), batch_size=3)
+    retained = sum(r.analysis.retained_elements for r in summary.layers if r.analysis is not None)
+    assert retained == f.kv_cache_elements_per_token * 3 * 16 > 0

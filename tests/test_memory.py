@@ -212,3 +212,74 @@ def test_eager_attention_workspace_is_in_the_inference_live_set(autocast):
     sdpa = estimate(net("sdpa"), batch_size=n, optimizer="none", autocast=autocast)
     scores = n * heads * seq * seq
     assert eager.peak_inference_bytes - sdpa.peak_inference_bytes == block_bytes(4 * 2 * scores)
+
+
+@pytest.mark.parametrize("autocast", [None, "bfloat16"])
+def test_kv_cache_is_alive_to_the_end_of_inference_as_transformers_keeps_it(autocast):
+    """transformers' use_cache (on by default) keeps every layer's keys and values until the
+    forward returns: the network method's inference peak grows by the same bytes as the torch
+    method observes on GPT2LMHeadModel; the training peak does not move in either (eager
+    attention saves the cached K and V themselves)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from netsize.frontends.hf_config import network_from_config
+
+    n, seq = 4, 64
+    small = {"n_embd": 64, "n_head": 4, "n_layer": 3, "vocab_size": 1000, "n_positions": 64}
+
+    def observed(use_cache: bool):
+        cfg = transformers.GPT2Config(**small, use_cache=use_cache)
+        cfg._attn_implementation = "eager"
+        with torch.device("meta"):
+            model = transformers.GPT2LMHeadModel(cfg)
+
+        def batch():  # an explicit mask: without a cache transformers probes position_ids with .item()
+            return {"input_ids": torch.zeros(n, seq, dtype=torch.long, device="meta"),
+                    "attention_mask": torch.ones(n, seq, dtype=torch.long, device="meta")}
+
+        return estimate(model, n, autocast=autocast, make_batch=batch, loss_fn=lambda o: o.logits.float().mean())
+
+    def modelled(use_cache: bool):
+        net = network_from_config({"model_type": "gpt2", **small, "use_cache": use_cache}, seq_len=seq)
+        return estimate(net, n, autocast=autocast)
+
+    cache = 3 * 2 * block_bytes(n * seq * 64 * (2 if autocast else 4))  # layers * (K, V)
+    with_t, without_t = observed(True), observed(False)
+    with_n, without_n = modelled(True), modelled(False)
+    assert with_t.peak_inference_bytes - without_t.peak_inference_bytes == cache
+    assert with_n.peak_inference_bytes - without_n.peak_inference_bytes == cache
+    assert with_t.peak_training_bytes == without_t.peak_training_bytes
+    assert with_n.peak_training_bytes == without_n.peak_training_bytes
+
+
+def test_kv_cache_of_grouped_query_heads_is_kept_through_training():
+    """With H_kv < H the cache is apart from the saved (repeated) keys and values: the network
+    method keeps it from its layer to the end of the step, so it adds to the training peak too
+    (transformers keeps use_cache on in train(); only gradient checkpointing turns it off)."""
+    from netsize.frontends.hf_config import network_from_config
+
+    cfg = {"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2,
+           "num_hidden_layers": 2, "intermediate_size": 96, "vocab_size": 100, "max_position_embeddings": 64}
+    cached = estimate(network_from_config(cfg, seq_len=32), 2)
+    plain = estimate(network_from_config({**cfg, "use_cache": False}, seq_len=32), 2)
+    cache = 2 * 2 * block_bytes(2 * 32 * 2 * 16 * 4)  # layers * (K, V), H_kv = 2 heads of 16
+    assert cached.peak_training_bytes - plain.peak_training_bytes == cache
+    assert cached.peak_optimizer_step_bytes - plain.peak_optimizer_step_bytes == cache
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+
+    def observed(use_cache: bool):
+        tcfg = transformers.LlamaConfig(hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                        num_hidden_layers=2, intermediate_size=96, vocab_size=100, use_cache=use_cache)
+        tcfg._attn_implementation = "eager"
+        with torch.device("meta"):
+            model = transformers.LlamaForCausalLM(tcfg)
+        return estimate(model, 2, make_batch=lambda: {
+            "input_ids": torch.zeros(2, 32, dtype=torch.long, device="meta"),
+            "attention_mask": torch.ones(2, 32, dtype=torch.long, device="meta")},
+            loss_fn=lambda o: o.logits.float().mean())
+
+    assert observed(True).peak_training_bytes - observed(False).peak_training_bytes == cache
+    ckpt = estimate(network_from_config(cfg, seq_len=32), 2, checkpointing=True)
+    ckpt_plain = estimate(network_from_config({**cfg, "use_cache": False}, seq_len=32), 2, checkpointing=True)
+    assert ckpt.peak_training_bytes == ckpt_plain.peak_training_bytes

@@ -66,6 +66,15 @@ class Analysis:
     of it that is float32 under autocast (as ``saved_float32_elements``). The memory model adds
     it to the live set while the layer runs (inference, and the forward of training, where it
     is an upper bound: a transient that autograd keeps is also in the saved set).
+
+    Tensors the forward creates that outlive the layer: ``retained_elements`` stay alive until
+    the whole forward returns (and the caller drops its result), whatever consumes them, in the
+    activation dtype (the layer's output dtype under autocast: a KV cache of a causal attention is
+    ``K`` and ``V`` as the low-precision projections make them). ``retained_saved_elements`` is
+    the part of it that is also in ``saved_extra_elements`` (one storage: eager attention's
+    matmuls save the cached ``K`` and ``V`` themselves). The memory model adds the retained
+    tensors to the live set from the layer to the end of the forward at inference, and in
+    training keeps them (the saved part too) to the end of the step.
     """
 
     outputs: tuple[Shape, ...]
@@ -83,6 +92,8 @@ class Analysis:
     saved_float32_elements: int = 0
     workspace_elements: int = 0
     workspace_float32_elements: int = 0
+    retained_elements: int = 0
+    retained_saved_elements: int = 0
     inplace: bool = False
     windows: tuple[Window, ...] | None = None
     extra_terms: tuple[Term, ...] = field(default=())

@@ -20,7 +20,9 @@ Rules, stated once:
   (embeddings, which cost no multiply-adds) and misses a tied LM head's second use.
 - KV cache: every causal self-attention keeps its keys and values: per token
   ``sum over layers of (H_kv*d_k + H_kv*d_v)`` elements, ``2 * layers * H_kv * d`` when all layers
-  agree; for the context x ``seq_len * batch``. (Cross-attention caches of encoder-decoders,
+  agree; for the context x ``seq_len * batch`` (:func:`netsize.layers.attention.kv_cache_elements`,
+  the formula of the KV cache a ``ScaledDotProductAttention(kv_cache=True)`` retains in the
+  memory model). (Cross-attention caches of encoder-decoders,
   fixed by the encoder length, are not included.) Bytes per dtype: elements x bits / 8.
 - Weights: parameters x bits / 8 per dtype (int4 packs two per byte).
 """
@@ -104,20 +106,25 @@ def _attention_kv(record: LayerRecord) -> int | None:
     """K and V elements per token kept by a causal self-attention record; None if it keeps none."""
     if record.analysis is None:
         return None
-    from netsize.layers.attention import GroupedQueryAttention, MultiheadAttention, ScaledDotProductAttention
+    from netsize.layers.attention import (
+        GroupedQueryAttention,
+        MultiheadAttention,
+        ScaledDotProductAttention,
+        kv_cache_elements,
+    )
 
     kind = record.kind
     ins = record.input_shapes
-    if kind == ScaledDotProductAttention.kind:
+    if kind == ScaledDotProductAttention.kind:  # the same formula as its retained KV cache
         if len(ins) == 1:
-            return 2 * (ins[0][-1] // 3)
-        return ins[1][-1] + ins[2][-1]
+            return kv_cache_elements(1, 1, ins[0][-1] // 3, ins[0][-1] // 3)
+        return kv_cache_elements(1, 1, ins[1][-1], ins[2][-1])
     if kind == GroupedQueryAttention.kind and len(ins) == 1:
         return next(t.value for t in record.analysis.extra_terms if t.name == "kv_cache_elements") // (
             ins[0][0] * ins[0][1]
         )
     if kind == MultiheadAttention.kind and len(ins) == 1:
-        return 2 * ins[0][-1]
+        return kv_cache_elements(1, 1, ins[0][-1], ins[0][-1])
     return None
 
 

@@ -278,3 +278,86 @@ def test_eager_attention_workspace_is_what_transformers_eager_attention_holds_at
     # float32 under autocast, the activation dtype (here float32) without: 4 bytes either way
     assert alloc.peak - before == 2 * block_bytes(4 * scores) == block_bytes(4 * a.workspace_float32_elements)
     assert out.shape == (n, seq, heads, d)  # transposed back, before the caller merges the heads
+
+
+# --- KV cache (kv_cache=True: transformers' use_cache) ---------------------------------------
+
+
+def _an(layer, shapes, batch_size):
+    from netsize._layer import Context
+
+    return layer.analyze(tuple((batch_size, *s) for s in shapes), Context())
+
+
+def _kv_layers(model, n, seq, train=False):
+    """The DynamicCache layers transformers fills in one forward on the meta device, and, in
+    training, the storages autograd saved."""
+    saved = []
+    model.train(train)
+    ids = torch.zeros(n, seq, dtype=torch.long, device="meta")
+    hooks = torch.autograd.graph.saved_tensors_hooks(lambda t: (saved.append(t), t)[1], lambda t: t)
+    with hooks, torch.set_grad_enabled(train):
+        out = model(input_ids=ids)
+    assert out.past_key_values is not None  # use_cache is on in eval() and train() alike
+    return out.past_key_values.layers, {t.untyped_storage()._cdata for t in saved}
+
+
+@pytest.mark.parametrize(("family", "heads", "kv_heads"), [("gpt2", 4, 4), ("llama", 4, 2), ("llama", 4, 1)])
+def test_kv_cache_retains_contiguous_keys_and_values_of_kv_heads_as_transformers(family, heads, kv_heads):
+    """transformers' DynamicCache holds each layer's keys and values as contiguous tensors of their
+    own (torch.cat), H_kv heads (before repeat_kv): together exactly the layer's retained_elements."""
+    transformers = pytest.importorskip("transformers")
+    n, seq, d = 3, 10, 16
+    if family == "gpt2":
+        cfg = transformers.GPT2Config(n_embd=heads * d, n_head=heads, n_layer=2, vocab_size=100, n_positions=32)
+    else:
+        cfg = transformers.LlamaConfig(hidden_size=heads * d, num_attention_heads=heads, num_key_value_heads=kv_heads,
+                                       num_hidden_layers=2, intermediate_size=32, vocab_size=100)
+    cfg._attn_implementation = "eager"
+    with torch.device("meta"):
+        model = (transformers.GPT2LMHeadModel if family == "gpt2" else transformers.LlamaForCausalLM)(cfg)
+    cache, _ = _kv_layers(model, n, seq)
+    core = ScaledDotProductAttention(heads, kv_heads, causal=True, kv_cache=True)
+    a = _an(core, [(seq, heads * d), (seq, kv_heads * d), (seq, kv_heads * d)], batch_size=n)
+    assert len(cache) == 2
+    for layer in cache:
+        k, v = layer.keys, layer.values
+        assert k.is_contiguous() and v.is_contiguous()
+        assert k.untyped_storage() is not v.untyped_storage()
+        assert tuple(k.shape) == (n, kv_heads, seq, d)
+        elements = (k.untyped_storage().nbytes() + v.untyped_storage().nbytes()) // k.element_size()
+        assert elements == a.retained_elements == 2 * n * seq * kv_heads * d
+
+
+@pytest.mark.parametrize(("heads", "kv_heads"), [(4, 4), (4, 2)])
+def test_kv_cache_in_training_is_the_saved_keys_and_values_unless_repeated(heads, kv_heads):
+    """In train() (use_cache stays on) eager attention's matmuls save the cached K and V
+    themselves when H_kv = H (repeat_kv is a no-op): retained_saved_elements = retained_elements;
+    with grouped-query heads they save the repeated copies and the cache is apart."""
+    transformers = pytest.importorskip("transformers")
+    n, seq, d = 2, 8, 16
+    cfg = transformers.LlamaConfig(hidden_size=heads * d, num_attention_heads=heads, num_key_value_heads=kv_heads,
+                                   num_hidden_layers=2, intermediate_size=32, vocab_size=100)
+    cfg._attn_implementation = "eager"
+    with torch.device("meta"):
+        model = transformers.LlamaForCausalLM(cfg)
+    cache, saved = _kv_layers(model, n, seq, train=True)
+    a = _an(ScaledDotProductAttention(heads, kv_heads, causal=True, kv_cache=True),
+                      [(seq, heads * d), (seq, kv_heads * d), (seq, kv_heads * d)], batch_size=n)
+    for layer in cache:
+        in_saved = {layer.keys.untyped_storage()._cdata in saved, layer.values.untyped_storage()._cdata in saved}
+        assert in_saved == {kv_heads == heads}
+    assert a.retained_saved_elements == (a.retained_elements if kv_heads == heads else 0)
+
+
+def test_kv_cache_changes_no_count_and_sdpa_keeps_it_apart():
+    shape = [(16, 3 * 4 * 8)]
+    plain = _an(ScaledDotProductAttention(4, causal=True), shape, batch_size=2)
+    cached = _an(ScaledDotProductAttention(4, causal=True, kv_cache=True), shape, batch_size=2)
+    assert plain.retained_elements == 0
+    assert cached.retained_elements == cached.retained_saved_elements == 2 * 2 * 16 * 4 * 8
+    for f in ("multiply_adds", "other_ops", "weights", "saved_extra_elements", "workspace_elements"):
+        assert getattr(plain, f) == getattr(cached, f)
+    sdpa = _an(ScaledDotProductAttention(4, causal=True, implementation="sdpa", kv_cache=True), shape,
+                         batch_size=2)
+    assert sdpa.retained_elements == cached.retained_elements and sdpa.retained_saved_elements == 0

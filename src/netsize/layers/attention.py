@@ -41,6 +41,15 @@ Work rule (stated once, used by every attention layer here):
   Not counted: the contiguous head copies inside the matmuls (``N*H*(L + S)*d``, smaller when
   ``S > 2d``) and, non-causal under autocast, softmax's float32 copy of ``B`` (one more
   ``N*H*L*S`` in the low dtype). ``sdpa``'s fused kernels hold no ``N*H*L*S`` tensor.
+- KV cache (``ScaledDotProductAttention(kv_cache=True)``: transformers' ``use_cache``, on by
+  default for causal LMs in ``eval()`` *and* ``train()``): the layer's keys and values are
+  concatenated into a ``DynamicCache`` (``torch.cat``: contiguous copies, ``H_kv`` heads, before
+  any grouped-query repetition), ``2*N*S*H_kv*d`` elements with ``d_v = d``
+  (:func:`kv_cache_elements`), alive until the model's output is dropped:
+  ``Analysis.retained_elements``. Eager attention's matmuls then read (and autograd saves) the
+  cached tensors themselves when ``H_kv = H`` (``repeat_kv`` is a no-op), so the cache is the
+  saved key and value copies (``retained_saved_elements``); with ``H_kv < H`` the saved copies
+  are the repeated ones and the cache is apart. No change to parameters or work.
 """
 
 from __future__ import annotations
@@ -188,6 +197,17 @@ def _sum_terms(name: str, parts: list[Term]) -> Term | None:
     )
 
 
+def kv_cache_elements(batch: int, seq_len: int, key_features: int, value_features: int) -> int:
+    """Elements of the keys and values one attention layer caches: ``N*S*(H_kv*d_k + H_kv*d_v)``
+    (``2*N*S*H_kv*d`` when ``d_v = d_k``). The one formula of the KV cache: the layers' retained
+    tensors and :mod:`netsize.llm`'s KV-cache figures (per token: ``batch = seq_len = 1``) use it.
+
+    >>> kv_cache_elements(8, 1024, 768, 768)   # GPT-2 small, one layer
+    12582912
+    """
+    return batch * seq_len * (key_features + value_features)
+
+
 def _check_positive(kind: str, **sizes: int | None) -> None:
     for name, v in sizes.items():
         if v is not None and v <= 0:
@@ -216,6 +236,9 @@ class ScaledDotProductAttention(Layer):
     transformers' eager attention; the default) or ``"sdpa"`` (PyTorch's fused
     ``scaled_dot_product_attention`` kernels); see the module docstring. Counts of work do not
     depend on it.
+    ``kv_cache``: the keys and values are kept in a KV cache until the forward returns
+    (transformers' ``use_cache``): ``Analysis.retained_elements = 2*N*S*H_kv*d``; counts of work
+    and parameters do not depend on it.
     """
 
     num_heads: int = 1
@@ -225,6 +248,7 @@ class ScaledDotProductAttention(Layer):
     rotary: bool = False
     dropout: float = 0.0
     implementation: str = "eager"
+    kv_cache: bool = False
 
     kind = "ScaledDotProductAttention"
     arity = None  # 3 inputs (q, k, v), or 1 packed (N, L, 3*H*d) as GPT-2's c_attn makes
@@ -300,6 +324,13 @@ class ScaledDotProductAttention(Layer):
         if workspace:
             extra.append(Term("workspace_elements", workspace, "2*N*H*L*S (two score tensors at once)",
                               prod_str(2, n, h, q_len, k_len)))
+        retained = retained_saved = 0
+        if self.kv_cache:
+            retained = kv_cache_elements(n, k_len, kvh * d, kvh * dv)
+            # eager's matmuls read (and save) the cached K and V themselves unless repeated to H heads
+            retained_saved = retained if eager and kvh == h else 0
+            extra.append(Term("kv_cache_elements", retained, "N*S*(H_kv*d + H_kv*d_v)",
+                              f"{n}*{k_len}*({kvh}*{d} + {kvh}*{dv})"))
         return Analysis(
             outputs=((n, q_len, h * dv),),
             shape_terms=shape_terms,
@@ -311,6 +342,8 @@ class ScaledDotProductAttention(Layer):
             saved_float32_elements=fp32,
             workspace_elements=workspace,
             workspace_float32_elements=workspace,  # the C, D (mask add, softmax) moment: float32 under autocast
+            retained_elements=retained,
+            retained_saved_elements=retained_saved,
             extra_terms=tuple(extra),
         )
 
@@ -477,7 +510,8 @@ class GroupedQueryAttention(Layer):
         if self.out_bias:
             ops.append(Term("other_ops", n * q_len * e, "N*L*E (bias adds)", prod_str(n, q_len, e)))
         extra.append(
-            Term("kv_cache_elements", 2 * n * k_len * kvh * d, "2*N*S*H_kv*d", prod_str(2, n, k_len, kvh, d))
+            Term("kv_cache_elements", kv_cache_elements(n, k_len, kvh * d, kvh * d), "2*N*S*H_kv*d",
+                 prod_str(2, n, k_len, kvh, d))
         )
         return Analysis(
             outputs=((n, q_len, e),),

@@ -15,7 +15,8 @@ Two ways of knowing what is alive:
 * a core ``Network`` / ``Summary`` (zoo, spec, Hugging Face config): from each layer's
   saved-for-backward contract (``Analysis.saved_inputs``, ``saved_outputs``,
   ``saved_extra_elements``, ``saved_float32_elements``, ``saved_extra_bytes``, ``inplace``) and
-  forward working memory (``workspace_elements``, ``workspace_float32_elements``), tensors
+  forward working memory (``workspace_elements``, ``workspace_float32_elements``), tensors kept to
+  the end of the forward (``retained_elements``: a KV cache), tensors
   identified by the node output they are, and a liveness walk of the forward and backward passes;
 * a PyTorch ``nn.Module``: observed exactly by replaying inference and two training steps on
   the meta device (see :mod:`netsize.memory._torch_observe`).
@@ -303,6 +304,8 @@ def _from_network(
     cast_keys: set[str] = set()  # autocast's saved low-precision copies of inputs
     extra_saved = [0] * len(records)  # bytes not tied to a tensor (BN statistics, masks, indices)
     workspace = [0] * len(records)  # transient bytes inside a layer's forward (Analysis.workspace_*)
+    retained = [0] * len(records)  # alive to the end of the forward (Analysis.retained_elements: a KV cache)
+    retained_saved = [0] * len(records)  # the part of it that is also in extra_saved (one storage)
     cast_weights = 0
     outputs_of: list[list[str]] = []
     for i, (rec, ins) in enumerate(zip(records, refs, strict=True)):
@@ -355,6 +358,15 @@ def _from_network(
         workspace[i] = block_bytes(dtype_bytes(a.workspace_elements - ws32, act)) + block_bytes(
             dtype_bytes(ws32, fp32_act)
         )
+        if a.retained_elements:
+            # a KV cache: keys and values, one tensor each (split evenly when there are two)
+            half = a.retained_elements // 2
+            retained[i] = block_bytes(dtype_bytes(half, act)) + block_bytes(
+                dtype_bytes(a.retained_elements - half, act)
+            )
+            rs = min(a.retained_saved_elements, a.retained_elements)
+            retained_saved[i] = min(retained[i] if rs == a.retained_elements else block_bytes(dtype_bytes(rs, act)),
+                                    extra_saved[i])
 
     outputs = {root(tensors[r[:-2] if r.endswith(":0") else r]).key for r in _output_refs(summary, network)}
     real = [t for t in tensors.values() if t.alias_of is None]
@@ -409,6 +421,12 @@ def _from_network(
         if t.key in cast_keys:  # node names may hold '@' too (zoo: ``relu@2``)
             casts_by_node.setdefault(t.producer, []).append(t)
 
+    # Retained tensors (a KV cache) live from their layer to the end of the forward at inference;
+    # in training (transformers keeps use_cache on in train(); only gradient checkpointing turns
+    # it off) to the end of the step: the part that is also saved is not freed in backward.
+    train_retained = [0] * len(records) if checkpointing else retained
+    train_retained_saved = [0] * len(records) if checkpointing else retained_saved
+
     # forward liveness (inference, and the forward of training with saved tensors kept)
     def forward_peak(keep_saved: bool) -> tuple[int, int]:
         live: dict[str, int] = {}
@@ -424,6 +442,8 @@ def _from_network(
                 if keep_saved and t.key in saved:
                     live[t.key] = t.bytes
                     cur += t.bytes
+            # the saved part of a training-time cache is already in extra_total
+            cur += train_retained[i] - train_retained_saved[i] if keep_saved else retained[i]
             peak = max(peak, cur + workspace[i])  # live set while layer i runs: + outputs + workspace
             for key in {root(tensor(k, s)).key for k, s in zip(refs[i], records[i].input_shapes, strict=True)}:
                 remaining[key] -= 1
@@ -477,9 +497,10 @@ def _from_network(
                 pending_savers[key] -= 1
                 if pending_savers[key] == 0 and key not in outputs:
                     cur -= live_saved.pop(key)
-        cur -= extra_saved[i] if not checkpointing else 0
+        cur -= extra_saved[i] - train_retained_saved[i] if not checkpointing else 0
     opt_temp = grads if opt in ("adam", "adamw") else 0  # foreach Adam: sqrt(exp_avg_sq) temporaries
-    opt_peak = base + grads + state + opt_temp
+    # the model's output, and the KV cache it holds, is alive until the step ends
+    opt_peak = base + grads + state + opt_temp + sum(train_retained)
     peak_training = max(fwd, bw_peak, opt_peak)
     return MemoryReport(
         model=summary.model,

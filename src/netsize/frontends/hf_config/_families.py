@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,24 @@ def _attn_implementation(cfg: Config) -> str:
     return "eager" if name == "eager" else "sdpa"
 
 
+def _use_cache(cfg: Config) -> bool:
+    """transformers' ``use_cache`` (config field, the family's default when absent): a causal
+    decoder's self-attention keeps its keys and values in a ``DynamicCache`` until the forward
+    returns, in ``eval()`` and in ``train()`` alike (only gradient checkpointing turns it off)."""
+    return bool(cfg.get("use_cache", True))
+
+
+def _with_kv_cache(block: Network) -> Network:
+    """``block`` with its causal attention cores keeping a KV cache."""
+    nodes = [
+        dataclasses.replace(n, layer=dataclasses.replace(n.layer, kv_cache=True))
+        if isinstance(n.layer, ScaledDotProductAttention) and n.layer.causal
+        else n
+        for n in block.nodes
+    ]
+    return dataclasses.replace(block, nodes=nodes)
+
+
 def _dropout(g: Graph, name: str, p: float, x: str) -> str:
     """A training-time dropout node when ``p > 0`` (its mask is kept for backward)."""
     return g.add(name, _make("dropout", p=p), x) if p else x
@@ -85,7 +104,8 @@ def _gpt2(cfg: Config, arch: str, seq_len: int) -> Network:
         b = f"{p}h.{i}."
         n = g.add(f"{b}ln_1", _make("layernorm", normalized_shape=d, eps=eps), x)
         qkv = g.add(f"{b}attn.c_attn", Linear(d, 3 * d), n)
-        attn = ScaledDotProductAttention(heads, causal=True, dropout=cfg["attn_pdrop"], implementation=impl)
+        attn = ScaledDotProductAttention(heads, causal=True, dropout=cfg["attn_pdrop"], implementation=impl,
+                                         kv_cache=_use_cache(cfg))
         a = g.add(f"{b}attn.attn", attn, qkv)
         a = g.add(f"{b}attn.c_proj", Linear(d, d), a)
         a = _dropout(g, f"{b}attn.resid_dropout", resid, a)
@@ -193,6 +213,8 @@ def _decoder_only(kind: str) -> Callable[[Config, str, int], Network]:
                 sliding_window=_window(cfg, kind, i),
                 moe=moe,
             )
+            if _use_cache(cfg):
+                block = _with_kv_cache(block)
             x = g.add_network(f"{p}layers.{i}", block, x)
         x = g.add(f"{p}norm", _make("rmsnorm", normalized_shape=d, eps=cfg["rms_norm_eps"]), x)
         if causal_lm:
@@ -299,6 +321,7 @@ _LLAMA_LIKE = {
     "hidden_size": 4096,
     "vocab_size": 32000,
     "head_dim": None,
+    "use_cache": True,
 }
 
 FAMILIES: dict[str, Family] = {
@@ -309,7 +332,7 @@ FAMILIES: dict[str, Family] = {
             ("GPT2LMHeadModel", "GPT2Model"),
             {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_inner": None,
              "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True,
-             "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1},
+             "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1, "use_cache": True},
             _gpt2,
         ),
         Family(
