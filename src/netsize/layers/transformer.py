@@ -403,11 +403,13 @@ def llama_block(
     activation: str = "silu",
     sliding_window: int | None = None,
     moe: tuple[int, int] | None = None,
+    kv_cache: bool = False,
 ) -> Network:
     """A pre-norm decoder layer as LLaMA/Mistral/Qwen2/Mixtral name it: ``input_layernorm``,
     ``self_attn.{q,k,v,o}_proj`` around a causal rotary ``self_attn.attn`` core (grouped-query
     when ``num_kv_heads < num_heads``), ``post_attention_layernorm`` and ``mlp`` (SwiGLU
     ``gate_proj/up_proj/down_proj``, or a :class:`MixtureOfExperts` when ``moe=(experts, top_k)``).
+    ``kv_cache``: the attention keeps its keys and values until the forward returns.
     """
     d, h = hidden_size, num_heads
     kv = num_kv_heads or h
@@ -421,7 +423,9 @@ def llama_block(
     v = g.add("self_attn.v_proj", _linear(d, kv * hd, attention_bias), n)
     a = g.add(
         "self_attn.attn",
-        ScaledDotProductAttention(h, kv, causal=True, sliding_window=sliding_window, rotary=True),
+        ScaledDotProductAttention(
+            h, kv, causal=True, sliding_window=sliding_window, rotary=True, kv_cache=kv_cache
+        ),
         [q, k, v],
     )
     o = g.add("self_attn.o_proj", _linear(h * hd, d, o_bias), a)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,17 +61,6 @@ def _use_cache(cfg: Config) -> bool:
     decoder's self-attention keeps its keys and values in a ``DynamicCache`` until the forward
     returns, in ``eval()`` and in ``train()`` alike (only gradient checkpointing turns it off)."""
     return bool(cfg.get("use_cache", True))
-
-
-def _with_kv_cache(block: Network) -> Network:
-    """``block`` with its causal attention cores keeping a KV cache."""
-    nodes = [
-        dataclasses.replace(n, layer=dataclasses.replace(n.layer, kv_cache=True))
-        if isinstance(n.layer, ScaledDotProductAttention) and n.layer.causal
-        else n
-        for n in block.nodes
-    ]
-    return dataclasses.replace(block, nodes=nodes)
 
 
 def _dropout(g: Graph, name: str, p: float, x: str) -> str:
@@ -212,9 +200,8 @@ def _decoder_only(kind: str) -> Callable[[Config, str, int], Network]:
                 activation=cfg["hidden_act"],
                 sliding_window=_window(cfg, kind, i),
                 moe=moe,
+                kv_cache=_use_cache(cfg),
             )
-            if _use_cache(cfg):
-                block = _with_kv_cache(block)
             x = g.add_network(f"{p}layers.{i}", block, x)
         x = g.add(f"{p}norm", _make("rmsnorm", normalized_shape=d, eps=cfg["rms_norm_eps"]), x)
         if causal_lm:
