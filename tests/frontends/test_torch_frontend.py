@@ -507,3 +507,23 @@ def test_no_warnings_on_a_plain_model() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         summary(AttnBlock().eval(), input_size=(1, 5, 32))
+
+
+def test_traced_module_counts_other_ops_by_the_pointwise_and_reduction_rule():
+    # A module netsize has no layer for (LLaMA's RMSNorm written out): its work is traced.
+    class RMS(nn.Module):
+        def __init__(self, d: int) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(d))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            v = x.pow(2).mean(-1, keepdim=True)
+            return self.w * (x * torch.rsqrt(v + 1e-6))
+
+    n, rows = 2 * 8 * 16, 2 * 8
+    s = summary(nn.Sequential(RMS(16)), input_size=(2, 8, 16))
+    record = s.layer("0")
+    # pow: n outputs; mean: n inputs (a reduction); + eps and rsqrt: rows each; two multiplies: n each
+    assert record.other_ops == n + n + rows + rows + n + n
+    assert record.multiply_adds == 0
+    assert "pointwise output elements + reduction input elements" in s.explain("0")

@@ -63,6 +63,24 @@ _IGNORED = {
 }
 
 
+# Tagged pointwise, but moving data rather than computing.
+_COPIES = {torch.ops.aten.clone, torch.ops.aten.copy_, torch.ops.aten.copy, torch.ops.aten.lift_fresh_copy}
+
+
+def _elementwise_ops(func: Any, args: Any, out: Any) -> int:
+    """Other ops of a traced module (one documented rule, by aten's own op tags): one per output
+    element of a pointwise op, one per input element of a reduction; fused kernels that carry
+    neither tag (softmax, layer_norm) and data movement count nothing."""
+    tags = func.tags
+    if torch.Tag.pointwise in tags and func._overloadpacket not in _COPIES:
+        tensors = _tensors(out)
+        return _numel(_shape(tensors[0])) if tensors else 0
+    if torch.Tag.reduction in tags:
+        tensors = _tensors(args)
+        return _numel(_shape(tensors[0])) if tensors else 0
+    return 0
+
+
 class _LazyModel(Exception):
     """The model has parameters whose sizes its first forward pass decides."""
 
@@ -84,6 +102,7 @@ class _Frame:
     inputs: tuple[Shape, ...] = ()
     outputs: tuple[Shape, ...] = ()
     ops: list[_Op] = field(default_factory=list)
+    other_ops: int = 0
 
 
 @lru_cache(maxsize=4096)
@@ -136,6 +155,8 @@ class _Tracer(TorchDispatchMode):
             if r is not NotImplemented:
                 return r
         out = func(*args, **kwargs)
+        if translate is None and self.stack:
+            self.stack[-1].other_ops += _elementwise_ops(func, args, out)
         if translate is not None and self.stack:
             frame = self.stack[-1]
             for label, layer, ins in translate(args, kwargs):
@@ -434,12 +455,17 @@ def _traced_record(frame: _Frame, name: str, own: _Owned, leaf: bool) -> LayerRe
     biases = _sum_term("biases", own.biases)
     buffers = _sum_term("buffers", own.buffers)
     macs = _macs_term(frame.ops)
+    other = None
+    if frame.other_ops:
+        rule = "pointwise output elements + reduction input elements (traced aten ops)"
+        other = Term("other_ops", frame.other_ops, rule)
     analysis = Analysis(
         outputs=frame.outputs,
         weights=weights,
         biases=biases,
         buffers=buffers,
         multiply_adds=macs,
+        other_ops=other,
         saved_inputs=None if leaf else (),
     )
     params = sum(_numel(s) for _, s, _ in own.weights + own.biases)
@@ -465,7 +491,7 @@ def _traced_record(frame: _Frame, name: str, own: _Owned, leaf: bool) -> LayerRe
         non_trainable_params=params - trainable,
         buffers=buffers.value if buffers else 0,
         multiply_adds=macs.value if macs else 0,
-        other_ops=0,
+        other_ops=frame.other_ops,
         activation_elements=acts,
         saved_elements=saved,
         analysis=analysis,
