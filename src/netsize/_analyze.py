@@ -7,7 +7,7 @@ from fractions import Fraction
 from netsize._errors import NetsizeError
 from netsize._layer import CONVENTIONS, Analysis, Context, Layer, value
 from netsize._network import Network
-from netsize._shape import Shape, shape_str
+from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, ReceptiveField, Summary
 from netsize._term import message
 
@@ -118,7 +118,7 @@ def _reshaped_from(ref: str, records: list[LayerRecord]) -> str:
     if record is None or record.analysis is None or not record.analysis.inplace or len(record.input_shapes) != 1:
         return ""
     before = record.input_shapes[0]
-    if before == record.output_shape or _elements(before) != _elements(record.output_shape):
+    if before == record.output_shape or elements(before) != elements(record.output_shape):
         return ""
     factors = "*".join(str(d) for d in before[1:])
     return f" = {before[0]}x({factors}) reshaped by {record.name}"
@@ -164,8 +164,8 @@ def _record(
         notes.append(message("note.frozen"))
     kept_inputs = range(len(ins)) if a.saved_inputs is None else a.saved_inputs
     saved = (
-        sum(_elements(ins[i]) for i in kept_inputs)
-        + sum(_elements(a.outputs[i]) for i in a.saved_outputs)
+        sum(elements(ins[i]) for i in kept_inputs)
+        + sum(elements(a.outputs[i]) for i in a.saved_outputs)
         + a.saved_extra_elements
     )
     return LayerRecord(
@@ -181,7 +181,7 @@ def _record(
         buffers=value(a.buffers),
         multiply_adds=value(a.multiply_adds),
         other_ops=value(a.other_ops),
-        activation_elements=sum(_elements(s) for s in a.outputs),
+        activation_elements=sum(elements(s) for s in a.outputs),
         saved_elements=saved,
         saved_extra_bytes=a.saved_extra_bytes,
         receptive_field=rf,
@@ -189,12 +189,6 @@ def _record(
         notes=tuple(notes),
     )
 
-
-def _elements(shape: Shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _spatial_rank(shape: Shape, layout: str) -> int:

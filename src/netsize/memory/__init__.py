@@ -33,6 +33,7 @@ from netsize._analyze import analyze
 from netsize._dtypes import canonical_dtype, dtype_bytes
 from netsize._errors import NetsizeError
 from netsize._network import Network
+from netsize._shape import elements
 from netsize._summary import LayerRecord, Summary
 
 __all__ = ["OPTIMIZERS", "LayerMemory", "MemoryReport", "block_bytes", "estimate", "optimizer_state_factor"]
@@ -274,12 +275,6 @@ def _refs(summary: Summary, network: Network | None) -> list[list[str]]:
     return out
 
 
-def _elements(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
 
 def _from_network(
     summary: Summary, network: Network | None, dtype: str, opt: str, autocast: str | None, checkpointing: bool
@@ -289,11 +284,11 @@ def _from_network(
     low = autocast
     tensors: dict[str, _Tensor] = {}
     for name, shape in summary.input_shapes.items():
-        tensors[name] = _Tensor(name, _elements(shape), dtype, -1)
+        tensors[name] = _Tensor(name, elements(shape), dtype, -1)
 
     def tensor(key: str, shape: tuple[int, ...]) -> _Tensor:
         if key not in tensors:  # an input the chain fallback could not name
-            tensors[key] = _Tensor(key, _elements(shape), dtype, -1)
+            tensors[key] = _Tensor(key, elements(shape), dtype, -1)
         return tensors[key]
 
     def root(t: _Tensor) -> _Tensor:
@@ -324,7 +319,7 @@ def _from_network(
         keys = []
         for k, shape in enumerate(rec.output_shapes):
             key = rec.name if k == 0 else f"{rec.name}:{k}"
-            t = _Tensor(key, _elements(shape), out_dtype, i)
+            t = _Tensor(key, elements(shape), out_dtype, i)
             if k == 0 and a is not None and a.inplace and in_tensors:
                 t.alias_of = root(in_tensors[0]).key
             tensors[key] = t

@@ -41,13 +41,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 
-BLOCK = 512  # the CUDA caching allocator rounds every block up to a multiple of 512 bytes
+from netsize.memory import block_bytes
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
 
-
-def block_bytes(nbytes: int) -> int:
-    return -(-nbytes // BLOCK) * BLOCK if nbytes else 0
 
 
 # --- the CUDA autocast policy (aten/src/ATen/autocast_mode.cpp, CUDA lists) ------------------

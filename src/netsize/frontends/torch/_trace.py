@@ -27,7 +27,7 @@ from netsize._analyze import analyze_layer
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer
-from netsize._shape import Shape, shape_str
+from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, Summary
 from netsize._term import Term, message
 from netsize.frontends.torch._modules import core_layer
@@ -74,10 +74,10 @@ def _elementwise_ops(func: Any, args: Any, out: Any) -> int:
     tags = func.tags
     if torch.Tag.pointwise in tags and func._overloadpacket not in _COPIES:
         tensors = _tensors(out)
-        return _numel(_shape(tensors[0])) if tensors else 0
+        return elements(_shape(tensors[0])) if tensors else 0
     if torch.Tag.reduction in tags:
         tensors = _tensors(args)
-        return _numel(_shape(tensors[0])) if tensors else 0
+        return elements(_shape(tensors[0])) if tensors else 0
     return 0
 
 
@@ -383,12 +383,6 @@ class _Owned:
     shared_with: list[str] = field(default_factory=list)
 
 
-def _numel(shape: Shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
 
 def _owner(path: str, called: set[str]) -> str:
     parts = path.split(".") if path else []
@@ -429,7 +423,7 @@ def _ownership(model: nn.Module, called: set[str]) -> dict[str, _Owned]:
 def _sum_term(name: str, items: Sequence[tuple[Any, ...]]) -> Term | None:
     if not items:
         return None
-    value = sum(_numel(it[1]) for it in items)
+    value = sum(elements(it[1]) for it in items)
     symbolic = " + ".join(f"|{it[0]}|" for it in items[:8]) + (" + ..." if len(items) > 8 else "")
     substituted = " + ".join(shape_str(it[1]) or "1" for it in items[:8]) + (" + ..." if len(items) > 8 else "")
     return Term(name, value, symbolic, substituted)
@@ -468,8 +462,8 @@ def _traced_record(frame: _Frame, name: str, own: _Owned, leaf: bool) -> LayerRe
         other_ops=other,
         saved_inputs=None if leaf else (),
     )
-    params = sum(_numel(s) for _, s, _ in own.weights + own.biases)
-    trainable = sum(_numel(s) for _, s, g in own.weights + own.biases if g)
+    params = sum(elements(s) for _, s, _ in own.weights + own.biases)
+    trainable = sum(elements(s) for _, s, g in own.weights + own.biases if g)
     notes = []
     if own.shared_with:
         notes.append(message("note.tied", other=own.shared_with[0]))
@@ -477,8 +471,8 @@ def _traced_record(frame: _Frame, name: str, own: _Owned, leaf: bool) -> LayerRe
         notes.append(message("note.frozen"))
     if not leaf:
         notes.append(message("note.traced_own"))
-    acts = sum(_numel(s) for s in frame.outputs) if leaf else 0
-    saved = sum(_numel(s) for s in frame.inputs) if leaf else 0
+    acts = sum(elements(s) for s in frame.outputs) if leaf else 0
+    saved = sum(elements(s) for s in frame.inputs) if leaf else 0
     return LayerRecord(
         name=name,
         kind=type(frame.module).__name__,
@@ -521,9 +515,9 @@ def _core_record(frame: _Frame, name: str, own: _Owned) -> LayerRecord | None:
         or record.multiply_adds != traced_macs
     ):
         return None
-    params = sum(_numel(s) for _, s, _ in own.weights + own.biases)
-    trainable = sum(_numel(s) for _, s, g in own.weights + own.biases if g)
-    buffers = sum(_numel(s) for _, s in own.buffers)
+    params = sum(elements(s) for _, s, _ in own.weights + own.biases)
+    trainable = sum(elements(s) for _, s, g in own.weights + own.biases if g)
+    buffers = sum(elements(s) for _, s in own.buffers)
     if params == record.params and trainable == params and buffers == record.buffers:
         return record
     if params == 0 and own.shared_with and buffers == record.buffers:
@@ -533,7 +527,7 @@ def _core_record(frame: _Frame, name: str, own: _Owned) -> LayerRecord | None:
         notes.append(message("note.tied", other=own.shared_with[0]))
     if params and trainable < params:
         notes.append(message("note.frozen"))
-    bias_count = sum(_numel(s) for _, s, _ in own.biases)
+    bias_count = sum(elements(s) for _, s, _ in own.biases)
     return replace(
         record,
         weights=params - bias_count,
