@@ -1,4 +1,4 @@
-"""How each case of ../shared/reference/gpu_memory_h100.json is predicted, in one place for the
+"""How each case of tests/data/reference/gpu_memory_h100.json is predicted, in one place for the
 test (test_memory_gpu_reference.py) and the benchmark (benchmarks/memory_vs_gpu.py).
 
 Two methods: ``torch`` observes the torch rebuilds (torch_models.py) and transformers'
@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parent / "data" / "reference"
 GPU_MEMORY = REFERENCE_DIR / "gpu_memory_h100.json"
 
 

@@ -14,7 +14,7 @@ import netsize
 from netsize.frontends.hf_config import network_from_config
 from netsize.llm import llm_figures
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "transformers_params.json"
+REFERENCE = Path(__file__).resolve().parent / "data" / "reference" / "transformers_params.json"
 SMALL = {"vocab_size": 97, "hidden_size": 64, "num_hidden_layers": 3, "num_attention_heads": 8,
          "intermediate_size": 96, "max_position_embeddings": 64}
 

@@ -1,4 +1,4 @@
-"""Predicted memory against real H100 measurements (../shared/reference/gpu_memory_h100.json).
+"""Predicted memory against real H100 measurements (tests/data/reference/gpu_memory_h100.json).
 
 Each case is predicted by observing the same model on the meta device (torch rebuilds of
 torchvision's vgg16/resnet50, transformers' GPT2LMHeadModel with eager attention) and compared

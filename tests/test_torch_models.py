@@ -1,6 +1,6 @@
 """The torch rebuilds in torch_models.py equal torchvision, layer by layer.
 
-Source: ../shared/reference/torchvision_layers.json (torchvision 0.29.2, meta device, one forward
+Source: tests/data/reference/torchvision_layers.json (torchvision 0.29.2, meta device, one forward
 pass of a (1, 3, 224, 224) input, forward hooks on leaf modules, FlopCounterMode).
 """
 
@@ -17,12 +17,10 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from torch_models import build  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "torchvision_layers.json"
+REFERENCE = Path(__file__).resolve().parent / "data" / "reference" / "torchvision_layers.json"
 
 
 def _reference() -> dict[str, dict]:
-    if not REFERENCE.exists():
-        pytest.skip(f"reference data not found at {REFERENCE}")
     return json.loads(REFERENCE.read_text())
 
 

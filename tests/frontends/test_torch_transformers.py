@@ -1,5 +1,5 @@
 """Hugging Face models built from a config on the meta device: params equal sum(numel) (tied
-weights once) and the reference counts of ../shared/reference/transformers_params.json, and
+weights once) and the reference counts of tests/data/reference/transformers_params.json, and
 multiply-adds equal FlopCounterMode FLOPs / 2 for a short sequence."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from netsize.frontends.torch import summary  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "transformers_params.json"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "transformers_params.json"
 
 SMALL = {
     "gpt2": lambda: transformers.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=500, n_positions=64),
@@ -85,8 +85,6 @@ def test_gpt2_tied_head_counts_zero_params_but_its_matmul() -> None:
 
 @pytest.mark.parametrize("name", ["gpt2", "bert-base-uncased", "llama-2-7b"])
 def test_reference_configs_params(name: str) -> None:
-    if not REFERENCE.exists():
-        pytest.skip(f"reference data not found at {REFERENCE}")
     ref = json.loads(REFERENCE.read_text())
     if name not in ref:
         pytest.skip(f"{name} not in the reference file")
