@@ -20,7 +20,9 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from netsize.cli._values import OneLineArgumentParser
+
+    parser = OneLineArgumentParser(
         prog="netsize",
         description="How big a neural network is before you run it: shapes, params, multiply-adds, memory.",
         epilog="Run `netsize COMMAND --help` for a command's options.",
@@ -53,6 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(err))
     except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
         return _fail(f"{err.strerror}: {err.filename}" if err.filename else str(err))
+    except SystemExit as err:
+        # no command exits by itself: the user's model code (or a module it imports) called exit()
+        what = getattr(args, "target", None) or getattr(args, "model", None) or "the model"
+        return _fail(f"{what}: the model's code called exit({err.code!r}) while netsize imported or ran it")
+    except RecursionError:
+        return _fail("the input nests or recurses too deeply to analyse")
     except KeyboardInterrupt:
         print("netsize: interrupted", file=sys.stderr)
         return 130
@@ -66,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"netsize: error: {message}", file=sys.stderr)
+    from netsize.render._format import printable
+
+    print(f"netsize: error: {printable(message)}", file=sys.stderr)
     return 2
 
 

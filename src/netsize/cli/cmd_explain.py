@@ -24,6 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run(args: argparse.Namespace) -> int:
     from netsize._summary import explain_record
+    from netsize.render._format import printable
 
     target = target_from_args(args)
     # Stop after the layer asked for: its derivation stands even if a later layer does not fit.
@@ -33,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(target, batch_size=args.batch_size, convention=args.convention, until=until)
     names = [r.name for r in summary.layers]
     if args.layer in names:
-        print(summary.explain(args.layer, args.lang))
+        print(printable(summary.explain(args.layer, args.lang)))
         return 0
     inside = [r for r in summary.layers if r.name.startswith(args.layer + ".")]
     if inside:
-        print("\n\n".join(explain_record(r, args.lang) for r in inside))
+        print(printable("\n\n".join(explain_record(r, args.lang) for r in inside)))
         return 0
     close = difflib.get_close_matches(args.layer, names, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else "; `netsize summary` lists the layer names"

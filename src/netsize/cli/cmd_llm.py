@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+
+from netsize.cli._values import positive_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -15,9 +18,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "token and for the whole context (grouped-query aware) and weight bytes, per dtype.",
     )
     p.add_argument("config", metavar="CONFIG", help="HF config.json, or a folder holding one")
-    p.add_argument("-s", "--seq-len", type=int, metavar="N",
+    p.add_argument("-s", "--seq-len", type=positive_int, metavar="N",
                    help="sequence length (default: min(max_position_embeddings, 1024); T5: 512)")
-    p.add_argument("-b", "--batch-size", type=int, default=1, metavar="N", help="sequences per batch (default 1)")
+    p.add_argument("-b", "--batch-size", type=positive_int, default=1, metavar="N",
+                   help="sequences per batch (default 1)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.add_argument("--explain", action="store_true", help="also print every figure's formula")
     p.set_defaults(func=run)
@@ -31,8 +35,17 @@ def _bytes(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netsize._limits import read_json_object
     from netsize.llm import llm_figures
 
+    config = Path(args.config)
+    try:
+        is_dir = config.is_dir()
+    except OSError as err:
+        from netsize._errors import NetsizeError
+
+        raise NetsizeError(f"CONFIG {args.config[:60]!r}: {err.strerror}") from None
+    read_json_object(config / "config.json" if is_dir else config)  # bounded read before a builder runs
     f = llm_figures(args.config, seq_len=args.seq_len, batch_size=args.batch_size)
     if args.format == "json":
         print(json.dumps(f.to_dict(), indent=2))

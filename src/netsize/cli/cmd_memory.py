@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
             d.pop("layers")
         print(json.dumps(d, indent=2))
         return 0
-    print(f"{report.model}  batch {report.batch_size}  dtype {report.dtype}"
+    from netsize.render._format import printable
+
+    print(f"{printable(report.model)}  batch {report.batch_size}  dtype {report.dtype}"
           f"{'  autocast ' + report.autocast if report.autocast else ''}  optimizer {report.optimizer}"
           f"{'  checkpointing' if report.checkpointing else ''}  ({report.method})")
     rows = [
@@ -78,5 +80,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'layer':<{name_w}}  {'kind':<20} {'saved for backward':>20}")
         for m in report.layers:
             if m.saved_bytes:
-                print(f"{m.name:<{name_w}}  {m.kind:<20} {_mib(m.saved_bytes):>20}")
+                print(f"{printable(m.name):<{name_w}}  {printable(m.kind):<20} {_mib(m.saved_bytes):>20}")
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from netsize.cli._target import add_target_arguments, summarize, target_from_args
+from netsize.cli._values import columns, non_negative_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -17,12 +18,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     add_target_arguments(p)
     add_output_arguments(p)
-    p.add_argument("-d", "--depth", type=int, metavar="N",
+    p.add_argument("-d", "--depth", type=non_negative_int, metavar="N",
                    help="show blocks down to depth N (0 = top-level blocks); deeper layers are summed")
     p.add_argument("--explain", action="store_true", help="add every layer's formulas with its values")
     p.add_argument("-f", "--format", choices=("table", "json", "csv", "markdown"), default="table",
                    help="output format (default table)")
-    p.add_argument("--width", type=int, metavar="COLUMNS", help="table width (default: the terminal's)")
+    p.add_argument("--width", type=columns, metavar="COLUMNS", help="table width (default: the terminal's)")
     p.set_defaults(func=run)
 
 

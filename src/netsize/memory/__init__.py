@@ -205,12 +205,28 @@ def _from_module(
 ) -> MemoryReport:
     from netsize.memory import _torch_observe as obs_mod
 
+    name = type(module).__name__
     model = obs_mod.to_meta(module)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise NetsizeError(
+            f"{name} has no trainable parameters: a training step has nothing to update "
+            "(`netsize summary` shows its shapes and counts)"
+        )
     if make_batch is None:
         make_batch = obs_mod.batch_maker(model, batch_size, input_size, seq_len)
-    o = obs_mod.observe(
-        model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn, checkpointing=checkpointing
-    )
+    try:
+        o = obs_mod.observe(
+            model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn,
+            checkpointing=checkpointing,
+        )
+    except NetsizeError:
+        raise
+    except RecursionError:
+        raise NetsizeError(f"{name}: the forward pass recursed without end on meta tensors") from None
+    except Exception as err:  # the user's forward: as `summary` reports it, one line
+        raise NetsizeError(
+            f"{name}: the training step failed on meta tensors: {type(err).__name__}: {str(err).splitlines()[0]}"
+        ) from None
     per_layer: dict[str, int] = {}
     for s in o.saved:
         per_layer[s.module] = per_layer.get(s.module, 0) + s.bytes

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from netsize._i18n import translate
 from netsize._summary import LayerRecord, Summary, explain_record
-from netsize.render._format import convention_line, count, footer_items, shape, title
+from netsize.render._format import convention_line, count, footer_items, printable, shape, title
 
 
 def table(
@@ -68,15 +68,15 @@ def table(
     for label, value in footer_items(summary, lang, dtype):
         grid.add_row(label, value)
     parts: list[Any] = [t, grid, Text(convention_line(summary.convention, lang), style="dim")]
-    parts += [Text(f"Note: {note}", style="yellow") for note in summary.notes]
+    parts += [Text(printable(f"Note: {note}"), style="yellow") for note in summary.notes]
     if explain:
         parts += [Text(""), Text(translate("render.formulas", lang), style="bold")]
-        parts += [Text(explain_record(record, lang) + "\n") for record in summary.layers]
+        parts += [Text(printable(explain_record(record, lang)) + "\n") for record in summary.layers]
     return Group(*parts)
 
 
 def _cells(r: LayerRecord) -> list[str]:
-    return [r.name, r.kind, shape(r.output_shape), count(r.params), count(r.multiply_adds),
+    return [printable(r.name), printable(r.kind), shape(r.output_shape), count(r.params), count(r.multiply_adds),
             count(r.activation_elements)]
 
 
