@@ -31,11 +31,11 @@ MAX_DEPTH = 64
 #: YAML values in one spec after aliases are expanded (an alias counts as the nodes it stands for).
 MAX_YAML_VALUES = 100_000
 #: Bytes of a spec (YAML) file or text.
-MAX_SPEC_BYTES = 512 * 1024
+MAX_SPEC_BYTES = 256 * 1024
 #: Bytes of a Hugging Face config.json.
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 #: Layers (nodes) in one network, counting every repetition.
-MAX_LAYERS = 20_000
+MAX_LAYERS = 10_000
 #: Axes of an input shape.
 MAX_RANK = 16
 #: Characters of a TARGET or another name on the command line.

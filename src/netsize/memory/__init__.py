@@ -209,7 +209,7 @@ def _from_module(
     model = obs_mod.to_meta(module)
     if not any(p.requires_grad for p in model.parameters()):
         raise NetsizeError(
-            f"{name} has no trainable parameters: a training step has nothing to update "
+            f"{name}: the model has no trainable parameters, so a training step has nothing to update "
             "(`netsize summary` shows its shapes and counts)"
         )
     if make_batch is None:
