@@ -122,6 +122,12 @@ class Setup:
             raise NetsizeError(f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
         if not 0 < self.gpu_memory_utilization <= 1:
             raise NetsizeError(f"gpu-memory-utilization must be in (0, 1] (got {self.gpu_memory_utilization})")
+        if self.zero not in (0, 1, 2, 3):
+            raise NetsizeError(f"ZeRO stage must be 0, 1, 2 or 3 (got {self.zero})")
+        if self.offload_params and self.zero_stage != 3:
+            raise NetsizeError("offloading parameters needs ZeRO stage 3 (or FSDP full shard)")
+        if self.offload_optimizer and self.zero_stage == 0:
+            raise NetsizeError("offloading the optimizer needs a ZeRO stage (1, 2 or 3) or FSDP")
         optimizer_name(self.optimizer)
         canonical_dtype(self.kv_dtype)
 
@@ -299,12 +305,15 @@ def _weights(summary: Summary, q: Quantization, dtype: str) -> _Weights:
 
 
 def _activation_bytes(network: Network, setup: Setup, batch: int) -> int:
-    """Saved activations and the input of one micro-batch (bf16 autocast), from netsize.memory's network method."""
+    """Activations of one micro-batch under bf16 autocast, from netsize.memory's network method: what
+    autograd saves, or, where more, everything but the model states at the step's peak (the
+    recomputation of a checkpointed segment, the backward's transients)."""
     from netsize.memory import estimate
 
-    report = estimate(network, batch_size=batch, dtype="float32", optimizer="sgd", autocast="bfloat16",
-                      checkpointing=setup.checkpointing)  # fmt: skip
-    return report.activation_bytes + report.input_bytes
+    r = estimate(network, batch_size=batch, dtype="float32", optimizer="sgd", autocast="bfloat16",
+                 checkpointing=setup.checkpointing)  # fmt: skip
+    states = r.weights_bytes + r.gradient_bytes + r.optimizer_bytes + r.autocast_weight_copies_bytes
+    return max(r.activation_bytes + r.input_bytes, r.peak_training_bytes - states)
 
 
 def _tokens(summary: Summary) -> int:
@@ -469,7 +478,7 @@ def _train(
                           f"{trainable} * 4 / {mp} / {dp}"))
     if gathered:
         parts.append(Term("gathered_layer", gathered, "4 * largest layer params", f"4 * {w.largest_layer_params}"))
-    parts.append(Term("activations", act, "saved activations of one micro-batch (bf16 autocast) / tensor-parallel",
+    parts.append(Term("activations", act, "activations of one micro-batch at the peak (bf16 autocast) / tensor-parallel",
                       f"{act * setup.tensor_parallel} / {setup.tensor_parallel}" if setup.tensor_parallel > 1 else ""))
     total = sum(t.value for t in parts)
     if setup.offload_optimizer:
