@@ -477,7 +477,8 @@ def _train(
         parts.append(Term("fp32_grad_partition", fp32_grads, "trainable * 4 / model-parallel / shards",
                           f"{trainable} * 4 / {mp} / {dp}"))
     if gathered:
-        parts.append(Term("gathered_layer", gathered, "4 * largest layer params", f"4 * {w.largest_layer_params}"))
+        largest = w.largest_layer_params
+        parts.append(Term("gathered_layer", gathered, "4 * largest layer params", f"4 * {largest}"))
     parts.append(Term("activations", act, "activations of one micro-batch at the peak (bf16 autocast) / tensor-parallel",
                       f"{act * setup.tensor_parallel} / {setup.tensor_parallel}" if setup.tensor_parallel > 1 else ""))
     total = sum(t.value for t in parts)
