@@ -479,8 +479,9 @@ def _train(
     if gathered:
         largest = w.largest_layer_params
         parts.append(Term("gathered_layer", gathered, "4 * largest layer params", f"4 * {largest}"))
+    tp = setup.tensor_parallel
     parts.append(Term("activations", act, "activations of one micro-batch at the peak (bf16 autocast) / tensor-parallel",
-                      f"{act * setup.tensor_parallel} / {setup.tensor_parallel}" if setup.tensor_parallel > 1 else ""))
+                      f"{act * tp} / {tp}" if tp > 1 else ""))
     total = sum(t.value for t in parts)
     if setup.offload_optimizer:
         notes.append("CPU memory per node includes DeepSpeed's additional_buffer_factor 1.5")
