@@ -480,7 +480,7 @@ def _train(
         largest = w.largest_layer_params
         parts.append(Term("gathered_layer", gathered, "4 * largest layer params", f"4 * {largest}"))
     tp = setup.tensor_parallel
-    parts.append(Term("activations", act, "activations of one micro-batch at the peak (bf16 autocast) / tensor-parallel",
+    parts.append(Term("activations", act, "micro-batch activations at the peak (bf16 autocast) / tensor-parallel",
                       f"{act * tp} / {tp}" if tp > 1 else ""))
     total = sum(t.value for t in parts)
     if setup.offload_optimizer:
