@@ -145,7 +145,7 @@ def _number(written: str, quantity: str, text: str) -> tuple[Fraction, Fraction]
 def _shape(written: str, text: str) -> Shape:
     parts = re.split(r"\s*[x×*,]\s*", written.strip().strip("()[]"))
     try:
-        dims = tuple(int(p) for p in parts if p)
+        dims = tuple(int(p) for p in parts)
     except ValueError:
         raise NetsizeError(f"claim {text!r}: {written!r} is not a shape (write e.g. 13x13x256)") from None
     if not dims or any(d <= 0 for d in dims):
