@@ -10,7 +10,7 @@
       memory_title: "Memory of one training step", layer: "Layer", kind: "Kind", output: "Output shape", flops: "FLOPs",
       model_size: "Model size", weights: "Weights", gradients: "Gradients", optimizer_state: "Optimizer state",
       peak: "peak", forward: "forward", backward: "backward", bytes: "bytes", input: "input", batch_of: "batch",
-      memory_held: "memory held (MiB)", custom: "(your spec)", analysing: "analysing…", line: "line",
+      memory_held: "memory held (MiB)", custom: "(your spec)", analysing: "analysing…", line: "line {n}: ",
       pick: "Click a layer to see how each of its numbers is computed.", other_ops: "Other ops", trainable: "trainable"},
     zh: {model: "模型", input_size: "输入尺寸", batch: "批量", drop: "把规格文件、config.json、ONNX 或 Keras 文件拖到这里，或选择一个",
       download_json: "下载 JSON", download_html: "下载报告", search: "搜索层", expand_all: "全部展开", collapse_all: "全部折叠",
@@ -18,7 +18,7 @@
       activations: "激活值", log_scale: "对数坐标", memory_title: "一个训练步的内存", layer: "层", kind: "类型",
       output: "输出形状", flops: "浮点运算次数", model_size: "模型大小", weights: "权重", gradients: "梯度",
       optimizer_state: "优化器状态", peak: "峰值", forward: "前向", backward: "反向", bytes: "字节", input: "输入",
-      batch_of: "批量", memory_held: "占用内存（MiB）", custom: "（你的规格）", analysing: "分析中……", line: "第",
+      batch_of: "批量", memory_held: "占用内存（MiB）", custom: "（你的规格）", analysing: "分析中……", line: "第 {n} 行：",
       pick: "点击一层，查看它每个数字的计算过程。", other_ops: "其他运算", trainable: "可训练"}
   };
   var state = {data: window.NETSIZE.data, mode: window.NETSIZE.mode, lang: window.NETSIZE.lang || "en",
@@ -283,7 +283,8 @@
         var y = (errorLine - 1) * LINE, view = editor.clientHeight;
         if (y < editor.scrollTop || y > editor.scrollTop + view - 2 * LINE) editor.scrollTop = Math.max(0, y - 3 * LINE);
         gutter.scrollTop = editor.scrollTop;
-        le.hidden = false; le.textContent = t("line") + " " + errorLine + ": " + msg; placeError();
+        var short = msg.replace(/^<spec>:\d+: /, "");
+        le.hidden = false; le.textContent = t("line").replace("{n}", errorLine) + short; placeError();
       } else le.hidden = true;
       setGutter(errorLine);
       gutter.scrollTop = editor.scrollTop;
