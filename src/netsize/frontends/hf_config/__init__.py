@@ -24,12 +24,15 @@ from __future__ import annotations
 from netsize.frontends.hf_config._config import (
     DEFAULT_SEQ_LEN,
     SUPPORTED,
+    analyse_config,
     find_config,
     hub_cache,
+    is_native,
     load_config,
     network_from_config,
     resolved_config,
+    summary_from_config,
 )
 
-__all__ = ["DEFAULT_SEQ_LEN", "SUPPORTED", "find_config", "hub_cache", "load_config", "network_from_config",
-           "resolved_config"]
+__all__ = ["DEFAULT_SEQ_LEN", "SUPPORTED", "analyse_config", "find_config", "hub_cache", "is_native", "load_config",
+           "network_from_config", "resolved_config", "summary_from_config"]

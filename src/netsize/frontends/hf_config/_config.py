@@ -9,8 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from netsize._analyze import analyze
 from netsize._errors import NetsizeError
 from netsize._network import Network
+from netsize._summary import Summary
 from netsize.frontends.hf_config._families import FAMILIES, Config, Family
 from netsize.frontends.hf_config._fields import Fields
 
@@ -186,3 +188,39 @@ def network_from_config(config: Config | str | Path, seq_len: int | None = None)
         raise _not_native(cfg, fields.source, arch)
     seq = default_seq_len(family, fields) if seq_len is None else _check_seq_len(seq_len)
     return family.build(fields, arch, seq)
+
+
+def is_native(config: Config | str | Path) -> bool:
+    """Whether netsize builds this config's family and architecture itself."""
+    family, _, arch, _ = resolve(config)
+    return family is not None and arch is not None
+
+
+def analyse_config(config: Config | str | Path, seq_len: int | None = None, batch_size: int = 1,
+                   with_cache: bool = False) -> tuple[Summary, Network | None, int | None]:
+    """(summary, network or None, measured cache elements or None) of any config: netsize's own
+    network for a family it builds, else transformers' model on the meta device (see
+    :mod:`._transformers`)."""
+    family, fields, arch, cfg = resolve(config)
+    seq = default_seq_len(family, fields) if seq_len is None else _check_seq_len(seq_len)
+    if family is not None and arch is not None:
+        network = family.build(fields, arch, seq)
+        return analyze(network, batch_size=batch_size), network, None
+    from netsize.frontends.hf_config._transformers import analyse
+
+    if family is None:
+        for key in ("vocab_size", "hidden_size", "num_hidden_layers"):
+            if fields.raw(key) is not None:
+                fields.int(key, min=0)  # a clear message before transformers sees a bad count
+    result = analyse(cfg, fields.source, arch if cfg.get("architectures") else None, seq, batch_size, with_cache)
+    return result.summary, None, result.cache_elements
+
+
+def summary_from_config(config: Config | str | Path, seq_len: int | None = None, batch_size: int = 1) -> Summary:
+    """The summary of any Hugging Face config: built natively for the families netsize knows,
+    else through transformers (installed) on the meta device, with a note saying so.
+
+    >>> summary_from_config({"model_type": "gpt2", "n_layer": 1}, seq_len=4).totals.params
+    46279680
+    """
+    return analyse_config(config, seq_len, batch_size)[0]
