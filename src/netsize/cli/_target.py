@@ -39,6 +39,7 @@ class Target:
     convention: str = "torch"
     description: str = ""
     spec: Any = None  # netsize.spec.Spec for spec files (line numbers for errors)
+    summary: Summary | None = None  # already analysed (a Hugging Face config built by transformers)
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,13 +108,13 @@ def load_target(
     path = Path(target)
     low = target.lower()
     try:
-        is_config_dir = path.is_dir() and (path / "config.json").is_file()
+        config_path = None if low.endswith((".yaml", ".yml", ".json")) else _hf_config_path(target)
     except OSError as err:  # a name too long for the file system, a loop of links
         raise NetsizeError(f"TARGET {target[:60]!r}{'...' if len(target) > 60 else ''}: {err.strerror}") from None
     if low.endswith((".yaml", ".yml")):
         result = _spec_target(target, input_size, variables)
-    elif low.endswith(".json") or is_config_dir:
-        result = _hf_target(path, input_size, seq_len, variables)
+    elif low.endswith(".json") or config_path is not None:
+        result = _hf_target(path, input_size, seq_len, variables, batch_size)
     elif _is_callable_ref(target):
         result = _torch_target(target, input_size, variables)
     else:
@@ -135,6 +136,8 @@ def summarize(target: Target, *, batch_size: int = 1, convention: str | None = N
     from netsize._analyze import analyze
 
     convention = convention or target.convention
+    if target.summary is not None:
+        return target.summary
     if target.network is None:
         from netsize.frontends.torch import summary as torch_summary
 
@@ -216,21 +219,37 @@ def _zoo_target(target: str, input_size: Any, variables: dict[str, Any]) -> Targ
     )
 
 
-def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict[str, Any]) -> Target:
+def _hf_config_path(target: str) -> Path | None:
+    """A folder holding config.json, a Hugging Face cache snapshot or a model id in the local cache."""
+    if target.lower().endswith((".yaml", ".yml")) or _is_callable_ref(target):
+        return None
+    if not Path(target).is_dir() and "/" not in target:
+        return None  # a zoo name
+    from netsize.frontends.hf_config import find_config
+
+    return find_config(target)
+
+
+def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict[str, Any],
+               batch_size: int = 1) -> Target:
     if input_size is not None:
         raise NetsizeError(f"{path}: a Hugging Face config takes --seq-len, not --input-size")
     if variables:
         raise NetsizeError(f"{path}: --var applies to zoo models and spec files, not to a Hugging Face config")
-    config = path / "config.json" if path.is_dir() else path
-    if not config.is_file():
-        raise NetsizeError(f"config file not found: {config}")
+    try:
+        from netsize.frontends.hf_config import analyse_config, find_config, is_native, network_from_config
+    except ImportError:
+        raise NetsizeError("reading Hugging Face configs is not available in this installation") from None
+    config = find_config(path)
+    if config is None:
+        raise NetsizeError(f"config file not found: {path}")
     from netsize._limits import read_json_object
 
     read_json_object(config)  # size, nesting, huge integers and the top level, before a builder reads it
-    try:
-        from netsize.frontends.hf_config import network_from_config
-    except ImportError:
-        raise NetsizeError("reading Hugging Face configs is not available in this installation") from None
+    if not is_native(config):  # through transformers, analysed now at this batch size
+        summary = analyse_config(config, seq_len=seq_len, batch_size=batch_size)[0]
+        return Target(name=summary.model, kind="hf_config", summary=summary,
+                      input_size=summary.input_shape[1:] or None)
     network = network_from_config(config, seq_len=seq_len) if seq_len else network_from_config(config)
     return Target(name=network.name, kind="hf_config", network=network,
                   input_size=next(iter(network.inputs.values()), None))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from netsize.cli._values import positive_int
 
@@ -17,7 +16,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "and per sequence, training FLOPs per token (3 x forward, next to the 6N rule), KV-cache bytes per "
         "token and for the whole context (grouped-query aware) and weight bytes, per dtype.",
     )
-    p.add_argument("config", metavar="CONFIG", help="HF config.json, or a folder holding one")
+    p.add_argument("config", metavar="CONFIG",
+                   help="HF config.json, a folder holding one, or a model id in the local Hugging Face cache")
     p.add_argument("-s", "--seq-len", type=positive_int, metavar="N",
                    help="sequence length (default: min(max_position_embeddings, 1024); T5: 512)")
     p.add_argument("-b", "--batch-size", type=positive_int, default=1, metavar="N",
@@ -38,14 +38,16 @@ def run(args: argparse.Namespace) -> int:
     from netsize._limits import read_json_object
     from netsize.llm import llm_figures
 
-    config = Path(args.config)
+    from netsize.frontends.hf_config import find_config
+
     try:
-        is_dir = config.is_dir()
-    except OSError as err:
+        found = find_config(args.config)
+    except OSError as err:  # a name too long for the file system
         from netsize._errors import NetsizeError
 
         raise NetsizeError(f"CONFIG {args.config[:60]!r}: {err.strerror}") from None
-    read_json_object(config / "config.json" if is_dir else config)  # bounded read before a builder runs
+    if found is not None:
+        read_json_object(found)  # size, nesting, huge integers, the top level: before a builder reads it
     f = llm_figures(args.config, seq_len=args.seq_len, batch_size=args.batch_size)
     if args.format == "json":
         print(json.dumps(f.to_dict(), indent=2))
