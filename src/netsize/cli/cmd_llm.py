@@ -36,9 +36,8 @@ def _bytes(n: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from netsize._limits import read_json_object
-    from netsize.llm import llm_figures
-
     from netsize.frontends.hf_config import find_config
+    from netsize.llm import llm_figures
 
     try:
         found = find_config(args.config)
