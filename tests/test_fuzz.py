@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import fuzz_support
@@ -57,7 +57,9 @@ def _scale(ci: int) -> int:
     return ci * 25 if fuzz_support.LONG else ci
 
 
+# No shrinking: a mutation is already small, and shrinking a slow case would eat CI's budget.
 SETTINGS = dict(deadline=None, derandomize=not fuzz_support.LONG, database=None,
+                phases=(Phase.explicit, Phase.generate),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 
