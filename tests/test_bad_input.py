@@ -92,6 +92,37 @@ def test_repeat_and_layer_count_are_bounded(tmp_path: Path) -> None:
     _fails(["summary", str(path)], str(path), "more than 10,000 layers")
 
 
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"model_type": "gpt2", "n_layer": 1_000_000_000}, "n_layer = 1000000000; netsize analyses at most 1,000"),
+        ({"model_type": "llama", "num_hidden_layers": 100_000}, "num_hidden_layers = 100000"),
+        ({"model_type": "mixtral", "num_local_experts": 10**9}, "at most 4,096 experts"),
+    ],
+)
+def test_config_layer_counts_are_bounded(tmp_path: Path, config: dict[str, object], expected: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    _fails(["summary", str(path)], str(path), expected)
+    _fails(["llm", str(path)], str(path), expected)
+
+
+def test_graph_nodes_are_bounded() -> None:
+    from netsize import Sequential
+    from netsize._limits import MAX_GRAPH_NODES
+    from netsize.layers.activation import ReLU
+
+    with pytest.raises(NetsizeError, match="more than 100,000 layers"):
+        Sequential([(f"r{i}", ReLU()) for i in range(MAX_GRAPH_NODES + 1)], (4,))
+
+
+def test_python_data_nesting_is_bounded() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(SpecError, match="nested more than 64 levels"):
+        load_spec({"input": [4], "layers": loop})
+
+
 def test_large_files_are_refused_by_size(tmp_path: Path) -> None:
     path = _spec(tmp_path, "".join(f"  - l{i}: {{type: linear, out_features: 16}}\n" for i in range(40_000)))
     _fails(["summary", str(path)], str(path), "a spec may have at most 262,144")

@@ -52,9 +52,9 @@ CONFIG_BASES: dict[str, dict[str, Any]] = {
 }
 
 
-def _scale(ci: int) -> int:
-    """Cases for one test: ``ci`` in CI, 25 times more in the long mode."""
-    return ci * 25 if fuzz_support.LONG else ci
+def _scale(ci: int, long_factor: int = 25) -> int:
+    """Cases for one test: ``ci`` in CI, ``long_factor`` times more in the long mode."""
+    return ci * long_factor if fuzz_support.LONG else ci
 
 
 # No shrinking: a mutation is already small, and shrinking a slow case would eat CI's budget.
@@ -263,7 +263,7 @@ def process_case(draw: st.DrawFn) -> list[str]:
     return draw(command_line())
 
 
-@settings(max_examples=_scale(12), **SETTINGS)  # type: ignore[arg-type]
+@settings(max_examples=_scale(12, 10), **SETTINGS)  # type: ignore[arg-type]
 @given(argv=process_case(), spec=mutated_spec(), snippet=st.sampled_from(YAML_SNIPPETS), n=st.integers(0, 10**9))
 def test_sample_as_processes(workdir: Path, argv: list[str], spec: tuple[str, Any], snippet: str, n: int) -> None:
     path = workdir / f"proc-{n}.yaml"

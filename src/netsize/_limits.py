@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,11 @@ MAX_SPEC_BYTES = 256 * 1024
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 #: Layers (nodes) in one network, counting every repetition.
 MAX_LAYERS = 10_000
+#: Nodes any frontend may build (a zoo model, a config): a backstop behind the readers' own bounds.
+MAX_GRAPH_NODES = 100_000
+#: Layers (blocks) a Hugging Face config may ask for, and experts per layer.
+MAX_CONFIG_LAYERS = 1_000
+MAX_CONFIG_EXPERTS = 4_096
 #: Axes of an input shape.
 MAX_RANK = 16
 #: Characters of a TARGET or another name on the command line.
@@ -101,6 +107,35 @@ def read_json_object(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise NetsizeError(f"{path}: a config must be a JSON object (got a {type(data).__name__})")
     return data
+
+
+_LAYER_KEY = re.compile(r"(n|num|num_hidden|num_decoder|num_encoder|encoder|decoder|n_decoder|n_encoder)_layers?")
+_EXPERT_KEY = re.compile(r"(num_local_experts|num_experts|n_routed_experts|moe_num_experts|num_experts_per_tok)")
+
+
+def check_config_counts(data: dict[str, Any], path: str | Path) -> None:
+    """Refuse a config whose layer or expert count (``n_layer``, ``num_hidden_layers``,
+    ``num_local_experts``..., also in nested configs such as ``text_config``) is past the bound:
+    a builder makes nodes per layer and per expert, so these decide the work."""
+    stack: list[tuple[str, dict[str, Any]]] = [("", data)]
+    while stack:
+        prefix, obj = stack.pop()
+        for key, value in obj.items():
+            if isinstance(value, dict):
+                stack.append((f"{prefix}{key}.", value))
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                continue
+            if _LAYER_KEY.fullmatch(key) and value > MAX_CONFIG_LAYERS:
+                raise NetsizeError(
+                    f"{path}: {prefix}{key} = {_brief_int(value)}; netsize analyses at most "
+                    f"{MAX_CONFIG_LAYERS:,} layers"
+                )
+            if _EXPERT_KEY.fullmatch(key) and value > MAX_CONFIG_EXPERTS:
+                raise NetsizeError(
+                    f"{path}: {prefix}{key} = {_brief_int(value)}; netsize analyses at most "
+                    f"{MAX_CONFIG_EXPERTS:,} experts"
+                )
 
 
 def _depth(data: Any) -> int:

@@ -21,8 +21,8 @@ from netsize._summary import Summary
 from netsize.cli._values import check_variable_types, parse_input_sizes, parse_shape, parse_variables
 from netsize.cli._values import positive_int as _positive
 
-__all__ = ["Target", "add_target_arguments", "load_target", "parse_input_sizes", "parse_shape", "parse_variables",
-           "summarize", "target_from_args"]
+__all__ = ["Target", "add_target_arguments", "load_target", "located", "parse_input_sizes", "parse_shape",
+           "parse_variables", "summarize", "target_from_args"]
 
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -148,12 +148,17 @@ def summarize(target: Target, *, batch_size: int = 1, convention: str | None = N
     try:
         return analyze(target.network, batch_size=batch_size, convention=convention, until=until)
     except NetsizeError as err:
-        spec = target.spec
-        if spec is not None:
-            node = str(err).split(" (", 1)[0]
-            if node in spec.lines:
-                raise NetsizeError(f"{spec.where(node)}: {err}") from None
-        raise
+        raise located(target, err) from None
+
+
+def located(target: Target, err: NetsizeError) -> NetsizeError:
+    """``err`` with the spec file and line of the layer it names in front (spec targets)."""
+    spec = target.spec
+    if spec is not None:
+        node = str(err).split(" (", 1)[0]
+        if node in spec.lines:
+            return NetsizeError(f"{spec.where(node)}: {err}")
+    return err
 
 
 def _spec_target(target: str, input_size: Any, variables: dict[str, Any]) -> Target:
@@ -243,9 +248,10 @@ def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict
     config = find_config(path)
     if config is None:
         raise NetsizeError(f"config file not found: {path}")
-    from netsize._limits import read_json_object
+    from netsize._limits import check_config_counts, read_json_object
 
-    read_json_object(config)  # size, nesting, huge integers and the top level, before a builder reads it
+    # size, nesting, huge integers, the top level, the layer count: before a builder reads it
+    check_config_counts(read_json_object(config), config)
     if not is_native(config):  # through transformers, analysed now at this batch size
         summary = analyse_config(config, seq_len=seq_len, batch_size=batch_size)[0]
         return Target(name=summary.model, kind="hf_config", summary=summary,

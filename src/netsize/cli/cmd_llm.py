@@ -35,7 +35,7 @@ def _bytes(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netsize._limits import read_json_object
+    from netsize._limits import check_config_counts, read_json_object
     from netsize.frontends.hf_config import find_config
     from netsize.llm import llm_figures
 
@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
         raise NetsizeError(f"CONFIG {args.config[:60]!r}: {err.strerror}") from None
     if found is not None:
-        read_json_object(found)  # size, nesting, huge integers, the top level: before a builder reads it
+        # size, nesting, huge integers, the top level, the layer count: before a builder reads it
+        check_config_counts(read_json_object(found), found)
     f = llm_figures(args.config, seq_len=args.seq_len, batch_size=args.batch_size)
     if args.format == "json":
         print(json.dumps(f.to_dict(), indent=2))

@@ -34,19 +34,23 @@ def _mib(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netsize.cli._target import target_from_args
+    from netsize._errors import NetsizeError
+    from netsize.cli._target import located, target_from_args
     from netsize.memory import estimate
 
     target = target_from_args(args)
-    report = estimate(
-        target,
-        batch_size=args.batch_size,
-        dtype=args.dtype,
-        optimizer=args.optimizer,
-        autocast=args.autocast,
-        checkpointing=args.checkpointing,
-        seq_len=args.seq_len,
-    )
+    try:
+        report = estimate(
+            target,
+            batch_size=args.batch_size,
+            dtype=args.dtype,
+            optimizer=args.optimizer,
+            autocast=args.autocast,
+            checkpointing=args.checkpointing,
+            seq_len=args.seq_len,
+        )
+    except NetsizeError as err:  # a layer that does not fit: name its spec line, as summary does
+        raise located(target, err) from None
     if args.format == "json":
         d = report.to_dict()
         if not args.layers:

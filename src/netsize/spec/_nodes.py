@@ -251,10 +251,14 @@ def _scalar(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
     return constructor(loader, node)
 
 
-def from_python(obj: Any) -> Val:
-    """A spec given as Python data (dicts, lists, scalars): no line numbers."""
+def from_python(obj: Any, depth: int = 1) -> Val:
+    """A spec given as Python data (dicts, lists, scalars): no line numbers. Nesting is bounded
+    as in YAML (a list that contains itself is refused at the bound)."""
+    if depth > MAX_DEPTH and isinstance(obj, Mapping | list | tuple):
+        raise SpecError([Issue("<spec>", None, "", f"nested more than {MAX_DEPTH} levels deep, the most a spec "
+                                                   "may nest")])
     if isinstance(obj, Mapping):
-        return Val({str(k): from_python(v) for k, v in obj.items()})
+        return Val({str(k): from_python(v, depth + 1) for k, v in obj.items()})
     if isinstance(obj, list | tuple):
-        return Val([from_python(v) for v in obj])
+        return Val([from_python(v, depth + 1) for v in obj])
     return Val(obj)
