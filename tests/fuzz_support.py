@@ -21,8 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: Cases multiply by this in the long mode (``NETSIZE_FUZZ_LONG=1`` or ``pytest --long``).
+#: The long mode (``NETSIZE_FUZZ_LONG=1`` or ``pytest --long``) runs 25 times CI's cases, over
+#: 16,000; ``NETSIZE_FUZZ_LONG=N`` (N > 1) runs N times CI's cases.
 LONG = os.environ.get("NETSIZE_FUZZ_LONG", "") not in ("", "0")
+LONG_FACTOR = int(os.environ["NETSIZE_FUZZ_LONG"]) if os.environ.get("NETSIZE_FUZZ_LONG", "").isdigit() and int(
+    os.environ["NETSIZE_FUZZ_LONG"]) > 1 else 25
 
 #: Limits of a subprocess case: the issue's bound is 1 s and 200 MB for the analysis of a file
 #: under 1 MB; the CPU limit leaves room for the interpreter's start and a shared CI machine.

@@ -150,6 +150,18 @@ def test_huge_legal_results_print(tmp_path: Path) -> None:
     assert "8,000,000,000,000,000,000" in outcome.stdout  # 8 inputs x 10**18 outputs, the weights
 
 
+def test_counts_past_a_float_print_in_every_format(tmp_path: Path) -> None:
+    """16 axes of 2**62 and a batch of 2**62: legal, and far past 1e308; every output prints."""
+    big = 2**62
+    path = tmp_path / "huge.yaml"
+    path.write_text(f"input: {[big] * 16}\nlayers:\n  - relu\n  - fc: {{type: linear, out_features: {big}}}\n")
+    for argv in (["summary", str(path)], ["summary", str(path), "-f", "markdown"], ["memory", str(path)],
+                 ["summary", str(path), "-f", "json"]):
+        outcome = run_in_process([*argv, "-b", str(big)])
+        assert check(outcome, [str(path)]) == "ok", outcome.stderr
+    assert "e+24 TiB" in run_in_process(["summary", str(path), "-b", str(big), "-f", "markdown"]).stdout
+
+
 def test_deeply_nested_spec_and_config(tmp_path: Path) -> None:
     path = tmp_path / "deep.yaml"
     path.write_text("input: [8]\nlayers: " + "[" * 1200 + "]" * 1200 + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from decimal import Decimal
 
 from netsize.cli._values import positive_int
 
@@ -30,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def _bytes(n: int) -> str:
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= size:
-            return f"{n:,} B ({n / size:.2f} {unit})"
+            return f"{n:,} B ({Decimal(n) / size:.2f} {unit})"  # exact past a float's range
     return f"{n:,} B"
 
 

@@ -30,7 +30,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _mib(n: int) -> str:
-    return f"{n / 2**20:,.1f} MiB"
+    from decimal import Decimal
+
+    value = Decimal(n) / 2**20  # exact: a huge (legal) network has byte counts past a float
+    return f"{value:,.1f} MiB" if value < 10**15 else f"{value:.3e} MiB"
 
 
 def run(args: argparse.Namespace) -> int:

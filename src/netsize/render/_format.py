@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from netsize._i18n import register_messages, translate
 from netsize._shape import Shape, shape_str
@@ -93,11 +94,13 @@ def human(n: int) -> str:
 
 
 def size(n_bytes: int) -> str:
-    """``237.95 MiB``."""
-    value = float(n_bytes)
+    """``237.95 MiB`` (past a float's range, ``1.23e+300 TiB``)."""
+    value = Decimal(n_bytes)  # exact at any size: a legal but huge network has counts past 1e308
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024 or unit == "TiB":
-            return f"{n_bytes} B" if unit == "B" else f"{value:.2f} {unit}"
+            if unit == "B":
+                return f"{n_bytes} B"
+            return f"{value:.3e} {unit}" if value >= 10**15 else f"{value:.2f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
 
