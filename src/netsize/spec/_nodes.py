@@ -137,6 +137,8 @@ def parse_value(text: str, what: str) -> Any:
         if issues:
             raise NetsizeError(f"{what}: {issues[0].message}")
     except SpecError as err:
+        if err.issues[0].message.startswith("not valid YAML") and "control character" not in err.issues[0].message:
+            return text  # not YAML: the text itself, as a string (`--var act=@relu`)
         raise NetsizeError(f"{what}: {err.issues[0].message}") from None
     return val.plain()
 
