@@ -32,6 +32,7 @@ from netsize._summary import LayerRecord, Summary
 from netsize._term import Term, message
 from netsize.frontends.torch._modules import core_layer
 from netsize.frontends.torch._ops import TRANSLATIONS
+from netsize.frontends.torch._safety import CopyOnWrite, ModelSnapshot, swap_to_meta
 
 ROOT = "(root)"
 
@@ -122,6 +123,7 @@ class _Tracer(TorchDispatchMode):
         self.done: list[_Frame] = []
         self.calls: dict[str, int] = {}
         self.unknown: set[str] = set()
+        self.failed_op: Any = None  # the innermost aten op that raised
 
     # module hooks -------------------------------------------------------------------------
     def pre(self, module: nn.Module, args: Any) -> None:
@@ -154,7 +156,12 @@ class _Tracer(TorchDispatchMode):
                 r = func.decompose(*args, **kwargs)
             if r is not NotImplemented:
                 return r
-        out = func(*args, **kwargs)
+        try:
+            out = func(*args, **kwargs)
+        except Exception:
+            if self.failed_op is None:
+                self.failed_op = func
+            raise
         if translate is None and self.stack:
             self.stack[-1].other_ops += _elementwise_ops(func, args, out)
         if translate is not None and self.stack:
@@ -331,42 +338,22 @@ def _data_dependent(err: BaseException) -> bool:
     )
 
 
-def _meta_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Meta stand-ins for every parameter and buffer (shared tensors stay shared)."""
-    memo: dict[int, torch.Tensor] = {}
-    state: dict[str, torch.Tensor] = {}
-    named = list(model.named_parameters(remove_duplicate=False)) + list(model.named_buffers(remove_duplicate=False))
-    for name, t in named:
-        if id(t) not in memo:
-            memo[id(t)] = _to_meta(t)
-        state[name] = memo[id(t)]
-    return state
-
-
-def _run_meta(model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _run_meta(
+    model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any], snapshot: ModelSnapshot
+) -> Any:
     args, kwargs = _to_meta(args), _to_meta(kwargs)
-    tensors = list(model.parameters()) + list(model.buffers())
+    swap_to_meta(snapshot)  # parameters, buffers and tensors in attributes; snapshot.restore() undoes it
     with torch.no_grad(), _hooked(tracer), tracer:
-        if all(t.is_meta for t in tensors):
-            return model(*args, **kwargs)
-        state = _meta_state(model)
-        return torch.func.functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
+        return model(*args, **kwargs)
 
 
-def _run_real(model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _run_real(
+    model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any], snapshot: ModelSnapshot
+) -> Any:
     device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
     args, kwargs = _to_real(args, device), _to_real(kwargs, device)
-    saved = {id(b): b.detach().clone() for b in model.buffers()}
-    rng = torch.random.get_rng_state()
-    try:
-        with torch.no_grad(), _hooked(tracer), tracer:
-            return model(*args, **kwargs)
-    finally:
-        with torch.no_grad():
-            for b in model.buffers():
-                if id(b) in saved:
-                    b.copy_(saved[id(b)])
-        torch.random.set_rng_state(rng)
+    with torch.no_grad(), _hooked(tracer), CopyOnWrite(snapshot), tracer:
+        return model(*args, **kwargs)
 
 
 # ------------------------------------------------------------------------------------------
@@ -602,6 +589,32 @@ def summary(
     if not isinstance(model, nn.Module):
         raise NetsizeError(f"summary needs a torch.nn.Module (got {type(model).__name__})")
     args, kw = _make_inputs(input_size, input_data, dtypes, batch_dim, kwargs)
+    snapshot = ModelSnapshot(model)
+    try:
+        return _summary(model, snapshot, args, kw, depth, batch_dim, fallback)
+    finally:
+        snapshot.restore()  # whatever happened, the model is left as it was found
+
+
+def _failure(model: nn.Module, tracer: _Tracer, err: BaseException) -> tuple[str, str]:
+    """Where a pass failed (`` in name (Class), in aten op``) and what the error said."""
+    frame = tracer.stack[-1] if tracer.stack else None
+    where = f" in {frame.name or ROOT} ({type(frame.module).__name__})" if frame else ""
+    if tracer.failed_op is not None:
+        where += f", in {tracer.failed_op}"
+    what = str(err) if isinstance(err, _LazyModel) else f"{type(err).__name__}: {err}"
+    return where, what
+
+
+def _summary(
+    model: nn.Module,
+    snapshot: ModelSnapshot,
+    args: tuple[Any, ...],
+    kw: dict[str, Any],
+    depth: int | None,
+    batch_dim: int | None,
+    fallback: bool,
+) -> Summary:
     names = {id(m): n for n, m in model.named_modules()}
     tracer = _Tracer(names)
     lazy = any(isinstance(t, nn.parameter.UninitializedTensorMixin) for t in [*model.parameters(), *model.buffers()])
@@ -609,38 +622,57 @@ def summary(
     try:
         if lazy:
             raise _LazyModel("it has uninitialized (lazy) parameters, whose sizes only a real forward pass sets")
-        output = _run_meta(model, tracer, args, kw)
+        output = _run_meta(model, tracer, args, kw, snapshot)
     except NetsizeError:
         raise
     except Exception as err:
-        frame = tracer.stack[-1] if tracer.stack else None
-        where = f" in {frame.name or ROOT} ({type(frame.module).__name__})" if frame else ""
-        what = str(err) if isinstance(err, _LazyModel) else f"{type(err).__name__}: {err}"
-        if not isinstance(err, _LazyModel) and not _data_dependent(err):
-            raise NetsizeError(
-                f"{type(model).__name__}: the forward pass failed on meta tensors{where}: {what}"
-            ) from err
+        snapshot.restore()  # the real pass, if any, runs on the model as found
+        where, what = _failure(model, tracer, err)
+        first_line = what.splitlines()[0] if what else what
         real = all(not t.is_meta for t in [*model.parameters(), *model.buffers()])
+        values = isinstance(err, _LazyModel) or _data_dependent(err)
         if not fallback or not real:
+            why = (
+                "It reads tensor values (data-dependent control flow or output sizes) or has lazy parameters."
+                if values
+                else "An op without a meta kernel, a tensor made on another device inside forward "
+                "(torch.eye(n) without device=x.device), or a wrong input shape or dtype."
+            )
             raise NetsizeError(
-                f"{type(model).__name__} cannot run on meta tensors{where}: {what}. "
-                "It reads tensor values (data-dependent control flow or output sizes) or has lazy parameters. "
-                "Build the model on a real device and pass fallback=True so netsize can fall back to one "
-                "real forward pass, or make the forward shape-only."
+                f"{type(model).__name__} cannot run on meta tensors{where}: {first_line}. {why} "
+                + (
+                    "Build the model on a real device and pass fallback=True so netsize can fall back to one "
+                    "real forward pass, or make the forward shape-only."
+                    if not real
+                    else "Pass fallback=True so netsize can fall back to one real forward pass."
+                )
             ) from None
+        if lazy:
+            model = copy.deepcopy(model)
+            names = {id(m): n for n, m in model.named_modules()}
+            snapshot = ModelSnapshot(model)
+        tracer = _Tracer(names)
+        try:
+            output = _run_real(model, tracer, args, kw, snapshot)
+        except NetsizeError:
+            raise
+        except Exception as err2:
+            where2, what2 = _failure(model, tracer, err2)
+            raise NetsizeError(
+                f"{type(model).__name__}: the forward pass failed on meta tensors{where}: {first_line}; "
+                f"one real forward pass failed too{where2}: {what2.splitlines()[0] if what2 else what2}. "
+                "Check the input shapes and dtypes the model expects."
+            ) from None
+        finally:
+            snapshot.restore()
         fallback_note = (
-            f"{type(model).__name__} cannot run on meta tensors{where} ({what.splitlines()[0]}); "
+            f"{type(model).__name__} cannot run on meta tensors{where} ({first_line}); "
             "analysed it with one real forward pass instead"
             + (" on a copy" if lazy else "")
             + ", which computed the outputs and allocated the activations"
         )
         notes.append(fallback_note)
-        warnings.warn(f"netsize: {fallback_note}", RuntimeWarning, stacklevel=2)
-        if lazy:
-            model = copy.deepcopy(model)
-            names = {id(m): n for n, m in model.named_modules()}
-        tracer = _Tracer(names)
-        output = _run_real(model, tracer, args, kw)
+        warnings.warn(f"netsize: {fallback_note}", RuntimeWarning, stacklevel=3)
     records = _records(model, tracer.done)
     inputs = _input_names(model, args, kw)
     if not inputs:
