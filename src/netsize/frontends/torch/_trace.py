@@ -31,7 +31,7 @@ from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, Summary
 from netsize._term import Term, message
 from netsize.frontends.torch._modules import core_layer
-from netsize.frontends.torch._ops import TRANSLATIONS
+from netsize.frontends.torch._ops import META_OUTPUTS, NOT_IN_FLOPCOUNTER, TRANSLATIONS
 from netsize.frontends.torch._safety import CopyOnWrite, ModelSnapshot, swap_to_meta
 
 ROOT = "(root)"
@@ -157,7 +157,10 @@ class _Tracer(TorchDispatchMode):
             if r is not NotImplemented:
                 return r
         try:
-            out = func(*args, **kwargs)
+            if packet in META_OUTPUTS and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+                out = META_OUTPUTS[packet](args, kwargs)
+            else:
+                out = func(*args, **kwargs)
         except Exception:
             if self.failed_op is None:
                 self.failed_op = func
@@ -596,6 +599,26 @@ def summary(
         snapshot.restore()  # whatever happened, the model is left as it was found
 
 
+def _flopcounter_notes(frames: list[_Frame], real_pass: bool) -> list[str]:
+    """Where netsize's multiply-adds exceed FlopCounterMode's, by how much and why."""
+    beyond: dict[str, int] = {}
+    for f in frames:
+        for op in f.ops:
+            why = NOT_IN_FLOPCOUNTER.get(op.label)
+            if why is not None and op.term.value:
+                beyond[why] = beyond.get(why, 0) + op.term.value
+    notes = []
+    for why, n in beyond.items():
+        assumed = ""
+        if not real_pass and "grouped" in why:
+            assumed = "; on meta tensors every routed row is taken to be in a group"
+        notes.append(
+            f"{n:,} multiply-adds are {why}: torch.utils.flop_counter.FlopCounterMode has no formula for this op "
+            f"and counts 0, so its total is lower by exactly {n:,}{assumed}"
+        )
+    return notes
+
+
 def _failure(model: nn.Module, tracer: _Tracer, err: BaseException) -> tuple[str, str]:
     """Where a pass failed (`` in name (Class), in aten op``) and what the error said."""
     frame = tracer.stack[-1] if tracer.stack else None
@@ -674,6 +697,7 @@ def _summary(
         notes.append(fallback_note)
         warnings.warn(f"netsize: {fallback_note}", RuntimeWarning, stacklevel=3)
     records = _records(model, tracer.done)
+    notes.extend(_flopcounter_notes(tracer.done, real_pass=bool(notes)))
     inputs = _input_names(model, args, kw)
     if not inputs:
         raise NetsizeError("the forward call received no tensor; give input_size or input_data")
