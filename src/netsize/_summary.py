@@ -135,6 +135,7 @@ class Summary:
     layers: tuple[LayerRecord, ...]
     output_shapes: tuple[Shape, ...] = ()
     notes: tuple[str, ...] = ()  # what the reader must know about how it was obtained (e.g. a fallback)
+    uncounted_ops: tuple[tuple[str, int], ...] = ()  # (op name, calls) that no counting rule reached
 
     @property
     def input_shape(self) -> Shape:
@@ -221,6 +222,7 @@ class Summary:
             "totals": self.totals.to_dict(),
             "model_size_bytes": self.model_size(),
             "notes": list(self.notes),
+            "uncounted_ops": dict(self.uncounted_ops),
         }
 
     def to_pandas(self, depth: int | None = None) -> Any:

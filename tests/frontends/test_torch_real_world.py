@@ -201,3 +201,77 @@ def test_bart_sdpa_counts_equal_eager_and_flopcounter_misses_cpu_flash_attention
     assert eager.totals.multiply_adds == eager_fc == sdpa.totals.multiply_adds
     assert sdpa_fc == sdpa.totals.multiply_adds - attention
     assert any(f"lower by exactly {attention:,}" in n and "for_cpu" in n for n in sdpa.notes)
+
+
+# --- what was not counted, and user formulas ---------------------------------------------------------
+
+
+class Uncountable(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.fc(x)
+        spectrum = torch.fft.rfft(y).abs().sum()
+        distances = torch.cdist(y, y).sum()
+        solved = torch.linalg.solve(torch.eye(8, device=x.device) + 0 * y[:8, :8], y[:8]).sum()
+        up = torch.nn.functional.interpolate(y[None], scale_factor=2, mode="linear").sum()
+        gram = (y @ y.T).sum()  # counted: the module's own row exists either way
+        return y + spectrum + distances + solved + up + gram
+
+
+def test_ops_no_rule_counts_are_listed_in_notes_json_and_footer() -> None:
+    from netsize.render import footer_lines
+
+    s = summary(Uncountable(), input_size=(8, 8))
+    ops = dict(s.uncounted_ops)
+    expected = {"aten._fft_r2c": 1, "aten._cdist_forward": 1, "aten._linalg_solve_ex": 1, "aten.upsample_linear1d": 1}
+    assert ops == expected
+    assert s.to_dict()["uncounted_ops"] == ops
+    assert any("reached no counting rule" in line and "aten._fft_r2c x1" in line for line in footer_lines(s, "en"))
+    # A module netsize has a layer for counts its own ops: nothing uncounted.
+    plain = summary(nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), nn.Softmax(-1)), input_size=(2, 4))
+    assert plain.uncounted_ops == () and plain.to_dict()["uncounted_ops"] == {}
+
+
+def test_op_formulas_per_call_and_registered_replace_the_zero() -> None:
+    from netsize.frontends.torch import register_formula, unregister_formula
+
+    fft = lambda args, kwargs, out: 8 * 8 * 3  # noqa: E731
+    s = summary(
+        Uncountable(),
+        input_size=(8, 8),
+        formulas={
+            "aten::_fft_r2c": fft,
+            torch.ops.aten._cdist_forward: lambda a, k, o: {"multiply_adds": 512, "other_ops": 64},
+        },
+    )
+    assert s.totals.multiply_adds == 2 * 8 * 8 * 8 + 8 * 8 * 3 + 512
+    assert "aten._fft_r2c" not in dict(s.uncounted_ops) and "aten._cdist_forward" not in dict(s.uncounted_ops)
+    register_formula(torch.ops.aten.upsample_linear1d, lambda a, k, o: {"other_ops": o.numel()})
+    try:
+        s2 = summary(Uncountable(), input_size=(8, 8))
+    finally:
+        unregister_formula(torch.ops.aten.upsample_linear1d)
+    assert "aten.upsample_linear1d" not in dict(s2.uncounted_ops)
+    assert s2.totals.other_ops == summary(Uncountable(), input_size=(8, 8)).totals.other_ops + 8 * 16
+    with pytest.raises(NetsizeError, match="returned 'many'"):
+        summary(Uncountable(), input_size=(8, 8), formulas={"aten::_fft_r2c": lambda a, k, o: "many"})
+
+
+def test_module_formula_counts_the_module_as_one_row_with_its_params() -> None:
+    class Fused(nn.Module):  # stands for a module running a kernel netsize cannot see
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = nn.Linear(8, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x).relu()
+
+    model = nn.Sequential(Fused(), nn.Linear(8, 2))
+    s = summary(model, input_size=(4, 8), formulas={Fused: lambda m, inputs, out: inputs[0].shape[0] * 100})
+    assert [r.name for r in s.layers] == ["0", "1"]
+    assert s.layer("0").multiply_adds == 400 and s.layer("0").params == 72
+    assert s.totals.params == n_params(model)
+    assert s.totals.multiply_adds == 400 + 4 * 8 * 2

@@ -241,3 +241,35 @@ def _table() -> dict[Any, Translation]:
 
 
 TRANSLATIONS: dict[Any, Translation] = _table()
+
+
+# Ops that do no arithmetic: they make, view, move, select or reorder data, draw random numbers
+# or read values. Any other op that no rule counts is reported as uncounted.
+_NO_ARITHMETIC = frozenset(
+    [
+        "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "zeros", "zeros_like",
+        "new_zeros", "ones", "ones_like", "new_ones", "full", "full_like", "new_full", "scalar_tensor", "arange",
+        "linspace", "logspace", "eye", "rand", "rand_like", "randn", "randn_like", "randint", "randint_like",
+        "randperm", "bernoulli", "normal", "uniform", "exponential", "random", "multinomial", "_to_copy", "to",
+        "_copy_from", "_copy_from_and_resize", "clone", "copy", "lift_fresh", "lift_fresh_copy", "detach", "alias",
+        "contiguous", "cat", "stack", "index", "_unsafe_index", "index_select", "gather", "scatter", "index_put",
+        "_unsafe_index_put", "index_copy", "masked_select", "masked_scatter", "take", "embedding", "slice_scatter",
+        "select_scatter", "diagonal_scatter", "as_strided_scatter", "repeat", "repeat_interleave", "tile", "roll",
+        "flip", "rot90", "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
+        "replication_pad1d", "replication_pad2d", "replication_pad3d", "_local_scalar_dense", "item", "nonzero",
+        "fill", "zero", "resize", "resize_as", "set", "tril", "triu", "split", "split_with_sizes", "unbind",
+        "chunk", "_unsafe_view", "view", "reshape", "_reshape_alias", "as_strided", "expand", "permute",
+        "transpose", "t", "narrow", "narrow_copy", "im2col", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
+        "native_channel_shuffle", "_assert_async", "_assert_tensor_metadata", "_functional_assert_async",
+        "sym_constrain_range", "record_stream", "_assert_scalar", "_linalg_check_errors", "unfold", "squeeze",
+        "unsqueeze", "select", "slice", "diagonal"
+    ]
+)  # fmt: skip
+
+
+def does_arithmetic(func: Any) -> bool:
+    """False for ops that only make, view, move or select data (see ``_NO_ARITHMETIC``)."""
+    if getattr(func, "is_view", False):
+        return False
+    name = func._overloadpacket.__name__
+    return name.rstrip("_") not in _NO_ARITHMETIC and name not in _NO_ARITHMETIC

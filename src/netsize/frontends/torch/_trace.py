@@ -30,8 +30,9 @@ from netsize._layer import Analysis, Context, Layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, Summary
 from netsize._term import Term, message
+from netsize.frontends.torch._custom import Formulas, counts
 from netsize.frontends.torch._modules import core_layer
-from netsize.frontends.torch._ops import META_OUTPUTS, NOT_IN_FLOPCOUNTER, TRANSLATIONS
+from netsize.frontends.torch._ops import META_OUTPUTS, NOT_IN_FLOPCOUNTER, TRANSLATIONS, does_arithmetic
 from netsize.frontends.torch._safety import CopyOnWrite, ModelSnapshot, swap_to_meta
 
 ROOT = "(root)"
@@ -89,7 +90,7 @@ class _LazyModel(Exception):
 @dataclass
 class _Op:
     label: str
-    layer: Layer
+    layer: Layer | None  # None: a user's formula
     inputs: tuple[Shape, ...]
     term: Term
 
@@ -104,6 +105,9 @@ class _Frame:
     outputs: tuple[Shape, ...] = ()
     ops: list[_Op] = field(default_factory=list)
     other_ops: int = 0
+    uncounted: dict[str, int] = field(default_factory=dict)  # aten ops no rule counted: calls
+    custom: bool = False  # counted by a user's module formula
+    counted_by_core: bool = False  # its record is the core layer's (which counts its ops)
 
 
 @lru_cache(maxsize=4096)
@@ -116,9 +120,10 @@ def _op_term(layer: Layer, inputs: tuple[Shape, ...]) -> tuple[Term, tuple[Shape
 class _Tracer(TorchDispatchMode):
     """Attributes every multiply-add of an aten op to the innermost running module."""
 
-    def __init__(self, names: dict[int, str]) -> None:
+    def __init__(self, names: dict[int, str], formulas: Formulas | None = None) -> None:
         super().__init__()
         self.names = names
+        self.formulas = formulas or Formulas(None)
         self.stack: list[_Frame] = []
         self.done: list[_Frame] = []
         self.calls: dict[str, int] = {}
@@ -128,12 +133,12 @@ class _Tracer(TorchDispatchMode):
     # module hooks -------------------------------------------------------------------------
     def pre(self, module: nn.Module, args: Any) -> None:
         name = self.names.get(id(module))
-        if name is None:
-            return
+        if name is None or (self.stack and self.stack[-1].custom):
+            return  # inside a module a user's formula counts, nothing is traced apart
         self.calls[name] = self.calls.get(name, 0) + 1
         if self.stack:
             self.stack[-1].has_children = True
-        self.stack.append(_Frame(module, name, self.calls[name]))
+        self.stack.append(_Frame(module, name, self.calls[name], custom=self.formulas.for_module(module) is not None))
 
     def post(self, module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
         if self.names.get(id(module)) is None or not self.stack or self.stack[-1].module is not module:
@@ -141,6 +146,11 @@ class _Tracer(TorchDispatchMode):
         frame = self.stack.pop()
         frame.inputs = tuple(_shape(t) for t in _tensors((args, kwargs)))
         frame.outputs = tuple(_shape(t) for t in _tensors(output))
+        if frame.custom:
+            who = f"{frame.name or ROOT} ({type(module).__name__})"
+            macs, other = counts(self.formulas.for_module(module)(module, args, output), who)  # type: ignore[misc]
+            term = Term("multiply_adds", macs, f"formula for {type(module).__name__}", str(macs))
+            frame.ops, frame.other_ops, frame.uncounted = [_Op("custom formula", None, frame.inputs, term)], other, {}
         self.done.append(frame)
 
     # dispatch ---------------------------------------------------------------------------
@@ -149,6 +159,9 @@ class _Tracer(TorchDispatchMode):
         if func in _IGNORED:
             return func(*args, **kwargs)
         packet = func._overloadpacket
+        custom = self.formulas.for_op(func)
+        if custom is not None:
+            return self._custom_op(func, custom, args, kwargs)
         translate = TRANSLATIONS.get(packet)
         if translate is None and not isinstance(func, torch._ops.HigherOrderOperator):
             # As FlopCounterMode does: look inside ops that decompose into counted ones.
@@ -166,7 +179,11 @@ class _Tracer(TorchDispatchMode):
                 self.failed_op = func
             raise
         if translate is None and self.stack:
-            self.stack[-1].other_ops += _elementwise_ops(func, args, out)
+            frame = self.stack[-1]
+            frame.other_ops += _elementwise_ops(func, args, out)
+            if not _counted_elementwise(func) and does_arithmetic(func):
+                name = str(packet)
+                frame.uncounted[name] = frame.uncounted.get(name, 0) + 1
         if translate is not None and self.stack:
             frame = self.stack[-1]
             for label, layer, ins in translate(args, kwargs):
@@ -178,6 +195,24 @@ class _Tracer(TorchDispatchMode):
                     ) from None
                 frame.ops.append(_Op(label, layer, ins, term))
         return out
+
+
+    def _custom_op(self, func: Any, formula: Any, args: Any, kwargs: Any) -> Any:
+        out = func(*args, **kwargs)
+        if self.stack:
+            frame = self.stack[-1]
+            macs, other = counts(formula(args, kwargs, out), str(func._overloadpacket))
+            ins = tuple(_shape(t) for t in _tensors(args))
+            term = Term("multiply_adds", macs, f"formula for {func._overloadpacket}", str(macs))
+            frame.ops.append(_Op(str(func._overloadpacket), None, ins, term))
+            frame.other_ops += other
+        return out
+
+
+def _counted_elementwise(func: Any) -> bool:
+    """Whether the traced other-ops rule (:func:`_elementwise_ops`) covers ``func``."""
+    tags = func.tags
+    return torch.Tag.pointwise in tags or torch.Tag.reduction in tags
 
 
 def _shape(t: torch.Tensor) -> Shape:
@@ -545,7 +580,8 @@ def _records(model: nn.Module, frames: list[_Frame]) -> list[LayerRecord]:
             own = _Owned(shared_with=[base] if has else [])
         leaf = not frame.has_children
         if leaf:
-            rec = _core_record(frame, name, own)
+            rec = None if frame.custom else _core_record(frame, name, own)
+            frame.counted_by_core = rec is not None
             records.append(rec if rec is not None else _traced_record(frame, name, own, leaf=True))
         elif own.weights or own.biases or own.buffers or frame.ops:
             records.append(_traced_record(frame, name, own, leaf=False))
@@ -564,6 +600,7 @@ def summary(
     batch_dim: int | None = None,
     dtypes: Any = None,
     fallback: bool = True,
+    formulas: Mapping[Any, Any] | None = None,
     **kwargs: Any,
 ) -> Summary:
     """Shapes, parameters, buffers and multiply-adds of every module of ``model``.
@@ -587,16 +624,33 @@ def summary(
 
     If the forward pass needs tensor values (``.item()``, ``nonzero``), meta tensors cannot run
     it: with ``fallback=True`` a model with real weights is run once for real (warning), else
-    :class:`NetsizeError` explains why.
+    :class:`NetsizeError` explains why. Any other failure of the meta pass (an op without a meta
+    kernel, a tensor made on the CPU inside ``forward``) falls back the same way.
+
+    Every aten op that does arithmetic no rule counts (``torch.fft.rfft``, ``torch.cdist``,
+    ``F.interpolate`` in a traced module...) is listed in ``uncounted_ops`` and in ``notes``.
+    ``formulas`` gives a custom module class or op its count, ``{MyBlock: f, "aten::fft_r2c": g}``
+    (see :func:`netsize.frontends.torch.register_formula`).
     """
     if not isinstance(model, nn.Module):
         raise NetsizeError(f"summary needs a torch.nn.Module (got {type(model).__name__})")
     args, kw = _make_inputs(input_size, input_data, dtypes, batch_dim, kwargs)
     snapshot = ModelSnapshot(model)
     try:
-        return _summary(model, snapshot, args, kw, depth, batch_dim, fallback)
+        return _summary(model, snapshot, args, kw, depth, batch_dim, fallback, Formulas(formulas))
     finally:
         snapshot.restore()  # whatever happened, the model is left as it was found
+
+
+def _uncounted(frames: list[_Frame]) -> tuple[tuple[str, int], ...]:
+    """Calls of each aten op no rule counted, over the frames whose ops the trace counts (a
+    module analysed by its core layer has its ops counted by that layer)."""
+    calls: dict[str, int] = {}
+    for f in frames:
+        if not f.counted_by_core:
+            for op, n in f.uncounted.items():
+                calls[op] = calls.get(op, 0) + n
+    return tuple(sorted(calls.items()))
 
 
 def _flopcounter_notes(frames: list[_Frame], real_pass: bool) -> list[str]:
@@ -637,9 +691,10 @@ def _summary(
     depth: int | None,
     batch_dim: int | None,
     fallback: bool,
+    formulas: Formulas,
 ) -> Summary:
     names = {id(m): n for n, m in model.named_modules()}
-    tracer = _Tracer(names)
+    tracer = _Tracer(names, formulas)
     lazy = any(isinstance(t, nn.parameter.UninitializedTensorMixin) for t in [*model.parameters(), *model.buffers()])
     notes: list[str] = []
     try:
@@ -674,7 +729,7 @@ def _summary(
             model = copy.deepcopy(model)
             names = {id(m): n for n, m in model.named_modules()}
             snapshot = ModelSnapshot(model)
-        tracer = _Tracer(names)
+        tracer = _Tracer(names, formulas)
         try:
             output = _run_real(model, tracer, args, kw, snapshot)
         except NetsizeError:
@@ -698,6 +753,14 @@ def _summary(
         warnings.warn(f"netsize: {fallback_note}", RuntimeWarning, stacklevel=3)
     records = _records(model, tracer.done)
     notes.extend(_flopcounter_notes(tracer.done, real_pass=bool(notes)))
+    uncounted = _uncounted(tracer.done)
+    if uncounted:
+        listed = ", ".join(f"{op} x{n}" for op, n in uncounted)
+        notes.append(
+            f"{len(uncounted)} aten op{'s' if len(uncounted) > 1 else ''} reached no counting rule and added 0 to "
+            f"multiply-adds and other ops: {listed}. Give them a formula with "
+            "netsize.frontends.torch.register_formula or summary(..., formulas=...)"
+        )
     inputs = _input_names(model, args, kw)
     if not inputs:
         raise NetsizeError("the forward call received no tensor; give input_size or input_data")
@@ -712,6 +775,7 @@ def _summary(
         layers=tuple(records),
         output_shapes=tuple(_shape(t) for t in _tensors(output)),
         notes=tuple(notes),
+        uncounted_ops=uncounted,
     )
     if depth is None:
         return result
