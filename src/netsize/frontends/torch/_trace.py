@@ -304,7 +304,38 @@ def _to_meta(obj: Any) -> Any:
         return tuple(_to_meta(v) for v in obj)
     if isinstance(obj, list):
         return [_to_meta(v) for v in obj]
-    return obj
+    return _object_copy(obj, meta=True)
+
+
+def _object_copy(obj: Any, meta: bool) -> Any:
+    """A copy of an input object that holds tensors in its attributes (a Hugging Face cache
+    passed as ``past_key_values``): the forward pass grows it in place, and the user's own must
+    not change. For the meta pass its tensors become meta stand-ins (no data copied)."""
+    if isinstance(obj, (str, bytes, int, float, bool, type)) or obj is None or callable(obj):
+        return obj
+    found: dict[int, torch.Tensor] = {}
+
+    def walk(o: Any, depth: int) -> None:
+        if isinstance(o, torch.Tensor):
+            found[id(o)] = o
+        elif depth < 6 and isinstance(o, (list, tuple)):
+            for v in o:
+                walk(v, depth + 1)
+        elif depth < 6 and isinstance(o, Mapping):
+            for v in o.values():
+                walk(v, depth + 1)
+        elif depth < 6 and hasattr(o, "__dict__") and not isinstance(o, (nn.Module, type)):
+            for v in vars(o).values():
+                walk(v, depth + 1)
+
+    walk(obj, 0)
+    if not found:
+        return obj
+    memo: dict[int, Any] = {i: _to_meta(t) for i, t in found.items()} if meta else {}
+    try:
+        return copy.deepcopy(obj, memo)
+    except Exception:  # an object that cannot be copied: pass it as it is
+        return obj
 
 
 def _to_real(obj: Any, device: torch.device) -> Any:
@@ -320,7 +351,7 @@ def _to_real(obj: Any, device: torch.device) -> Any:
         return tuple(_to_real(v, device) for v in obj)
     if isinstance(obj, list):
         return [_to_real(v, device) for v in obj]
-    return obj
+    return _object_copy(obj, meta=False)
 
 
 def _input_names(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Shape]:
