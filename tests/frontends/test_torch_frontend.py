@@ -703,3 +703,28 @@ def _to_meta_args(args: tuple, dtype: torch.dtype | None = None) -> tuple:
         return v
 
     return tuple(meta(a) for a in args)
+
+
+class ClipsItsWeights(nn.Module):
+    """Clips a parameter in place in forward (weight clipping of WGAN critics), and reads a value,
+    so netsize's fallback runs it for real: the parameter's values must come back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.fc.weight.data.clamp_(-0.01, 0.01)
+        y = self.fc(x)
+        return y * 2 if y.sum().item() > 0 else y
+
+
+def test_parameters_written_in_place_by_the_real_pass_get_their_values_back() -> None:
+    torch.manual_seed(0)
+    model = ClipsItsWeights()
+    before = capture(model)
+    weight = model.fc.weight.detach().clone()
+    with pytest.warns(RuntimeWarning, match="one real forward pass"):
+        summary(model, input_size=(2, 4))
+    assert_unchanged(before, model)
+    assert torch.equal(model.fc.weight, weight) and model.fc.weight.abs().max() > 0.01

@@ -65,6 +65,7 @@ class _TensorState:
     grad: torch.Tensor | None
     version: int
     copy: torch.Tensor | None  # the values, for tensors a pass may write
+    written: bool = False  # an in-place op wrote its storage (through .data, no version bump)
 
 
 def _storage_key(t: torch.Tensor) -> tuple[Any, ...]:
@@ -201,12 +202,20 @@ class ModelSnapshot:
         )
         if moved:
             t.data = a
-        if s.copy is not None and t._version != s.version:
-            t.copy_(s.copy)
+        if s.copy is not None and (t._version != s.version or s.written or not _equal(t.data, s.copy)):
+            t.data.copy_(s.copy)  # through .data: an in-place write on a leaf that requires grad
+            s.version, s.written = t._version, False
         if t.requires_grad != s.requires_grad and t.is_leaf:
             t.requires_grad_(s.requires_grad)
         if t.grad is not s.grad and t.is_leaf:
             t.grad = s.grad
+
+
+def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    try:
+        return a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))
+    except Exception:  # a layout torch.equal does not take: copy the values back to be sure
+        return False
 
 
 class CopyOnWrite(TorchDispatchMode):
@@ -232,6 +241,7 @@ class CopyOnWrite(TorchDispatchMode):
                     if s is not None:
                         s.copy = s.alias.clone()
                         s.version = s.tensor._version
+                        s.written = True
         return func(*args, **kwargs)
 
 
