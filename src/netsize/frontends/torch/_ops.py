@@ -267,9 +267,22 @@ _NO_ARITHMETIC = frozenset(
 )  # fmt: skip
 
 
+# Fused kernels the traced other-ops convention names and counts as nothing (docs/conventions.md:
+# "fused kernels with neither tag (softmax, layer_norm) ... count nothing"): a rule reached them.
+_CONVENTION_ZERO = frozenset(
+    [
+        "_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax", "native_layer_norm", "layer_norm",
+        "native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
+        "_native_batch_norm_legit_functional", "native_group_norm", "rms_norm", "_fused_rms_norm",
+    ]
+)  # fmt: skip
+
+
 def does_arithmetic(func: Any) -> bool:
-    """False for ops that only make, view, move or select data (see ``_NO_ARITHMETIC``)."""
+    """Whether an op no counting rule reached is worth reporting as uncounted: False for ops
+    that only make, view, move or select data (``_NO_ARITHMETIC``) and for the fused kernels the
+    traced convention counts as nothing (``_CONVENTION_ZERO``)."""
     if getattr(func, "is_view", False):
         return False
     name = func._overloadpacket.__name__
-    return name.rstrip("_") not in _NO_ARITHMETIC and name not in _NO_ARITHMETIC
+    return not ({name, name.rstrip("_")} & (_NO_ARITHMETIC | _CONVENTION_ZERO))
