@@ -30,8 +30,10 @@ in plain lists, tuples and dicts):
 
 from __future__ import annotations
 
+import operator
 import random
 import sys
+from collections import OrderedDict
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +44,9 @@ from torch.nn.modules import module as _module_hooks
 from torch.utils._python_dispatch import TorchDispatchMode
 
 _MAX_DEPTH = 12
+
+# Values that hold no tensor: skipped at once (most of a module's __dict__).
+_ATOMS = frozenset({bool, int, float, complex, str, bytes, type(None), torch.dtype, torch.device, torch.Size})
 
 # Module-level hook registries of torch.nn (a pass adds global hooks and must remove them).
 _GLOBAL_HOOK_DICTS = (
@@ -99,6 +104,14 @@ class ModelSnapshot:
             state = dict(vars(m))
             self.modules.append((m, state))
             for v in state.values():
+                tp = type(v)
+                if tp in _ATOMS:
+                    continue
+                if (tp is dict or tp is OrderedDict) and not v:  # the many empty hook dicts
+                    if id(v) not in self._seen:
+                        self._seen.add(id(v))
+                        self.dicts.append((v, []))
+                    continue
                 self._walk(v, pending, 0)
         present = [n for n in _GLOBAL_HOOK_DICTS if hasattr(_module_hooks, n)]
         self.global_hooks = {n: dict(getattr(_module_hooks, n)) for n in present}
@@ -110,6 +123,8 @@ class ModelSnapshot:
         self.np_rng = numpy.random.get_state() if numpy is not None else None
 
     def _walk(self, v: Any, pending: list[nn.Module], depth: int) -> None:
+        if type(v) in _ATOMS:
+            return
         if isinstance(v, torch.Tensor):
             self._tensor(v)
             return
@@ -160,16 +175,21 @@ class ModelSnapshot:
         with torch.no_grad():
             for m, state in self.modules:
                 d = vars(m)
-                if d.keys() != state.keys() or any(d[k] is not v for k, v in state.items()):
+                # Same keys in the same order, each the same object; else put the dict back whole.
+                same = len(d) == len(state) and all(map(operator.is_, d.values(), state.values()))
+                if not same or d.keys() != state.keys():
                     d.clear()
                     d.update(state)
             for lst, items in self.lists:
-                if len(lst) != len(items) or any(a is not b for a, b in zip(lst, items, strict=True)):
+                if len(lst) != len(items) or not all(map(operator.is_, lst, items)):
                     lst[:] = items
             for dct, pairs in self.dicts:
-                current = list(dct.items())
-                if len(current) != len(pairs) or any(
-                    (a[0] is not b[0] and a[0] != b[0]) or a[1] is not b[1] for a, b in zip(current, pairs, strict=True)
+                if len(dct) != len(pairs) or (
+                    pairs
+                    and not all(
+                        a[1] is b[1] and (a[0] is b[0] or a[0] == b[0])
+                        for a, b in zip(dct.items(), pairs, strict=True)
+                    )
                 ):
                     dct.clear()
                     dct.update(pairs)
@@ -257,6 +277,8 @@ def _meta_like(t: torch.Tensor, memo: dict[int, torch.Tensor]) -> torch.Tensor:
 def _meta_value(v: Any, memo: dict[int, torch.Tensor], depth: int) -> Any:
     """``v`` with its real tensors replaced by meta stand-ins: lists and dicts in place (the
     snapshot restores their contents), tuples rebuilt."""
+    if type(v) in _ATOMS:
+        return v
     if isinstance(v, torch.Tensor):
         return _meta_like(v, memo)
     if depth > _MAX_DEPTH or isinstance(v, nn.Module):
