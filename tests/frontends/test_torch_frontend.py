@@ -617,6 +617,9 @@ def _harmless_models() -> dict[str, tuple]:
         False,
     )
     models["data_dependent"] = (DataDependent, lambda: (torch.randn(3, 4),), False)
+    # train mode: the real pass of the fallback updates the running statistics
+    models["batchnorm_data_dependent"] = (lambda: nn.Sequential(nn.BatchNorm1d(4), DataDependent()),
+                                          lambda: (torch.randn(3, 4),), False)  # fmt: skip
     models["shared_under_two_names"] = (SharedUnderTwoNames, lambda: (torch.randn(1, 8),), False)
     models["cached_attributes"] = (lambda: CachedInAttributes(False), lambda: (torch.randn(2, 4),), False)
     models["cached_attributes_dd"] = (lambda: CachedInAttributes(True), lambda: (torch.randn(2, 4),), False)
