@@ -674,7 +674,7 @@ def test_every_model_is_left_exactly_as_found_by_summary(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name", ["case_lstm", "case_tied", "case_frozen", "cached_attributes", "shared_under_two_names",
-             "torchvision_resnet18_meta", "torchvision_vit_b_16_meta", "torchvision_mobilenet_v2_real"],
+             "torchvision_resnet18_meta"],
 )  # fmt: skip
 def test_every_model_is_left_exactly_as_found_by_memory_estimate(name: str) -> None:
     from netsize import memory
@@ -691,6 +691,9 @@ def test_every_model_is_left_exactly_as_found_by_memory_estimate(name: str) -> N
     before = capture(model)
     memory.estimate(model, batch_size=1, dtype="bfloat16", make_batch=lambda: _to_meta_args(args, torch.bfloat16))
     assert_unchanged(before, model)
+    if meta:  # observed in place: checkpointing wraps each block's forward, the optimizer sets .grad
+        memory.estimate(model, batch_size=1, checkpointing=True, make_batch=lambda: _to_meta_args(args))
+        assert_unchanged(before, model)
     with pytest.raises(Exception):  # noqa: B017 - any failure: the point is what it leaves behind
         memory.estimate(model, batch_size=1, make_batch=lambda: _to_meta_args(_wrong(args)))
     assert_unchanged(before, model)
