@@ -189,3 +189,18 @@ def test_cli_reads_keras_and_refuses_h5_and_savedmodel(tmp_path):
         assert proc.returncode == 2
         assert words in proc.stderr and "m.keras" in proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_reading_a_keras_file_imports_neither_keras_nor_numpy(tmp_path):
+    keras_example().save(tmp_path / "m.keras")
+    code = (
+        "import io, sys, contextlib\n"
+        "from netsize.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['summary', {str(tmp_path / 'm.keras')!r}]) == 0\n"
+        "print(','.join(m for m in ('keras', 'tensorflow', 'torch', 'numpy', 'onnx', 'h5py') if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""

@@ -93,6 +93,11 @@ CASES = {
     "llama": (_llama, "ids", True),
 }
 
+# PyTorch-frontend rows whose module the exporter recorded (the rest: dropouts and activations
+# the exporter folds away, modules reused twice, a bare nn.LSTM whose only row is the model).
+MODULES_COMPARED = {"resnet": 32, "resnet_dynamo": 32, "mobilenet_v2": 140, "unet": 19, "vit": 16, "lstm": 0,
+                    "gru_bidirectional": 0, "gpt2": 24, "llama": 25}
+
 
 def _export(name: str, path: Path) -> tuple[nn.Module, torch.Tensor]:
     build, shape, dynamo = CASES[name]
@@ -119,6 +124,14 @@ def test_onnx_export_matches_torch_frontend(name, tmp_path):
     assert got.totals.multiply_adds == expected.totals.multiply_adds
     assert got.output_shapes == expected.output_shapes
     assert not any("not counted (no netsize rule" in n for n in got.notes), got.notes
+    # Module by module: the last node the exporter recorded under a module's path makes its output.
+    compared = 0
+    for row in expected.layers:
+        members = [r for r in got.layers if r.name.startswith(row.name + ".")]
+        if members and "#" not in row.name:
+            assert members[-1].output_shape == row.output_shape, (row.name, members[-1].name)
+            compared += 1
+    assert compared >= MODULES_COMPARED[name]
 
 
 def test_torchscript_names_group_by_module(tmp_path):
@@ -235,3 +248,38 @@ def test_cli_summary_of_onnx_file(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "netsize", "summary", str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "1,380" in proc.stdout  # 3*3*3*8 + 8 + 288*4 + 4
+
+
+@pytest.mark.parametrize("rank", [3, 4])
+def test_onnx_attention_op_counts_as_its_two_matmuls(rank):
+    from onnx import TensorProto, helper
+
+    b, h, kv, s, d = 2, 4, 2, 6, 8
+    if rank == 3:
+        q, k = [b, s, h * d], [b, s, kv * d]
+        attrs = {"q_num_heads": h, "kv_num_heads": kv}
+    else:
+        q, k = [b, h, s, d], [b, kv, s, d]
+        attrs = {}
+    node = helper.make_node("Attention", ["q", "k", "v"], ["y"], name="/attn/Attention", **attrs)
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, shape in (("q", q), ("k", k), ("v", k))]
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    m = helper.make_model(helper.make_graph([node], "g", inputs, [out]), opset_imports=[helper.make_opsetid("", 23)])
+    s_ = onnx_summary(m)
+    assert s_.output_shapes == ((b, s, h * d),) if rank == 3 else ((b, h, s, d),)
+    assert s_.totals.multiply_adds == 2 * b * h * s * s * d  # q@k^T and scores@v per query head
+
+
+def test_reading_an_onnx_file_does_not_import_torch(tmp_path):
+    path = tmp_path / "small.onnx"
+    torch.onnx.export(nn.Sequential(nn.Linear(4, 2)), (torch.randn(1, 4),), str(path), dynamo=False)
+    code = (
+        "import io, sys, contextlib\n"
+        "from netsize.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['summary', {str(path)!r}]) == 0\n"
+        "print(','.join(m for m in ('torch', 'onnxruntime', 'transformers') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""

@@ -135,14 +135,26 @@ def _module_path(node: onnx.NodeProto) -> list[str]:
 
 
 def _dotted(parts: list[str]) -> list[str]:
-    """``["layer1", "layer1.0", "conv1"]`` -> ``["layer1", "0", "conv1"]``: a part that repeats
-    its parent's path (as both exporters write it) extends that path instead of nesting it."""
+    """The module path as dotted parts. The dynamo exporter writes each scope as the full path
+    (``layer1``, ``layer1.0``, ``layer1.0.conv1``), the TorchScript one as the parent's name and
+    the child's (``layer1``, ``layer1.0``, ``conv1``; ``mlp``, ``mlp.0``): both give
+    ``["layer1", "0", "conv1"]``.
+
+    >>> _dotted(["encoder", "layers", "encoder_layer_0", "mlp", "mlp.0"])
+    ['encoder', 'layers', 'encoder_layer_0', 'mlp', '0']
+    >>> _dotted(["features", "features.1", "conv", "conv.0", "conv.0.0"])
+    ['features', '1', 'conv', '0', '0']
+    """
     path: list[str] = []
+    previous = ""
     for comp in parts:
         if path and comp.startswith(".".join(path) + "."):
             path = comp.split(".")
+        elif previous and comp.startswith(previous + "."):
+            path.extend(p for p in comp[len(previous) + 1 :].split(".") if p)
         else:
             path.extend(p for p in comp.split(".") if p)
+        previous = comp
     return path
 
 
@@ -346,16 +358,43 @@ class _Translator:
             if o:
                 self.values[o] = _Value(shape, "param", sources=srcs)
 
+    def _attention_patterns(self) -> int:
+        producer = {o: n for n in self.graph.node for o in n.output if o}
+        consumers: dict[str, list[onnx.NodeProto]] = {}
+        for n in self.graph.node:
+            for i in n.input:
+                consumers.setdefault(i, []).append(n)
+        passing = {"Div", "Mul", "Add", "Where", "Cast", "Dropout", "Identity", "Sub"}
+        found = 0
+        for n in self.graph.node:
+            if n.op_type != "Softmax":
+                continue
+            back, hops = producer.get(n.input[0]), 0
+            while back is not None and back.op_type in passing and hops < 4:
+                back, hops = producer.get(back.input[0]), hops + 1
+            forward, hops = consumers.get(n.output[0], []), 0
+            while forward and forward[0].op_type in passing and hops < 3:
+                forward, hops = consumers.get(forward[0].output[0], []), hops + 1
+            if back is not None and back.op_type == "MatMul" and forward and forward[0].op_type == "MatMul":
+                found += 1
+        return found
+
     def _notes(self, params: set[str]) -> list[str]:
-        notes = []
-        n_param = sum(prod(self.inits[p].dims) for p in params)
-        consts = [i for i in self.inits if i not in params]
-        n_const = sum(prod(self.inits[c].dims) for c in consts)
-        notes.append(
-            f"params: {len(params)} float initializers that feed weight inputs ({n_param:,} elements); "
-            f"not counted: {len(consts)} other initializers (statistics, shapes, indices, scalars, derived "
-            f"tables: {n_const:,} elements)"
-        )
+        counted = set(self.counted_by)
+        n_param = sum(self.sizes[p] for p in counted)
+        rest = [i for i in self.inits if i not in counted and i not in params]
+        n_rest = sum(self.sizes[c] for c in rest)
+        notes = [
+            f"params: {len(counted)} stored tensors that feed weight inputs ({n_param:,} elements, initializers "
+            f"and the exporter's Identity copies of equal-valued ones); not params: {len(rest)} other "
+            f"initializers ({n_rest:,} elements: normalisation statistics, shapes, indices, scalars, tables)"
+        ]
+        patterns = self._attention_patterns()
+        if patterns:
+            notes.append(
+                f"attention: {patterns} MatMul-Softmax-MatMul subgraphs, each counted as its two products "
+                "(q@k^T and scores@v), as FlopCounterMode counts eager attention"
+            )
         if self.uncounted:
             listed = ", ".join(f"{op} x{n}" for op, n in sorted(self.uncounted.items()))
             notes.append(f"not counted (no netsize rule; shapes from onnx.shape_inference): {listed}")
@@ -450,7 +489,11 @@ class _Translator:
             return v.ref
         if v.shape is None:
             raise NetsizeError(f"{consumer}: the shape of {value!r} is not known")
-        name = self._fresh(value)
+        if v.kind == "param":
+            name = self._fresh(value)
+        else:  # a stored constant sits in the block of its first consumer
+            block = consumer.rsplit(".", 1)[0] + "." if "." in consumer else ""
+            name = self._fresh(block + value.strip("/").split("/")[-1].replace(".", "_"))
         if v.kind == "param":
             counted = [s for s in v.sources if s in self.counted_by]
             count = sum(self.sizes[s] for s in v.sources)
@@ -894,6 +937,40 @@ class _Translator:
     def _op_ConstantOfShape(self, node: onnx.NodeProto, index: int, a: dict[str, Any]) -> None:  # noqa: N802
         shape = tuple(self._ints(node, 0) or [])
         self.values[node.output[0]] = _Value(shape, "const")
+
+    def _op_Attention(self, node: onnx.NodeProto, index: int, a: dict[str, Any]) -> None:  # noqa: N802
+        # ONNX Attention (opset 23): 3-d (B, S, H*d) inputs go to the core attention as they are;
+        # 4-d (B, H, S, d) ones are viewed as 3-d around it.
+        q = self._shape(node, 0)
+        if len([o for o in node.output if o]) > 1 or any(len(node.input) > k and node.input[k] for k in (4, 5)):
+            raise NetsizeError(f"{node.name} (Attention): a KV cache (past/present key and value) is not supported")
+        causal = bool(a.get("is_causal", 0))
+        if len(q) == 3:
+            heads, kv_heads = int(a["q_num_heads"]), int(a.get("kv_num_heads", a["q_num_heads"]))
+            layer = layer_type("sdpa")(num_heads=heads, num_kv_heads=kv_heads, causal=causal)  # type: ignore[call-arg]
+            self._add(node, index, layer, [0, 1, 2])
+            return
+        heads, kv_heads = q[1], self._shape(node, 1)[1]
+        name = self._node_name(node, index)
+        flat = []
+        for k in range(3):
+            ref = self._data(node.input[k], name)
+            t = self._fresh(f"{name}.{'qkv'[k]}_heads_last")
+            self._append(t, ops.Transpose((0, 2, 1, 3)), [ref])
+            r = self._fresh(f"{name}.{'qkv'[k]}_merged")
+            self._append(r, ops.TensorReshape((0, 0, -1)), [t])
+            flat.append(r)
+        att = self._fresh(f"{name}.attention")
+        core = layer_type("sdpa")(num_heads=heads, num_kv_heads=kv_heads, causal=causal)  # type: ignore[call-arg]
+        self._append(att, core, flat)
+        v_head = self._shape(node, 2)[3]
+        split = self._fresh(f"{name}.split_heads")
+        self._append(split, ops.TensorReshape((0, 0, heads, v_head)), [att])
+        shapes = self._append(name, ops.Transpose((0, 2, 1, 3)), [split])
+        self.values[node.output[0]] = _Value(shapes[0], "dynamic", ref=name)
+        self.emitted[node.output[0]] = name
+        if node.output[0] in self.inferred:
+            self.onnx_shapes[name] = self.inferred[node.output[0]]
 
     def _op_RotaryEmbedding(self, node: onnx.NodeProto, index: int, a: dict[str, Any]) -> None:  # noqa: N802
         # x*cos + rotate(x)*sin: two multiplies and one add per element of x.
