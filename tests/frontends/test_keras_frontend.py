@@ -87,6 +87,9 @@ def text_rnn():
 def transformer_block():
     inp = keras.Input((10, 32))
     x = layers.MultiHeadAttention(num_heads=4, key_dim=8, value_dim=6)(inp, inp)
+    cross = layers.MultiHeadAttention(num_heads=2, key_dim=4, name="cross")
+    x = cross(query=x, value=inp, key=inp)
+    x = cross(x, inp)  # the same attention layer again: its weights count once
     x = layers.LayerNormalization()(layers.Add()([inp, x]))
     y = layers.Dense(64, activation="gelu")(x)
     y = layers.Dense(32)(y)
@@ -104,8 +107,9 @@ def two_inputs_shared():
     shared = layers.Dense(16, activation="relu", name="shared")
     norm = layers.Normalization()
     norm.build((None, 20))
-    xa = shared(norm(a))
-    xb = shared(b)
+    encoder = keras.Sequential([keras.Input((20,)), layers.Dense(20), layers.LayerNormalization()], name="encoder")
+    xa = shared(encoder(norm(a)))
+    xb = shared(encoder(b))
     merged = layers.Concatenate()([xa, xb, layers.Subtract()([xa, xb]), layers.Multiply()([xa, xb])])
     merged = layers.Average()([layers.Dense(8)(merged), layers.Dense(8)(merged)])
     out1 = layers.Dense(1, name="score")(merged)

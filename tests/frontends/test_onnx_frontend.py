@@ -54,6 +54,30 @@ class UNet(nn.Module):
         return self.head(d1)
 
 
+class Assorted(nn.Module):
+    """The remaining ONNX ops the frontend maps: GroupNorm, InstanceNorm, ceil-mode average
+    pooling, Resize, Pad, ConvTranspose with output_padding, Einsum, ReduceMean, PReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.gn = nn.GroupNorm(2, 8)
+        self.inorm = nn.InstanceNorm2d(8, affine=True)
+        self.pool = nn.AvgPool2d(3, 2, padding=1, ceil_mode=True)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.deconv = nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
+        self.mix = nn.Parameter(torch.randn(6, 4))
+        self.act = nn.PReLU(6)
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.inorm(self.gn(self.conv(x))))
+        x = nn.functional.pad(self.up(x), (1, 2, 0, 1))
+        x = torch.einsum("bchw,oc->bohw", self.deconv(x), self.mix)
+        x = self.act(x).mean((2, 3))
+        return torch.log_softmax(self.fc(x), dim=-1)
+
+
 class _Logits(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -89,6 +113,7 @@ CASES = {
     "vit": (lambda: VisionTransformer(32, 8, layers=2, heads=2, dim=32, mlp_dim=64, num_classes=10), IMAGE, False),
     "lstm": (lambda: nn.LSTM(16, 32, num_layers=2, batch_first=True), (1, 5, 16), False),
     "gru_bidirectional": (lambda: nn.GRU(16, 24, bidirectional=True, batch_first=True), (1, 5, 16), False),
+    "assorted": (Assorted, (1, 3, 15, 15), False),
     "gpt2": (_gpt2, "ids", True),
     "llama": (_llama, "ids", True),
 }
@@ -96,7 +121,7 @@ CASES = {
 # PyTorch-frontend rows whose module the exporter recorded (the rest: dropouts and activations
 # the exporter folds away, modules reused twice, a bare nn.LSTM whose only row is the model).
 MODULES_COMPARED = {"resnet": 32, "resnet_dynamo": 32, "mobilenet_v2": 140, "unet": 19, "vit": 16, "lstm": 0,
-                    "gru_bidirectional": 0, "gpt2": 24, "llama": 25}
+                    "gru_bidirectional": 0, "assorted": 8, "gpt2": 24, "llama": 25}
 
 
 def _export(name: str, path: Path) -> tuple[nn.Module, torch.Tensor]:
@@ -283,3 +308,19 @@ def test_reading_an_onnx_file_does_not_import_torch(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_gemm_of_computed_tensors_with_transposes_and_c():
+    from onnx import TensorProto, helper
+
+    m = _model_with(
+        [helper.make_node("Gemm", ["a", "b", "c"], ["y"], name="/gemm/Gemm", transA=1, transB=1)],
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [5, 2]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
+        [helper.make_tensor("c", TensorProto.FLOAT, [1, 5], [0.0] * 5)],
+    )
+    s = onnx_summary(m)
+    assert s.output_shapes == ((2, 5),)
+    assert s.totals.multiply_adds == 2 * 5 * 5
+    assert s.totals.params == 5  # C is a learned bias: it feeds a node with a computed input

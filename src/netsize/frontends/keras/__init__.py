@@ -129,7 +129,7 @@ class _Translator:
         self.g: Graph | None = None
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.notes: list[str] = []
-        self.first_call: dict[str, str] = {}
+        self.tie: tuple[str, str] | None = None  # (this call's name, the first call's name)
 
     # --- models ----------------------------------------------------------------------------
 
@@ -210,7 +210,12 @@ class _Translator:
                         raise NetsizeError(f"layer {lname!r} reads {lay!r}, which is not built before it")
                     refs.append(produced[min(ti, len(produced) - 1)])
                 if isinstance(node, dict) and node.get("kwargs"):
-                    refs += [r for _, r in [(h, outs[(h[0], h[1])][h[2]]) for h in _history(node["kwargs"])]]
+                    # tensors passed by keyword: the attention inputs; masks change no count
+                    kwargs = node["kwargs"]
+                    for key in ("query", "value", "key"):
+                        for lay, ni, ti in _history(kwargs.get(key)):
+                            produced = outs[(lay, ni)]
+                            refs.append(produced[min(ti, len(produced) - 1)])
                 outs[(lname, call)] = [self.layer(layer, prefix, refs, call)]
         out_layers = conf.get("output_layers", [])
         if out_layers and isinstance(out_layers[0], str):
@@ -226,6 +231,10 @@ class _Translator:
 
     def _add(self, name: str, layer: Layer, refs: list[str], tied: str | None = None) -> str:
         assert self.g is not None
+        if self.tie is not None and name.startswith(self.tie[0]):
+            # a further call of a shared layer: each of its nodes reuses the first call's weights
+            first = self.tie[1] + name[len(self.tie[0]) :]
+            tied = first if first in self.shapes else None
         self.g.add(name, layer, refs, tied_to=tied)
         record = analyze_layer(name, layer, tuple(self.shapes[r] for r in refs), _CTX)
         for k, s in enumerate(record.output_shapes):
@@ -245,16 +254,25 @@ class _Translator:
         kind, c = layer["class_name"], layer.get("config", {})
         name = prefix + c.get("name", kind.lower())
         if kind in ("Sequential", "Functional", "Model"):
-            _, outs = self.model(layer, name + ".", refs)
-            return outs[0]
-        key = name
-        tied = None
-        if call > 0:
-            tied = self.first_call.get(key)
-            name = f"{name}_{call}"
-        base = self._build(kind, c, name, refs, tied)
-        self.first_call.setdefault(key, name)
-        return base
+            if call == 0:
+                return self.model(layer, name + ".", refs)[1][0]
+            self.tie = (f"{name}.call_{call}.", name + ".")
+            try:
+                return self.model(layer, f"{name}.call_{call}.", refs)[1][0]
+            finally:
+                self.tie = None
+        if c.get("data_format", "channels_last") != "channels_last":
+            raise NetsizeError(f"{name}: data_format {c['data_format']!r} is not supported (netsize reads Keras "
+                               "models channels-last)")
+        if call == 0:
+            return self._build(kind, c, name, refs, None)
+        # A shared layer called again: its nodes are named name.call_<k> (one row per Keras layer at
+        # depth 0, as model.summary()) and tied to the first call's, so its weights count once.
+        self.tie = (f"{name}.call_{call}", name)
+        try:
+            return self._build(kind, c, f"{name}.call_{call}", refs, None)
+        finally:
+            self.tie = None
 
     def _build(self, kind: str, c: dict[str, Any], name: str, refs: list[str], tied: str | None) -> str:
         x = self.shapes[refs[0]] if refs else ()

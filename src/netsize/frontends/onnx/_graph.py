@@ -665,7 +665,26 @@ class _Translator:
             if len(node.input) > 2 and node.input[2] and not has_bias:
                 raise NetsizeError(f"{name} (Gemm): a bias C of shape {self._shape(node, 2)} is not supported")
             return
-        self._add(node, index, layer_type("matmul")(), [0, 1])
+        # A general Gemm: transposes as views, the product, then C added (bias adds are other ops).
+        name = self._node_name(node, index)
+        refs = []
+        for k, flag in ((0, "transA"), (1, "transB")):
+            ref = self._data(node.input[k], name)
+            if a.get(flag, 0):
+                t = self._fresh(f"{name}.{'AB'[k]}_t")
+                self._append(t, ops.Transpose((1, 0)), [ref])
+                ref = t
+            refs.append(ref)
+        has_c = len(node.input) > 2 and bool(node.input[2])
+        product = self._fresh(f"{name}.product") if has_c else name
+        shapes = self._append(product, layer_type("matmul")(), refs)
+        if has_c:
+            c = self._data(node.input[2], name)
+            shapes = self._append(name, Add(), [product, c])
+        self.values[node.output[0]] = _Value(shapes[0], "dynamic", ref=name)
+        self.emitted[node.output[0]] = name
+        if node.output[0] in self.inferred:
+            self.onnx_shapes[name] = self.inferred[node.output[0]]
 
     def _op_MatMul(self, node: onnx.NodeProto, index: int, a: dict[str, Any]) -> None:  # noqa: N802
         b = self._shape(node, 1)
