@@ -123,7 +123,34 @@ def nested():
     return keras.Model(inp, layers.Dense(2)(inner(inp)))
 
 
+def conv_family():
+    seq = keras.Input((16, 4))
+    x = layers.Conv1D(8, 3, padding="same", activation="relu")(seq)
+    x = layers.SeparableConv1D(8, 3, depth_multiplier=2)(x)
+    x = layers.DepthwiseConv1D(3, padding="same")(x)
+    x = layers.MaxPooling1D(3, strides=2, padding="same")(x)
+    x = layers.SpatialDropout1D(0.1)(layers.GaussianNoise(0.1)(x))
+    x = layers.UpSampling1D(2)(x)
+    x = layers.ZeroPadding1D((1, 2))(x)
+    x = layers.Cropping1D((2, 1))(x)
+    x = layers.AveragePooling1D(2, padding="same")(x)
+    x = layers.GroupNormalization(groups=4)(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    vol = keras.Input((4, 8, 8, 2))
+    y = layers.Conv3D(4, 3, strides=(1, 2, 2), padding="same")(vol)
+    y = layers.Conv3DTranspose(4, 2, strides=2)(y)
+    y = layers.Conv3D(4, 1, groups=2)(y)
+    y = layers.GlobalMaxPooling3D()(y)
+    z = layers.Conv2D(6, 3, padding="same", groups=3)(layers.Reshape((8, 8, 3))(layers.Dense(192)(x)))
+    z = layers.Conv2DTranspose(3, 3, strides=2, padding="same")(z)
+    z = layers.AveragePooling2D(3, strides=2, padding="same")(z)
+    z = layers.GlobalMaxPooling2D(keepdims=True)(z)
+    z = layers.Flatten()(z)
+    return keras.Model([seq, vol], layers.Concatenate()([x, y, layers.Dense(4)(z)]))
+
+
 MODELS = {
+    "conv_family": conv_family,
     "keras_example": keras_example,
     "unet": unet,
     "mobilenet_style": mobilenet_style,

@@ -324,3 +324,24 @@ def test_gemm_of_computed_tensors_with_transposes_and_c():
     assert s.output_shapes == ((2, 5),)
     assert s.totals.multiply_adds == 2 * 5 * 5
     assert s.totals.params == 5  # C is a learned bias: it feeds a node with a computed input
+
+
+def test_rotary_embedding_op_is_elementwise_work_and_its_tables_are_not_params():
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("RotaryEmbedding", ["x", "cos", "sin", "pos"], ["y"], name="/rope/RotaryEmbedding",
+                            num_heads=2)
+    m = helper.make_model(
+        helper.make_graph(
+            [node], "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 16]),
+             helper.make_tensor_value_info("pos", TensorProto.INT64, [1, 8])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+            [helper.make_tensor("cos", TensorProto.FLOAT, [8, 4], [1.0] * 32),
+             helper.make_tensor("sin", TensorProto.FLOAT, [8, 4], [0.0] * 32)],
+        ),
+        opset_imports=[helper.make_opsetid("", 23)],
+    )
+    s = onnx_summary(m)
+    assert s.output_shapes == ((1, 8, 16),)
+    assert (s.totals.params, s.totals.multiply_adds, s.totals.other_ops) == (0, 0, 3 * 8 * 16)

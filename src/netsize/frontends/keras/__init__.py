@@ -110,6 +110,15 @@ def _tuple(v: Any, n: int) -> tuple[int, ...]:
     return tuple(v) if isinstance(v, list | tuple) else (int(v),) * n
 
 
+def _pairs(value: Any, n: int) -> list[tuple[int, int]]:
+    """Keras padding/cropping: an int, one (before, after) pair for 1-d, or one int or pair per axis."""
+    if isinstance(value, int):
+        return [(value, value)] * n
+    if n == 1 and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return [(int(value[0]), int(value[1]))]
+    return [(p, p) if isinstance(p, int) else (int(p[0]), int(p[1])) for p in value]
+
+
 def _history(arg: Any) -> list[tuple[str, int, int]]:
     """The (layer, node, tensor) references in a Keras 3 call argument."""
     if isinstance(arg, dict):
@@ -355,17 +364,13 @@ class _Translator:
                              refs)
         if kind.startswith("ZeroPadding"):
             n = int(kind[-2])
-            pad = c.get("padding", 1)
-            pairs = [(p, p) if isinstance(p, int) else tuple(p) for p in (_tuple(pad, n) if not (
-                isinstance(pad, list | tuple) and pad and isinstance(pad[0], list | tuple)) else pad)]
+            pairs = _pairs(c.get("padding", 1), n)
             before = (0, *(p[0] for p in pairs), 0)
             after = (0, *(p[1] for p in pairs), 0)
             return self._add(name, ops.Pad((*before, *after)), refs)
         if kind.startswith("Cropping"):
             n = int(kind[-2])
-            crop = c.get("cropping", 1)
-            pairs = [(p, p) if isinstance(p, int) else tuple(p) for p in (_tuple(crop, n) if not (
-                isinstance(crop, list | tuple) and crop and isinstance(crop[0], list | tuple)) else crop)]
+            pairs = _pairs(c.get("cropping", 1), n)
             starts = tuple(p[0] for p in pairs)
             ends = tuple(x[1 + i] - p[1] for i, p in enumerate(pairs))
             return self._add(name, ops.Slice(starts, ends, tuple(range(1, n + 1))), refs)

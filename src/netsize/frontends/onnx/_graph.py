@@ -41,8 +41,11 @@ _STRUCTURAL = {
     "Identity", "Cast", "CastLike", "Reshape", "Unsqueeze", "Squeeze", "Transpose", "Expand",
     "Slice", "Concat", "Split", "Gather", "Tile", "Flatten",
 }
-# Input slots that hold statistics, not parameters (torch: buffers; Keras: non-trainable).
-_BUFFER_SLOTS = {("BatchNormalization", 3), ("BatchNormalization", 4)}
+# Input slots that hold statistics or tables, not parameters (torch: buffers; Keras: non-trainable).
+_BUFFER_SLOTS = {
+    ("BatchNormalization", 3), ("BatchNormalization", 4), ("RotaryEmbedding", 1), ("RotaryEmbedding", 2),
+    ("Attention", 3),
+}
 _FOLD_LIMIT = 1 << 20  # elements: larger constants keep only their shape
 _UNARY: dict[str, tuple[str, dict[str, Any]]] = {
     "Relu": ("relu", {}), "Sigmoid": ("sigmoid", {}), "Tanh": ("tanh", {}), "Elu": ("elu", {}),
