@@ -68,13 +68,14 @@ class Assorted(nn.Module):
         self.deconv = nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
         self.mix = nn.Parameter(torch.randn(6, 4))
         self.act = nn.PReLU(6)
+        self.act1 = nn.PReLU()  # one learned slope: a one-element initializer that is a parameter
         self.fc = nn.Linear(6, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.inorm(self.gn(self.conv(x))))
         x = nn.functional.pad(self.up(x), (1, 2, 0, 1))
         x = torch.einsum("bchw,oc->bohw", self.deconv(x), self.mix)
-        x = self.act(x).mean((2, 3))
+        x = self.act1(self.act(x)).mean((2, 3))
         return torch.log_softmax(self.fc(x), dim=-1)
 
 

@@ -300,8 +300,16 @@ class _Translator:
                 if i:
                     consumers.setdefault(i, []).append((node, k))
         params: set[str] = set()
+        # a one-element tensor is a constant (eps, a scale), except a PReLU slope: learned even alone
+        producer = {o: n for n in self.graph.node for o in n.output if o}
+        slopes: set[str] = set()
+        for n in self.graph.node:
+            v = n.input[1] if n.op_type == "PRelu" and len(n.input) > 1 else ""
+            while v in producer and producer[v].op_type in _STRUCTURAL:  # reshaped to broadcast
+                v = producer[v].input[0]
+            slopes.add(v)
         for init in self.graph.initializer:
-            if init.data_type not in _FLOAT_TYPES or prod(init.dims) <= 1:
+            if init.data_type not in _FLOAT_TYPES or (prod(init.dims) <= 1 and init.name not in slopes):
                 continue
             todo, seen = [init.name], set()
             while todo and init.name not in params:
