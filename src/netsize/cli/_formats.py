@@ -49,7 +49,9 @@ def detect(target: str) -> str | None:
         raise NetsizeError(f"{target} is a TensorFlow Lite model, which netsize does not read; convert the source "
                            "model to ONNX or save it as .keras")
     if not path.is_file():
-        return "onnx" if low.endswith(".onnx") else ("keras" if low.endswith(".keras") else None)
+        if low.endswith((".onnx", ".keras", ".h5", ".hdf5")):
+            raise NetsizeError(f"file not found: {target}")
+        return None
     with path.open("rb") as f:
         head = f.read(8)
     if head == _HDF5 or low.endswith((".h5", ".hdf5")):
