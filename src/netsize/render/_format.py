@@ -82,6 +82,11 @@ def shape(s: Shape) -> str:
     return shape_str(s)
 
 
+def keras_shape(s: Shape) -> str:
+    """``(1, 111, 111, 16)`` -> ``(None, 111, 111, 16)``: the batch axis as Keras prints it."""
+    return "(" + ", ".join(["None", *map(str, s[1:])]) + ")" if s else "()"
+
+
 def title(summary: Summary, lang: str) -> str:
     ins = ", ".join(f"{shape_str(s)}" for s in summary.input_shapes.values())
     layout = f" · {summary.layout}" if summary.layout != "channels_first" else ""

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from netsize._i18n import translate
 from netsize._summary import LayerRecord, Summary, explain_record
-from netsize.render._format import convention_line, count, footer_items, shape, title
+from netsize.render._format import convention_line, count, footer_items, keras_shape, shape, title
 
 
 def table(
@@ -35,7 +35,8 @@ def table(
     totals = summary.totals
     heads = [translate(k, lang) for k in ("render.layer", "render.kind", "render.output_shape", "render.params",
                                            "render.multiply_adds", "render.activations")]
-    cells = [_cells(r) for r in rows]
+    keras = summary.convention == "keras" and summary.batch_size == 1
+    cells = [_cells(r, keras) for r in rows]
     foot = [translate("render.total", lang), "", "", count(totals.params), count(totals.multiply_adds),
             count(totals.activation_elements)]
     widths = [max(cell_len(str(c[i])) for c in [heads, foot, *cells]) for i in range(len(heads))]
@@ -75,8 +76,10 @@ def table(
     return Group(*parts)
 
 
-def _cells(r: LayerRecord) -> list[str]:
-    return [r.name, r.kind, shape(r.output_shape), count(r.params), count(r.multiply_adds),
+def _cells(r: LayerRecord, keras: bool = False) -> list[str]:
+    # Keras models show their batch axis as None, as model.summary() does: (None, 111, 111, 16).
+    out = keras_shape(r.output_shape) if keras else shape(r.output_shape)
+    return [r.name, r.kind, out, count(r.params), count(r.multiply_adds),
             count(r.activation_elements)]
 
 
