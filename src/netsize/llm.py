@@ -79,6 +79,8 @@ class LLMFigures:
     terms: tuple[Term, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """Keys as every JSON of netsize names them (docs/json.md): ``multiply_adds_*``, and bytes
+        per dtype as ``{dtype: int}`` under a name ending in ``_bytes``."""
         return {
             "model": self.model,
             "seq_len": self.seq_len,
@@ -86,15 +88,15 @@ class LLMFigures:
             "params": self.params,
             "active_params": self.active_params,
             "embedding_params": self.embedding_params,
-            "macs_per_sequence": self.macs_per_sequence,
-            "macs_per_token": self.macs_per_token,
+            "multiply_adds_per_sequence": self.macs_per_sequence,
+            "multiply_adds_per_token": self.macs_per_token,
             "forward_flops_per_token": self.forward_flops_per_token,
             "training_flops_per_token": self.training_flops_per_token,
             "training_flops_6n": self.training_flops_6n,
             "kv_cache_elements_per_token": self.kv_cache_elements_per_token,
             "kv_cache_bytes_per_token": dict(self.kv_cache_bytes_per_token),
-            "kv_cache_bytes_context": dict(self.kv_cache_bytes_context),
-            "weights_bytes": dict(self.weights_bytes),
+            "kv_cache_bytes": dict(self.kv_cache_bytes_context),
+            "model_size_bytes": dict(self.weights_bytes),
         }
 
     def explain(self, lang: str = "en") -> str:

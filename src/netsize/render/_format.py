@@ -37,6 +37,10 @@ register_messages(
         },
         "render.f.size": {"en": "Model size", "zh": "模型大小"},
         "render.formulas": {"en": "Formulas", "zh": "公式"},
+        "render.dropped": {
+            "en": "Columns left out to fit {width} columns: {columns} (--width N or --format csv shows them)",
+            "zh": "为适应 {width} 列宽度省略了以下列：{columns}（用 --width N 或 --format csv 可显示）",
+        },
         "render.convention.torch": {
             "en": "Convention: torch — params = weights + biases; buffers separate; multiply-adds = "
             "conv/linear/matmul/attention MACs (FlopCounterMode FLOPs / 2); FLOPs = 2 x multiply-adds; "
@@ -69,11 +73,15 @@ def human(n: int) -> str:
 
 
 def size(n_bytes: int) -> str:
-    """``237.95 MiB``."""
+    """Bytes in the binary unit that fits, one decimal: ``103.3 GiB``, ``5.6 MiB``, ``512 B``.
+
+    >>> size(110_916_934_451), size(5_829_664), size(512)
+    ('103.3 GiB', '5.6 MiB', '512 B')
+    """
     value = float(n_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{n_bytes} B" if unit == "B" else f"{value:.2f} {unit}"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            return f"{n_bytes:,} B" if unit == "B" else f"{value:,.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
 

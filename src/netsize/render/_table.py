@@ -45,6 +45,7 @@ def table(
         if sum(widths[i] for i in shown) + 2 * len(shown) - 1 <= width:
             break
         shown.remove(optional)
+    dropped = [heads[i] for i in (1, 5) if i not in shown]
     t = Table(
         title=Text(title(summary, lang), style="bold"),
         title_justify="left",
@@ -69,6 +70,8 @@ def table(
         grid.add_row(label, value)
     parts: list[Any] = [t, grid, Text(convention_line(summary.convention, lang), style="dim")]
     parts += [Text(f"Note: {note}", style="yellow") for note in summary.notes]
+    if dropped:
+        parts.append(Text(translate("render.dropped", lang, columns=", ".join(dropped), width=width), style="dim"))
     if explain:
         parts += [Text(""), Text(translate("render.formulas", lang), style="bold")]
         parts += [Text(explain_record(record, lang) + "\n") for record in summary.layers]
@@ -80,10 +83,22 @@ def _cells(r: LayerRecord) -> list[str]:
             count(r.activation_elements)]
 
 
-def print_table(summary: Summary, console: Console | None = None, **options: Any) -> None:
-    """Print the table to ``console`` (default: stdout, terminal width)."""
-    console = console or Console()
-    console.print(table(summary, width=console.width, **options))
+def print_table(summary: Summary, console: Console | None = None, width: int | None = None,
+                **options: Any) -> None:
+    """Print the table to ``console``; by default to stdout at the terminal's width, or at full
+    width without trailing spaces when stdout is not a terminal (a pipe keeps every column)."""
+    if console is None:
+        import sys
+
+        from netsize.render._console import UNLIMITED, _is_terminal, emit
+
+        if width is None and not _is_terminal(sys.stdout):
+            width = UNLIMITED
+        if width is None:
+            width = Console().width
+        emit(table(summary, width=width, **options), width=width)
+        return
+    console.print(table(summary, width=width or console.width, **options))
 
 
 def table_text(summary: Summary, width: int = 80, **options: Any) -> str:
