@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -44,6 +43,8 @@ def layer_type(name: str) -> type[Layer]:
         _ensure_loaded(name)
         cls = _LAYERS.get(_key(name))
     if cls is None:
+        import difflib
+
         close = difflib.get_close_matches(_key(name), list(_LAYERS), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `netsize layers` lists them"
         raise NetsizeError(f"unknown layer type {name!r}{hint}")

@@ -7,9 +7,11 @@ imports all of them); the work is imported inside their ``run``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMATS = ("table", "json", "csv", "markdown")
 LANGUAGES = ("en", "zh")
@@ -44,6 +46,8 @@ def add_width(parser: argparse.ArgumentParser) -> None:
 
 def print_json(data: Any) -> None:
     """``data`` as indented JSON with non-ASCII text kept readable (``--lang zh``)."""
+    import json
+
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 

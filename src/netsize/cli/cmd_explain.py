@@ -10,14 +10,14 @@ EXPLAIN_FORMATS = ("table", "json", "markdown")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from netsize.cli._target import add_target_arguments
-
     p = subparsers.add_parser(
         "explain",
         help="show how one layer's shape and counts are derived",
         description="Show one layer's derivation: output size, weights, biases, multiply-adds, with the formula "
         "and the layer's own numbers substituted. A block name explains every layer in it.",
     )
+    from netsize.cli._target import add_target_arguments  # after add_parser: see cli.build_parser
+
     add_target_arguments(p)
     p.add_argument("layer", metavar="LAYER", help="layer name as in `netsize summary` (or a block name)")
     add_lang(p, "the explanation")

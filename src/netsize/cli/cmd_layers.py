@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
-from typing import Any
 
 from netsize.cli._options import add_format, add_lang, add_width
 
@@ -24,6 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
+    import inspect
+    from typing import Any
 
     from netsize._layer import Layer
     from netsize._registry import layer_names, layer_type

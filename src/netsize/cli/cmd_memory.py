@@ -12,8 +12,6 @@ OPTIMIZER_CHOICES = ("adam", "adamw", "sgd_momentum", "sgd", "none", "sgd-moment
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from netsize.cli._target import add_target_arguments
-
     p = subparsers.add_parser(
         "memory",
         help="weights, gradients, optimizer state, activations and the peak of a training step",
@@ -21,6 +19,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "weights, gradients, optimizer state, activations kept for the backward pass, peaks (liveness of "
         "tensors, CUDA allocator blocks of 512 bytes). PyTorch modules are observed on the meta device.",
     )
+    from netsize.cli._target import add_target_arguments  # after add_parser: see cli.build_parser
+
     add_target_arguments(p)
     p.add_argument("--optimizer", default="adam", type=str.lower,
                    choices=OPTIMIZER_CHOICES, help="optimizer (default adam)")

@@ -9,14 +9,14 @@ from netsize.cli._options import add_explain, add_format, add_lang, add_width
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from netsize.cli._target import add_target_arguments
-
     p = subparsers.add_parser(
         "summary",
         help="per-layer output shapes, params, multiply-adds and activations of a network",
         description="Print a network's per-layer table: output shape, params, multiply-adds, activations, "
         "with totals, model size per dtype and the counting convention.",
     )
+    from netsize.cli._target import add_target_arguments  # after add_parser: see cli.build_parser
+
     add_target_arguments(p)
     add_output_arguments(p)
     p.add_argument("-d", "--depth", type=int, metavar="N",

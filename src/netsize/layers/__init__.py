@@ -12,11 +12,11 @@ importing everything.
 from __future__ import annotations
 
 import importlib
+import os
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-_HERE = Path(__file__).parent
+_HERE = os.path.dirname(__file__)
 _ALL = re.compile(r"^__all__\s*=\s*\[([^\]]*)\]", re.MULTILINE)
 _REGISTER = re.compile(r"^@register_layer\(([^)]*)\)", re.MULTILINE)
 _STRING = re.compile(r"[\"']([^\"']+)[\"']")
@@ -32,12 +32,13 @@ def _spec_key(name: str) -> str:
 
 
 def _scan() -> None:
-    for path in sorted(_HERE.glob("*.py")):
-        module = path.stem
-        if module.startswith("_"):
+    for filename in sorted(os.listdir(_HERE)):
+        module, ext = os.path.splitext(filename)
+        if ext != ".py" or module.startswith("_"):
             continue
         _MODULES.append(module)
-        source = path.read_text(encoding="utf-8")
+        with open(os.path.join(_HERE, filename), encoding="utf-8") as file:
+            source = file.read()
         exported = _ALL.search(source)
         for name in _STRING.findall(exported.group(1)) if exported else ():
             if name in _CLASS_MODULE:

@@ -18,10 +18,11 @@ def emit(renderable: Any, width: int | None = None, file: Any = None) -> None:
 
     out = file if file is not None else sys.stdout
     if _is_terminal(out):
-        Console(file=out, width=width).print(renderable)
+        Console(file=out, width=width, emoji=False, markup=False).print(renderable)
         return
+    # markup and emoji off: a layer or model name like "head[0]" or ":fire:" is printed as it is.
     console = Console(width=width or UNLIMITED, file=io.StringIO(), color_system=None, force_terminal=False,
-                      record=True, soft_wrap=False)
+                      record=True, soft_wrap=False, emoji=False, markup=False)
     console.print(renderable)
     out.write(plain_text(console.export_text()))
 
