@@ -49,10 +49,13 @@ register_messages(
         "active_params": {"en": "active params per token", "zh": "每个词元激活的参数"},
         "macs_per_sequence": {"en": "multiply-adds per sequence", "zh": "每个序列的乘加次数"},
         "macs_per_token": {"en": "multiply-adds per token", "zh": "每个词元的乘加次数"},
-        "forward_flops_per_token": {"en": "forward FLOPs per token", "zh": "每个词元的前向浮点运算"},
-        "training_flops_per_token": {"en": "training FLOPs per token", "zh": "每个词元的训练浮点运算"},
-        "training_flops_6n": {"en": "training FLOPs per token, 6N rule", "zh": "每个词元的训练浮点运算(6N 规则)"},
-        "kv_cache_elements_per_token": {"en": "KV-cache elements per token", "zh": "每个词元的 KV 缓存元素"},
+        "forward_flops_per_token": {"en": "forward FLOPs per token", "zh": "每个词元的前向浮点运算次数"},
+        "training_flops_per_token": {"en": "training FLOPs per token", "zh": "每个词元的训练浮点运算次数"},
+        "training_flops_6n": {"en": "training FLOPs per token, 6N rule", "zh": "每个词元的训练浮点运算次数（6N 规则）"},
+        "kv_cache_elements_per_token": {"en": "KV-cache elements per token", "zh": "每个词元的 KV 缓存元素个数"},
+        "kv_cache_bytes_per_token": {"en": "KV-cache bytes per token", "zh": "每个词元的 KV 缓存字节数"},
+        "kv_cache_bytes_context": {"en": "KV-cache bytes, whole context", "zh": "整个上下文的 KV 缓存字节数"},
+        "weights_bytes": {"en": "weight bytes", "zh": "权重字节数"},
     }
 )
 

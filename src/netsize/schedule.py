@@ -26,7 +26,7 @@ register_messages(
         "schedule.iterations": {
             "en": "iterations per epoch = {rule}(samples / batch_size) = {rule}({samples} / {batch_size}) "
             "= {iterations}",
-            "zh": "每轮迭代次数 = {rule}(样本数 / 批大小) = {rule}({samples} / {batch_size}) = {iterations}",
+            "zh": "每轮迭代次数 = {rule_zh}（样本数 / 批大小）= {rule_zh}（{samples} / {batch_size}）= {iterations}",
         },
         "schedule.last_batch": {"en": " (the last batch has {rest} samples)", "zh": "（最后一批有 {rest} 个样本）"},
         "schedule.dropped": {"en": " ({rest} samples dropped per epoch)", "zh": "（每轮丢弃 {rest} 个样本）"},
@@ -42,21 +42,21 @@ register_messages(
             "en": "training compute = 3 * forward_flops_per_sample * samples_seen = 3 * {forward} * {seen} "
             "= {flops} FLOPs",
             "zh": "训练计算量 = 3 * 每个样本的前向浮点运算次数 * 处理的样本总数 = 3 * {forward} * {seen} "
-            "= {flops} 次浮点运算",
+            "= {flops}（浮点运算次数）",
         },
         "schedule.compute_6n": {
             "en": "training compute = 6 * params * tokens = 6 * {params} * {tokens} = {flops} FLOPs",
-            "zh": "训练计算量 = 6 * 参数量 * 词元数 = 6 * {params} * {tokens} = {flops} 次浮点运算",
+            "zh": "训练计算量 = 6 * 参数量 * 词元数 = 6 * {params} * {tokens} = {flops}（浮点运算次数）",
         },
         "schedule.time_throughput": {
             "en": "time = samples_seen / throughput = {seen} / {throughput} = {time}",
-            "zh": "时间 = 处理的样本总数 / 吞吐量 = {seen} / {throughput} = {time}",
+            "zh": "时间 = 处理的样本总数 / 吞吐量 = {seen} / {throughput} = {time_zh}",
         },
         "schedule.time_flops": {
             "en": "time = training_flops / (gpu_flops * utilisation) = {flops} / ({gpu_flops} * {utilisation}) "
             "= {time}",
-            "zh": "时间 = 训练计算量 / (GPU 峰值浮点运算速率 * 利用率) = {flops} / ({gpu_flops} * {utilisation}) "
-            "= {time}",
+            "zh": "时间 = 训练计算量 /（GPU 每秒峰值浮点运算次数 * 利用率）= {flops} / ({gpu_flops} * {utilisation}) "
+            "= {time_zh}",
         },
     }
 )
@@ -141,7 +141,8 @@ def schedule(
     updates = iters * epochs
     seen = per_epoch * epochs
     drop = "floor" if drop_last else "ceil"
-    lines = [message("schedule.iterations", rule=drop, samples=samples, batch_size=batch_size, iterations=iters)]
+    lines = [message("schedule.iterations", rule=drop, rule_zh="向下取整" if drop_last else "向上取整", samples=samples,
+                     batch_size=batch_size, iterations=iters)]
     if rest:
         lines.append(message("schedule.dropped" if drop_last else "schedule.last_batch", rest=rest))
     lines += [
@@ -168,7 +169,7 @@ def schedule(
         seconds = seen / throughput
         time_rule = "samples_seen / throughput"
         lines.append(message("schedule.time_throughput", seen=f"{seen:,}", throughput=f"{throughput:g}",
-                             time=format_duration(seconds)))
+                             time=format_duration(seconds), time_zh=format_duration(seconds, "zh")))
     elif gpu_flops is not None:
         if flops is None:
             raise NetsizeError("a time from --gpu-flops needs the model's compute: give --model")
@@ -178,7 +179,8 @@ def schedule(
         seconds = flops / (gpu_flops * util)
         time_rule = "training_flops / (gpu_flops * utilisation)"
         lines.append(message("schedule.time_flops", flops=f"{flops:.4g}", gpu_flops=f"{gpu_flops:.4g}",
-                             utilisation=f"{util:g}", time=format_duration(seconds)))
+                             utilisation=f"{util:g}", time=format_duration(seconds),
+                             time_zh=format_duration(seconds, "zh")))
     return Schedule(
         samples=samples,
         batch_size=batch_size,
@@ -198,19 +200,22 @@ def schedule(
     )
 
 
-def format_duration(seconds: float) -> str:
-    """``3725.0 -> '1h 2m 5s'``; below a minute, seconds with two decimals.
+def format_duration(seconds: float, lang: str = "en") -> str:
+    """``3725.0 -> '1h 2m 5s'``; below a minute, seconds with two decimals; ``lang="zh"``:
+    ``1 小时 2 分 5 秒``.
 
-    >>> format_duration(3725.0), format_duration(2.5)
-    ('1h 2m 5s', '2.50 s')
+    >>> format_duration(3725.0), format_duration(2.5), format_duration(3725.0, "zh")
+    ('1h 2m 5s', '2.50 s', '1 小时 2 分 5 秒')
     """
+    zh = lang == "zh"
     if seconds < 60:
-        return f"{seconds:.2f} s"
+        return f"{seconds:.2f} 秒" if zh else f"{seconds:.2f} s"
     total = round(seconds)
     d, rem = divmod(total, 86400)
     h, rem = divmod(rem, 3600)
     m, s = divmod(rem, 60)
-    parts = [f"{d}d"] if d else []
-    parts += [f"{h}h"] if h or d else []
-    parts += [f"{m}m", f"{s}s"]
-    return " ".join(parts)
+    units = ("天", "小时", "分", "秒") if zh else ("d", "h", "m", "s")
+    values = [(d, units[0])] if d else []
+    values += [(h, units[1])] if h or d else []
+    values += [(m, units[2]), (s, units[3])]
+    return " ".join(f"{v} {u}" if zh else f"{v}{u}" for v, u in values)

@@ -204,6 +204,8 @@ register_messages(
         },
         "report.memory.autocast": {"en": " · autocast {dtype}", "zh": " · 自动混合精度 {dtype}"},
         "report.memory.checkpointing": {"en": " · checkpointing", "zh": " · 激活检查点"},
+        "report.memory.method.network": {"en": "network", "zh": "按网络各层推算"},
+        "report.memory.method.torch": {"en": "torch", "zh": "在元设备（meta）上观测 PyTorch 模块"},
         "report.memory.weights_bytes": {"en": "weights", "zh": "权重"},
         "report.memory.gradient_bytes": {"en": "gradients", "zh": "梯度"},
         "report.memory.optimizer_bytes": {"en": "optimizer state", "zh": "优化器状态"},
@@ -215,7 +217,7 @@ register_messages(
         "report.memory.layer": {"en": "Layer", "zh": "层"},
         "report.memory.kind": {"en": "Kind", "zh": "类型"},
         "report.memory.saved": {"en": "Saved for backward", "zh": "为反向传播保存"},
-        "unit.flops": {"en": "{value} FLOPs", "zh": "{value} 次浮点运算"},
+        "unit.flops": {"en": "{value} FLOPs", "zh": "{value}"},
         "report.schedule.title": {"en": "Training schedule", "zh": "训练进度"},
         "report.schedule.samples": {"en": "samples", "zh": "样本数"},
         "report.schedule.batch_size": {"en": "batch size", "zh": "批大小"},
@@ -224,7 +226,7 @@ register_messages(
         "report.schedule.last_batch": {"en": " (last batch {size})", "zh": "（最后一批 {size}）"},
         "report.schedule.total_updates": {"en": "optimizer updates", "zh": "优化器更新次数"},
         "report.schedule.samples_seen": {"en": "samples seen", "zh": "处理的样本总数"},
-        "report.schedule.training_flops": {"en": "training compute", "zh": "训练计算量"},
+        "report.schedule.training_flops": {"en": "training compute", "zh": "训练计算量（浮点运算次数）"},
         "report.schedule.time_seconds": {"en": "estimated time", "zh": "预计时间"},
     }
 )
@@ -283,7 +285,7 @@ def memory_title(report: MemoryReport, lang: str = "en") -> str:
     checkpointing = translate("report.memory.checkpointing", lang) if report.checkpointing else ""
     return translate("report.memory.title", lang, model=report.model, batch=report.batch_size, dtype=report.dtype,
                      autocast=autocast, optimizer=report.optimizer, checkpointing=checkpointing,
-                     method=report.method)
+                     method=translate(f"report.memory.method.{report.method}", lang))
 
 
 def schedule_rows(s: Schedule, lang: str = "en") -> list[Row]:
@@ -307,6 +309,6 @@ def schedule_rows(s: Schedule, lang: str = "en") -> list[Row]:
     if s.seconds is not None:
         from netsize.schedule import format_duration
 
-        rows.append(Row("time_seconds", tr("report.schedule.time_seconds", lang), format_duration(s.seconds),
+        rows.append(Row("time_seconds", tr("report.schedule.time_seconds", lang), format_duration(s.seconds, lang),
                         s.seconds))
     return rows

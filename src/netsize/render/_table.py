@@ -63,7 +63,7 @@ def table(
     for label, value in footer_items(summary, lang, dtype):
         grid.add_row(label, value)
     parts: list[Any] = [t, grid, Text(convention_line(summary.convention, lang), style="dim")]
-    parts += [Text(f"Note: {note}", style="yellow") for note in summary.notes]
+    parts += [Text(translate("render.note", lang, note=note), style="yellow") for note in summary.notes]
     if dropped:
         parts.append(Text(translate("render.dropped", lang, columns=", ".join(dropped), width=width), style="dim"))
     if explain:
@@ -117,7 +117,7 @@ def _aligned(title_text: str, heads: list[str], rows: list[list[str]], foot: lis
         if kind_column is not None:
             text.stylize("cyan", at + starts[kind_column], at + starts[kind_column] + widths[kind_column])
     text.append("\n")
-    text.append(line(foot), style="bold")
+    text.append(line(foot) + "\n", style="bold")
     text.no_wrap = True
     text.overflow = "ignore"
     return text
