@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
             from netsize.render._listing import emit_listing
 
             fields = [(k, str(v)) for k, v in {**info, "variables": variables}.items()]
-            emit_listing(args.format, ("field", "value"), fields, {**info, "variables": variables},
-                         lang=args.lang)
+            emit_listing(args.format, ("field", "value"), fields,
+                         {"schema_version": 1, **info, "variables": variables}, lang=args.lang)
             return 0
         print(f"{entry.name}: {entry.description}")
         print(f"  source: {entry.source}")
