@@ -74,7 +74,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netsize {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     # os.listdir, not pkgutil: `netsize --help` is timed against `python -c pass` (README).
-    for name in sorted(f[:-3] for f in os.listdir(__path__[0]) if f.startswith("cmd_") and f.endswith(".py")):
+    names = sorted(f[:-3] for f in os.listdir(__path__[0]) if f.startswith("cmd_") and f.endswith(".py"))
+    if f"cmd_{command}" in names:  # a command to run: the others are not needed, even by name
+        names = [f"cmd_{command}"]
+    for name in names:
         module = importlib.import_module(f"{__name__}.{name}")
         if command is None or name == f"cmd_{command}":
             module.add_parser(sub)
