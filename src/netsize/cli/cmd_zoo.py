@@ -47,11 +47,18 @@ def run(args: argparse.Namespace) -> int:
             emit_listing(args.format, ("field", "value"), fields,
                          {"schema_version": 1, **info, "variables": variables}, lang=args.lang)
             return 0
-        print(f"{entry.name}: {entry.description}")
-        print(f"  source: {entry.source}")
-        print(f"  input (per sample): {shape_str(entry.input_shape)} ({entry.layout})")
-        print(f"  convention: {entry.convention}")
-        print("  variables (--var NAME=VALUE): " + ", ".join(f"{k}={v}" for k, v in variables.items()))
+        from netsize._glossary import colon
+        from netsize._i18n import translate
+        from netsize.render import _listing  # noqa: F401  (registers the labels)
+
+        def line(key: str, value: str) -> str:
+            return f"  {translate(key, args.lang)}{colon(args.lang)}{value}"
+
+        print(f"{entry.name}{colon(args.lang)}{entry.description}")
+        print(line("listing.source", entry.source))
+        print(line("listing.input_per_sample", f"{shape_str(entry.input_shape)} ({entry.layout})"))
+        print(line("listing.convention", entry.convention))
+        print(line("listing.variables", ", ".join(f"{k}={v}" for k, v in variables.items())))
         return 0
     from netsize.render._listing import emit_listing
 

@@ -15,6 +15,10 @@ register_messages(
     {
         "listing.name": {"en": "Name", "zh": "名称"},
         "listing.field": {"en": "Field", "zh": "字段"},
+        "listing.source": {"en": "source", "zh": "来源"},
+        "listing.input_per_sample": {"en": "input (per sample)", "zh": "输入（每个样本）"},
+        "listing.convention": {"en": "convention", "zh": "计数约定"},
+        "listing.variables": {"en": "variables (--var NAME=VALUE)", "zh": "变量（--var NAME=VALUE）"},
         "listing.value": {"en": "Value", "zh": "值"},
         "listing.input": {"en": "Input", "zh": "输入"},
         "listing.description": {"en": "Description", "zh": "说明"},
