@@ -214,3 +214,22 @@ def test_layers_command_lists_every_registered_type():
 
     listed = json.loads(ok("layers", "--format", "json"))
     assert {k for entry in listed for k in entry["spec_names"]} == set(layer_names())
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_output_fits_its_width_and_says_what_it_left_out(monkeypatch):
+    from netsize import analyze, zoo
+    from netsize.render import print_table
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setenv("COLUMNS", "60")
+    monkeypatch.setenv("NO_COLOR", "1")
+    print_table(analyze(zoo.get("resnet18").build()))
+    out = re.sub(r"\x1b\[[0-9;]*m", "", terminal.getvalue())  # bold and dim stay in a terminal
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= 60
+    assert "Columns left out to fit 60 columns: Kind" in " ".join(out.split())

@@ -96,7 +96,7 @@ def _rich_table(title_text: str, heads: list[str], foot: list[str], cells: list[
 
 
 def _aligned(title_text: str, heads: list[str], rows: list[list[str]], foot: list[str], widths: list[int],
-             right: list[bool], kind_column: int | None) -> Text:
+             right: list[bool], kind_column: int | None) -> Group:
     """The table when every cell fits on one line: one Text, each column padded to its width, laid
     out as rich's SIMPLE_HEAD box draws it. Rich drawing 150 rows cell by cell was most of the time
     of `netsize summary resnet50` (README, start-up); one text draws in a fraction of it."""
@@ -108,7 +108,7 @@ def _aligned(title_text: str, heads: list[str], rows: list[list[str]], foot: lis
 
     total_width = sum(widths) + 2 * len(widths)
     starts = [1 + sum(widths[:i]) + 2 * i for i in range(len(widths))]
-    text = Text(title_text + "\n\n", style="bold")
+    text = Text("\n")
     text.append(line(heads) + "\n", style="bold")
     text.append(" " + "─" * (total_width - 2) + "\n")
     for cells in rows:
@@ -120,7 +120,7 @@ def _aligned(title_text: str, heads: list[str], rows: list[list[str]], foot: lis
     text.append(line(foot) + "\n", style="bold")
     text.no_wrap = True
     text.overflow = "ignore"
-    return text
+    return Group(Text(title_text, style="bold"), text)  # the title wraps in a narrow terminal
 
 
 def _cells(r: LayerRecord) -> list[str]:
