@@ -74,7 +74,8 @@ def emit(fmt: str, title: str, rows: Sequence[Row], data: dict[str, object], *, 
     elif fmt == "markdown":
         text = to_markdown(title, rows, notes, explain, lang)
         if detail is not None:
-            text += "\n| " + " | ".join(detail.heads) + " |\n|" + "---|" * len(detail.heads) + "\n"
+            align = "".join("---:|" if i >= 2 else "---|" for i in range(len(detail.heads)))
+            text += "\n| " + " | ".join(detail.heads) + " |\n|" + align + "\n"
             text += "".join("| " + " | ".join(_md(c) for c in row) + " |\n" for row in detail.cells)
         sys.stdout.write(text)
     else:
