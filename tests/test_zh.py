@@ -73,12 +73,20 @@ def test_every_chinese_message_uses_the_glossary_words():
 
 
 def test_glossary_page_lists_every_term():
-    page = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
-    for en, zh, note in TERMS:
-        assert f"| {en} | {zh} | {note} |" in page
-    for en, zh in FORMULA_WORDS.items():
-        if en != zh:
-            assert f"| `{en}` | {zh} |" in page
+    # docs/glossary.md's tables are netsize._glossary's: rewritten with NETSIZE_UPDATE_GOLDEN=1.
+    page_path = ROOT / "docs" / "glossary.md"
+    page = page_path.read_text(encoding="utf-8")
+    start = page.index("| English | 中文 | notes |")
+    terms = "\n".join(["| English | 中文 | notes |", "|---|---|---|",
+                       *(f"| {en} | {zh} | {note} |" for en, zh, note in TERMS)])
+    words_start = page.index("| in formulas | 中文 |")
+    words = "\n".join(["| in formulas | 中文 |", "|---|---|",
+                       *(f"| `{en}` | {zh} |" for en, zh in FORMULA_WORDS.items() if en != zh)])
+    expected = page[:start] + terms + page[page.index("\n\n", start):words_start] + words + "\n"
+    if os.environ.get("NETSIZE_UPDATE_GOLDEN"):
+        page_path.write_text(expected, encoding="utf-8")
+        page = expected
+    assert page == expected
 
 
 def _names(summary) -> set[str]:
@@ -105,6 +113,51 @@ def test_chinese_explanations_of_every_zoo_model_and_config_read_as_chinese():
     if zh_problems(text):
         problems["llm gpt2"] = zh_problems(text)
     assert problems == {}
+
+
+# Constructor arguments and inputs tried on every layer type until one analyses (a broad net: the
+# test asserts how many types it reached, so that it cannot quietly shrink).
+_KWARGS = [
+    {}, {"out_channels": 4, "kernel_size": 3}, {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1},
+    {"out_features": 4}, {"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "ceil_mode": True}, {"output_size": 2},
+    {"hidden_size": 6}, {"embed_dim": 8, "num_heads": 2}, {"embed_dim": 8, "num_heads": 2, "num_kv_heads": 1},
+    {"num_embeddings": 10, "embedding_dim": 4}, {"normalized_shape": 8}, {"num_groups": 2}, {"scale_factor": 2},
+    {"size": 4}, {"shape": (8, -1)}, {"p": 0.5}, {"dim": 1}, {"chunks": 2}, {"split_size_or_sections": 2},
+    {"num_buckets": 8, "num_heads": 2}, {"causal": True}, {"dims": (0, 2, 1)}, {"dim": 1, "sizes": (2, 2)},
+    {"features": 8}, {"d_ff": 16}, {"d_ff": 16, "num_experts": 4}, {"dims": (0, 2, 1, 3)},
+    {"embedding_dim": 8}, {"dim": 1, "unflattened_size": (2, 2)},
+]
+_INPUTS = [((2, 4, 8, 8),), ((2, 8),), ((2, 4, 8),), ((2, 4, 8, 8, 8),), ((2, 4, 8, 8), (2, 4, 8, 8)),
+           ((2, 4, 8), (2, 4, 8), (2, 4, 8)), ((2, 2, 4, 8), (2, 2, 4, 8), (2, 2, 4, 8)), ((2, 3, 4), (2, 4, 5))]
+
+
+def test_chinese_explanation_of_every_layer_type_reads_as_chinese():
+    import dataclasses
+    import itertools
+
+    import netsize.layers
+    from netsize import Layer, analyze_layer
+
+    netsize.layers.load_all()
+    classes = [getattr(netsize.layers, n) for n in netsize.layers.__all__]
+    classes = [c for c in classes if isinstance(c, type) and issubclass(c, Layer)]
+    # Field names of layers (alpha, kdim, chunks...) are the option names users write: they stay.
+    fields = {f.name for c in classes if dataclasses.is_dataclass(c) for f in dataclasses.fields(c)}
+    explained: dict[str, str] = {}
+    for cls in classes:
+        for kwargs, inputs in itertools.product(_KWARGS, _INPUTS):
+            try:
+                record = analyze_layer("x", cls(**kwargs), inputs)
+            except Exception:  # not this combination: try the next
+                continue
+            explained[cls.__name__] = explain_record(record, "zh")
+            break
+    assert len(explained) == len(classes), sorted({c.__name__ for c in classes} - set(explained))
+    problems = {
+        name: punctuation_problems(text) + [w for w in english_words(text) if w not in fields]
+        for name, text in explained.items()
+    }
+    assert {k: v for k, v in problems.items() if v} == {}
 
 
 def _cli(*args: str) -> str:

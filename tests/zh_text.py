@@ -14,7 +14,7 @@ _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 ALLOWED_WORDS = {
     "floor", "ceil", "max", "min", "exp", "sqrt", "tanh", "erf", "prod", "softmax", "silu", "log", "sum",
     "same", "valid", "dim", "torch", "keras", "x", "rms", "gate", "up", "down", "q", "k", "v", "d", "c", "a", "i",
-    "log-sum-exp", "top-k", "groups", "meta",
+    "log-sum-exp", "top-k", "groups", "meta", "sigmoid", "scale", "gelu", "relu",
 }
 
 

@@ -64,6 +64,13 @@ FORMULA_WORDS: dict[str, str] = {
     "window - 1 adds and 1 divide per output": "每个输出：窗口大小 - 1 次加法和 1 次除法",
     "bin - 1 adds and 1 divide per output": "每个输出：区间大小 - 1 次加法和 1 次除法",
     "comparisons: window elements - 1 per output": "比较：每个输出为窗口元素数 - 1 次",
+    "comparisons: bin elements - 1 per output": "比较：每个输出为区间元素数 - 1 次",
+    "statistics 3 + normalise 2": "统计量 3 + 归一化 2",
+    "exp, sum, subtract; log per row": "exp、求和、减法；每行一次 log",
+    "exp, sum, divide": "exp、求和、除法",
+    "rows of a": "a 的行数",
+    "columns of b": "b 的列数",
+    "contracted axis": "求和所沿的轴",
     "statistics 3 + normalise 2 + weight 1 + bias 1": "统计量 3 + 归一化 2 + 权重 1 + 偏置 1",
     "normalise 2 + affine 2": "归一化 2 + 仿射 2",
     "square, add, multiply by 1/rms + weight 1": "平方、加、乘以 1/rms + 权重 1",
@@ -103,12 +110,21 @@ FORMULA_WORDS: dict[str, str] = {
     "seq_len": "序列长度",
     "layers": "层数",
     "params": "参数量",
+    "weights": "权重",
     "bits": "位数",
     "router": "路由",
     "experts": "专家",
     "projections": "投影",
     "softmax": "softmax",
-    "scale": "缩放",
+    "(scale)": "(缩放)",
+    "known": "已知大小之积",
+    "biases": "偏置",
+    "nearest": "最近邻",
+    "linear": "线性",
+    "bilinear": "双线性",
+    "trilinear": "三线性",
+    "bicubic": "双三次",
+    "taps": "个采样点",
     "rotary": "旋转位置编码",
     "combine": "合并",
     "adds": "加法",
@@ -119,6 +135,8 @@ _CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 _WORDS = sorted(FORMULA_WORDS, key=len, reverse=True)
 _WORD_RE = re.compile("|".join(rf"(?<![\w-]){re.escape(w)}(?![\w-])" for w in _WORDS))
 _ANNOTATION = re.compile(rf" \(([^()]*[{_CJK}][^()]*)\)")
+_PUNCTUATION = re.compile(rf"(?<=[{_CJK}]) ?([:;,]) ?")
+_FULL_WIDTH = {":": "：", ";": "；", ",": "，"}
 
 
 def formula(text: str, lang: str = "en") -> str:
@@ -133,6 +151,7 @@ def formula(text: str, lang: str = "en") -> str:
     if lang != "zh" or not text:
         return text
     out = _WORD_RE.sub(lambda m: FORMULA_WORDS[m.group(0)], text)
+    out = _PUNCTUATION.sub(lambda m: _FULL_WIDTH[m.group(1)], out)  # "最近邻: 0" -> "最近邻：0"
     return _ANNOTATION.sub(lambda m: f"（{m.group(1)}）", out)
 
 
