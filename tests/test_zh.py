@@ -211,7 +211,8 @@ def test_chinese_output_matches_golden_file(name, gpt2_config):
     assert [w for w in english_words(out) if w not in names] == []
 
 
-@pytest.mark.parametrize("command", ["summary", "explain", "memory", "llm", "schedule", "zoo", "layers", "compare", "plan"])
+@pytest.mark.parametrize(
+    "command", ["summary", "explain", "memory", "llm", "schedule", "zoo", "layers", "compare", "plan"])
 def test_every_command_takes_lang_zh_and_format(command):
     from netsize.cli import build_parser
 
