@@ -59,7 +59,16 @@ class _Lister:
         self._sub = sub
 
     def add_parser(self, name: str, **kwargs: Any) -> Any:
-        self._sub.add_parser(name, **{k: v for k, v in kwargs.items() if k in ("help", "aliases")})
+        # A name and a help line for the listing, not a parser: argparse's parser constructor looks
+        # up its own message translations on disk (gettext), which for 14 commands was most of the
+        # time of `netsize --help`. Such a command is never run: a command named on the command
+        # line is built in full (build_parser).
+        pseudo = getattr(argparse._SubParsersAction, "_ChoicesPseudoAction", None)
+        if pseudo is None:  # an argparse without the listing helper: build the (empty) parser
+            self._sub.add_parser(name, help=kwargs.get("help"))
+        else:
+            self._sub.choices[name] = None
+            self._sub._choices_actions.append(pseudo(name, (), kwargs.get("help")))
         raise _Listed
 
 
