@@ -12,11 +12,13 @@ import argparse
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsize._errors import NetsizeError
-from netsize._network import Network
-from netsize._summary import Summary
+
+if TYPE_CHECKING:  # `netsize --help` builds every parser from this module without the engine
+    from netsize._network import Network
+    from netsize._summary import Summary
 
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
