@@ -41,7 +41,7 @@ register_messages(
     {
         "note.traced_own": {
             "en": "work done in this module's own forward, outside its submodules (traced)",
-            "zh": "本模块自身 forward 中、子模块之外的计算(追踪所得)",
+            "zh": "本模块自身前向计算中、子模块之外的运算（追踪所得）",
         },
     }
 )
