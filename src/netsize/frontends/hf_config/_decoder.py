@@ -184,7 +184,8 @@ def _mlp(g: Graph, s: DecoderSpec, b: str, i: int, x: str) -> str:
     d, f = s.d, s.ff
     moe = s.moe[i] if s.moe else None
     if moe is not None:
-        routed = g.add(f"{b}mlp", MixtureOfExperts(d, moe.expert_ff, moe.experts, moe.top_k, activation=s.act), x)
+        name = f"{b}mlp.experts" if moe.shared_ff else f"{b}mlp"  # the shared expert's nodes live under mlp.
+        routed = g.add(name, MixtureOfExperts(d, moe.expert_ff, moe.experts, moe.top_k, activation=s.act), x)
         if not moe.shared_ff:
             return routed
         shared = _gated(g, f"{b}mlp.{moe.shared_name}.", d, moe.shared_ff, s.act, False, x)

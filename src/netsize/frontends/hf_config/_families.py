@@ -261,7 +261,7 @@ BERT_ARCHITECTURES = ("BertModel", "BertForMaskedLM", "BertForSequenceClassifica
 # ----- LLaMA, Mistral, Mixtral, Qwen2 -----------------------------------------------------
 
 
-def decoder_basics(f: Fields, *, act_key: str = "hidden_act", eps_key: str = "rms_norm_eps",
+def decoder_basics(f: Fields, *, act_key: str = "hidden_act", eps_key: str | None = "rms_norm_eps",
                    tie_default: bool = False) -> dict[str, Any]:
     """The fields every LLaMA-lineage config shares, checked, as :class:`DecoderSpec` arguments."""
     d, heads = f.int("hidden_size", min=1), f.int("num_attention_heads", min=1)
@@ -283,7 +283,7 @@ def decoder_basics(f: Fields, *, act_key: str = "hidden_act", eps_key: str = "rm
         "head_dim": head_dim,
         "ff": f.int("intermediate_size", min=1),
         "act": _act(f, act_key),
-        "eps": f.float(eps_key, min=0),
+        "eps": f.float(eps_key, min=0) if eps_key is not None else 1e-5,
         "tie": f.bool("tie_word_embeddings", tie_default),
         "attention_dropout": f.rate("attention_dropout"),
         "pad_token_id": f.opt_int("pad_token_id", min=-vocab, max=vocab - 1),
@@ -346,6 +346,146 @@ def _qwen2_windows(f: Fields, layers: int) -> list[int | None]:
 def _qwen2(f: Fields) -> DecoderSpec:
     base = decoder_basics(f)
     return DecoderSpec(**base, q_bias=True, sliding=_qwen2_windows(f, base["layers"]))
+
+
+def _qwen_moe_layers(f: Fields, layers: int, expert_ff_key: str = "moe_intermediate_size",
+                     shared: bool = False) -> list[MoESpec | None]:
+    """Qwen2-MoE / Qwen3-MoE: layer ``i`` routes to experts unless it is in ``mlp_only_layers``,
+    when ``num_experts > 0`` and ``(i + 1) % decoder_sparse_step == 0``; other layers are dense."""
+    experts = f.int("num_experts", min=0)
+    step = f.int("decoder_sparse_step", min=1)
+    dense_only = set(f.int_list("mlp_only_layers", min=0) or [])
+    if experts == 0:
+        return [None] * layers
+    top_k = f.int("num_experts_per_tok", min=1, max=experts)
+    expert_ff = f.int(expert_ff_key, min=1)
+    shared_ff = f.int("shared_expert_intermediate_size", min=0) if shared else 0
+    moe = MoESpec(experts, top_k, expert_ff, shared_ff, shared_gate=shared)
+    return [moe if i not in dense_only and (i + 1) % step == 0 else None for i in range(layers)]
+
+
+def _qwen3(f: Fields) -> DecoderSpec:
+    base = decoder_basics(f)
+    bias = f.bool("attention_bias", False)
+    return DecoderSpec(**base, q_bias=bias, o_bias=bias, qk_norm="head", sliding=_qwen2_windows(f, base["layers"]))
+
+
+def _qwen2_moe(f: Fields) -> DecoderSpec:
+    base = decoder_basics(f)
+    windows = _qwen2_moe_windows(f, base["layers"])
+    return DecoderSpec(**base, q_bias=f.bool("qkv_bias", True), sliding=windows,
+                       moe=_qwen_moe_layers(f, base["layers"], shared=True))
+
+
+def _qwen2_moe_windows(f: Fields, layers: int) -> list[int | None]:
+    """Qwen2-MoE's default layer types: with ``use_sliding_window``, the odd-numbered layers
+    (``(i + 1) % 2``) below ``max_window_layers`` slide."""
+    use = f.bool("use_sliding_window", False)
+    window = f.opt_int("sliding_window", min=1) if use else None
+    first = f.int("max_window_layers", min=0)
+    default = ["sliding_attention" if (i + 1) % 2 and i < first and use else "full_attention" for i in range(layers)]
+    return layer_windows(f, layers, window, default)
+
+
+def _qwen3_moe(f: Fields) -> DecoderSpec:
+    base = decoder_basics(f)
+    bias = f.bool("attention_bias", False)
+    use = f.bool("use_sliding_window", False)
+    window = f.opt_int("sliding_window", min=1) if use else None
+    return DecoderSpec(**base, q_bias=bias, o_bias=bias, qk_norm="head", sliding=[window] * base["layers"],
+                       moe=_qwen_moe_layers(f, base["layers"]))
+
+
+def _no_bidirectional(f: Fields) -> None:
+    if f.bool("use_bidirectional_attention", False):
+        raise f.error("use_bidirectional_attention", "is not modelled by netsize (it builds causal decoders)", True)
+
+
+def _gemma(f: Fields) -> DecoderSpec:
+    _no_bidirectional(f)
+    bias = f.bool("attention_bias", False)
+    return DecoderSpec(**decoder_basics(f, tie_default=True), q_bias=bias, o_bias=bias)
+
+
+def _gemma2(f: Fields) -> DecoderSpec:
+    """Gemma 2: four norms per layer (sandwich), sliding and global layers alternating; the
+    logit soft-capping (``tanh``) and ``query_pre_attn_scalar`` change no count of work."""
+    _no_bidirectional(f)
+    f.opt_float("attn_logit_softcapping", min=0)
+    f.opt_float("final_logit_softcapping", min=0)
+    base = decoder_basics(f, act_key="hidden_activation", tie_default=True)
+    bias = f.bool("attention_bias", False)
+    layers = base["layers"]
+    window = f.opt_int("sliding_window", min=1)
+    default = ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(layers)]
+    return DecoderSpec(**base, q_bias=bias, o_bias=bias, layout="sandwich",
+                       sliding=layer_windows(f, layers, window, default))
+
+
+def _gemma3(f: Fields) -> DecoderSpec:
+    """Gemma 3 (text): Gemma 2's sandwich norms plus per-head q/k RMSNorms; five sliding layers
+    to one global by default (``sliding_window_pattern`` 6)."""
+    _no_bidirectional(f)
+    base = decoder_basics(f, act_key="hidden_activation", tie_default=True)
+    bias = f.bool("attention_bias", False)
+    layers = base["layers"]
+    window = f.opt_int("sliding_window", min=1)
+    pattern = f.int("sliding_window_pattern", min=1, default=6)
+    default = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(layers)]
+    return DecoderSpec(**base, q_bias=bias, o_bias=bias, layout="sandwich", qk_norm="head",
+                       sliding=layer_windows(f, layers, window, default))
+
+
+def _phi3(f: Fields) -> DecoderSpec:
+    """Phi-3: fused ``qkv_proj`` and ``gate_up_proj``, residual dropouts; its long-context rope
+    scaling (``rope_scaling`` longrope factors) changes no count."""
+    base = decoder_basics(f)
+    window = f.opt_int("sliding_window", min=1)
+    return DecoderSpec(**base, fused_qkv="qkv_proj", mlp="gated_fused", residual_dropout=f.rate("resid_pdrop"),
+                       sliding=[window] * base["layers"])
+
+
+def _olmo(f: Fields) -> DecoderSpec:
+    """OLMo: parameter-free LayerNorms (eps 1e-5, fixed); ``clip_qkv`` clamps values, no count."""
+    f.opt_float("clip_qkv", min=0)
+    bias = f.bool("attention_bias", False)
+    return DecoderSpec(**decoder_basics(f, eps_key=None), norm="layernorm_noparams", q_bias=bias, o_bias=bias)
+
+
+def _olmo2(f: Fields) -> DecoderSpec:
+    """OLMo 2: norms after attention and MLP (no input norm), q/k RMSNorms over all heads."""
+    bias = f.bool("attention_bias", False)
+    return DecoderSpec(**decoder_basics(f), q_bias=bias, o_bias=bias, layout="post", qk_norm="full")
+
+
+def _granite(f: Fields) -> DecoderSpec:
+    """Granite: LLaMA with multipliers on embeddings, residuals, attention and logits (no count)."""
+    for key in ("embedding_multiplier", "residual_multiplier", "attention_multiplier", "logits_scaling"):
+        f.float(key)
+    bias = f.bool("attention_bias", False)
+    return DecoderSpec(**decoder_basics(f), q_bias=bias, o_bias=bias, mlp_bias=f.bool("mlp_bias", False))
+
+
+def _starcoder2(f: Fields) -> DecoderSpec:
+    """StarCoder2: LayerNorms with biases, biased projections (``use_bias``), a plain
+    ``c_fc``/``c_proj`` MLP, embedding and residual dropouts."""
+    base = decoder_basics(f, eps_key="norm_epsilon", tie_default=True)
+    bias = f.bool("use_bias", True)
+    window = f.opt_int("sliding_window", min=1)
+    return DecoderSpec(**base, norm="layernorm", q_bias=bias, o_bias=bias, mlp_bias=bias, mlp="plain",
+                       mlp_names=("c_fc", "c_proj"), residual_dropout=f.rate("residual_dropout"),
+                       embedding_dropout=f.rate("embedding_dropout"), sliding=[window] * base["layers"])
+
+
+def _cohere(f: Fields) -> DecoderSpec:
+    """Cohere (Command-R): one weight-only LayerNorm feeding attention and MLP in parallel;
+    optional q/k LayerNorms with a weight per head and position (``use_qk_norm``)."""
+    f.float("logit_scale")
+    base = decoder_basics(f, eps_key="layer_norm_eps", tie_default=True)
+    bias = f.bool("attention_bias", False)
+    qk = "full" if f.bool("use_qk_norm", False) else None
+    return DecoderSpec(**base, norm="layernorm_nobias", q_bias=bias, o_bias=bias, layout="parallel", qk_norm=qk,
+                       qk_norm_kind="layernorm_nobias")
 
 
 # ----- T5 ---------------------------------------------------------------------------------
@@ -512,6 +652,117 @@ FAMILIES: dict[str, Family] = {
              "max_position_embeddings": 32768, "use_sliding_window": False, "sliding_window": 4096,
              "max_window_layers": 28},
             _decoder_family(_qwen2),
+        ),
+        Family(
+            "qwen3",
+            decoder_architectures("Qwen3"),
+            {**LLAMA_LIKE, "vocab_size": 151936, "intermediate_size": 22016, "num_key_value_heads": 32, "head_dim": 128,
+             "max_position_embeddings": 32768, "attention_bias": False, "use_sliding_window": False,
+             "sliding_window": 4096, "max_window_layers": 28},
+            _decoder_family(_qwen3),
+        ),
+        Family(
+            "qwen2_moe",
+            decoder_architectures("Qwen2Moe"),
+            {**LLAMA_LIKE, "vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 5632,
+             "num_hidden_layers": 24,
+             "num_attention_heads": 16, "num_key_value_heads": 16, "max_position_embeddings": 32768,
+             "use_sliding_window": False, "sliding_window": 4096, "max_window_layers": 28, "decoder_sparse_step": 1,
+             "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632, "num_experts_per_tok": 4,
+             "num_experts": 60, "mlp_only_layers": None, "qkv_bias": True},
+            _decoder_family(_qwen2_moe),
+        ),
+        Family(
+            "qwen3_moe",
+            decoder_architectures("Qwen3Moe"),
+            {**LLAMA_LIKE, "vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 6144,
+             "num_hidden_layers": 24,
+             "num_attention_heads": 32, "num_key_value_heads": 4, "max_position_embeddings": 32768,
+             "attention_bias": False, "use_sliding_window": False, "sliding_window": 4096, "decoder_sparse_step": 1,
+             "moe_intermediate_size": 768, "num_experts_per_tok": 8, "num_experts": 128, "mlp_only_layers": None},
+            _decoder_family(_qwen3_moe),
+            aliases={"num_local_experts": "num_experts"},
+        ),
+        Family(
+            "gemma",
+            decoder_architectures("Gemma"),
+            {**LLAMA_LIKE, "vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576,
+             "num_hidden_layers": 28,
+             "num_attention_heads": 16, "num_key_value_heads": 16, "head_dim": 256, "hidden_act": "gelu_pytorch_tanh",
+             "max_position_embeddings": 8192, "pad_token_id": 0, "tie_word_embeddings": True, "attention_bias": False},
+            _decoder_family(_gemma),
+        ),
+        Family(
+            "gemma2",
+            decoder_architectures("Gemma2"),
+            {**LLAMA_LIKE, "vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216,
+             "num_hidden_layers": 26,
+             "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+             "hidden_activation": "gelu_pytorch_tanh",
+             "max_position_embeddings": 8192, "pad_token_id": 0, "tie_word_embeddings": True, "attention_bias": False,
+             "sliding_window": 4096, "final_logit_softcapping": 30.0, "attn_logit_softcapping": 50.0},
+            _decoder_family(_gemma2),
+        ),
+        Family(
+            "gemma3_text",
+            decoder_architectures("Gemma3", ("ForCausalLM", "TextModel", "TextForSequenceClassification")),
+            {**LLAMA_LIKE, "vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216,
+             "num_hidden_layers": 26,
+             "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+             "hidden_activation": "gelu_pytorch_tanh",
+             "max_position_embeddings": 131072, "pad_token_id": 0, "tie_word_embeddings": True, "attention_bias": False,
+             "sliding_window": 4096},
+            _decoder_family(_gemma3),
+        ),
+        Family(
+            "phi3",
+            decoder_architectures("Phi3"),
+            {**LLAMA_LIKE, "vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192,
+             "num_key_value_heads": None,
+             "resid_pdrop": 0.0, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "pad_token_id": 32000,
+             "sliding_window": None},
+            _decoder_family(_phi3),
+        ),
+        Family(
+            "olmo",
+            decoder_architectures("Olmo", ("ForCausalLM", "Model")),
+            {**LLAMA_LIKE, "vocab_size": 50304, "intermediate_size": 11008, "num_key_value_heads": None,
+             "max_position_embeddings": 2048, "pad_token_id": 1, "attention_bias": False, "clip_qkv": None},
+            _decoder_family(_olmo),
+        ),
+        Family(
+            "olmo2",
+            decoder_architectures("Olmo2", ("ForCausalLM", "Model")),
+            {**LLAMA_LIKE, "vocab_size": 50304, "intermediate_size": 11008, "num_key_value_heads": None,
+             "max_position_embeddings": 2048, "pad_token_id": 1, "attention_bias": False, "rms_norm_eps": 1e-5},
+            _decoder_family(_olmo2),
+        ),
+        Family(
+            "granite",
+            decoder_architectures("Granite", ("ForCausalLM", "Model")),
+            {**LLAMA_LIKE, "intermediate_size": 11008, "num_key_value_heads": None, "max_position_embeddings": 2048,
+             "pad_token_id": None, "attention_bias": False, "mlp_bias": False, "embedding_multiplier": 1.0,
+             "logits_scaling": 1.0, "residual_multiplier": 1.0, "attention_multiplier": 1.0},
+            _decoder_family(_granite),
+        ),
+        Family(
+            "starcoder2",
+            decoder_architectures("Starcoder2"),
+            {**LLAMA_LIKE, "vocab_size": 49152, "hidden_size": 3072, "intermediate_size": 12288,
+             "num_hidden_layers": 30,
+             "num_attention_heads": 24, "num_key_value_heads": 2, "hidden_act": "gelu_pytorch_tanh",
+             "max_position_embeddings": 4096, "norm_epsilon": 1e-5, "sliding_window": None, "residual_dropout": 0.0,
+             "embedding_dropout": 0.0, "use_bias": True, "tie_word_embeddings": True},
+            _decoder_family(_starcoder2),
+        ),
+        Family(
+            "cohere",
+            decoder_architectures("Cohere", ("ForCausalLM", "Model")),
+            {**LLAMA_LIKE, "vocab_size": 256000, "hidden_size": 8192, "intermediate_size": 22528, "logit_scale": 0.0625,
+             "num_hidden_layers": 40, "num_attention_heads": 64, "num_key_value_heads": None,
+             "max_position_embeddings": 8192, "layer_norm_eps": 1e-5, "pad_token_id": 0, "tie_word_embeddings": True,
+             "attention_bias": False, "use_qk_norm": False},
+            _decoder_family(_cohere),
         ),
         Family(
             "t5",
