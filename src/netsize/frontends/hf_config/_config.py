@@ -205,7 +205,7 @@ def analyse_config(config: Config | str | Path, seq_len: int | None = None, batc
     seq = default_seq_len(family, fields) if seq_len is None else _check_seq_len(seq_len)
     if family is not None and arch is not None:
         network = family.build(fields, arch, seq)
-        return analyze(network, batch_size=batch_size), network, None
+        return analyze(network, batch_size=batch_size), network, _latent_cache(network, batch_size, seq)
     from netsize.frontends.hf_config._transformers import analyse
 
     if family is None:
@@ -214,6 +214,14 @@ def analyse_config(config: Config | str | Path, seq_len: int | None = None, batc
                 fields.int(key, min=0)  # a clear message before transformers sees a bad count
     result = analyse(cfg, fields.source, arch if cfg.get("architectures") else None, seq, batch_size, with_cache)
     return result.summary, None, result.cache_elements
+
+
+def _latent_cache(network: Network, batch: int, seq: int) -> int | None:
+    """Multi-head latent attention caches its compressed latent, the output of each layer's
+    ``kv_a_proj_with_mqa`` (``kv_lora_rank + qk_rope_head_dim`` per token), as transformers'
+    DeepSeek-V3 does; None for networks without it (their cache follows from the attention cores)."""
+    widths = [getattr(n.layer, "out_features", 0) for n in network.nodes if n.name.endswith(".kv_a_proj_with_mqa")]
+    return sum(widths) * batch * seq if widths else None
 
 
 def summary_from_config(config: Config | str | Path, seq_len: int | None = None, batch_size: int = 1) -> Summary:

@@ -69,6 +69,23 @@ class MoESpec:
 
 
 @dataclass(frozen=True)
+class MLASpec:
+    """Multi-head latent attention (DeepSeek-V2/V3): queries through a low-rank ``q_lora_rank``
+    (or a plain ``q_proj`` when None), keys and values from one compressed latent of
+    ``kv_lora_rank`` plus a shared rotary key of ``rope`` per token, expanded per head by
+    ``kv_b_proj``. Heads see ``nope + rope`` query/key features and ``v`` value features. The
+    cache keeps the latent: ``kv_lora_rank + rope`` elements per token and layer."""
+
+    q_lora_rank: int | None
+    kv_lora_rank: int
+    nope: int
+    rope: int
+    v: int
+    bias: bool = False
+    eps: float = 1e-6  # DeepseekV3RMSNorm's default for the q_a and kv_a norms
+
+
+@dataclass(frozen=True)
 class DecoderSpec:
     vocab: int
     d: int
@@ -99,6 +116,7 @@ class DecoderSpec:
     implementation: str = "eager"
     pad_token_id: int | None = None
     final_norm: str = "norm"
+    mla: MLASpec | None = None
     names: dict[str, str] = field(default_factory=dict)  # module-name overrides
 
 
@@ -152,7 +170,31 @@ def _layer(g: Graph, s: DecoderSpec, b: str, i: int, x: str, seq_len: int) -> st
     return g.add(f"{b}residual2", make("add"), [x, m])
 
 
+def _mla(g: Graph, s: DecoderSpec, m: MLASpec, a: str, x: str) -> str:
+    d, h = s.d, s.heads
+    qk = m.nope + m.rope
+    if m.q_lora_rank is None:
+        q = g.add(f"{a}q_proj", Linear(d, h * qk, bias=False), x)
+    else:
+        q = g.add(f"{a}q_a_proj", Linear(d, m.q_lora_rank, m.bias), x)
+        q = g.add(f"{a}q_a_layernorm", norm("rms", m.q_lora_rank, m.eps), q)
+        q = g.add(f"{a}q_b_proj", Linear(m.q_lora_rank, h * qk, bias=False), q)
+    ckv = g.add(f"{a}kv_a_proj_with_mqa", Linear(d, m.kv_lora_rank + m.rope, m.bias), x)
+    parts = g.add(f"{a}kv_split", make("split", split_size_or_sections=(m.kv_lora_rank, m.rope), dim=-1), ckv)
+    latent = g.add(f"{a}kv_a_layernorm", norm("rms", m.kv_lora_rank, m.eps), f"{parts}:0")
+    kv = g.add(f"{a}kv_b_proj", Linear(m.kv_lora_rank, h * (m.nope + m.v), bias=False), latent)
+    kv = g.add(f"{a}kv_b_split", make("split", split_size_or_sections=(h * m.nope, h * m.v), dim=-1), kv)
+    # every head reads the one rotary key: (N, S, rope) broadcast to h heads beside its own part
+    k = g.add(f"{a}key", make("concat", dim=-1), [f"{kv}:0"] + [f"{parts}:1"] * h)
+    core = ScaledDotProductAttention(h, h, causal=True, rotary=True, dropout=s.attention_dropout,
+                                     implementation=s.implementation)
+    o = g.add(f"{a}attn", core, [q, k, f"{kv}:1"])
+    return g.add(f"{a}o_proj", Linear(h * m.v, d, m.bias), o)
+
+
 def _attention(g: Graph, s: DecoderSpec, a: str, i: int, x: str) -> str:
+    if s.mla is not None:
+        return _mla(g, s, s.mla, a, x)
     d, h, kv, hd = s.d, s.heads, s.kv_heads, s.head_dim
     if s.fused_qkv:
         qkv = g.add(f"{a}{s.fused_qkv}", Linear(d, (h + 2 * kv) * hd, s.q_bias), x)

@@ -15,6 +15,7 @@ from netsize._network import Graph, Network
 from netsize.frontends.hf_config._decoder import (
     ACTIVATIONS,
     DecoderSpec,
+    MLASpec,
     MoESpec,
     activation,
     build_decoder,
@@ -488,6 +489,30 @@ def _cohere(f: Fields) -> DecoderSpec:
                        qk_norm_kind="layernorm_nobias")
 
 
+def _deepseek_v3(f: Fields) -> DecoderSpec:
+    """DeepSeek-V3: multi-head latent attention, dense first ``first_k_dense_replace`` layers,
+    then ``n_routed_experts`` routed experts (top ``num_experts_per_tok``; group-limited routing
+    picks which, not how many) plus ``n_shared_experts`` shared ones. The multi-token-prediction
+    module is not part of transformers' model (nor of this one)."""
+    base = decoder_basics(f)
+    layers = base["layers"]
+    bias = f.bool("attention_bias", False)
+    mla = MLASpec(f.opt_int("q_lora_rank", min=1), f.int("kv_lora_rank", min=1), f.int("qk_nope_head_dim", min=0),
+                  f.int("qk_rope_head_dim", min=1), f.int("v_head_dim", min=1), bias)
+    experts = f.int("n_routed_experts", min=1)
+    top_k = f.int("num_experts_per_tok", min=1, max=experts)
+    groups = f.int("n_group", min=1)
+    if experts % groups:
+        raise f.error("n_routed_experts", f"must be divisible by n_group ({groups})", experts)
+    f.int("topk_group", min=1, max=groups)
+    expert_ff = f.int("moe_intermediate_size", min=1)
+    shared = f.int("n_shared_experts", min=0)
+    dense = f.int("first_k_dense_replace", min=0)
+    moe = MoESpec(experts, top_k, expert_ff, shared * expert_ff, shared_name="shared_experts")
+    base = {**base, "head_dim": mla.nope + mla.rope, "kv_cache": False}
+    return DecoderSpec(**base, mla=mla, moe=[None if i < dense else moe for i in range(layers)])
+
+
 # ----- T5 ---------------------------------------------------------------------------------
 
 
@@ -763,6 +788,19 @@ FAMILIES: dict[str, Family] = {
              "max_position_embeddings": 8192, "layer_norm_eps": 1e-5, "pad_token_id": 0, "tie_word_embeddings": True,
              "attention_bias": False, "use_qk_norm": False},
             _decoder_family(_cohere),
+        ),
+        Family(
+            "deepseek_v3",
+            decoder_architectures("DeepseekV3", ("ForCausalLM", "Model", "ForSequenceClassification",
+                                                 "ForTokenClassification")),
+            {**LLAMA_LIKE, "vocab_size": 129280, "hidden_size": 7168, "intermediate_size": 18432,
+             "moe_intermediate_size": 2048, "num_hidden_layers": 61, "num_attention_heads": 128,
+             "num_key_value_heads": 128, "n_shared_experts": 1, "n_routed_experts": 256, "kv_lora_rank": 512,
+             "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128, "n_group": 8,
+             "topk_group": 4, "num_experts_per_tok": 8, "first_k_dense_replace": 3, "max_position_embeddings": 4096,
+             "attention_bias": False},
+            _decoder_family(_deepseek_v3),
+            aliases={"num_local_experts": "n_routed_experts"},
         ),
         Family(
             "t5",
