@@ -104,8 +104,8 @@ def test_params_and_multiply_adds_equal_transformers(case):
     assert summary.totals.multiply_adds == counter.get_total_flops() // 2
 
 
-NEW_FAMILIES = ["qwen3", "qwen3_moe", "qwen2_moe", "gemma", "gemma2", "gemma3_text", "phi3", "olmo", "olmo2", "deepseek_v3",
-                "granite", "starcoder2", "cohere"]
+NEW_FAMILIES = ["qwen3", "qwen3_moe", "qwen2_moe", "gemma", "gemma2", "gemma3_text", "phi3", "olmo", "olmo2",
+                "deepseek_v3", "granite", "starcoder2", "cohere"]
 
 
 @pytest.mark.parametrize("model_type", NEW_FAMILIES)
