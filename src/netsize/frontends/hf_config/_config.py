@@ -229,6 +229,6 @@ def summary_from_config(config: Config | str | Path, seq_len: int | None = None,
     else through transformers (installed) on the meta device, with a note saying so.
 
     >>> summary_from_config({"model_type": "gpt2", "n_layer": 1}, seq_len=4).totals.params
-    46279680
+    46473216
     """
     return analyse_config(config, seq_len, batch_size)[0]
