@@ -63,6 +63,14 @@ CASES = [
     ("bert", "BertForPreTraining", {**S, "num_key_value_heads": None}),
     ("bert", "BertForNextSentencePrediction", {**S, "num_key_value_heads": None}),
     ("bert", "BertLMHeadModel", {**S, "num_key_value_heads": None, "is_decoder": True}),
+    ("roberta", "RobertaModel", {**S, "num_key_value_heads": None}),
+    ("roberta", "RobertaForMaskedLM", {**S, "num_key_value_heads": None}),
+    ("roberta", "RobertaForMaskedLM", {**S, "num_key_value_heads": None, "tie_word_embeddings": False}),
+    ("roberta", "RobertaForSequenceClassification", {**S, "num_key_value_heads": None, "num_labels": 3}),
+    ("roberta", "RobertaForTokenClassification", {**S, "num_key_value_heads": None}),
+    ("roberta", "RobertaForQuestionAnswering", {**S, "num_key_value_heads": None}),
+    ("roberta", "RobertaForCausalLM", {**S, "num_key_value_heads": None, "is_decoder": True}),
+    ("xlm-roberta", "XLMRobertaForMaskedLM", {**S, "num_key_value_heads": None, "pad_token_id": 0}),
 ]
 
 
@@ -105,7 +113,7 @@ def test_params_and_multiply_adds_equal_transformers(case):
 
 
 NEW_FAMILIES = ["qwen3", "qwen3_moe", "qwen2_moe", "gemma", "gemma2", "gemma3_text", "phi3", "olmo", "olmo2",
-                "deepseek_v3", "granite", "starcoder2", "cohere"]
+                "deepseek_v3", "granite", "starcoder2", "cohere", "roberta", "xlm-roberta"]
 
 
 @pytest.mark.parametrize("model_type", NEW_FAMILIES)
@@ -186,3 +194,10 @@ def test_published_sizes(name):
         inactive = (61 - 3) * (256 - 8) * 3 * 7168 * 2048
         assert f.active_params == f.params - inactive
         assert 36.5e9 < f.active_params - f.embedding_params < 37e9 < f.active_params < 38e9
+
+
+def test_roberta_sequence_is_limited_by_positions_after_padding():
+    cfg = {"model_type": "roberta", "max_position_embeddings": 514}
+    assert network_from_config(cfg).inputs["input_ids"] == (512,)  # roberta-base: 514 - 1 - 1
+    with pytest.raises(netsize.NetsizeError, match="exceeds the 512 positions"):
+        network_from_config(cfg, seq_len=513)

@@ -166,7 +166,10 @@ def default_seq_len(family: Family | None, fields: Fields) -> int:
     value = fields.raw(key)
     if value is None:
         return _NO_POSITION_LIMIT_SEQ_LEN
-    return min(fields.int(key, min=1), DEFAULT_SEQ_LEN)
+    limit = fields.int(key, min=1)
+    if family is not None and family.positions_after_pad:
+        limit -= (fields.opt_int("pad_token_id") or 0) + 1
+    return max(1, min(limit, DEFAULT_SEQ_LEN))
 
 
 def _check_seq_len(seq_len: Any) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from netsize._errors import NetsizeError
 from netsize._network import Graph, Network
 from netsize.frontends.hf_config._decoder import (
     ACTIVATIONS,
@@ -40,6 +41,7 @@ class Family:
     build: Builder
     aliases: dict[str, str] = field(default_factory=dict)  # transformers' attribute_map: alias -> field
     position_key: str | None = "max_position_embeddings"  # None: no position limit (T5)
+    positions_after_pad: bool = False  # RoBERTa: positions numbered from pad_token_id + 1
 
 
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
@@ -166,6 +168,25 @@ def _gpt2(f: Fields, arch: str, seq_len: int) -> Network:
 
 
 def _bert(f: Fields, arch: str, seq_len: int) -> Network:
+    return _bert_like(f, arch, seq_len, roberta=False)
+
+
+def _roberta(f: Fields, arch: str, seq_len: int) -> Network:
+    return _bert_like(f, arch, seq_len, roberta=True)
+
+
+def _roberta_positions(f: Fields, seq_len: int, positions: int, pad: int | None) -> None:
+    """RoBERTa numbers positions from ``pad_token_id + 1``: a sequence may use
+    ``max_position_embeddings - pad_token_id - 1`` of them (512 of 514 for roberta-base)."""
+    usable = positions - (pad or 0) - 1
+    if seq_len > usable:
+        raise NetsizeError(
+            f"{f.source}: sequence length {seq_len} exceeds the {usable} positions RoBERTa can number "
+            f"(max_position_embeddings {positions} - pad_token_id {pad or 0} - 1); use --seq-len {usable} or less"
+        )
+
+
+def _bert_like(f: Fields, arch: str, seq_len: int, roberta: bool) -> Network:
     d, heads = f.int("hidden_size", min=1), f.int("num_attention_heads", min=1)
     inter = f.int("intermediate_size", min=1)
     _heads(f, "num_attention_heads", heads, d, "hidden_size")
@@ -184,7 +205,10 @@ def _bert(f: Fields, arch: str, seq_len: int) -> Network:
     tie = f.bool("tie_word_embeddings", True)
     impl = _attn_implementation(f)
     cache = decoder and _use_cache(f)
-    p = "" if arch == "BertModel" else "bert."
+    stem = arch.split("For")[0].removesuffix("Model").removesuffix("LMHead")  # Bert, Roberta, XLMRoberta
+    p = "" if arch == f"{stem}Model" else ("roberta." if roberta else "bert.")
+    if roberta:
+        _roberta_positions(f, seq_len, positions, pad)
     inputs: dict[str, Sequence[int]] = {"input_ids": (seq_len,)}
     if cross:
         inputs["encoder_hidden_states"] = (seq_len, d)
@@ -220,40 +244,79 @@ def _bert(f: Fields, arch: str, seq_len: int) -> Network:
         h = dropout(g, f"{b}output.dropout", hidden_p, h)
         x = g.add(f"{b}output.residual", make("add"), [x, h])
         x = g.add(f"{b}output.LayerNorm", make("layernorm", **ln), x)
+    head = arch.removeprefix(stem)
+    if roberta:
+        _roberta_heads(g, f, head, p, x, words, d, vocab, ln, act, tie, hidden_p)
+        return g.build()
     pooled = None
-    if arch in ("BertModel", "BertForSequenceClassification", "BertForPreTraining", "BertForNextSentencePrediction"):
+    if head in ("Model", "ForSequenceClassification", "ForPreTraining", "ForNextSentencePrediction"):
         t = g.add(f"{p}pooler.first_token", TakeToken(0), x)
         t = g.add(f"{p}pooler.dense", Linear(d, d), t)
         pooled = g.add(f"{p}pooler.activation", make("tanh"), t)
-    if arch == "BertForSequenceClassification":
+    if head == "ForSequenceClassification":
         assert pooled is not None
         t = dropout(g, "dropout", _classifier_dropout(f, "hidden_dropout_prob", 0.0), pooled)
         g.add("classifier", Linear(d, _labels(f)), t)
-    elif arch == "BertForTokenClassification":
+    elif head == "ForTokenClassification":
         t = dropout(g, "dropout", _classifier_dropout(f, "hidden_dropout_prob", 0.0), x)
         g.add("classifier", Linear(d, _labels(f)), t)
-    elif arch == "BertForQuestionAnswering":
+    elif head == "ForQuestionAnswering":
         g.add("qa_outputs", Linear(d, 2), x)
-    if arch in ("BertForMaskedLM", "BertLMHeadModel", "BertForPreTraining"):
+    if head in ("ForMaskedLM", "LMHeadModel", "ForPreTraining"):
         c = "cls.predictions."
         h = g.add(f"{c}transform.dense", Linear(d, d), x)
         h = g.add(f"{c}transform.transform_act_fn", activation(act), h)
         h = g.add(f"{c}transform.LayerNorm", make("layernorm", **ln), h)
-        if tie:
-            # decoder.weight is the word embeddings, decoder.bias is cls.predictions.bias.
-            h = g.add(f"{c}decoder", Linear(d, vocab, bias=False), h, tied_to=words)
-            g.add(f"{c}bias", BiasAdd(vocab), h)
-        else:
-            # Untied: the decoder has its own weight and bias; cls.predictions.bias stays a
-            # separate parameter that forward does not use.
-            h = g.add(f"{c}decoder", Linear(d, vocab, bias=True), h)
-            g.add(f"{c}bias", BiasAdd(vocab, used=False), h)
-    if arch in ("BertForPreTraining", "BertForNextSentencePrediction"):
+        _vocab_projection(g, f"{c}decoder", f"{c}bias", h, words, d, vocab, tie)
+    if head in ("ForPreTraining", "ForNextSentencePrediction"):
         assert pooled is not None
         g.add("cls.seq_relationship", Linear(d, 2), pooled)
     return g.build()
 
 
+def _vocab_projection(g: Graph, decoder: str, bias: str, h: str, words: str, d: int, vocab: int, tie: bool) -> None:
+    if tie:
+        # decoder.weight is the word embeddings, decoder.bias is the head's own bias parameter.
+        h = g.add(decoder, Linear(d, vocab, bias=False), h, tied_to=words)
+        g.add(bias, BiasAdd(vocab), h)
+    else:
+        # Untied: the decoder has its own weight and bias; the head's bias stays a separate
+        # parameter that forward does not use.
+        h = g.add(decoder, Linear(d, vocab, bias=True), h)
+        g.add(bias, BiasAdd(vocab, used=False), h)
+
+
+def _roberta_heads(g: Graph, f: Fields, head: str, p: str, x: str, words: str, d: int, vocab: int,
+                   ln: dict[str, Any], act: str, tie: bool, hidden_p: float) -> None:
+    """RoBERTa's heads: ``lm_head`` (dense, GELU, layer_norm, decoder), a classification head on
+    the first token (dropout, dense, tanh, dropout, out_proj; no pooler), token classification
+    and QA as BERT's. The bare model keeps BERT's pooler."""
+    if head == "Model":
+        t = g.add(f"{p}pooler.first_token", TakeToken(0), x)
+        t = g.add(f"{p}pooler.dense", Linear(d, d), t)
+        g.add(f"{p}pooler.activation", make("tanh"), t)
+    elif head in ("ForMaskedLM", "ForCausalLM"):
+        h = g.add("lm_head.dense", Linear(d, d), x)
+        h = g.add("lm_head.gelu", activation("gelu"), h)
+        h = g.add("lm_head.layer_norm", make("layernorm", **ln), h)
+        _vocab_projection(g, "lm_head.decoder", "lm_head.bias", h, words, d, vocab, tie)
+    elif head == "ForSequenceClassification":
+        drop = _classifier_dropout(f, "hidden_dropout_prob", 0.0)
+        t = g.add("classifier.first_token", TakeToken(0), x)
+        t = dropout(g, "classifier.dropout", drop, t)
+        t = g.add("classifier.dense", Linear(d, d), t)
+        t = g.add("classifier.tanh", make("tanh"), t)
+        t = dropout(g, "classifier.dropout_out", drop, t)
+        g.add("classifier.out_proj", Linear(d, _labels(f)), t)
+    elif head == "ForTokenClassification":
+        t = dropout(g, "dropout", _classifier_dropout(f, "hidden_dropout_prob", 0.0), x)
+        g.add("classifier", Linear(d, _labels(f)), t)
+    elif head == "ForQuestionAnswering":
+        g.add("qa_outputs", Linear(d, _labels(f)), x)
+
+
+ROBERTA_HEADS = ("Model", "ForMaskedLM", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification",
+                 "ForQuestionAnswering")
 BERT_ARCHITECTURES = ("BertModel", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
                       "BertForQuestionAnswering", "BertForPreTraining", "BertLMHeadModel",
                       "BertForNextSentencePrediction")
@@ -617,6 +680,13 @@ LLAMA_LIKE: Config = {
     "attention_dropout": 0.0,
 }
 
+_BERT_DEFAULTS: Config = {
+    "vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+    "intermediate_size": 3072, "hidden_act": "gelu", "max_position_embeddings": 512, "type_vocab_size": 2,
+    "layer_norm_eps": 1e-12, "pad_token_id": 0, "tie_word_embeddings": True, "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+}
+
 _DECODER_HEADS = ("ForCausalLM", "Model", "ForSequenceClassification", "ForTokenClassification",
                   "ForQuestionAnswering")
 
@@ -643,11 +713,22 @@ FAMILIES: dict[str, Family] = {
         Family(
             "bert",
             BERT_ARCHITECTURES,
-            {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
-             "intermediate_size": 3072, "hidden_act": "gelu", "max_position_embeddings": 512, "type_vocab_size": 2,
-             "layer_norm_eps": 1e-12, "pad_token_id": 0, "tie_word_embeddings": True, "hidden_dropout_prob": 0.1,
-             "attention_probs_dropout_prob": 0.1},
+            _BERT_DEFAULTS,
             _bert,
+        ),
+        Family(
+            "roberta",
+            tuple("Roberta" + h for h in ROBERTA_HEADS),
+            {**_BERT_DEFAULTS, "vocab_size": 50265, "pad_token_id": 1},
+            _roberta,
+            positions_after_pad=True,
+        ),
+        Family(
+            "xlm-roberta",
+            tuple("XLMRoberta" + h for h in ROBERTA_HEADS),
+            {**_BERT_DEFAULTS, "pad_token_id": 1},
+            _roberta,
+            positions_after_pad=True,
         ),
         Family(
             "llama",
