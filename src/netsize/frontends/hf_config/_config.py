@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -209,8 +210,16 @@ def analyse_config(config: Config | str | Path, seq_len: int | None = None, batc
     if family is not None and arch is not None:
         network = family.build(fields, arch, seq)
         return analyze(network, batch_size=batch_size), network, _latent_cache(network, batch_size, seq)
-    from netsize.frontends.hf_config._transformers import analyse
+    from netsize.frontends.hf_config._transformers import analyse, available
 
+    text = cfg.get("text_config")
+    if family is None and not available() and isinstance(text, dict) and text.get("model_type") in FAMILIES:
+        # A multimodal config without transformers: its language model, built natively, said so.
+        summary, text_network, cache = analyse_config(text, seq_len, batch_size, with_cache)
+        note = (f"{fields.source}: only the language model (text_config, model_type {text['model_type']!r}) of "
+                f"this {cfg.get('model_type')!r} config is counted; its other towers (vision_config...) need "
+                "transformers (pip install transformers) to be built")
+        return replace(summary, notes=(*summary.notes, note)), text_network, cache
     if family is None:
         for key in ("vocab_size", "hidden_size", "num_hidden_layers"):
             if fields.raw(key) is not None:
