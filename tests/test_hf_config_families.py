@@ -70,6 +70,10 @@ CASES = [
     ("roberta", "RobertaForTokenClassification", {**S, "num_key_value_heads": None}),
     ("roberta", "RobertaForQuestionAnswering", {**S, "num_key_value_heads": None}),
     ("roberta", "RobertaForCausalLM", {**S, "num_key_value_heads": None, "is_decoder": True}),
+    ("gpt_neox", "GPTNeoXForCausalLM", {**S, "num_key_value_heads": None}),
+    ("gpt_neox", "GPTNeoXForCausalLM", {**S, "num_key_value_heads": None, "use_parallel_residual": False,
+                                        "attention_bias": False, "tie_word_embeddings": True}),
+    ("gpt_neox", "GPTNeoXForTokenClassification", {**S, "num_key_value_heads": None, "num_labels": 3}),
     ("xlm-roberta", "XLMRobertaForMaskedLM", {**S, "num_key_value_heads": None, "pad_token_id": 0}),
 ]
 
@@ -113,7 +117,7 @@ def test_params_and_multiply_adds_equal_transformers(case):
 
 
 NEW_FAMILIES = ["qwen3", "qwen3_moe", "qwen2_moe", "gemma", "gemma2", "gemma3_text", "phi3", "olmo", "olmo2",
-                "deepseek_v3", "granite", "starcoder2", "cohere", "roberta", "xlm-roberta"]
+                "deepseek_v3", "granite", "starcoder2", "cohere", "roberta", "xlm-roberta", "gpt_neox"]
 
 
 @pytest.mark.parametrize("model_type", NEW_FAMILIES)

@@ -105,7 +105,8 @@ class DecoderSpec:
     mlp_names: tuple[str, ...] = ("gate_proj", "up_proj", "down_proj")
     qk_norm: str | None = None  # "head" (per head_dim: Qwen3, Gemma3) or "full" (H*d wide: OLMo2)
     qk_norm_kind: str = "rms"
-    layout: str = "pre"  # "pre", "sandwich" (Gemma2/3: pre and post norms), "post" (OLMo2), "parallel" (Cohere)
+    layout: str = "pre"  # "pre", "sandwich" (Gemma2/3: pre and post norms), "post" (OLMo2), "parallel" (Cohere),
+    # "parallel2" (GPT-NeoX: x + attn(norm1(x)) + mlp(norm2(x)))
     sliding: Sequence[int | None] = ()  # per layer; empty: none
     moe: Sequence[MoESpec | None] = ()  # per layer; empty: dense everywhere
     attention_dropout: float = 0.0
@@ -117,7 +118,17 @@ class DecoderSpec:
     pad_token_id: int | None = None
     final_norm: str = "norm"
     mla: MLASpec | None = None
-    names: dict[str, str] = field(default_factory=dict)  # module-name overrides
+    names: dict[str, str] = field(default_factory=dict)  # module-name overrides (see _name)
+
+
+_NAMES = {"base": "model.", "embed": "embed_tokens", "attn": "self_attn", "o_proj": "o_proj",
+          "token_cls": "score"}
+
+
+def _name(s: DecoderSpec, key: str) -> str:
+    """A module name of the family (LLaMA's unless ``names`` overrides it: GPT-NeoX's ``gpt_neox.``,
+    ``embed_in``, ``attention``, ``dense``...)."""
+    return s.names.get(key, _NAMES[key])
 
 
 def build_decoder(spec: DecoderSpec, arch: str, seq_len: int, head: str, num_labels: int = 2,
@@ -127,8 +138,8 @@ def build_decoder(spec: DecoderSpec, arch: str, seq_len: int, head: str, num_lab
     (``qa_outputs``)."""
     s, d = spec, spec.d
     g = Graph(arch, inputs={"input_ids": (seq_len,)})
-    p = "" if head == "none" else "model."
-    emb = g.add(f"{p}embed_tokens", Embedding(s.vocab, d, s.pad_token_id), "input_ids")
+    p = "" if head == "none" else _name(s, "base")
+    emb = g.add(f"{p}{_name(s, 'embed')}", Embedding(s.vocab, d, s.pad_token_id), "input_ids")
     x = emb
     x = dropout(g, f"{p}embed_dropout", s.embedding_dropout, x)
     for i in range(s.layers):
@@ -140,7 +151,7 @@ def build_decoder(spec: DecoderSpec, arch: str, seq_len: int, head: str, num_lab
         g.add("score", Linear(d, num_labels, bias=False), x)
     elif head == "token_cls":
         x = dropout(g, "dropout", classifier_dropout, x)
-        g.add("score", Linear(d, num_labels), x)
+        g.add(_name(s, "token_cls"), Linear(d, num_labels), x)
     elif head == "qa":
         g.add("qa_outputs", Linear(d, 2), x)
     return g.build()
@@ -149,9 +160,14 @@ def build_decoder(spec: DecoderSpec, arch: str, seq_len: int, head: str, num_lab
 def _layer(g: Graph, s: DecoderSpec, b: str, i: int, x: str, seq_len: int) -> str:
     d = s.d
     n_in = g.add(f"{b}input_layernorm", norm(s.norm, d, s.eps), x) if s.layout != "post" else x
-    attn = _attention(g, s, f"{b}self_attn.", i, n_in)
+    attn = _attention(g, s, f"{b}{_name(s, 'attn')}.", i, n_in)
     if s.layout == "parallel":  # Cohere: x + attn(norm(x)) + mlp(norm(x))
         m = _mlp(g, s, b, i, n_in)
+        return g.add(f"{b}residual", make("add"), [x, attn, m])
+    if s.layout == "parallel2":  # GPT-NeoX: x + attn(norm1(x)) + mlp(norm2(x)), each dropped out
+        attn = dropout(g, f"{b}post_attention_dropout", s.residual_dropout, attn)
+        n = g.add(f"{b}post_attention_layernorm", norm(s.norm, d, s.eps), x)
+        m = dropout(g, f"{b}post_mlp_dropout", s.residual_dropout, _mlp(g, s, b, i, n))
         return g.add(f"{b}residual", make("add"), [x, attn, m])
     if s.layout == "sandwich" or s.layout == "post":
         attn = g.add(f"{b}post_attention_layernorm", norm(s.norm, d, s.eps), attn)
@@ -219,7 +235,7 @@ def _attention(g: Graph, s: DecoderSpec, a: str, i: int, x: str) -> str:
                                      dropout=s.attention_dropout, implementation=s.implementation,
                                      kv_cache=s.kv_cache)
     o = g.add(f"{a}attn", core, [q, k, v])
-    return g.add(f"{a}o_proj", Linear(h * hd, d, s.o_bias), o)
+    return g.add(f"{a}{_name(s, 'o_proj')}", Linear(h * hd, d, s.o_bias), o)
 
 
 def _mlp(g: Graph, s: DecoderSpec, b: str, i: int, x: str) -> str:

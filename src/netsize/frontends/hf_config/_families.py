@@ -576,6 +576,24 @@ def _deepseek_v3(f: Fields) -> DecoderSpec:
     return DecoderSpec(**base, mla=mla, moe=[None if i < dense else moe for i in range(layers)])
 
 
+def _gpt_neox(f: Fields) -> DecoderSpec:
+    """GPT-NeoX (Pythia): LayerNorms with biases, one interleaved ``query_key_value`` projection,
+    a plain GELU MLP, and by default (``use_parallel_residual``) attention and MLP side by side on
+    two norms of the same input; partial rotary (``rotary_pct``) changes no count."""
+    base = decoder_basics(f, eps_key="layer_norm_eps")
+    if base["heads"] != base["kv_heads"]:
+        raise f.error("num_key_value_heads", "is not a GPT-NeoX field (its attention has one key/value head per "
+                      "query head)", base["kv_heads"])
+    bias = f.bool("attention_bias", True)
+    layout = "parallel2" if f.bool("use_parallel_residual", True) else "pre"
+    names = {"base": "gpt_neox.", "embed": "embed_in", "attn": "attention", "o_proj": "dense",
+             "token_cls": "classifier"}
+    return DecoderSpec(**base, norm="layernorm", q_bias=bias, o_bias=bias, mlp_bias=True, mlp="plain",
+                       fused_qkv="query_key_value", mlp_names=("dense_h_to_4h", "dense_4h_to_h"), layout=layout,
+                       residual_dropout=f.rate("hidden_dropout"), embedding_dropout=f.rate("hidden_dropout"),
+                       final_norm="final_layer_norm", names=names)
+
+
 # ----- T5 ---------------------------------------------------------------------------------
 
 
@@ -882,6 +900,15 @@ FAMILIES: dict[str, Family] = {
              "attention_bias": False},
             _decoder_family(_deepseek_v3),
             aliases={"num_local_experts": "n_routed_experts"},
+        ),
+        Family(
+            "gpt_neox",
+            decoder_architectures("GPTNeoX"),
+            {**LLAMA_LIKE, "vocab_size": 50432, "hidden_size": 6144, "num_hidden_layers": 44, "num_attention_heads": 64,
+             "intermediate_size": 24576, "hidden_act": "gelu", "hidden_dropout": 0.0, "classifier_dropout": 0.1,
+             "max_position_embeddings": 2048, "layer_norm_eps": 1e-5, "tie_word_embeddings": False,
+             "use_parallel_residual": True, "attention_bias": True, "num_key_value_heads": None},
+            _decoder_family(_gpt_neox),
         ),
         Family(
             "t5",
