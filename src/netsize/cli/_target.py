@@ -273,7 +273,13 @@ def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict
     if variables:
         raise NetsizeError(f"{path}: --var applies to zoo models and spec files, not to a Hugging Face config")
     try:
-        from netsize.frontends.hf_config import analyse_config, find_config, is_native, network_from_config
+        from netsize.frontends.hf_config import (
+            analyse_config,
+            find_config,
+            is_native,
+            network_from_config,
+            transformers_model,
+        )
     except ImportError:
         raise NetsizeError("reading Hugging Face configs is not available in this installation") from None
     config = find_config(path)
@@ -281,8 +287,8 @@ def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict
         raise NetsizeError(f"config file not found: {path}")
     if not is_native(config):  # through transformers, analysed now at this batch size
         summary = analyse_config(config, seq_len=seq_len, batch_size=batch_size)[0]
-        return Target(name=summary.model, kind="hf_config", summary=summary,
-                      input_size=summary.input_shape[1:] or None)
+        # the model itself too: `netsize memory` observes it with the PyTorch method
+        return Target(name=summary.model, kind="hf_config", summary=summary, module=transformers_model(config))
     network = network_from_config(config, seq_len=seq_len) if seq_len else network_from_config(config)
     return Target(name=network.name, kind="hf_config", network=network,
                   input_size=next(iter(network.inputs.values()), None))

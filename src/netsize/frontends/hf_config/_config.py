@@ -244,3 +244,12 @@ def summary_from_config(config: Config | str | Path, seq_len: int | None = None,
     46473216
     """
     return analyse_config(config, seq_len, batch_size)[0]
+
+
+def transformers_model(config: Config | str | Path) -> Any:
+    """transformers' own model of a config, built on the meta device (eager attention): for the
+    memory model's PyTorch method on families netsize does not build. Needs transformers."""
+    from netsize.frontends.hf_config._transformers import build_model
+
+    _, fields, arch, cfg = resolve(config)
+    return build_model(cfg, fields.source, arch if cfg.get("architectures") else None)
