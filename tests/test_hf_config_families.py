@@ -74,6 +74,9 @@ CASES = [
     ("gpt_neox", "GPTNeoXForCausalLM", {**S, "num_key_value_heads": None, "use_parallel_residual": False,
                                         "attention_bias": False, "tie_word_embeddings": True}),
     ("gpt_neox", "GPTNeoXForTokenClassification", {**S, "num_key_value_heads": None, "num_labels": 3}),
+    ("phi", "PhiForCausalLM", {**S, "num_key_value_heads": None}),
+    ("phi", "PhiForCausalLM", {**S, "qk_layernorm": True, "resid_pdrop": 0.1}),
+    ("phi", "PhiForCausalLM", {**S, "num_key_value_heads": None, "tie_word_embeddings": True}),
     ("xlm-roberta", "XLMRobertaForMaskedLM", {**S, "num_key_value_heads": None, "pad_token_id": 0}),
 ]
 
@@ -117,7 +120,7 @@ def test_params_and_multiply_adds_equal_transformers(case):
 
 
 NEW_FAMILIES = ["qwen3", "qwen3_moe", "qwen2_moe", "gemma", "gemma2", "gemma3_text", "phi3", "olmo", "olmo2",
-                "deepseek_v3", "granite", "starcoder2", "cohere", "roberta", "xlm-roberta", "gpt_neox"]
+                "deepseek_v3", "granite", "starcoder2", "cohere", "roberta", "xlm-roberta", "gpt_neox", "phi"]
 
 
 @pytest.mark.parametrize("model_type", NEW_FAMILIES)

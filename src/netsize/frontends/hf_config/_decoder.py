@@ -118,11 +118,12 @@ class DecoderSpec:
     pad_token_id: int | None = None
     final_norm: str = "norm"
     mla: MLASpec | None = None
+    lm_head_bias: bool = False  # Phi-1/2
     names: dict[str, str] = field(default_factory=dict)  # module-name overrides (see _name)
 
 
 _NAMES = {"base": "model.", "embed": "embed_tokens", "attn": "self_attn", "o_proj": "o_proj",
-          "token_cls": "score"}
+          "token_cls": "score", "q_norm": "q_norm", "k_norm": "k_norm"}
 
 
 def _name(s: DecoderSpec, key: str) -> str:
@@ -146,7 +147,11 @@ def build_decoder(spec: DecoderSpec, arch: str, seq_len: int, head: str, num_lab
         x = _layer(g, s, f"{p}layers.{i}.", i, x, seq_len)
     x = g.add(f"{p}{s.final_norm}", norm(s.norm, d, s.eps), x)
     if head == "lm":
-        g.add("lm_head", Linear(d, s.vocab, bias=False), x, tied_to=emb if s.tie else None)
+        if s.lm_head_bias and s.tie:  # the weight is the embeddings', the bias the head's own
+            h = g.add("lm_head", Linear(d, s.vocab, bias=False), x, tied_to=emb)
+            g.add("lm_head.bias", make("bias_add", features=s.vocab), h)
+        else:
+            g.add("lm_head", Linear(d, s.vocab, bias=s.lm_head_bias), x, tied_to=emb if s.tie else None)
     elif head == "seq_cls":
         g.add("score", Linear(d, num_labels, bias=False), x)
     elif head == "token_cls":
@@ -161,8 +166,9 @@ def _layer(g: Graph, s: DecoderSpec, b: str, i: int, x: str, seq_len: int) -> st
     d = s.d
     n_in = g.add(f"{b}input_layernorm", norm(s.norm, d, s.eps), x) if s.layout != "post" else x
     attn = _attention(g, s, f"{b}{_name(s, 'attn')}.", i, n_in)
-    if s.layout == "parallel":  # Cohere: x + attn(norm(x)) + mlp(norm(x))
-        m = _mlp(g, s, b, i, n_in)
+    if s.layout == "parallel":  # Cohere, Phi-1/2: x + attn(norm(x)) + mlp(norm(x))
+        attn = dropout(g, f"{b}resid_attn_dropout", s.residual_dropout, attn)
+        m = dropout(g, f"{b}resid_mlp_dropout", s.residual_dropout, _mlp(g, s, b, i, n_in))
         return g.add(f"{b}residual", make("add"), [x, attn, m])
     if s.layout == "parallel2":  # GPT-NeoX: x + attn(norm1(x)) + mlp(norm2(x)), each dropped out
         attn = dropout(g, f"{b}post_attention_dropout", s.residual_dropout, attn)
@@ -221,14 +227,14 @@ def _attention(g: Graph, s: DecoderSpec, a: str, i: int, x: str) -> str:
         k = g.add(f"{a}k_proj", Linear(d, kv * hd, s.q_bias), x)
         v = g.add(f"{a}v_proj", Linear(d, kv * hd, s.q_bias), x)
     if s.qk_norm == "full":
-        q = g.add(f"{a}q_norm", norm(s.qk_norm_kind, h * hd, s.eps), q)
-        k = g.add(f"{a}k_norm", norm(s.qk_norm_kind, kv * hd, s.eps), k)
+        q = g.add(f"{a}{_name(s, 'q_norm')}", norm(s.qk_norm_kind, h * hd, s.eps), q)
+        k = g.add(f"{a}{_name(s, 'k_norm')}", norm(s.qk_norm_kind, kv * hd, s.eps), k)
     elif s.qk_norm == "head":
         q = g.add(f"{a}q_heads", make("reshape", shape=(-1, h, hd)), q)
-        q = g.add(f"{a}q_norm", norm(s.qk_norm_kind, hd, s.eps), q)
+        q = g.add(f"{a}{_name(s, 'q_norm')}", norm(s.qk_norm_kind, hd, s.eps), q)
         q = g.add(f"{a}q_merge", make("reshape", shape=(-1, h * hd)), q)
         k = g.add(f"{a}k_heads", make("reshape", shape=(-1, kv, hd)), k)
-        k = g.add(f"{a}k_norm", norm(s.qk_norm_kind, hd, s.eps), k)
+        k = g.add(f"{a}{_name(s, 'k_norm')}", norm(s.qk_norm_kind, hd, s.eps), k)
         k = g.add(f"{a}k_merge", make("reshape", shape=(-1, kv * hd)), k)
     window = s.sliding[i] if s.sliding else None
     core = ScaledDotProductAttention(h, kv, causal=True, sliding_window=window, rotary=True,

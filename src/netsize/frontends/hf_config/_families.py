@@ -594,6 +594,19 @@ def _gpt_neox(f: Fields) -> DecoderSpec:
                        final_norm="final_layer_norm", names=names)
 
 
+def _phi(f: Fields) -> DecoderSpec:
+    """Phi-1/1.5/2: one LayerNorm feeding attention and a plain MLP (``fc1``/``fc2``) in
+    parallel, biases everywhere (the LM head too), optional per-head q/k LayerNorms
+    (``qk_layernorm``); ``partial_rotary_factor`` changes no count."""
+    base = decoder_basics(f, eps_key="layer_norm_eps")
+    qk = "head" if f.bool("qk_layernorm", False) else None
+    names = {"o_proj": "dense", "q_norm": "q_layernorm", "k_norm": "k_layernorm"}
+    return DecoderSpec(**base, norm="layernorm", q_bias=True, o_bias=True, mlp_bias=True, mlp="plain",
+                       mlp_names=("fc1", "fc2"), layout="parallel", qk_norm=qk, qk_norm_kind="layernorm",
+                       residual_dropout=f.rate("resid_pdrop"), embedding_dropout=f.rate("embd_pdrop"),
+                       final_norm="final_layernorm", lm_head_bias=True, names=names)
+
+
 # ----- T5 ---------------------------------------------------------------------------------
 
 
@@ -909,6 +922,15 @@ FAMILIES: dict[str, Family] = {
              "max_position_embeddings": 2048, "layer_norm_eps": 1e-5, "tie_word_embeddings": False,
              "use_parallel_residual": True, "attention_bias": True, "num_key_value_heads": None},
             _decoder_family(_gpt_neox),
+        ),
+        Family(
+            "phi",
+            decoder_architectures("Phi", ("ForCausalLM", "Model", "ForSequenceClassification",
+                                          "ForTokenClassification")),
+            {**LLAMA_LIKE, "vocab_size": 51200, "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 24,
+             "num_key_value_heads": None, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "hidden_act": "gelu_new",
+             "max_position_embeddings": 2048, "layer_norm_eps": 1e-5, "qk_layernorm": False},
+            _decoder_family(_phi),
         ),
         Family(
             "t5",
