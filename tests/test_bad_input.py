@@ -159,7 +159,7 @@ def test_counts_past_a_float_print_in_every_format(tmp_path: Path) -> None:
                  ["summary", str(path), "-f", "json"]):
         outcome = run_in_process([*argv, "-b", str(big)])
         assert check(outcome, [str(path)]) == "ok", outcome.stderr
-    assert "e+24 TiB" in run_in_process(["summary", str(path), "-b", str(big), "-f", "markdown"]).stdout
+    assert "e+21 PiB" in run_in_process(["summary", str(path), "-b", str(big), "-f", "markdown"]).stdout
 
 
 def test_deeply_nested_spec_and_config(tmp_path: Path) -> None:

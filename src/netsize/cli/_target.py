@@ -1,9 +1,9 @@
 """What a TARGET on the command line names, and how to get its Summary.
 
 A TARGET is a zoo name (``alexnet``), a spec file (``net.yaml``), a Hugging Face
-``config.json`` (or a folder holding one), or ``package.module:callable`` returning a
-``torch.nn.Module``. Frontends are imported only when needed: a zoo or spec run never
-imports torch.
+``config.json`` (or a folder holding one), an ONNX or Keras file (see ``_formats``), or
+``package.module:callable`` returning a ``torch.nn.Module``. Frontends are imported only when
+needed: a zoo or spec run never imports torch.
 """
 
 from __future__ import annotations
@@ -12,19 +12,22 @@ import argparse
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsize._errors import NetsizeError
 from netsize._limits import MAX_TARGET_CHARS
-from netsize._network import Network
-from netsize._summary import Summary
 from netsize.cli._values import check_variable_types, parse_input_sizes, parse_shape, parse_variables
 from netsize.cli._values import positive_int as _positive
+
+if TYPE_CHECKING:  # `netsize --help` builds every parser from this module without the engine
+    from netsize._network import Network
+    from netsize._summary import Summary
 
 __all__ = ["Target", "add_target_arguments", "load_target", "located", "parse_input_sizes", "parse_shape",
            "parse_variables", "summarize", "target_from_args"]
 
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_MODEL_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # ORG/NAME: a Hugging Face model id
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Target:
     description: str = ""
     spec: Any = None  # netsize.spec.Spec for spec files (line numbers for errors)
     summary: Summary | None = None  # already analysed (a Hugging Face config built by transformers)
+    translation: Any = None  # ONNX/Keras: the frontend's translation (its checks and notes)
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,13 +111,24 @@ def load_target(
         raise NetsizeError(f"TARGET has {len(target):,} characters; at most {MAX_TARGET_CHARS:,} are accepted")
     path = Path(target)
     low = target.lower()
+    from netsize.cli import _formats
+
     try:
-        config_path = None if low.endswith((".yaml", ".yml", ".json")) else _hf_config_path(target)
+        fmt = _formats.detect(target)
+        probe = fmt is None and not low.endswith((".yaml", ".yml", ".json"))
+        config_path = _hf_config_path(target) if probe else None
     except OSError as err:  # a name too long for the file system, a loop of links
         raise NetsizeError(f"TARGET {target[:60]!r}{'...' if len(target) > 60 else ''}: {err.strerror}") from None
-    if low.endswith((".yaml", ".yml")):
+    if fmt is not None:
+        network, translation, graph_batch = _formats.load(fmt, target, input_size)
+        result = Target(name=network.name, kind=fmt, network=network, translation=translation,
+                        input_size=next(iter(network.inputs.values()), None),
+                        convention="keras" if fmt == "keras" else "torch")
+        if graph_batch is not None and batch_size not in (1, graph_batch):
+            raise NetsizeError(f"{target}: the graph's batch axis is {graph_batch}; set it with --input-size, not -b")
+    elif low.endswith((".yaml", ".yml")):
         result = _spec_target(target, input_size, variables)
-    elif low.endswith(".json") or config_path is not None:
+    elif low.endswith(".json") or config_path is not None or _MODEL_ID.match(target):
         result = _hf_target(path, input_size, seq_len, variables, batch_size)
     elif _is_callable_ref(target):
         result = _torch_target(target, input_size, variables)
@@ -138,6 +153,11 @@ def summarize(target: Target, *, batch_size: int = 1, convention: str | None = N
     convention = convention or target.convention
     if target.summary is not None:
         return target.summary
+    if target.translation is not None:
+        from netsize.cli._formats import summarize as summarize_format
+
+        result_format: Summary = summarize_format(target, convention, until)
+        return result_format
     if target.network is None:
         from netsize.frontends.torch import summary as torch_summary
 
@@ -242,20 +262,29 @@ def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict
     if variables:
         raise NetsizeError(f"{path}: --var applies to zoo models and spec files, not to a Hugging Face config")
     try:
-        from netsize.frontends.hf_config import analyse_config, find_config, is_native, network_from_config
+        from netsize.frontends.hf_config import (
+            analyse_config,
+            find_config,
+            is_native,
+            network_from_config,
+            transformers_model,
+        )
     except ImportError:
         raise NetsizeError("reading Hugging Face configs is not available in this installation") from None
     config = find_config(path)
     if config is None:
-        raise NetsizeError(f"config file not found: {path}")
+        from netsize.frontends.hf_config import hub_cache
+
+        raise NetsizeError(f"config {str(path)!r} not found: give a config.json, a folder holding one, or a model id "
+                           f"downloaded to the Hugging Face cache ({hub_cache()}); netsize never downloads")
     from netsize._limits import check_config_counts, read_json_object
 
     # size, nesting, huge integers, the top level, the layer count: before a builder reads it
     check_config_counts(read_json_object(config), config)
     if not is_native(config):  # through transformers, analysed now at this batch size
         summary = analyse_config(config, seq_len=seq_len, batch_size=batch_size)[0]
-        return Target(name=summary.model, kind="hf_config", summary=summary,
-                      input_size=summary.input_shape[1:] or None)
+        # the model itself too: `netsize memory` observes it with the PyTorch method
+        return Target(name=summary.model, kind="hf_config", summary=summary, module=transformers_model(config))
     network = network_from_config(config, seq_len=seq_len) if seq_len else network_from_config(config)
     return Target(name=network.name, kind="hf_config", network=network,
                   input_size=next(iter(network.inputs.values()), None))

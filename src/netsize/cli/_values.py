@@ -1,4 +1,4 @@
-"""Parsers of option values, and the argument parser whose every mistake is one line.
+"""Parsers of option values (the parser itself makes every mistake one line: cli/__init__.py).
 
 Every malformed option (``--var num_classes=ten`` for an int, ``-i 3,x,2``, ``--throughput nan``)
 is refused with one line ``netsize: error: OPTION: what is wrong`` and exit status 2.
@@ -9,23 +9,12 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import sys
-from typing import Any, NoReturn
+from typing import Any
 
 from netsize._errors import NetsizeError
 from netsize._limits import MAX_INT, MAX_RANK
 
 _SHAPE = re.compile(r"\s*\d+(\s*(?:,|x|×|\s)\s*\d+)*\s*")
-
-
-class OneLineArgumentParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line, ``netsize: error: ...``, then exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
-        where = f"netsize {command}" if command else "netsize"
-        print(f"netsize: error: {message} (see `{where} --help`)", file=sys.stderr)
-        raise SystemExit(2)
 
 
 def positive_int(text: str) -> int:
