@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -103,8 +104,14 @@ def check(outcome: Outcome, names: Sequence[str]) -> str:
     message = first.removeprefix("netsize: error: ")
     assert len(message) > 10, f"{where}: an error line that says too little: {first!r}"
     assert not message.rstrip().endswith(":"), f"{where}: a first line that does not stand on its own: {first!r}"
-    assert any(n and n in first for n in names), f"{where}: the error names none of {list(names)}: {first!r}"
+    names_layer = _LAYER_ERROR.match(message) is not None  # "conv1 (Conv2d, input 1x3x8x8): ..."
+    assert names_layer or any(n and n in first for n in names), (
+        f"{where}: the error names none of {list(names)} and no layer: {first!r}"
+    )
     return "error"
+
+
+_LAYER_ERROR = re.compile(r"[\w.:-]+ \(\w+, input [\dx]+")
 
 
 # --- values a mutation puts in ------------------------------------------------------------------
