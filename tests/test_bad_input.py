@@ -213,6 +213,13 @@ def test_malformed_options_are_one_line(argv: list[str], expected: str) -> None:
     assert expected in outcome.stderr
 
 
+def test_option_bound_is_the_library_bound() -> None:
+    from netsize._limits import MAX_INT
+    from netsize.cli import _values
+
+    assert _values.MAX_INT == MAX_INT
+
+
 def test_var_with_yaml_tags_is_refused() -> None:
     _fails(["summary", "alexnet", "--var", "num_classes=!!python/name:os.system"], "--var num_classes", "tag")
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netsize._errors import NetsizeError
-from netsize._limits import MAX_TARGET_CHARS
 from netsize.cli._values import check_variable_types, parse_input_sizes, parse_shape, parse_variables
 from netsize.cli._values import positive_int as _positive
 
@@ -106,6 +105,8 @@ def load_target(
     fc_to_conv: bool = False,
 ) -> Target:
     """Resolve ``target`` to a network (or a torch module)."""
+    from netsize._limits import MAX_TARGET_CHARS
+
     variables = dict(variables or {})
     if len(target) > MAX_TARGET_CHARS:
         raise NetsizeError(f"TARGET has {len(target):,} characters; at most {MAX_TARGET_CHARS:,} are accepted")

@@ -12,7 +12,10 @@ import re
 from typing import Any
 
 from netsize._errors import NetsizeError
-from netsize._limits import MAX_INT, MAX_RANK
+
+# The bounds live in netsize._limits, imported when a value is parsed: `netsize --help` builds
+# every parser without importing the engine (tests/test_cli_consistent.py).
+MAX_INT = 2**62  # = netsize._limits.MAX_INT; tests/test_bad_input.py checks they agree
 
 _SHAPE = re.compile(r"\s*\d+(\s*(?:,|x|×|\s)\s*\d+)*\s*")
 
@@ -87,6 +90,8 @@ def parse_shape(text: str, option: str = "--input-size") -> tuple[int, ...]:
     shape = tuple(int(p) for p in re.split(r"\s*[,x×\s]\s*", inner.strip()))
     if any(d <= 0 or d > MAX_INT for d in shape):
         raise NetsizeError(f"{option}: {_brief(text)}: every size must be from 1 to 2**62")
+    from netsize._limits import MAX_RANK
+
     if len(shape) > MAX_RANK + 1:
         raise NetsizeError(f"{option}: {len(shape)} axes; a shape may have at most {MAX_RANK + 1}")
     return shape
