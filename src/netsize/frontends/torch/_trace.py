@@ -30,6 +30,7 @@ from netsize._layer import Analysis, Context, Layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, Summary
 from netsize._term import Term, message
+from netsize.frontends.torch import _fast
 from netsize.frontends.torch._modules import core_layer
 from netsize.frontends.torch._ops import TRANSLATIONS
 
@@ -142,6 +143,13 @@ class _Tracer(TorchDispatchMode):
         self.done.append(frame)
 
     # dispatch ---------------------------------------------------------------------------
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Otherwise TorchDispatchMode wraps __torch_dispatch__ in torch._disable_dynamo, which
+        # imports torch._dynamo (and sympy) on the first call: about a second in every fresh
+        # process, for a mode that is never compiled.
+        return False
+
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
         if func in _IGNORED:
@@ -154,7 +162,7 @@ class _Tracer(TorchDispatchMode):
                 r = func.decompose(*args, **kwargs)
             if r is not NotImplemented:
                 return r
-        out = func(*args, **kwargs)
+        out = _fast.run(func, args, kwargs)
         if translate is None and self.stack:
             self.stack[-1].other_ops += _elementwise_ops(func, args, out)
         if translate is not None and self.stack:
