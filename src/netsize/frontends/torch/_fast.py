@@ -49,6 +49,10 @@ def _channels_last_strides(shape: Sequence[int]) -> tuple[int, ...]:
     return (h * w * max(c, 1), 1, w * max(c, 1), max(c, 1))
 
 
+class _Unsettled(Exception):
+    """An operand's layout is one the rules leave to torch."""
+
+
 def _expanded(shape: tuple[int, ...], t: torch.Tensor) -> list[int]:
     """``t``'s strides once broadcast (expanded) to ``shape``: 0 on broadcast dimensions."""
     ndim = len(shape)
@@ -70,12 +74,16 @@ def _nested(shape: Sequence[int], strides: Sequence[int], order: Sequence[int]) 
     return True
 
 
-def _pointwise_strides(shape: tuple[int, ...], operands: Sequence[torch.Tensor]) -> tuple[int, ...]:
+def _pointwise_strides(
+    shape: tuple[int, ...], operands: Sequence[torch.Tensor], check: bool = False
+) -> tuple[int, ...]:
     """Output strides of an elementwise op over ``operands`` broadcast to ``shape``, as torch's
     elementwise meta functions compute them (``torch._prims_common.compute_elementwise_output_
     strides``): contiguous or channels-last when every operand is, else the operands' stride
     order, ties broken by size."""
     ndim = len(shape)
+    if check and not all(_settled(t) for t in operands):
+        raise _Unsettled
     if ndim == 0:
         return ()
     if ndim == 1:
@@ -122,6 +130,14 @@ def _pointwise_strides(shape: tuple[int, ...], operands: Sequence[torch.Tensor])
         out[d] = step
         step *= max(shape[d], 1)
     return tuple(out)
+
+
+def _settled(t: torch.Tensor) -> bool:
+    """Whether ``t``'s strides are the ones an elementwise op would give it alone. Torch's
+    ``where``-based meta functions (relu, hardtanh, clamp) keep odd strides of size-1
+    dimensions that the others drop, so their rules leave such inputs to torch."""
+    shape = tuple(int(n) for n in t.shape)
+    return t.dim() == 0 or tuple(t.stride()) == _pointwise_strides(shape, [t], check=False)
 
 
 def _ge(a: int, b: int) -> bool:
@@ -281,7 +297,9 @@ def _native_layer_norm(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
             return None
     stats_shape = (*x.shape[: x.dim() - k], *([1] * k))
     dtype = _computation_dtype(x.dtype)
-    return (_contiguous(tuple(x.shape), x.dtype), _contiguous(stats_shape, dtype), _contiguous(stats_shape, dtype))
+    # torch's meta makes the input contiguous first (a no-op when it already is), then works elementwise
+    out = _like(x) if x.is_contiguous() else _contiguous(tuple(x.shape), x.dtype)
+    return out, _contiguous(stats_shape, dtype), _contiguous(stats_shape, dtype)
 
 
 def _embedding(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -408,12 +426,6 @@ def _pair(v: Any) -> tuple[int, int] | None:
     return (values[0], values[1]) if len(values) == 2 else None
 
 
-def _unary_same_dtype(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    if kwargs or not _is_meta(args[0]) or args[0].dtype == torch.bool:
-        return None
-    return _like(args[0])
-
-
 _SCALAR = (bool, int, float)
 
 
@@ -448,7 +460,7 @@ def _overlaps(t: torch.Tensor) -> bool:
     return any(s == 0 and n > 1 for n, s in zip(t.shape, t.stride(), strict=True))
 
 
-def _pointwise(kind: str) -> Rule:
+def _pointwise(kind: str, strict: bool = False) -> Rule:
     """An elementwise op over float tensors and real Python scalars. ``kind``: ``same`` (the
     promoted float dtype) or ``bool`` (comparisons). Anything else (integer or complex
     tensors, dtype arguments) goes to torch, whose promotion rules differ by op."""
@@ -485,7 +497,7 @@ def _pointwise(kind: str) -> Rule:
             return None
         operands = [t for t in tensors if t.is_meta or t.dim() > 0]
         out_dtype = torch.bool if kind == "bool_any" else dtype
-        return _empty(shape, _pointwise_strides(shape, operands), out_dtype)
+        return _empty(shape, _pointwise_strides(shape, operands, check=strict), out_dtype)
 
     return rule
 
@@ -624,7 +636,13 @@ def _triangle(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     x = args[0]
     if kwargs or not _is_meta(x) or x.dim() < 2 or len(args) > 2:
         return None
-    return _contiguous(tuple(x.shape), x.dtype)
+    # torch's meta: where(mask, x, 0) over the last two dimensions, then .contiguous()
+    shape = tuple(int(n) for n in x.shape)
+    mask = _empty(shape[-2:], _contiguous_strides(shape[-2:]), torch.bool)
+    strides = _pointwise_strides(shape, [x, mask])
+    if not _nested(shape, strides, range(len(shape) - 1, -1, -1)):
+        strides = _contiguous_strides(shape)
+    return _empty(shape, strides, x.dtype)
 
 
 def _gather(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -683,10 +701,12 @@ def _overloads(names: str) -> list[Any]:
 
 for _op in _overloads("add.Tensor add.Scalar sub.Tensor sub.Scalar mul.Tensor mul.Scalar rsub.Scalar maximum minimum"):
     RULES[_op] = _pointwise("arith")
+for _op in _overloads("relu hardtanh clamp clamp_min clamp_max"):
+    RULES[_op] = _pointwise("same", strict=True)
 for _op in _overloads(
     "div.Tensor div.Scalar "
-    "relu gelu silu sigmoid tanh hardtanh hardswish hardsigmoid leaky_relu elu neg exp log sqrt rsqrt erf "
-    "sin cos abs reciprocal pow.Tensor_Scalar clamp clamp_min clamp_max softplus mish "
+    "gelu silu sigmoid tanh hardswish hardsigmoid leaky_relu elu neg exp log sqrt rsqrt erf "
+    "sin cos abs reciprocal pow.Tensor_Scalar softplus mish "
     "addcmul addcdiv lerp.Scalar"
 ):
     RULES[_op] = _pointwise("same")
@@ -703,16 +723,43 @@ for _op in _overloads(
     RULES[_op] = _inplace
 
 
+def _arange(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """``arange`` over integers (positions): int64 unless a dtype is given."""
+    if not all(type(a) is int for a in args) or not 1 <= len(args) <= 3:
+        return None
+    if set(kwargs) - {"dtype", "layout", "device", "pin_memory"} or kwargs.get("layout") not in (None, torch.strided):
+        return None
+    start, end, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], args[2] if len(args) > 2 else 1)
+    if step <= 0 or end < start:
+        return None
+    dtype = kwargs.get("dtype") or torch.int64
+    if dtype not in (torch.int64, torch.int32):
+        return None
+    return _contiguous(((end - start + step - 1) // step,), dtype)
+
+
+# Factory ops: made here when they are asked for on the meta device.
+FACTORIES: dict[Any, Rule] = {op: _arange for op in _overloads("arange arange.start arange.start_step")}
+
+
 def run(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     """``func(*args, **kwargs)``, with the output made here when ``func`` has a rule, its
     inputs are meta tensors and the rule accepts them."""
+    factory = FACTORIES.get(func)
+    if factory is not None and kwargs.get("device") == _META:
+        made = factory(args, kwargs)
+        if made is not None:
+            return made
     rule = RULES.get(func)
     if rule is not None:
         first = args[0] if args else None
         if isinstance(first, (list, tuple)) and first:
             first = first[0]
         if isinstance(first, torch.Tensor) and first.is_meta:
-            out = rule(args, kwargs)
+            try:
+                out = rule(args, kwargs)
+            except _Unsettled:
+                out = None
             if out is not None:
                 return out
     return func(*args, **kwargs)
