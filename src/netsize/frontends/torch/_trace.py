@@ -156,7 +156,7 @@ class _Tracer(TorchDispatchMode):
             return func(*args, **kwargs)
         packet = func._overloadpacket
         translate = TRANSLATIONS.get(packet)
-        if translate is None and not isinstance(func, torch._ops.HigherOrderOperator):
+        if translate is None and _decomposable(func):
             # As FlopCounterMode does: look inside ops that decompose into counted ones.
             with self:
                 r = func.decompose(*args, **kwargs)
@@ -176,6 +176,23 @@ class _Tracer(TorchDispatchMode):
                     ) from None
                 frame.ops.append(_Op(label, layer, ins, term))
         return out
+
+
+_DECOMPOSABLE: dict[Any, bool] = {}
+
+
+def _decomposable(func: Any) -> bool:
+    """Whether ``func.decompose`` can do anything (a CompositeImplicitAutograd kernel): asked
+    once per op, since entering the mode again to find out costs more than most ops."""
+    known = _DECOMPOSABLE.get(func)
+    if known is None:
+        key = torch._C.DispatchKey.CompositeImplicitAutograd
+        known = not isinstance(func, torch._ops.HigherOrderOperator) and (
+            key in getattr(func, "py_kernels", {})
+            or torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), "CompositeImplicitAutograd")
+        )
+        _DECOMPOSABLE[func] = known
+    return known
 
 
 def _shape(t: torch.Tensor) -> Shape:
@@ -354,10 +371,11 @@ def _meta_state(model: nn.Module) -> dict[str, torch.Tensor]:
 def _run_meta(model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     args, kwargs = _to_meta(args), _to_meta(kwargs)
     tensors = list(model.parameters()) + list(model.buffers())
-    with torch.no_grad(), _hooked(tracer), tracer:
-        if all(t.is_meta for t in tensors):
+    if all(t.is_meta for t in tensors):
+        with torch.no_grad(), _hooked(tracer), tracer:
             return model(*args, **kwargs)
-        state = _meta_state(model)
+    state = _meta_state(model)  # outside the tracer: making the stand-ins is not the model's work
+    with torch.no_grad(), _hooked(tracer), tracer:
         return torch.func.functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
 
 
