@@ -248,7 +248,7 @@ def first_calls(tests: str, models: list[str], args: argparse.Namespace) -> None
     repeat = args.repeat
     print(f"first call in a fresh process, batch 1, median of {repeat} processes, threads {args.threads or 'torch'}")
     print(
-        f"{'model':<14} {'netsize':>9} {'torchinfo':>10} {'ratio':>7} {'CPU ratio':>10}  netsize call only, heavy imports"
+        f"{'model':<14} {'netsize':>9} {'torchinfo':>10} {'ratio':>7} {'CPU ratio':>10}  call only, heavy"
     )
     for name in models:
         runs: dict[str, list[dict]] = {"netsize": [], "torchinfo": []}
