@@ -24,12 +24,14 @@ Rules, stated once:
   the formula of the KV cache a ``ScaledDotProductAttention(kv_cache=True)`` retains in the
   memory model). (Cross-attention caches of encoder-decoders,
   fixed by the encoder length, are not included.) Bytes per dtype: elements x bits / 8.
-- Weights: parameters x bits / 8 per dtype (int4 packs two per byte).
+- Weights: parameters x bits / 8 per dtype (int4 packs two per byte); a config's
+  ``quantization_config`` (GPTQ, AWQ, bitsandbytes) adds the bytes as that method stores them
+  (:mod:`netsize.quantization`: packed weights, scales, zeros, 16-bit rest).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +51,13 @@ register_messages(
         "active_params": {"en": "active params per token", "zh": "每个词元激活的参数"},
         "macs_per_sequence": {"en": "multiply-adds per sequence", "zh": "每个序列的乘加次数"},
         "macs_per_token": {"en": "multiply-adds per token", "zh": "每个词元的乘加次数"},
-        "forward_flops_per_token": {"en": "forward FLOPs per token", "zh": "每个词元的前向浮点运算"},
-        "training_flops_per_token": {"en": "training FLOPs per token", "zh": "每个词元的训练浮点运算"},
-        "training_flops_6n": {"en": "training FLOPs per token, 6N rule", "zh": "每个词元的训练浮点运算(6N 规则)"},
-        "kv_cache_elements_per_token": {"en": "KV-cache elements per token", "zh": "每个词元的 KV 缓存元素"},
+        "forward_flops_per_token": {"en": "forward FLOPs per token", "zh": "每个词元的前向浮点运算次数"},
+        "training_flops_per_token": {"en": "training FLOPs per token", "zh": "每个词元的训练浮点运算次数"},
+        "training_flops_6n": {"en": "training FLOPs per token, 6N rule", "zh": "每个词元的训练浮点运算次数（6N 规则）"},
+        "kv_cache_elements_per_token": {"en": "KV-cache elements per token", "zh": "每个词元的 KV 缓存元素个数"},
+        "kv_cache_bytes_per_token": {"en": "KV-cache bytes per token", "zh": "每个词元的 KV 缓存字节数"},
+        "kv_cache_bytes_context": {"en": "KV-cache bytes, whole context", "zh": "整个上下文的 KV 缓存字节数"},
+        "weights_bytes": {"en": "weight bytes", "zh": "权重字节数"},
     }
 )
 
@@ -79,6 +84,8 @@ class LLMFigures:
     terms: tuple[Term, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """Keys as every JSON of netsize names them (docs/json.md): ``multiply_adds_*``, and bytes
+        per dtype as ``{dtype: int}`` under a name ending in ``_bytes``."""
         return {
             "model": self.model,
             "seq_len": self.seq_len,
@@ -86,15 +93,15 @@ class LLMFigures:
             "params": self.params,
             "active_params": self.active_params,
             "embedding_params": self.embedding_params,
-            "macs_per_sequence": self.macs_per_sequence,
-            "macs_per_token": self.macs_per_token,
+            "multiply_adds_per_sequence": self.macs_per_sequence,
+            "multiply_adds_per_token": self.macs_per_token,
             "forward_flops_per_token": self.forward_flops_per_token,
             "training_flops_per_token": self.training_flops_per_token,
             "training_flops_6n": self.training_flops_6n,
             "kv_cache_elements_per_token": self.kv_cache_elements_per_token,
             "kv_cache_bytes_per_token": dict(self.kv_cache_bytes_per_token),
-            "kv_cache_bytes_context": dict(self.kv_cache_bytes_context),
-            "weights_bytes": dict(self.weights_bytes),
+            "kv_cache_bytes": dict(self.kv_cache_bytes_context),
+            "model_size_bytes": dict(self.weights_bytes),
         }
 
     def explain(self, lang: str = "en") -> str:
@@ -158,6 +165,8 @@ def llm_figures(
     (124439808, 36864)
     """
     measured: int | None = None
+    quantization: Any = None
+    source = "config"
     if isinstance(target, Summary):
         summary = target
         network = None
@@ -165,11 +174,22 @@ def llm_figures(
         network = target
         summary = analyze(network, batch_size=batch_size)
     else:
-        from netsize.frontends.hf_config import analyse_config
+        from netsize.frontends.hf_config import analyse_config, find_config, load_config
 
         summary, network, measured = analyse_config(target, seq_len=seq_len, batch_size=batch_size, with_cache=True)
+        quantization = load_config(target).get("quantization_config")
+        if not isinstance(target, dict):
+            source = str(find_config(target))
     causal = _causal_map(summary, network)
-    return _figures(summary, causal, measured, _sliding_windows(network))
+    figures = _figures(summary, causal, measured, _sliding_windows(network))
+    if quantization is not None:
+        from netsize.quantization import quantized_weights
+
+        q = quantized_weights(summary, quantization, source)
+        if q is not None:
+            figures = replace(figures, weights_bytes={**figures.weights_bytes, q.label: q.bytes},
+                              terms=(*figures.terms, q.term))
+    return figures
 
 
 def _causal_map(summary: Summary, network: Network | None) -> dict[str, bool]:

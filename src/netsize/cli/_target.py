@@ -1,9 +1,9 @@
 """What a TARGET on the command line names, and how to get its Summary.
 
 A TARGET is a zoo name (``alexnet``), a spec file (``net.yaml``), a Hugging Face
-``config.json`` (or a folder holding one), or ``package.module:callable`` returning a
-``torch.nn.Module``. Frontends are imported only when needed: a zoo or spec run never
-imports torch.
+``config.json`` (or a folder holding one), an ONNX or Keras file (see ``_formats``), or
+``package.module:callable`` returning a ``torch.nn.Module``. Frontends are imported only when
+needed: a zoo or spec run never imports torch.
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ import argparse
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsize._errors import NetsizeError
-from netsize._network import Network
-from netsize._summary import Summary
+
+if TYPE_CHECKING:  # `netsize --help` builds every parser from this module without the engine
+    from netsize._network import Network
+    from netsize._summary import Summary
 
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_MODEL_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # ORG/NAME: a Hugging Face model id
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Target:
     description: str = ""
     spec: Any = None  # netsize.spec.Spec for spec files (line numbers for errors)
     summary: Summary | None = None  # already analysed (a Hugging Face config built by transformers)
+    translation: Any = None  # ONNX/Keras: the frontend's translation (its checks and notes)
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,9 +98,19 @@ def load_target(
     variables = dict(variables or {})
     path = Path(target)
     low = target.lower()
-    if low.endswith((".yaml", ".yml")):
+    from netsize.cli import _formats
+
+    fmt = _formats.detect(target)
+    if fmt is not None:
+        network, translation, graph_batch = _formats.load(fmt, target, input_size)
+        result = Target(name=network.name, kind=fmt, network=network, translation=translation,
+                        input_size=next(iter(network.inputs.values()), None),
+                        convention="keras" if fmt == "keras" else "torch")
+        if graph_batch is not None and batch_size not in (1, graph_batch):
+            raise NetsizeError(f"{target}: the graph's batch axis is {graph_batch}; set it with --input-size, not -b")
+    elif low.endswith((".yaml", ".yml")):
         result = _spec_target(target, input_size, variables)
-    elif low.endswith(".json") or _hf_config_path(target) is not None:
+    elif low.endswith(".json") or _hf_config_path(target) is not None or _MODEL_ID.match(target):
         result = _hf_target(path, input_size, seq_len, variables, batch_size)
     elif _is_callable_ref(target):
         result = _torch_target(target, input_size, variables)
@@ -121,6 +135,11 @@ def summarize(target: Target, *, batch_size: int = 1, convention: str | None = N
     convention = convention or target.convention
     if target.summary is not None:
         return target.summary
+    if target.translation is not None:
+        from netsize.cli._formats import summarize as summarize_format
+
+        result_format: Summary = summarize_format(target, convention, until)
+        return result_format
     if target.network is None:
         from netsize.frontends.torch import summary as torch_summary
 
@@ -273,16 +292,25 @@ def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict
     if variables:
         raise NetsizeError(f"{path}: --var applies to zoo models and spec files, not to a Hugging Face config")
     try:
-        from netsize.frontends.hf_config import analyse_config, find_config, is_native, network_from_config
+        from netsize.frontends.hf_config import (
+            analyse_config,
+            find_config,
+            is_native,
+            network_from_config,
+            transformers_model,
+        )
     except ImportError:
         raise NetsizeError("reading Hugging Face configs is not available in this installation") from None
     config = find_config(path)
     if config is None:
-        raise NetsizeError(f"config file not found: {path}")
+        from netsize.frontends.hf_config import hub_cache
+
+        raise NetsizeError(f"config {str(path)!r} not found: give a config.json, a folder holding one, or a model id "
+                           f"downloaded to the Hugging Face cache ({hub_cache()}); netsize never downloads")
     if not is_native(config):  # through transformers, analysed now at this batch size
         summary = analyse_config(config, seq_len=seq_len, batch_size=batch_size)[0]
-        return Target(name=summary.model, kind="hf_config", summary=summary,
-                      input_size=summary.input_shape[1:] or None)
+        # the model itself too: `netsize memory` observes it with the PyTorch method
+        return Target(name=summary.model, kind="hf_config", summary=summary, module=transformers_model(config))
     network = network_from_config(config, seq_len=seq_len) if seq_len else network_from_config(config)
     return Target(name=network.name, kind="hf_config", network=network,
                   input_size=next(iter(network.inputs.values()), None))
