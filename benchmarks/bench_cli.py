@@ -2,14 +2,7 @@
 same PyTorch models, and print the ratio.
 
     python benchmarks/bench_cli.py [--repeat 5] [NAME ...]
-    python benchmarks/bench_cli.py --torch-process [--repeat 7]
     python benchmarks/bench_cli.py --startup [--repeat 20]
-
-``--torch-process``: `netsize summary bench_models:resnet50 --input-size 1,3,224,224` as a
-whole process (Python start-up, importing torch, building the model with its real weights,
-the summary and its table) against `python -c "import torch, bench_models; bench_models.resnet50()"`,
-the least any tool that takes a model from a callable can cost; medians of wall time and of the
-child processes' CPU time (the machine may be shared).
 
 `--startup` times whole processes against the floors the README states: `netsize summary
 resnet50` against `python -c "import yaml; from rich.console import Console; from rich.table
@@ -17,6 +10,14 @@ import Table"` (the libraries it cannot do without; target: within 1.5x) and `ne
 against `python -c pass` (target: within 3x). Each command runs --repeat times, interleaved so
 that load from other processes hits all of them alike; min and median are printed, and the
 ratios of both.
+
+    python benchmarks/bench_cli.py --torch-process [--repeat 7]
+
+``--torch-process``: `netsize summary bench_models:resnet50 --input-size 1,3,224,224` as a
+whole process (Python start-up, importing torch, building the model with its real weights,
+the summary and its table) against `python -c "import torch, bench_models; bench_models.resnet50()"`,
+the least any tool that takes a model from a callable can cost; medians of wall time and of the
+child processes' CPU time (the machine may be shared).
 
 netsize is timed for every zoo model (or the NAMEs given). torchinfo needs `pip install
 torchinfo` and torch; the PyTorch models it summarises are tests/torch_models.py's rebuilds of
@@ -103,6 +104,52 @@ def time_torchinfo(name: str, repeat: int) -> float | None:
     return statistics.median(times)
 
 
+STARTUP_COMMANDS = {
+    "python -c pass": [sys.executable, "-c", "pass"],
+    "python -c 'import yaml, rich Console, Table'": [
+        sys.executable, "-c", "import yaml; from rich.console import Console; from rich.table import Table"],
+    "netsize --help": [sys.executable, "-c", "import sys; from netsize.cli import main; sys.exit(main())", "--help"],
+    "netsize summary resnet50": [sys.executable, "-c", "import sys; from netsize.cli import main; sys.exit(main())",
+                                 "summary", "resnet50"],
+}
+
+
+def time_startup(repeat: int) -> dict[str, list[float]]:
+    """Seconds of each whole process, ``repeat`` rounds interleaved (stdout to a pipe, as in `| less`).
+
+    Bytecode is compiled first and may be written, as in a user's installation: with
+    PYTHONDONTWRITEBYTECODE set, every run would compile netsize from source (about 30 ms)."""
+    import compileall
+    import os
+
+    import netsize
+
+    compileall.compile_dir(str(Path(netsize.__file__).parent), quiet=1)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    times: dict[str, list[float]] = {name: [] for name in STARTUP_COMMANDS}
+    for _ in range(repeat):
+        for name, cmd in STARTUP_COMMANDS.items():
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, env=env)
+            times[name].append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                raise SystemExit(f"{name} failed: {proc.stderr.decode()}")
+    return times
+
+
+def print_startup(repeat: int) -> None:
+    times = time_startup(repeat)
+    print(f"{'command':<48} {'min s':>8} {'median s':>9}")
+    for name, xs in times.items():
+        print(f"{name:<48} {min(xs):>8.3f} {statistics.median(xs):>9.3f}")
+    floor = times["python -c 'import yaml, rich Console, Table'"]
+    bare = times["python -c pass"]
+    for name, base, target in (("netsize summary resnet50", floor, 1.5), ("netsize --help", bare, 3.0)):
+        xs = times[name]
+        print(f"{name}: {min(xs) / min(base):.2f}x by min, {statistics.median(xs) / statistics.median(base):.2f}x "
+              f"by median (target {target}x)")
+    print(f"\n{repeat} interleaved rounds; the console-script wrapper is replaced by `python -c` so that both "
+          "sides start the same interpreter.")
 MODULE = """
 import sys
 sys.path.insert(0, {tests!r})
@@ -162,66 +209,19 @@ def torch_process(repeat: int) -> None:
         cpu = statistics.median(c for _, c in runs)
         print(f"{name:<32} wall {wall:6.2f} s ({wall / base_wall:.2f}x)   CPU {cpu:6.2f} s ({cpu / base_cpu:.2f}x)")
 
-STARTUP_COMMANDS = {
-    "python -c pass": [sys.executable, "-c", "pass"],
-    "python -c 'import yaml, rich Console, Table'": [
-        sys.executable, "-c", "import yaml; from rich.console import Console; from rich.table import Table"],
-    "netsize --help": [sys.executable, "-c", "import sys; from netsize.cli import main; sys.exit(main())", "--help"],
-    "netsize summary resnet50": [sys.executable, "-c", "import sys; from netsize.cli import main; sys.exit(main())",
-                                 "summary", "resnet50"],
-}
-
-
-def time_startup(repeat: int) -> dict[str, list[float]]:
-    """Seconds of each whole process, ``repeat`` rounds interleaved (stdout to a pipe, as in `| less`).
-
-    Bytecode is compiled first and may be written, as in a user's installation: with
-    PYTHONDONTWRITEBYTECODE set, every run would compile netsize from source (about 30 ms)."""
-    import compileall
-    import os
-
-    import netsize
-
-    compileall.compile_dir(str(Path(netsize.__file__).parent), quiet=1)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    times: dict[str, list[float]] = {name: [] for name in STARTUP_COMMANDS}
-    for _ in range(repeat):
-        for name, cmd in STARTUP_COMMANDS.items():
-            start = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, env=env)
-            times[name].append(time.perf_counter() - start)
-            if proc.returncode != 0:
-                raise SystemExit(f"{name} failed: {proc.stderr.decode()}")
-    return times
-
-
-def print_startup(repeat: int) -> None:
-    times = time_startup(repeat)
-    print(f"{'command':<48} {'min s':>8} {'median s':>9}")
-    for name, xs in times.items():
-        print(f"{name:<48} {min(xs):>8.3f} {statistics.median(xs):>9.3f}")
-    floor = times["python -c 'import yaml, rich Console, Table'"]
-    bare = times["python -c pass"]
-    for name, base, target in (("netsize summary resnet50", floor, 1.5), ("netsize --help", bare, 3.0)):
-        xs = times[name]
-        print(f"{name}: {min(xs) / min(base):.2f}x by min, {statistics.median(xs) / statistics.median(base):.2f}x "
-              f"by median (target {target}x)")
-    print(f"\n{repeat} interleaved rounds; the console-script wrapper is replaced by `python -c` so that both "
-          "sides start the same interpreter.")
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--torch-process", action="store_true", help="ResNet-50 from a callable, whole process")
     parser.add_argument("--startup", action="store_true", help="time whole processes against their floors")
+    parser.add_argument("--torch-process", action="store_true", help="ResNet-50 from a callable, whole process")
     args = parser.parse_args()
-    if args.torch_process:
-        torch_process(args.repeat)
-        return
     if args.startup:
         print_startup(max(args.repeat, 10))
+        return
+    if args.torch_process:
+        torch_process(args.repeat)
         return
     from netsize import zoo
 

@@ -281,7 +281,10 @@ extra: 1
     assert "unknown block 'basik'" in issues[(10, "layers[5].block")]
     assert "unknown key" in issues[(11, "extra")]
     assert issues[(6, "layers[1]")] == "Conv2d needs field 'out_channels'"  # the typo leaves it unset
-    assert str(info.value).startswith("8 mistakes in <spec>:\n  <spec>:5: layers[0].type:")
+    first, *rest = str(info.value).splitlines()
+    assert first.startswith("<spec>:5: layers[0].type: unknown layer type")
+    assert first.endswith("(and 7 more mistakes in <spec>, below)")
+    assert len(rest) == 7 and all(line.startswith("  <spec>:") for line in rest)
 
 
 def test_yaml_syntax_error_reports_its_line():
