@@ -1,5 +1,9 @@
-"""Golden tests: the numbers of the seed articles (../shared/seeds/), reproduced by netsize, and
-their known mistakes shown by netsize rather than copied. Each test names its source."""
+"""Golden tests: the numbers of five parameter-counting tutorials (the project's seed articles: 000
+LearnOpenCV's AlexNet table in Chinese translation, 001 a d2l-based CNN article, 002 the
+Stack Overflow answer quoting CS231n's VGG16 table, 003 a Chinese AlexNet / CIFAR-10 article, 004 a
+Chinese U-Net / Keras article), reproduced by netsize, and their known mistakes shown by netsize
+rather than copied. The articles are not shipped: these tests keep their numbers. Each test names
+its source."""
 
 from __future__ import annotations
 
