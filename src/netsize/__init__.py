@@ -16,6 +16,8 @@ exact and explained, from arithmetic on shapes alone.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from netsize import layers
 from netsize._analyze import analyze, analyze_layer
 from netsize._dtypes import DTYPE_BITS, canonical_dtype, dtype_bytes
@@ -27,6 +29,18 @@ from netsize._registry import layer_names, layer_type, register_layer
 from netsize._shape import CHANNELS_FIRST, CHANNELS_LAST, Shape
 from netsize._summary import SCHEMA_VERSION, LayerRecord, ReceptiveField, Summary, Totals, explain_record
 from netsize._term import Message, Term
+
+if _TYPE_CHECKING:
+    # What the lazy __getattr__ below returns, spelled out for type checkers: user code that
+    # calls netsize.summary, netsize.memory.estimate or netsize.zoo.get sees the real signatures.
+    from netsize import llm as llm
+    from netsize import memory as memory
+    from netsize import render as render
+    from netsize import schedule as schedule
+    from netsize import spec as spec
+    from netsize import transforms as transforms
+    from netsize import zoo as zoo
+    from netsize.frontends.torch import summary
 
 __version__ = "0.1.0"
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from netsize._display import ShowsItself
 from netsize._dtypes import REPORTED_DTYPES, dtype_bytes
 from netsize._errors import NetsizeError
 from netsize._i18n import translate
@@ -117,8 +118,8 @@ class Totals:
         return {f: getattr(self, f) for f in COUNT_FIELDS}
 
 
-@dataclass(frozen=True)
-class Summary:
+@dataclass(frozen=True, repr=False)
+class Summary(ShowsItself):
     """The analysis of one network at one input size.
 
     >>> from netsize import Sequential, analyze, layers

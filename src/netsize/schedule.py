@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from netsize._display import ShowsItself
 from netsize._errors import NetsizeError
 
 __all__ = ["Schedule", "format_duration", "schedule"]
 
 
-@dataclass(frozen=True)
-class Schedule:
+@dataclass(frozen=True, repr=False)
+class Schedule(ShowsItself):
     samples: int
     batch_size: int
     epochs: int

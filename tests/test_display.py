@@ -1,0 +1,139 @@
+"""Results show themselves: str() is the table, repr() one line, HTML and Markdown for notebooks,
+__rich__ for rich, to_pandas() on every report; and a real Jupyter kernel shows the HTML table."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+import netsize
+from netsize import zoo
+from netsize.llm import llm_figures
+from netsize.memory import estimate
+from netsize.schedule import schedule
+
+
+def _alexnet() -> netsize.Summary:
+    return netsize.analyze(zoo.get("alexnet").build())
+
+
+def _reports() -> dict[str, object]:
+    return {
+        "summary": _alexnet(),
+        "memory": estimate(zoo.get("vgg16").build(), batch_size=32, optimizer="adam"),
+        "llm": llm_figures({"model_type": "gpt2"}, seq_len=1024),
+        "schedule": schedule(50000, 256, epochs=10),
+    }
+
+
+REPORTS = _reports()
+
+
+def test_str_of_a_summary_is_its_table():
+    text = str(REPORTS["summary"])
+    lines = text.splitlines()
+    assert lines[0] == "alexnet · input 1x3x227x227 · batch 1"
+    conv1 = next(line for line in lines if line.lstrip().startswith("conv1"))
+    assert conv1.split() == ["conv1", "Conv2d", "1x96x55x55", "34,944", "105,415,200", "290,400"]
+    total = next(line for line in lines if line.lstrip().startswith("Total"))
+    assert total.split() == ["Total", "62,378,344", "1,135,256,096", "1,457,416"]
+    assert "LayerRecord(" not in text
+
+
+@pytest.mark.parametrize("key", REPORTS)
+def test_repr_is_one_short_line(key):
+    text = repr(REPORTS[key])
+    assert "\n" not in text and len(text) < 200, text
+    assert text.startswith(f"<{type(REPORTS[key]).__name__} ")
+    assert "=" not in text  # not a dataclass field dump
+
+
+def test_repr_names_the_headline_numbers():
+    assert repr(REPORTS["summary"]) == (
+        "<Summary alexnet: 21 layers, 62,378,344 params, 1,135,256,096 multiply-adds, input 1x3x227x227>"
+    )
+    assert repr(REPORTS["schedule"]) == (
+        "<Schedule 50,000 samples, batch 256, 10 epochs: 196 iterations per epoch, 1,960 updates>"
+    )
+
+
+def test_str_of_reports_lists_their_figures():
+    memory = REPORTS["memory"]
+    text = str(memory)
+    peak = next(line for line in text.splitlines() if line.startswith("peak, training step"))
+    assert peak.split()[3:5] == [f"{memory.peak_training_bytes:,}", "B"]
+    gpt2 = str(REPORTS["llm"])
+    assert "params" in gpt2 and "124,439,808" in gpt2
+    assert "KV cache per token, bfloat16" in gpt2 and "36,864 B (36.00 KiB)" in gpt2
+    sched = str(REPORTS["schedule"]).splitlines()
+    assert sched[1].split() == ["iterations", "per", "epoch", "196"]
+
+
+def test_summary_html_is_a_table_with_every_layer_and_the_totals():
+    page = REPORTS["summary"]._repr_html_()
+    assert page.count("<tr>") == 1 + 21 + 1  # header, layers, totals
+    assert "<td style='text-align:left'>conv1</td>" in page
+    assert "<td style='text-align:right'>34,944</td>" in page
+    assert "<th style='text-align:right'>62,378,344</th>" in page
+
+
+@pytest.mark.parametrize("key", ["memory", "llm", "schedule"])
+def test_report_html_and_markdown_hold_every_figure(key):
+    report = REPORTS[key]
+    frame = report.to_pandas()
+    page = report._repr_html_()
+    md = report._repr_markdown_()
+    assert "<table>" in page
+    for label, shown in zip(frame["figure"], frame["shown"], strict=True):
+        assert f"| {label} | {shown} |" in md
+        assert label in page
+
+
+def test_summary_markdown_is_the_markdown_table():
+    md = REPORTS["summary"]._repr_markdown_()
+    assert "| `conv1` | Conv2d | 1x96x55x55 | 34,944 | 105,415,200 | 290,400 |" in md
+
+
+def test_rich_prints_the_table_at_the_consoles_width():
+    from rich.console import Console
+
+    for width, kind_shown in ((120, True), (60, False)):
+        buf = io.StringIO()
+        Console(file=buf, width=width, color_system=None).print(REPORTS["summary"])
+        out = buf.getvalue()
+        assert "62,378,344" in out and "conv1" in out
+        assert ("Conv2d" in out) == kind_shown  # a narrow console drops the Kind column, as the CLI does
+    buf = io.StringIO()
+    Console(file=buf, width=100, color_system=None).print(REPORTS["memory"])
+    assert f"{REPORTS['memory'].peak_inference_bytes:,} B" in buf.getvalue()
+
+
+def test_to_pandas_on_every_report_holds_the_exact_values():
+    pytest.importorskip("pandas")
+    summary = REPORTS["summary"].to_pandas()
+    assert list(summary["name"][:2]) == ["conv1", "relu1"] and summary["params"].sum() == 62_378_344
+    memory = REPORTS["memory"]
+    frame = memory.to_pandas().set_index("figure")["value"]
+    assert frame["peak, training step"] == memory.peak_training_bytes
+    assert frame["optimizer state"] == memory.optimizer_bytes
+    llm = REPORTS["llm"].to_pandas().set_index("figure")["value"]
+    assert llm["params"] == 124_439_808 and llm["KV cache per token, bfloat16"] == 36_864
+    sched = REPORTS["schedule"].to_pandas().set_index("figure")["value"]
+    assert sched["optimizer updates"] == 1960 and sched["last batch size"] == 80
+
+
+def test_a_jupyter_kernel_shows_a_summary_as_an_html_table():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    cell = "import netsize\nnetsize.analyze(netsize.zoo.get('alexnet').build())"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    assert [o["output_type"] for o in outputs] == ["execute_result"]
+    data = outputs[0]["data"]
+    assert "<table>" in data["text/html"]
+    assert "<td style='text-align:left'>conv1</td>" in data["text/html"]
+    assert "<th style='text-align:right'>62,378,344</th>" in data["text/html"]
+    assert data["text/plain"].startswith("alexnet · input 1x3x227x227")  # IPython's plain text: the table
