@@ -268,7 +268,7 @@ U_NET_STAGES = [37_346, 166_144, 664_064, 2_655_232, 3_539_968]  # seed 004, sta
 
 
 def _stage_params(s, kinds=("Conv2d",)) -> list[int]:
-    rows = {r.name: r for r in s.rows(depth=0)}
+    rows = {r.name: r for r in s.rows(depth=1)}
     out = []
     for k in range(1, 6):
         blocks = [f"enc{k}", f"dec{k}"] if k < 5 else ["enc5"]

@@ -12,7 +12,33 @@ A dataclass that mixes this in is declared with ``repr=False`` so that its gener
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+# torchinfo 1.8's column and row-setting names, with the same meanings.
+COLUMNS = ("input_size", "output_size", "num_params", "params_percent", "kernel_size", "mult_adds", "trainable")
+DEFAULT_COLUMNS = ("output_size", "num_params")
+ROW_SETTINGS = ("ascii_only", "depth", "var_names", "hide_recursive_layers")
+DEFAULT_ROW_SETTINGS = ("depth",)
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    """How a Summary shows itself as a tree (what ``netsize.summary``'s torchinfo arguments ask for).
+
+    ``depth``: levels shown (1 = the model's top-level children; ``None`` = all); ``columns``:
+    names from :data:`COLUMNS`; ``row_settings``: names from :data:`ROW_SETTINGS`;
+    ``col_width``: width of each value column; ``verbose`` 2 lists each layer's parameter tensors
+    (``parameters``: layer name -> ``(tensor name, shape)`` pairs).
+    """
+
+    depth: int | None = 3
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    row_settings: tuple[str, ...] = DEFAULT_ROW_SETTINGS
+    col_width: int = 25
+    verbose: int = 1
+    parameters: Mapping[str, tuple[tuple[str, tuple[int, ...]], ...]] = field(default_factory=dict)
 
 
 class ShowsItself:

@@ -139,6 +139,10 @@ def _width() -> int:
 def text(obj: Any) -> str:
     """``str()``: the terminal table, without colour."""
     if isinstance(obj, Summary):
+        if obj.view is not None:
+            from netsize.render._tree import tree_text
+
+            return tree_text(obj, obj.view)
         from netsize.render._table import table_text
 
         return table_text(obj, _width())
@@ -183,6 +187,10 @@ def _esc(s: str) -> str:
 def html(obj: Any) -> str:
     """``_repr_html_``: an HTML table for notebooks (no styles beyond alignment)."""
     if isinstance(obj, Summary):
+        if obj.view is not None:
+            from netsize.render._tree import tree_html
+
+            return tree_html(obj, obj.view)
         return _summary_html(obj)
     head, rows = figures(obj)
     body = "".join(
@@ -216,6 +224,10 @@ def _summary_html(s: Summary) -> str:
 def markdown(obj: Any) -> str:
     """``_repr_markdown_``: a GitHub-flavoured Markdown table."""
     if isinstance(obj, Summary):
+        if obj.view is not None:
+            from netsize.render._tree import tree_markdown
+
+            return tree_markdown(obj, obj.view)
         from netsize.render._text import to_markdown
 
         return to_markdown(obj)
@@ -231,6 +243,13 @@ class _Fit:
         self.summary = summary
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
+        if self.summary.view is not None:
+            from rich.text import Text
+
+            from netsize.render._tree import tree_text
+
+            yield Text(tree_text(self.summary, self.summary.view).rstrip("\n"), no_wrap=True, overflow="ellipsis")
+            return
         from netsize.render._table import table
 
         yield table(self.summary, width=options.max_width)
