@@ -9,8 +9,10 @@ import pytest
 
 import netsize
 from netsize import zoo
+from netsize.compare import compare
 from netsize.llm import llm_figures
 from netsize.memory import estimate
+from netsize.plan import Setup, plan
 from netsize.schedule import schedule
 
 
@@ -24,6 +26,10 @@ def _reports() -> dict[str, object]:
         "memory": estimate(zoo.get("vgg16").build(), batch_size=32, optimizer="adam"),
         "llm": llm_figures({"model_type": "gpt2"}, seq_len=1024),
         "schedule": schedule(50000, 256, epochs=10),
+        "plan": plan({"model_type": "gpt2"}, scenarios=("serve", "full"), setup=Setup(seq_len=512)),
+        "comparison": compare(
+            [(n, netsize.analyze(zoo.get(n).build())) for n in ("resnet18", "resnet34")], depth=1
+        ),
     }
 
 
@@ -88,6 +94,19 @@ def test_report_html_and_markdown_hold_every_figure(key):
     for label, shown in zip(frame["figure"], frame["shown"], strict=True):
         assert f"| {label} | {shown} |" in md
         assert label in page
+
+
+def test_plan_and_comparison_show_their_own_tables_and_exact_values():
+    p = REPORTS["plan"]
+    assert str(p).startswith("GPT2LMHeadModel · 124,439,808 params\n\nserve:")
+    assert "### serve" in p._repr_markdown_() and "<table>" in p._repr_html_()
+    frame = p.to_pandas().set_index("figure")["value"]
+    assert frame["full: total per GPU"] == p.scenario("full").total_bytes
+    c = REPORTS["comparison"]
+    assert repr(c) == "<Comparison resnet18 vs resnet34: params 11,689,512 vs 21,797,672>"
+    assert str(c).splitlines()[1].split() == ["params", "11,689,512", "21,797,672", "1.86x"]
+    values = c.to_pandas().set_index("figure")["value"]
+    assert (values["params, resnet18"], values["params, resnet34"]) == (11_689_512, 21_797_672)
 
 
 def test_summary_markdown_is_the_markdown_table():

@@ -109,9 +109,36 @@ def _schedule_figures(s: Any) -> tuple[str, list[Figure]]:
     return head, out
 
 
+def _plan_figures(plan: Any) -> tuple[str, list[Figure]]:
+    from netsize._i18n import translate
+
+    out: list[Figure] = []
+    for sc in plan.scenarios:
+        out += [Figure(f"{sc.name}: {translate(t.name, 'en')}", _bytes(t.value), t.value) for t in sc.parts]
+        out.append(Figure(f"{sc.name}: total per GPU", _bytes(sc.total_bytes), sc.total_bytes))
+    return f"{plan.model} · {plan.params:,} params", out
+
+
+def _comparison_figures(c: Any) -> tuple[str, list[Figure]]:
+    from netsize.render._compare import _LABELS
+
+    out: list[Figure] = []
+    for group, is_bytes in ((c.totals, False), (c.model_size_bytes, True), (c.memory, True)):
+        for key, values in group.items():
+            label = _LABELS.get(key, f"model size, {key}" if group is c.model_size_bytes else key)
+            out += [Figure(f"{label}, {name}", _bytes(v) if is_bytes else count(v), v)
+                    for name, v in zip(c.names, values, strict=True)]
+    return " vs ".join(c.names), out
+
+
 def figures(report: Any) -> tuple[str, list[Figure]]:
-    """The heading and the figures of a ``MemoryReport``, ``LLMFigures`` or ``Schedule``."""
+    """The heading and the figures of a ``MemoryReport``, ``LLMFigures``, ``Schedule``, ``Plan``
+    or ``Comparison``."""
     name = type(report).__name__
+    if name == "Plan":
+        return _plan_figures(report)
+    if name == "Comparison":
+        return _comparison_figures(report)
     if name == "MemoryReport":
         return _memory_figures(report)
     if name == "LLMFigures":
@@ -146,6 +173,15 @@ def text(obj: Any) -> str:
         from netsize.render._table import table_text
 
         return table_text(obj, _width())
+    name = type(obj).__name__
+    if name == "Plan":
+        from netsize.render._plan import plan_text
+
+        return plan_text(obj) + "\n"
+    if name == "Comparison":
+        from netsize.render._compare import compare_text
+
+        return compare_text(obj) + "\n"
     return _figures_text(obj)
 
 
@@ -172,6 +208,12 @@ def one_line(obj: Any) -> str:
             f"per token, seq_len {obj.seq_len}, batch {obj.batch_size}"
             + (f", KV cache {size(kv)} per token in bfloat16>" if kv is not None else ">")
         )
+    if name == "Plan":
+        scenarios = ", ".join(f"{sc.name} {size(sc.total_bytes)}" for sc in obj.scenarios)
+        return f"<Plan {obj.model}: {count(obj.params)} params; per GPU: {scenarios}>"
+    if name == "Comparison":
+        params = " vs ".join(count(v) for v in obj.totals.get("params", []))
+        return f"<Comparison {' vs '.join(obj.names)}: params {params}>"
     if name == "Schedule":
         return (
             f"<Schedule {obj.samples:,} samples, batch {obj.batch_size}, {obj.epochs} epochs: "
@@ -231,6 +273,14 @@ def markdown(obj: Any) -> str:
         from netsize.render._text import to_markdown
 
         return to_markdown(obj)
+    if type(obj).__name__ == "Plan":
+        from netsize.render._plan import plan_markdown
+
+        return plan_markdown(obj) + "\n"
+    if type(obj).__name__ == "Comparison":
+        from netsize.render._compare import compare_markdown
+
+        return compare_markdown(obj) + "\n"
     head, rows = figures(obj)
     body = [f"| {r.label} | {r.shown} |" for r in rows]
     return "\n".join([f"**{head}**", "", "| Figure | Value |", "|---|---:|", *body]) + "\n"
