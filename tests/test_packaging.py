@@ -30,7 +30,8 @@ def wheel_metadata(tmp_path_factory):
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
-        license_files = [n for n in names if n.endswith("LICENSE")]
+        # the project's own license (bundled assets carry theirs elsewhere in the wheel)
+        license_files = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
         license_text = zf.read(license_files[0]).decode() if license_files else ""
         return names, email.message_from_bytes(zf.read(meta)), license_text
 
