@@ -65,15 +65,14 @@ def test_repr_names_the_headline_numbers():
 
 
 def test_str_of_reports_lists_their_figures():
+    # the same table as the command line (render/_report.py): label, value, exact value
     memory = REPORTS["memory"]
-    text = str(memory)
-    peak = next(line for line in text.splitlines() if line.startswith("peak, training step"))
-    assert peak.split()[3:5] == [f"{memory.peak_training_bytes:,}", "B"]
-    gpt2 = str(REPORTS["llm"])
-    assert "params" in gpt2 and "124,439,808" in gpt2
-    assert "KV cache per token, bfloat16" in gpt2 and "36,864 B (36.00 KiB)" in gpt2
-    sched = str(REPORTS["schedule"]).splitlines()
-    assert sched[1].split() == ["iterations", "per", "epoch", "196"]
+    peak = next(line for line in str(memory).splitlines() if line.strip().startswith("peak, training step"))
+    assert peak.split()[3:] == ["4.2", "GiB", f"{memory.peak_training_bytes:,}"]
+    gpt2 = next(line for line in str(REPORTS["llm"]).splitlines() if "KV cache per token, bfloat16" in line)
+    assert gpt2.split()[-3:] == ["36.0", "KiB", "36,864"]
+    sched = next(line for line in str(REPORTS["schedule"]).splitlines() if "iterations per epoch" in line)
+    assert sched.split()[3:] == ["196", "(last", "batch", "80)", "196"]
 
 
 def test_summary_html_is_a_table_with_every_layer_and_the_totals():
@@ -91,7 +90,7 @@ def test_report_html_and_markdown_hold_every_figure(key):
     page = report._repr_html_()
     md = report._repr_markdown_()
     assert "<table>" in page
-    for label, shown in zip(frame["figure"], frame["shown"], strict=True):
+    for label, shown in zip(frame["label"], frame["shown"], strict=True):
         assert f"| {label} | {shown} |" in md
         assert label in page
 
@@ -101,12 +100,12 @@ def test_plan_and_comparison_show_their_own_tables_and_exact_values():
     assert str(p).startswith("GPT2LMHeadModel · 124,439,808 params\n\nserve:")
     assert "### serve" in p._repr_markdown_() and "<table>" in p._repr_html_()
     frame = p.to_pandas().set_index("figure")["value"]
-    assert frame["full: total per GPU"] == p.scenario("full").total_bytes
+    assert frame["full.total_bytes_per_gpu"] == p.scenario("full").total_bytes
     c = REPORTS["comparison"]
     assert repr(c) == "<Comparison resnet18 vs resnet34: params 11,689,512 vs 21,797,672>"
     assert str(c).splitlines()[1].split() == ["params", "11,689,512", "21,797,672", "1.86x"]
     values = c.to_pandas().set_index("figure")["value"]
-    assert (values["params, resnet18"], values["params, resnet34"]) == (11_689_512, 21_797_672)
+    assert (values["params.resnet18"], values["params.resnet34"]) == (11_689_512, 21_797_672)
 
 
 def test_summary_markdown_is_the_markdown_table():
@@ -125,7 +124,7 @@ def test_rich_prints_the_table_at_the_consoles_width():
         assert ("Conv2d" in out) == kind_shown  # a narrow console drops the Kind column, as the CLI does
     buf = io.StringIO()
     Console(file=buf, width=100, color_system=None).print(REPORTS["memory"])
-    assert f"{REPORTS['memory'].peak_inference_bytes:,} B" in buf.getvalue()
+    assert f"{REPORTS['memory'].peak_inference_bytes:,}" in buf.getvalue()
 
 
 def test_to_pandas_on_every_report_holds_the_exact_values():
@@ -133,13 +132,13 @@ def test_to_pandas_on_every_report_holds_the_exact_values():
     summary = REPORTS["summary"].to_pandas()
     assert list(summary["name"][:2]) == ["conv1", "relu1"] and summary["params"].sum() == 62_378_344
     memory = REPORTS["memory"]
-    frame = memory.to_pandas().set_index("figure")["value"]
-    assert frame["peak, training step"] == memory.peak_training_bytes
-    assert frame["optimizer state"] == memory.optimizer_bytes
+    frame = memory.to_pandas().set_index("figure")["value"]  # figures by their JSON names
+    assert frame["peak_training_bytes"] == memory.peak_training_bytes
+    assert frame["optimizer_bytes"] == memory.optimizer_bytes
     llm = REPORTS["llm"].to_pandas().set_index("figure")["value"]
-    assert llm["params"] == 124_439_808 and llm["KV cache per token, bfloat16"] == 36_864
+    assert llm["params"] == 124_439_808 and llm["kv_cache_bytes_per_token.bfloat16"] == 36_864
     sched = REPORTS["schedule"].to_pandas().set_index("figure")["value"]
-    assert sched["optimizer updates"] == 1960 and sched["last batch size"] == 80
+    assert sched["total_updates"] == 1960 and sched["iterations_per_epoch"] == 196
 
 
 def test_a_jupyter_kernel_shows_a_summary_as_an_html_table():

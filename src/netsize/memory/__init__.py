@@ -206,18 +206,20 @@ def _from_module(
 ) -> MemoryReport:
     from netsize.memory import _torch_observe as obs_mod
 
-    model = obs_mod.to_meta(module)
-    if make_batch is None:
-        make_batch = obs_mod.batch_maker(model, batch_size, input_size, seq_len)
-    o = obs_mod.observe(
-        model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn, checkpointing=checkpointing
-    )
+    with obs_mod.untouched(module):  # a meta-built module is observed in place, then restored
+        model = obs_mod.to_meta(module)
+        if make_batch is None:
+            make_batch = obs_mod.batch_maker(model, batch_size, input_size, seq_len)
+        o = obs_mod.observe(
+            model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn,
+            checkpointing=checkpointing,
+        )
+        kinds = {name: type(m).__name__ for name, m in model.named_modules()}
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     per_layer: dict[str, int] = {}
     for s in o.saved:
         per_layer[s.module] = per_layer.get(s.module, 0) + s.bytes
-    kinds = {name: type(m).__name__ for name, m in model.named_modules()}
     layers = tuple(LayerMemory(n, kinds.get(n, "Module"), b, 0) for n, b in per_layer.items())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return MemoryReport(
         model=type(module).__name__,
         batch_size=batch_size,

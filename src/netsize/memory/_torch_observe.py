@@ -30,8 +30,9 @@ Two things differ between the meta device and CUDA and are emulated here:
 
 from __future__ import annotations
 
+import contextlib
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -426,6 +427,18 @@ def _checkpoint_units(module: Any) -> list:
     if blocks and all(any(True for _ in b.children()) for b in blocks):
         return blocks
     return [module]
+
+
+@contextlib.contextmanager
+def untouched(module: Any) -> Iterator[None]:
+    """Whatever happens inside, ``module`` is left as found (see ``frontends.torch._safety``)."""
+    from netsize.frontends.torch._safety import ModelSnapshot
+
+    snapshot = ModelSnapshot(module)
+    try:
+        yield
+    finally:
+        snapshot.restore()
 
 
 def to_meta(module: Any) -> Any:

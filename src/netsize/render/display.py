@@ -22,91 +22,25 @@ __all__ = ["Figure", "dataframe", "figures", "html", "markdown", "one_line", "ri
 
 @dataclass(frozen=True)
 class Figure:
-    """One line of a report: ``label``, the value as shown, the exact value (an int where it is one)."""
+    """One line of a report: ``key`` (its JSON name), ``label`` (for people), ``shown`` (the value
+    as shown) and ``value`` (the exact value: bytes or a count where it is one)."""
 
+    key: str
     label: str
     shown: str
     value: int | float | str | bool | None
 
 
 # ------------------------------------------------------------------------------------------
-# the reports' figures
+# the reports' figures: the rows the command line prints (render/_report.py)
 
 
 def _bytes(n: int) -> str:
-    return f"{n:,} B ({size(n)})" if n >= 1024 else f"{n:,} B"
+    return size(n)
 
 
-def _memory_figures(r: Any) -> tuple[str, list[Figure]]:
-    head = (
-        f"{r.model} · batch {r.batch_size} · {r.dtype}"
-        + (f" · autocast {r.autocast}" if r.autocast else "")
-        + f" · optimizer {r.optimizer}"
-        + (" · checkpointing" if r.checkpointing else "")
-        + f" · {r.method}"
-    )
-    rows = [
-        ("params", r.params, False),
-        ("trainable params", r.trainable_params, False),
-        ("weights", r.weights_bytes, True),
-        ("gradients", r.gradient_bytes, True),
-        ("optimizer state", r.optimizer_bytes, True),
-        ("activations (saved for backward)", r.activation_bytes, True),
-        ("input batch", r.input_bytes, True),
-    ]
-    if r.autocast:
-        rows.append(("autocast weight copies", r.autocast_weight_copies_bytes, True))
-    rows += [
-        ("peak, training step", r.peak_training_bytes, True),
-        ("peak, backward", r.peak_backward_bytes, True),
-        ("peak, optimizer step", r.peak_optimizer_step_bytes, True),
-        ("peak, inference", r.peak_inference_bytes, True),
-    ]
-    return head, [Figure(label, _bytes(v) if is_bytes else count(v), v) for label, v, is_bytes in rows]
-
-
-def _llm_figures(f: Any) -> tuple[str, list[Figure]]:
-    head = f"{f.model} · sequence {f.seq_len:,} · batch {f.batch_size:,}"
-    out = [Figure("params", count(f.params), f.params)]
-    if f.active_params != f.params:
-        out.append(Figure("active params per token", count(f.active_params), f.active_params))
-    out += [
-        Figure("embedding params", count(f.embedding_params), f.embedding_params),
-        Figure("multiply-adds per sequence", count(f.macs_per_sequence), f.macs_per_sequence),
-        Figure("multiply-adds per token", count(f.macs_per_token), f.macs_per_token),
-        Figure("forward FLOPs per token", count(f.forward_flops_per_token), f.forward_flops_per_token),
-        Figure("training FLOPs per token", f"{count(f.training_flops_per_token)} (3 x forward)",
-               f.training_flops_per_token),
-        Figure("training FLOPs per token, 6N rule", f"{count(f.training_flops_6n)} (6 x {count(f.active_params)})",
-               f.training_flops_6n),
-        Figure("KV-cache elements per token", count(f.kv_cache_elements_per_token), f.kv_cache_elements_per_token),
-    ]
-    out += [Figure(f"KV cache per token, {d}", _bytes(n), n) for d, n in f.kv_cache_bytes_per_token.items()]
-    out += [Figure(f"KV cache, whole context, {d}", _bytes(n), n) for d, n in f.kv_cache_bytes_context.items()]
-    out += [Figure(f"weights, {d}", _bytes(n), n) for d, n in f.weights_bytes.items()]
-    return head, out
-
-
-def _schedule_figures(s: Any) -> tuple[str, list[Figure]]:
-    from netsize.schedule import format_duration
-
-    head = f"{s.samples:,} samples · batch {s.batch_size:,} · {s.epochs:,} epochs" + (
-        " · drop last" if s.drop_last else ""
-    )
-    out = [
-        Figure("iterations per epoch", count(s.iterations_per_epoch), s.iterations_per_epoch),
-        Figure("last batch size", count(s.last_batch_size), s.last_batch_size),
-        Figure("optimizer updates", count(s.total_updates), s.total_updates),
-        Figure("samples per epoch", count(s.samples_per_epoch), s.samples_per_epoch),
-        Figure("samples seen", count(s.samples_seen), s.samples_seen),
-    ]
-    if s.forward_flops_per_sample is not None:
-        out.append(Figure("forward FLOPs per sample", count(s.forward_flops_per_sample), s.forward_flops_per_sample))
-    if s.training_flops is not None:
-        out.append(Figure("training FLOPs", f"{s.training_flops:.4g} ({s.compute_rule})", s.training_flops))
-    if s.seconds is not None:
-        out.append(Figure("time", f"{format_duration(s.seconds)} ({s.time_rule})", s.seconds))
-    return head, out
+def _from_rows(title: str, rows: Any) -> tuple[str, list[Figure]]:
+    return title, [Figure(r.key, r.label, r.text, r.exact if r.exact != "" else r.text) for r in rows]
 
 
 def _plan_figures(plan: Any) -> tuple[str, list[Figure]]:
@@ -114,8 +48,10 @@ def _plan_figures(plan: Any) -> tuple[str, list[Figure]]:
 
     out: list[Figure] = []
     for sc in plan.scenarios:
-        out += [Figure(f"{sc.name}: {translate(t.name, 'en')}", _bytes(t.value), t.value) for t in sc.parts]
-        out.append(Figure(f"{sc.name}: total per GPU", _bytes(sc.total_bytes), sc.total_bytes))
+        out += [Figure(f"{sc.name}.{t.name}", f"{sc.name}: {translate(t.name, 'en')}", _bytes(t.value), t.value)
+                for t in sc.parts]
+        out.append(Figure(f"{sc.name}.total_bytes_per_gpu", f"{sc.name}: total per GPU", _bytes(sc.total_bytes),
+                          sc.total_bytes))
     return f"{plan.model} · {plan.params:,} params", out
 
 
@@ -126,7 +62,7 @@ def _comparison_figures(c: Any) -> tuple[str, list[Figure]]:
     for group, is_bytes in ((c.totals, False), (c.model_size_bytes, True), (c.memory, True)):
         for key, values in group.items():
             label = _LABELS.get(key, f"model size, {key}" if group is c.model_size_bytes else key)
-            out += [Figure(f"{label}, {name}", _bytes(v) if is_bytes else count(v), v)
+            out += [Figure(f"{key}.{name}", f"{label}, {name}", _bytes(v) if is_bytes else count(v), v)
                     for name, v in zip(c.names, values, strict=True)]
     return " vs ".join(c.names), out
 
@@ -134,24 +70,34 @@ def _comparison_figures(c: Any) -> tuple[str, list[Figure]]:
 def figures(report: Any) -> tuple[str, list[Figure]]:
     """The heading and the figures of a ``MemoryReport``, ``LLMFigures``, ``Schedule``, ``Plan``
     or ``Comparison``."""
+    from netsize.render import _report
+
     name = type(report).__name__
     if name == "Plan":
         return _plan_figures(report)
     if name == "Comparison":
         return _comparison_figures(report)
     if name == "MemoryReport":
-        return _memory_figures(report)
+        return _from_rows(_report.memory_title(report), _report.memory_rows(report))
     if name == "LLMFigures":
-        return _llm_figures(report)
+        return _from_rows(_report.llm_title(report), _report.llm_rows(report))
     if name == "Schedule":
-        return _schedule_figures(report)
+        from netsize._i18n import translate
+
+        return _from_rows(translate("report.schedule.title", "en"), _report.schedule_rows(report))
     raise NetsizeError(f"netsize does not know how to show a {name}")
 
 
 def _figures_text(report: Any) -> str:
-    head, rows = figures(report)
-    width = max(len(r.label) for r in rows)
-    return "\n".join([head, *(f"{r.label:<{width}}  {r.shown}" for r in rows)]) + "\n"
+    # the table the command line prints, as plain text
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=_width(), record=True, file=io.StringIO(), color_system=None, force_terminal=False,
+                      force_jupyter=False)
+    console.print(rich_renderable(report))
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines()).rstrip("\n") + "\n"
 
 
 # ------------------------------------------------------------------------------------------
@@ -281,9 +227,10 @@ def markdown(obj: Any) -> str:
         from netsize.render._compare import compare_markdown
 
         return compare_markdown(obj) + "\n"
+    from netsize.render import _report
+
     head, rows = figures(obj)
-    body = [f"| {r.label} | {r.shown} |" for r in rows]
-    return "\n".join([f"**{head}**", "", "| Figure | Value |", "|---|---:|", *body]) + "\n"
+    return _report.to_markdown(head, [_report.Row(r.key, r.label, r.shown, r.value) for r in rows])
 
 
 class _Fit:
@@ -309,25 +256,19 @@ def rich_renderable(obj: Any) -> Any:
     """``__rich__``: a Summary's table at the console's width; a report as a two-column table."""
     if isinstance(obj, Summary):
         return _Fit(obj)
-    from rich import box
-    from rich.table import Table
+    from netsize.render import _report
 
     head, rows = figures(obj)
-    t = Table(title=head, title_justify="left", box=box.SIMPLE_HEAD, show_header=False, pad_edge=False)
-    t.add_column(style="bold")
-    t.add_column(justify="right")
-    for r in rows:
-        t.add_row(r.label, r.shown)
-    return t
+    return _report.to_table(head, [_report.Row(r.key, r.label, r.shown, r.value) for r in rows])
 
 
 def dataframe(obj: Any) -> Any:
-    """``to_pandas()`` of a report: one row per figure, columns ``figure``, ``value``, ``shown``."""
+    """``to_pandas()`` of a report: one row per figure, columns ``figure`` (its JSON name),
+    ``label``, ``value`` (exact) and ``shown``."""
     try:
         import pandas as pd  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         raise NetsizeError("to_pandas needs pandas: pip install pandas") from None
     _, rows = figures(obj)
-    return pd.DataFrame(
-        {"figure": [r.label for r in rows], "value": [r.value for r in rows], "shown": [r.shown for r in rows]}
-    )
+    return pd.DataFrame({"figure": [r.key for r in rows], "label": [r.label for r in rows],
+                         "value": [r.value for r in rows], "shown": [r.shown for r in rows]})

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from netsize.frontends.torch._api import summary
+from netsize.frontends.torch._custom import register_formula, unregister_formula
 from netsize.frontends.torch._load import load_callable
 
-__all__ = ["load_callable", "summary"]
+__all__ = ["load_callable", "register_formula", "summary", "unregister_formula"]

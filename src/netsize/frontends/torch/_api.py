@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -44,6 +44,7 @@ def summary(
     verbose: int | None = None,
     *,
     fallback: bool = True,
+    formulas: Mapping[Any, Any] | None = None,
     **kwargs: Any,
 ) -> Summary:
     """Shapes, parameters, buffers and multiply-adds of every module of ``model``, called as
@@ -88,8 +89,9 @@ def summary(
       (torchinfo keys its cache by class name only; netsize by the object, while it lives).
     - ``**kwargs``: passed to the model's ``forward``.
 
-    netsize's own: ``fallback`` (keyword only): a model whose forward reads tensor values is run
-    once for real instead (warning), else an error explains why.
+    netsize's own, keyword only: ``fallback``: a model whose forward reads tensor values is run
+    once for real instead (warning), else an error explains why; ``formulas``: counts for custom
+    module classes or ops (``{MyBlock: f, "aten::fft_r2c": g}``, see ``register_formula``).
     """
     _check_torch()
     if not isinstance(model, nn.Module):
@@ -102,7 +104,7 @@ def summary(
         except (RuntimeError, TypeError) as err:
             raise NetsizeError(f"device {device!r} is not a torch device: {err}") from None
 
-    key = _cache_key(input_size, input_data, batch_dim, dtypes, train, kwargs) if cache_forward_pass else None
+    key = _cache_key(input_size, input_data, batch_dim, dtypes, train, formulas, kwargs) if cache_forward_pass else None
     result = _CACHE.get(model, {}).get(key) if key is not None else None
     if result is None:
         flags = [(m, m.training) for m in model.modules()]
@@ -110,7 +112,7 @@ def summary(
             model.train(train)
             result = _trace.summary(
                 model, input_size, input_data, depth=None, batch_dim=batch_dim, dtypes=dtypes, fallback=fallback,
-                **kwargs,
+                formulas=formulas, **kwargs,
             )
         finally:
             for m, flag in flags:
