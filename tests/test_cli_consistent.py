@@ -51,6 +51,9 @@ COMMANDS = {
     "schedule": ("schedule", "--samples", "1000", "-b", "64", "--model", "lenet5"),
     "zoo": ("zoo",),
     "layers": ("layers",),
+    "plan": ("plan", "{gpt2}", "--seq-len", "128", "--gpu", "t4", "--lora", "r=4,targets=c_attn"),
+    "compare": ("compare", "alexnet", "alexnet-grouped"),
+    "check": ("check", "alexnet", "--expect", "params=62,378,344", "--expect", "conv1.output=55x55x96"),
 }
 FORMATS = {"explain": ("table", "json", "markdown")}
 

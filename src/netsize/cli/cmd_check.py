@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from netsize._errors import NetsizeError
-from netsize.cli._options import add_format
+from netsize.cli._options import add_format, add_lang
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (`netsize --help` is timed)
 if TYPE_CHECKING:
@@ -28,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("-i", "--input-size", metavar="SHAPE", action="append", help="input shape (per sample)")
     p.add_argument("--seq-len", type=int, metavar="N", help="sequence length (Hugging Face configs)")
     p.add_argument("--dtype", default="float32", help="dtype for byte claims (default float32)")
-    add_format(p, ("table", "json", "markdown"))
+    add_format(p)
+    add_lang(p, "the explanations")
     p.set_defaults(func=run)
 
 
@@ -84,12 +85,16 @@ def run(args: argparse.Namespace) -> int:
     target = load_target(str(target_name), input_size=input_size, seq_len=args.seq_len)
     summary = summarize(target)
     claims = [parse_claim(text, tol if tol is not None else tolerance, source) for text, tol, source in items]
-    results = check(summary, claims, dtype=args.dtype)  # type: ignore[arg-type]
+    results = check(summary, claims, dtype=args.dtype, lang=args.lang)  # type: ignore[arg-type]
     if args.format == "json":
         from netsize.cli._options import print_json, with_schema
 
-        print_json(with_schema({"target": str(target_name), "source": data.get("source", ""),
+        print_json(with_schema({"model": str(target_name), "source": data.get("source", ""),
                                 "claims": [r.to_dict() for r in results]}))  # fmt: skip
+    elif args.format == "csv":
+        from netsize.render._check import check_csv
+
+        print(check_csv(results), end="")
     elif args.format == "markdown":
         print(check_markdown(results))
     else:

@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
                    help="batch size of the training-step memory (default --batch-size)")
     p.add_argument("--optimizer", default="adam", help="optimizer of the training-step memory (adam)")
     p.add_argument("--no-memory", action="store_true", help="leave out the training-step memory")
-    add_format(p, ("table", "json", "markdown"))
+    add_format(p)
     add_lang(p, "labels")
     p.set_defaults(func=run)
 
@@ -58,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         from netsize.cli._options import print_json, with_schema
 
         print_json(with_schema(result.to_dict()))
+    elif args.format == "csv":
+        from netsize.render._compare import compare_csv
+
+        print(compare_csv(result), end="")
     elif args.format == "markdown":
         print(compare_markdown(result))
     else:

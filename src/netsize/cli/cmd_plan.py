@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--gpu-memory-utilization", type=float, default=0.9, metavar="F",
                    help="serving: fraction of GPU memory the server may use (0.9, vLLM)")
     p.add_argument("--kv-dtype", default="bfloat16", help="serving: KV-cache dtype (bfloat16; fp8)")
-    add_format(p, ("table", "json", "markdown"))
+    add_format(p)
     p.add_argument("--explain", action="store_true", help="also print every figure's formula")
     add_lang(p, "labels")
     p.set_defaults(func=run)
@@ -106,7 +106,14 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         from netsize.cli._options import print_json, with_schema
 
-        print_json(with_schema(result.to_dict()))
+        data = with_schema(result.to_dict())
+        if args.explain:
+            data["explain"] = result.explain(args.lang)
+        print_json(data)
+    elif args.format == "csv":
+        from netsize.render._plan import plan_csv
+
+        print(plan_csv(result), end="")
     elif args.format == "markdown":
         print(plan_markdown(result, args.lang))
     else:
