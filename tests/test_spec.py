@@ -121,8 +121,8 @@ layers:
     g.add("head", layers.Linear(out_features=2))
     assert [(n.name, n.inputs) for n in net.nodes] == [(n.name, n.inputs) for n in g.build().nodes]
     assert _records(analyze(net)) == _records(analyze(g.build()))
-    # the block sums show up at depth 0 as one row per stage copy's parent
-    rows = analyze(net).rows(depth=0)
+    # the block sums show up at depth 1 (the top level) as one row per stage copy's parent
+    rows = analyze(net).rows(depth=1)
     assert [r.name for r in rows] == ["stem", "stage", "head"]
     assert rows[1].params == sum(r.params for r in analyze(net).layers if r.name.startswith("stage."))
 

@@ -164,7 +164,8 @@ def summarize(target: Target, *, batch_size: int = 1, convention: str | None = N
 
         if target.input_size is None:
             raise NetsizeError(f"{target.name}: a PyTorch module needs --input-size (with its batch, e.g. 1,3,224,224)")
-        result: Summary = torch_summary(target.module, input_size=(batch_size, *target.input_size), depth=depth)
+        # depth is applied where the rows are drawn (Summary.rows); the tracer keeps every module.
+        result: Summary = torch_summary(target.module, input_size=(batch_size, *target.input_size), verbose=0)
         return result
     try:
         return analyze(target.network, batch_size=batch_size, convention=convention, until=until)

@@ -151,6 +151,9 @@ def print_table(summary: Summary, console: Console | None = None, width: int | N
 
 def table_text(summary: Summary, width: int = 80, **options: Any) -> str:
     """The table as plain text at ``width`` columns (no colour, no trailing spaces)."""
-    console = Console(width=width, record=True, file=io.StringIO(), color_system=None, force_terminal=False)
+    # force_jupyter=False: inside a notebook rich would otherwise display the table instead of returning it.
+    console = Console(
+        width=width, record=True, file=io.StringIO(), color_system=None, force_terminal=False, force_jupyter=False
+    )
     print_table(summary, console, **options)
     return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
