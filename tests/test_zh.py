@@ -217,7 +217,7 @@ def test_chinese_output_matches_golden_file(name, gpt2_config):
 
 
 @pytest.mark.parametrize(
-    "command", ["summary", "explain", "memory", "llm", "schedule", "zoo", "layers", "compare", "plan"])
+    "command", ["summary", "explain", "memory", "llm", "schedule", "zoo", "layers", "compare", "plan", "check"])
 def test_every_command_takes_lang_zh_and_format(command):
     from netsize.cli import build_parser
 
