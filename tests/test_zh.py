@@ -137,10 +137,11 @@ _KWARGS = [
     {"sizes": (2, 4, 16, 16)}, {"repeats": (1, 2)}, {"repeats": (1, 1, 2)}, {"shape": (2, 4, 8)}, {"axis": 1},
     {"starts": (0,), "ends": (2,)}, {"starts": (0,), "ends": (2,), "axes": (1,)}, {"op": "mean"},
     {"op": "add", "ops": 1}, {"op": "x", "shapes": ((2, 8),)},
+    {"pads": (0, 0, 1, 1, 0, 0, 1, 1)}, {"repeats": (1, 1, 2, 2)}, {"op": "CumSum", "shapes": ((2, 8),)},
 ]
 _INPUTS = [((2, 4, 8, 8),), ((2, 8),), ((2, 4, 8),), ((2, 4, 8, 8, 8),), ((2, 4, 8, 8), (2, 4, 8, 8)),
            ((2, 4, 8), (2, 4, 8), (2, 4, 8)), ((2, 2, 4, 8), (2, 2, 4, 8), (2, 2, 4, 8)), ((2, 3, 4), (2, 4, 5)),
-           ()]
+           ()]  # stored tensors (Parameter, Constant) take no input
 
 
 def test_chinese_explanation_of_every_layer_type_reads_as_chinese():
