@@ -133,8 +133,11 @@ _KWARGS = [
     {"num_buckets": 8, "num_heads": 2}, {"causal": True}, {"dims": (0, 2, 1)}, {"dim": 1, "sizes": (2, 2)},
     {"features": 8}, {"d_ff": 16}, {"d_ff": 16, "num_experts": 4}, {"dims": (0, 2, 1, 3)},
     {"embedding_dim": 8}, {"dim": 1, "unflattened_size": (2, 2)},
-    {"equation": "bij,bjk->bik"}, {"pads": (0, 0, 1, 1, 0, 0, 1, 1)}, {"sizes": (2, 4, 16, 16)},
-    {"repeats": (1, 1, 2, 2)}, {"op": "CumSum", "shapes": ((2, 8),)},
+    {"shape": (4,)}, {"equation": "bij,bjk->bik"}, {"pads": (1, 1)}, {"pads": (0, 0, 1, 1)}, {"sizes": (2, 4, 16)},
+    {"sizes": (2, 4, 16, 16)}, {"repeats": (1, 2)}, {"repeats": (1, 1, 2)}, {"shape": (2, 4, 8)}, {"axis": 1},
+    {"starts": (0,), "ends": (2,)}, {"starts": (0,), "ends": (2,), "axes": (1,)}, {"op": "mean"},
+    {"op": "add", "ops": 1}, {"op": "x", "shapes": ((2, 8),)},
+    {"pads": (0, 0, 1, 1, 0, 0, 1, 1)}, {"repeats": (1, 1, 2, 2)}, {"op": "CumSum", "shapes": ((2, 8),)},
 ]
 _INPUTS = [((2, 4, 8, 8),), ((2, 8),), ((2, 4, 8),), ((2, 4, 8, 8, 8),), ((2, 4, 8, 8), (2, 4, 8, 8)),
            ((2, 4, 8), (2, 4, 8), (2, 4, 8)), ((2, 2, 4, 8), (2, 2, 4, 8), (2, 2, 4, 8)), ((2, 3, 4), (2, 4, 5)),
@@ -215,7 +218,7 @@ def test_chinese_output_matches_golden_file(name, gpt2_config):
 
 
 @pytest.mark.parametrize(
-    "command", ["summary", "explain", "memory", "llm", "schedule", "zoo", "layers", "compare", "plan"])
+    "command", ["summary", "explain", "memory", "llm", "schedule", "zoo", "layers", "compare", "plan", "check"])
 def test_every_command_takes_lang_zh_and_format(command):
     from netsize.cli import build_parser
 

@@ -78,6 +78,7 @@ FORMULA_WORDS: dict[str, str] = {
     "x, tanh, 1 + tanh": "x、tanh、1 + tanh",
     "running_mean, running_var, num_batches_tracked": "running_mean、running_var、num_batches_tracked",
     "moving mean, moving variance": "滑动均值、滑动方差",
+    "mean, variance, count": "均值、方差、样本数",
     "no causal self-attention: nothing cached": "没有因果自注意力：不缓存",
     "sum over causal attention of": "各因果注意力之和：",
     "adds and a divide": "加法和一次除法",

@@ -56,9 +56,10 @@ register_messages(
         "training_flops_per_token": {"en": "training FLOPs per token", "zh": "每个词元的训练浮点运算次数"},
         "training_flops_6n": {"en": "training FLOPs per token, 6N rule", "zh": "每个词元的训练浮点运算次数（6N 规则）"},
         "kv_cache_elements_per_token": {"en": "KV-cache elements per token", "zh": "每个词元的 KV 缓存元素个数"},
-        "kv_cache_bytes_per_token": {"en": "KV-cache bytes per token", "zh": "每个词元的 KV 缓存字节数"},
-        "kv_cache_bytes_context": {"en": "KV-cache bytes, whole context", "zh": "整个上下文的 KV 缓存字节数"},
-        "weights_bytes": {"en": "weight bytes", "zh": "权重字节数"},
+        # English keeps the names these figures have always had in the explanation; Chinese names them.
+        "kv_cache_bytes_per_token": {"en": "kv_cache_bytes_per_token", "zh": "每个词元的 KV 缓存字节数"},
+        "kv_cache_bytes_context": {"en": "kv_cache_bytes_context", "zh": "整个上下文的 KV 缓存字节数"},
+        "weights_bytes": {"en": "weights_bytes", "zh": "权重字节数"},
     }
 )
 
