@@ -15,8 +15,10 @@ import io
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,15 +79,29 @@ def run_subprocess(argv: Sequence[str], cwd: str | None = None) -> Outcome:
         cwd=cwd,
         env={**os.environ, "COLUMNS": "120", "PYTHONWARNINGS": "ignore"},
     )
+    # os.wait4 gives this child's own peak RSS; RUSAGE_CHILDREN would be the largest of every
+    # child the test process ever waited for (a torch subprocess of an earlier test included).
+    chunks: dict[str, bytes] = {}
+    readers = [
+        threading.Thread(target=lambda n=n, f=f: chunks.__setitem__(n, f.read()))
+        for n, f in (("out", proc.stdout), ("err", proc.stderr))
+    ]
+    for r in readers:
+        r.start()
+    timer = threading.Timer(SUBPROCESS_CPU_SECONDS * 3, proc.kill)
+    timer.start()
     try:
-        stdout, stderr = proc.communicate(timeout=SUBPROCESS_CPU_SECONDS * 3)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        stdout, stderr = proc.communicate()
-        raise AssertionError(f"netsize {' '.join(argv)!r} did not finish in {SUBPROCESS_CPU_SECONDS * 3} s") from None
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    for r in readers:
+        r.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode == -signal.SIGKILL and time.perf_counter() - start >= SUBPROCESS_CPU_SECONDS * 3:
+        raise AssertionError(f"netsize {' '.join(argv)!r} did not finish in {SUBPROCESS_CPU_SECONDS * 3} s")
+    stdout, stderr = chunks.get("out", b""), chunks.get("err", b"")
     seconds = time.perf_counter() - start
-    # ru_maxrss of the children that have ended: the largest any case reached so far, in KiB on Linux
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    rss = usage.ru_maxrss * 1024  # KiB on Linux
     return Outcome(list(argv), proc.returncode, stdout.decode("utf-8", "replace"),
                    stderr.decode("utf-8", "replace"), seconds, rss)
 

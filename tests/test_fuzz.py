@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -279,3 +281,13 @@ def test_sample_as_processes(workdir: Path, argv: list[str], spec: tuple[str, An
         slowest = COUNTS["process:max_milliseconds"]
         COUNTS["process:max_milliseconds"] = max(slowest, math.ceil(outcome.seconds * 1000))
         assert outcome.max_rss_bytes <= MAX_RSS_BYTES, f"{case}: {outcome.max_rss_bytes:,} bytes resident"
+
+
+def test_resident_memory_is_each_case_own_not_the_largest_earlier_child() -> None:
+    # A bug of the suite itself: RUSAGE_CHILDREN reported the peak of any earlier child (a torch
+    # subprocess of another test), failing `summary lenet5` at 1 GB in the full run.
+    subprocess.run([sys.executable, "-c", "x = bytearray(600 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096])"],
+                   check=True)  # fmt: skip
+    outcome = run_subprocess(["summary", "lenet5"])
+    assert outcome.status == 0
+    assert outcome.max_rss_bytes < 300 * 1024**2
