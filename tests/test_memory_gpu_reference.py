@@ -76,7 +76,7 @@ def test_inference_peak_within_10_percent(case):
 
 # The network method's inference misses, recorded: vgg16 as above. GPT-2 passes since transformers'
 # KV cache (use_cache: every layer's K and V alive until the forward returns) is modelled
-# (ScaledDotProductAttention(kv_cache=True) -> Analysis.retained_elements): -0.0% fp32, -4.0% bf16.
+# (ScaledDotProductAttention(kv_cache=True) -> MemoryContract.retained_elements): -0.0% fp32, -4.0% bf16.
 _NET_INFER_XFAIL = {
     **_INFER_XFAIL,
     "vgg16-bs32-bf16-adam": None,  # within 10% here (-9.6% own): the network keeps fp32 outputs

@@ -28,10 +28,10 @@ Work rule (stated once, used by every attention layer here):
     the inputs (q, k, v), the kernel's output ``N*H*L*d_v`` and its log-sum-exp ``N*H*L``
     (float32).
 
-  ``Analysis.saved_float32_elements`` is the part of ``saved_extra_elements`` that stays float32
+  ``MemoryContract.saved_float32_elements`` is the part of ``saved_extra_elements`` that stays float32
   under autocast (eager: the probabilities; sdpa: the log-sum-exp); an extra term of the same
   name shows it in the explanation.
-- Working memory (``Analysis.workspace_elements``), eager only: the op sequence of
+- Working memory (``MemoryContract.workspace_elements``), eager only: the op sequence of
   ``eager_attention_forward`` for a causal layer is ``A = q @ k^T``, ``B = A * scaling``,
   ``C = B + mask``, ``D = softmax(C)``, ``E = D.to(v.dtype)``, dropout, ``E @ v``; each
   ``N*H*L*S`` result is made while its operand is still alive, so two of them coexist at every
@@ -46,7 +46,7 @@ Work rule (stated once, used by every attention layer here):
   concatenated into a ``DynamicCache`` (``torch.cat``: contiguous copies, ``H_kv`` heads, before
   any grouped-query repetition), ``2*N*S*H_kv*d`` elements with ``d_v = d``
   (:func:`kv_cache_elements`), alive until the model's output is dropped:
-  ``Analysis.retained_elements``. Eager attention's matmuls then read (and autograd saves) the
+  ``MemoryContract.retained_elements``. Eager attention's matmuls then read (and autograd saves) the
   cached tensors themselves when ``H_kv = H`` (``repeat_kv`` is a no-op), so the cache is the
   saved key and value copies (``retained_saved_elements``); with ``H_kv < H`` the saved copies
   are the repeated ones and the cache is apart. No change to parameters or work.
@@ -58,7 +58,7 @@ from dataclasses import dataclass
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer, required
+from netsize._layer import Analysis, Context, Layer, MemoryContract, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, shape_str
 from netsize._term import Term, prod_str
@@ -237,7 +237,7 @@ class ScaledDotProductAttention(Layer):
     ``scaled_dot_product_attention`` kernels); see the module docstring. Counts of work do not
     depend on it.
     ``kv_cache``: the keys and values are kept in a KV cache until the forward returns
-    (transformers' ``use_cache``): ``Analysis.retained_elements = 2*N*S*H_kv*d``; counts of work
+    (transformers' ``use_cache``): ``MemoryContract.retained_elements = 2*N*S*H_kv*d``; counts of work
     and parameters do not depend on it.
     """
 
@@ -336,14 +336,16 @@ class ScaledDotProductAttention(Layer):
             shape_terms=shape_terms,
             multiply_adds=macs,
             other_ops=_sum_ops(ops),
-            saved_inputs=saved_inputs,
-            saved_extra_elements=saved,
-            saved_extra_bytes=mask_bytes,
-            saved_float32_elements=fp32,
-            workspace_elements=workspace,
-            workspace_float32_elements=workspace,  # the C, D (mask add, softmax) moment: float32 under autocast
-            retained_elements=retained,
-            retained_saved_elements=retained_saved,
+            memory=MemoryContract(
+                saved_inputs=saved_inputs,
+                saved_extra_elements=saved,
+                saved_extra_bytes=mask_bytes,
+                saved_float32_elements=fp32,
+                workspace_elements=workspace,
+                workspace_float32_elements=workspace,  # the C, D (mask add, softmax) moment: float32 under autocast
+                retained_elements=retained,
+                retained_saved_elements=retained_saved,
+            ),
             extra_terms=tuple(extra),
         )
 
@@ -430,7 +432,7 @@ class MultiheadAttention(Layer):
             biases=_sum_terms("biases", biases),
             multiply_adds=_sum_terms("multiply_adds", [proj, core]),
             other_ops=_sum_ops(ops),
-            saved_extra_elements=scores + 3 * n * max(q_len, s_eff) * e,
+            memory=MemoryContract(saved_extra_elements=scores + 3 * n * max(q_len, s_eff) * e),
             extra_terms=tuple(extra),
         )
 
@@ -522,6 +524,8 @@ class GroupedQueryAttention(Layer):
             biases=_sum_terms("biases", bias_parts),
             multiply_adds=_sum_terms("multiply_adds", [proj, core]),
             other_ops=_sum_ops(ops),
-            saved_extra_elements=scores + n * (q_len * h * d + 2 * k_len * kvh * d + q_len * h * d),
+            memory=MemoryContract(
+                saved_extra_elements=scores + n * (q_len * h * d + 2 * k_len * kvh * d + q_len * h * d),
+            ),
             extra_terms=tuple(extra),
         )

@@ -33,7 +33,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -41,7 +41,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 
-from netsize.memory import block_bytes
+from netsize.memory._common import block_bytes
+
+if TYPE_CHECKING:
+    from netsize.memory import MemoryReport
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
 
@@ -452,3 +455,55 @@ def batch_maker(model: Any, batch_size: int, input_size: Any, seq_len: int | Non
     if len(shapes) == 1:
         return lambda: torch.zeros(shapes[0], device="meta")
     return lambda: tuple(torch.zeros(s, device="meta") for s in shapes)
+
+
+def from_module(
+    module: Any,
+    batch_size: int,
+    dtype: str,
+    opt: str,
+    autocast: str | None,
+    checkpointing: bool,
+    input_size: Any,
+    seq_len: int | None,
+    make_batch: Any,
+    loss_fn: Any,
+) -> MemoryReport:
+    """The memory report of a PyTorch module (the entry point of :func:`netsize.memory.estimate`
+    for ``nn.Module`` targets): ``module`` moved to the meta device and observed."""
+    from netsize.memory import LayerMemory, MemoryReport
+
+    model = to_meta(module)
+    if make_batch is None:
+        make_batch = batch_maker(model, batch_size, input_size, seq_len)
+    o = observe(
+        model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn, checkpointing=checkpointing
+    )
+    per_layer: dict[str, int] = {}
+    for s in o.saved:
+        per_layer[s.module] = per_layer.get(s.module, 0) + s.bytes
+    kinds = {name: type(m).__name__ for name, m in model.named_modules()}
+    layers = tuple(LayerMemory(n, kinds.get(n, "Module"), b, 0) for n, b in per_layer.items())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return MemoryReport(
+        model=type(module).__name__,
+        batch_size=batch_size,
+        dtype=dtype,
+        optimizer=opt,
+        autocast=autocast,
+        checkpointing=checkpointing,
+        method="torch",
+        params=o.params,
+        trainable_params=trainable,
+        weights_bytes=o.weights_bytes,
+        gradient_bytes=o.gradient_bytes,
+        optimizer_bytes=o.optimizer_bytes,
+        activation_bytes=o.activation_bytes,
+        input_bytes=o.input_bytes,
+        autocast_weight_copies_bytes=o.autocast_weight_copies_bytes,
+        peak_training_bytes=o.peak_training_bytes,
+        peak_inference_bytes=o.peak_inference_bytes,
+        peak_backward_bytes=o.peak_backward_bytes,
+        peak_optimizer_step_bytes=o.peak_optimizer_bytes,
+        layers=layers,
+    )

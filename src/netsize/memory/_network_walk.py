@@ -1,0 +1,338 @@
+"""The network method: memory of a core ``Network`` from its layers' memory contracts.
+
+Each layer states what its op keeps for backward, its working memory and what outlives it
+(:class:`netsize.MemoryContract`); tensors are identified by the node output they are (an in-place
+op's output is its input's storage), and liveness walks of the forward (inference under
+``no_grad``; the forward of training, keeping the saved set), the backward (saved tensors freed as
+their last user runs backward, activation and parameter gradients growing) and the optimizer step
+give the peaks. See ``docs/memory.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from netsize._dtypes import dtype_bytes
+from netsize._network import Network
+from netsize._shape import elements
+from netsize._summary import LayerRecord, Summary
+from netsize.memory._common import block_bytes, optimizer_state_factor
+
+if TYPE_CHECKING:
+    from netsize.memory import LayerMemory, MemoryReport
+
+# Layer kinds whose op autocast runs in the low precision dtype / in float32 (CUDA policy).
+LOWER_KINDS = {
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Linear", "Bilinear",
+    "MatMul", "BatchMatMul", "MultiheadAttention", "Attention", "ScaledDotProductAttention", "LSTM", "GRU", "RNN",
+    "LSTMCell", "GRUCell", "RNNCell",
+}  # fmt: skip
+FP32_KINDS = {"LayerNorm", "GroupNorm", "RMSNorm", "Softmax", "LogSoftmax", "Softplus", "CrossEntropyLoss"}
+
+
+
+@dataclass
+class _Tensor:
+    key: str
+    elements: int
+    dtype: str
+    producer: int  # index of the producing node, -1 for a network input
+    consumers: list[int] = field(default_factory=list)
+    savers: list[int] = field(default_factory=list)
+    alias_of: str | None = None
+
+    @property
+    def bytes(self) -> int:
+        return block_bytes(dtype_bytes(self.elements, self.dtype))
+
+
+def _refs(summary: Summary, network: Network | None) -> list[list[str]]:
+    """Each record's input tensor keys (``node`` or ``node:k``)."""
+    if network is not None and len(network.nodes) == len(summary.layers):
+        return [[r[:-2] if r.endswith(":0") else r for r in n.inputs] for n in network.nodes]
+    # A Summary alone: a chain (each layer takes the previous one's output).
+    out: list[list[str]] = []
+    prev = next(iter(summary.input_shapes))
+    for rec in summary.layers:
+        if len(rec.input_shapes) == 1:
+            out.append([prev])
+        else:
+            out.append([f"{rec.name}.in{k}" for k in range(len(rec.input_shapes))])
+        prev = rec.name
+    return out
+
+
+
+def from_network(
+    summary: Summary, network: Network | None, dtype: str, opt: str, autocast: str | None, checkpointing: bool
+) -> MemoryReport:
+    from netsize.memory import MemoryReport
+
+    records = summary.layers
+    refs = _refs(summary, network)
+    low = autocast
+    tensors: dict[str, _Tensor] = {}
+    for name, shape in summary.input_shapes.items():
+        tensors[name] = _Tensor(name, elements(shape), dtype, -1)
+
+    def tensor(key: str, shape: tuple[int, ...]) -> _Tensor:
+        if key not in tensors:  # an input the chain fallback could not name
+            tensors[key] = _Tensor(key, elements(shape), dtype, -1)
+        return tensors[key]
+
+    def root(t: _Tensor) -> _Tensor:
+        while t.alias_of is not None:
+            t = tensors[t.alias_of]
+        return t
+
+    cast_keys: set[str] = set()  # autocast's saved low-precision copies of inputs
+    extra_saved = [0] * len(records)  # bytes not tied to a tensor (BN statistics, masks, indices)
+    workspace = [0] * len(records)  # transient bytes inside a layer's forward (MemoryContract.workspace_*)
+    retained = [0] * len(records)  # alive to the end of the forward (MemoryContract.retained_elements: a KV cache)
+    retained_saved = [0] * len(records)  # the part of it that is also in extra_saved (one storage)
+    cast_weights = 0
+    outputs_of: list[list[str]] = []
+    for i, (rec, ins) in enumerate(zip(records, refs, strict=True)):
+        a = rec.analysis.memory if rec.analysis is not None else None
+        in_tensors = [tensor(k, s) for k, s in zip(ins, rec.input_shapes, strict=True)]
+        for t in in_tensors:
+            root(t).consumers.append(i)
+        in_dtype = in_tensors[0].dtype if in_tensors else dtype
+        if low and rec.kind in LOWER_KINDS:
+            out_dtype = low
+            cast_weights += block_bytes(dtype_bytes(rec.params, low)) if rec.params else 0
+        elif low and rec.kind in FP32_KINDS:
+            out_dtype = "float32"
+        else:
+            out_dtype = in_dtype
+        keys = []
+        for k, shape in enumerate(rec.output_shapes):
+            key = rec.name if k == 0 else f"{rec.name}:{k}"
+            t = _Tensor(key, elements(shape), out_dtype, i)
+            if k == 0 and a is not None and a.inplace and in_tensors:
+                t.alias_of = root(in_tensors[0]).key
+            tensors[key] = t
+            keys.append(key)
+        outputs_of.append(keys)
+        if a is None:
+            continue
+        kept_inputs = range(len(in_tensors)) if a.saved_inputs is None else a.saved_inputs
+        for j in kept_inputs:
+            t = root(in_tensors[j])
+            if low and (rec.kind in LOWER_KINDS or rec.kind in FP32_KINDS) and t.dtype != out_dtype:
+                # autocast saves the cast copy, a tensor of its own
+                ckey = f"{t.key}@{out_dtype}"
+                if ckey not in tensors:
+                    tensors[ckey] = _Tensor(ckey, t.elements, out_dtype, i)
+                    cast_keys.add(ckey)
+                t = tensors[ckey]
+            t.savers.append(i)
+        for j in a.saved_outputs:
+            root(tensors[keys[j]]).savers.append(i)
+        act = out_dtype if rec.kind not in LOWER_KINDS else (low or dtype)
+        # the part a layer states stays float32 under autocast (softmax probabilities...)
+        fp32_act = "float32" if low else act
+        fp32 = min(a.saved_extra_elements, a.saved_float32_elements)
+        extra_saved[i] = (
+            block_bytes(dtype_bytes(a.saved_extra_elements - fp32, act))
+            + block_bytes(dtype_bytes(fp32, fp32_act))
+            + block_bytes(a.saved_extra_bytes)
+        )
+        ws32 = min(a.workspace_elements, a.workspace_float32_elements)
+        workspace[i] = block_bytes(dtype_bytes(a.workspace_elements - ws32, act)) + block_bytes(
+            dtype_bytes(ws32, fp32_act)
+        )
+        if a.retained_elements:
+            # a KV cache: keys and values, one tensor each (split evenly when there are two)
+            half = a.retained_elements // 2
+            retained[i] = block_bytes(dtype_bytes(half, act)) + block_bytes(
+                dtype_bytes(a.retained_elements - half, act)
+            )
+            rs = min(a.retained_saved_elements, a.retained_elements)
+            retained_saved[i] = min(retained[i] if rs == a.retained_elements else block_bytes(dtype_bytes(rs, act)),
+                                    extra_saved[i])
+
+    outputs = {root(tensors[r[:-2] if r.endswith(":0") else r]).key for r in _output_refs(summary, network)}
+    real = [t for t in tensors.values() if t.alias_of is None]
+    inputs_keys = set(summary.input_shapes)
+
+    # checkpointing: per top-level block, keep only the tensors entering it; recompute inside
+    block_of = [rec.name.split(".")[0] for rec in records]
+    saved = {t.key for t in real if t.savers and t.key not in inputs_keys}
+    recompute_peak = 0
+    if checkpointing:
+        kept: set[str] = set()
+        per_block: dict[str, int] = {}
+        for t in real:
+            if t.key in inputs_keys:
+                continue
+            if t.savers:
+                blk = block_of[t.savers[0]]
+                per_block[blk] = per_block.get(blk, 0) + t.bytes
+            if t.producer >= 0 and any(block_of[c] != block_of[t.producer] for c in t.consumers):
+                kept.add(t.key)
+        for i, b in enumerate(extra_saved):
+            per_block[block_of[i]] = per_block.get(block_of[i], 0) + b
+        recompute_peak = max(per_block.values(), default=0)
+        saved = kept
+        extra_total = 0
+    else:
+        extra_total = sum(extra_saved)
+
+    p_bytes = dtype_bytes(1, dtype)
+    # one allocator block per tensor: weight, bias, and the buffers (counted as one block here)
+    weights = sum(
+        block_bytes((r.params - r.biases) * p_bytes)
+        + block_bytes(r.biases * p_bytes)
+        + block_bytes(r.buffers * p_bytes)
+        for r in records
+    )
+    grads = sum(
+        block_bytes((r.trainable_params - r.biases) * p_bytes) + block_bytes(r.biases * p_bytes)
+        for r in records
+        if r.trainable_params
+    )
+    factor = optimizer_state_factor(opt)
+    state = factor * grads
+    input_bytes = sum(tensors[k].bytes for k in inputs_keys)
+    activation = sum(tensors[k].bytes for k in saved) + extra_total
+    layers = _layer_breakdown(
+        records, real, saved, extra_saved if not checkpointing else [0] * len(records), outputs_of, tensors
+    )
+
+    casts_by_node: dict[int, list[_Tensor]] = {}
+    for t in real:
+        if t.key in cast_keys:  # node names may hold '@' too (zoo: ``relu@2``)
+            casts_by_node.setdefault(t.producer, []).append(t)
+
+    # Retained tensors (a KV cache) live from their layer to the end of the forward at inference;
+    # in training (transformers keeps use_cache on in train(); only gradient checkpointing turns
+    # it off) to the end of the step: the part that is also saved is not freed in backward.
+    train_retained = [0] * len(records) if checkpointing else retained
+    train_retained_saved = [0] * len(records) if checkpointing else retained_saved
+
+    # forward liveness (inference, and the forward of training with saved tensors kept)
+    def forward_peak(keep_saved: bool) -> tuple[int, int]:
+        live: dict[str, int] = {}
+        remaining = {t.key: len(t.consumers) for t in real}
+        peak = cur = 0
+        for i, _rec in enumerate(records):
+            for key in outputs_of[i]:
+                t = tensors[key]
+                if t.alias_of is None:
+                    live[key] = t.bytes
+                    cur += t.bytes
+            for t in casts_by_node.get(i, ()):
+                if keep_saved and t.key in saved:
+                    live[t.key] = t.bytes
+                    cur += t.bytes
+            # the saved part of a training-time cache is already in extra_total
+            cur += train_retained[i] - train_retained_saved[i] if keep_saved else retained[i]
+            peak = max(peak, cur + workspace[i])  # live set while layer i runs: + outputs + workspace
+            for key in {root(tensor(k, s)).key for k, s in zip(refs[i], records[i].input_shapes, strict=True)}:
+                remaining[key] -= 1
+                if remaining[key] == 0 and key in live and key not in outputs and not (keep_saved and key in saved):
+                    cur -= live.pop(key)
+        return peak, cur
+
+    inf_peak, _ = forward_peak(False)
+    fwd_peak, end_fwd = forward_peak(True)
+    base = weights + input_bytes
+    base_inf = base + cast_weights if low else base  # the cast cache fills during inference too
+    peak_inference = base_inf + inf_peak
+
+    # training, step 2: weights + state + (forward) ... + backward with growing gradients
+    train_base = base + state
+    loss_fp32 = sum(
+        block_bytes(dtype_bytes(tensors[k].elements, "float32"))
+        for k in outputs
+        if low and tensors[k].dtype != "float32"
+    )
+    fwd = train_base + max(fwd_peak, end_fwd + loss_fp32) + extra_total + (cast_weights if low else 0)
+    live_saved = {k: tensors[k].bytes for k in saved}
+    cur = train_base + end_fwd + extra_total + (cast_weights if low else 0)
+    bw_peak = cur
+    grad_live: dict[str, int] = {}
+    pending_savers = {k: sum(1 for s in tensors[k].savers) for k in saved}
+    for key in outputs:  # gradient of the outputs (loss backward)
+        grad_live[key] = tensors[key].bytes
+        cur += tensors[key].bytes
+    # The loss reads low-precision outputs in float32 (autocast runs losses in float32): its
+    # gradient arrives in float32 and is cast down, both alive at the start of backward.
+    bw_peak = max(bw_peak, cur + loss_fp32)
+    for i in range(len(records) - 1, -1, -1):
+        rec = records[i]
+        new = 0
+        if rec.trainable_params:
+            new += block_bytes((rec.trainable_params - rec.biases) * p_bytes) + block_bytes(rec.biases * p_bytes)
+        for ref, in_shape in zip(refs[i], rec.input_shapes, strict=True):
+            t = root(tensor(ref, in_shape))
+            if t.producer >= 0 and t.key not in grad_live:
+                grad_live[t.key] = t.bytes
+                new += t.bytes
+        cur += new
+        bw_peak = max(bw_peak, cur + (recompute_peak if checkpointing else 0))
+        for key in outputs_of[i]:
+            r = root(tensors[key]).key
+            if r in grad_live and tensors[r].producer == i:
+                cur -= grad_live.pop(r)
+        for key in list(live_saved):
+            if i in tensors[key].savers:
+                pending_savers[key] -= 1
+                if pending_savers[key] == 0 and key not in outputs:
+                    cur -= live_saved.pop(key)
+        cur -= extra_saved[i] - train_retained_saved[i] if not checkpointing else 0
+    opt_temp = grads if opt in ("adam", "adamw") else 0  # foreach Adam: sqrt(exp_avg_sq) temporaries
+    # the model's output, and the KV cache it holds, is alive until the step ends
+    opt_peak = base + grads + state + opt_temp + sum(train_retained)
+    peak_training = max(fwd, bw_peak, opt_peak)
+    return MemoryReport(
+        model=summary.model,
+        batch_size=summary.batch_size,
+        dtype=dtype,
+        optimizer=opt,
+        autocast=autocast,
+        checkpointing=checkpointing,
+        method="network",
+        params=summary.totals.params,
+        trainable_params=summary.totals.trainable_params,
+        weights_bytes=weights,
+        gradient_bytes=grads,
+        optimizer_bytes=state,
+        activation_bytes=activation,
+        input_bytes=input_bytes,
+        autocast_weight_copies_bytes=cast_weights if low else 0,
+        peak_training_bytes=peak_training,
+        peak_inference_bytes=peak_inference,
+        peak_backward_bytes=bw_peak,
+        peak_optimizer_step_bytes=opt_peak,
+        layers=layers,
+    )
+
+
+def _output_refs(summary: Summary, network: Network | None) -> tuple[str, ...]:
+    if network is not None:
+        return network.output_refs
+    return (summary.layers[-1].name,) if summary.layers else tuple(summary.input_shapes)
+
+
+def _layer_breakdown(
+    records: tuple[LayerRecord, ...],
+    real: list[_Tensor],
+    saved: set[str],
+    extra: list[int],
+    outputs_of: list[list[str]],
+    tensors: dict[str, _Tensor],
+) -> tuple[LayerMemory, ...]:
+    from netsize.memory import LayerMemory
+
+    share = [0] * len(records)
+    for t in real:
+        if t.key in saved and t.savers:
+            share[min(t.savers)] += t.bytes
+    out = []
+    for i, rec in enumerate(records):
+        ob = sum(tensors[k].bytes for k in outputs_of[i] if tensors[k].alias_of is None)
+        out.append(LayerMemory(rec.name, rec.kind, share[i] + extra[i], ob))
+    return tuple(out)
