@@ -17,9 +17,17 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from gpu_reference_cases import PREDICTORS, case_id, leftover, load_cases  # noqa: E402
+from gpu_reference_cases import (  # noqa: E402
+    GPU_MEMORY_TRANSFORMERS,
+    PREDICTORS,
+    case_id,
+    has_network,
+    leftover,
+    load_cases,
+)
 
 CASES = load_cases()
+TRANSFORMER_CASES = load_cases(GPU_MEMORY_TRANSFORMERS)
 BOUND = 0.10
 _id = case_id
 
@@ -93,3 +101,48 @@ def test_network_method_inference_peak_within_10_percent(case):
     r = _report(case, "network")
     own = case["inference_peak_bytes"] - leftover(case)
     assert abs(r.peak_inference_bytes - own) / own <= BOUND, (r.peak_inference_bytes, own)
+
+
+# Transformer cases of issue 12 (ViT-B/16 with nn.MultiheadAttention, BERT-base from its config).
+# The network method's BERT misses while the BERT config builder adds no dropout (the attention
+# probabilities' and hidden states' masks and dropped copies: -26.5%); the config frontend's
+# dropout nodes make it pass, and then this strict xfail fails and must go.
+_TRANSFORMER_TRAIN_XFAIL = {
+    ("bert-base-bs16-seq512-eager-fp32-adam", "network"): "BERT config builder without dropout: -26.5%",
+}
+
+
+def test_transformer_reference_file_has_vit_and_bert():
+    assert [c["name"] for c in TRANSFORMER_CASES] == ["vit_b_16-bs32", "bert-base-bs16-seq512-eager"]
+    assert [c["params"] for c in TRANSFORMER_CASES] == [86_567_656, 109_482_240]
+
+
+def _transformer_params():
+    out = []
+    for c in TRANSFORMER_CASES:
+        for method in ("torch", "network"):
+            if method == "network" and not has_network(c):
+                continue
+            reason = _TRANSFORMER_TRAIN_XFAIL.get((case_id(c), method))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            out.append(pytest.param(c, method, marks=marks, id=f"{case_id(c)}-{method}"))
+    return out
+
+
+@pytest.mark.parametrize(("case", "method"), _transformer_params())
+def test_transformer_training_peak_within_10_percent(case, method):
+    r = _report(case, method)
+    own = case["train_step2"]["peak"] - leftover(case)
+    assert abs(r.peak_training_bytes - own) / own <= BOUND, (r.peak_training_bytes, own)
+    assert r.params == case["params"]
+
+
+@pytest.mark.parametrize(
+    ("case", "method"),
+    [pytest.param(c, m, id=f"{case_id(c)}-{m}") for c in TRANSFORMER_CASES for m in ("torch", "network")
+     if m == "torch" or has_network(c)],
+)
+def test_transformer_inference_peak_within_15_percent(case, method):
+    r = _report(case, method)
+    own = case["inference_peak_bytes"] - leftover(case)
+    assert abs(r.peak_inference_bytes - own) / own <= 0.15, (r.peak_inference_bytes, own)

@@ -21,7 +21,7 @@ from netsize._analyze import analyze, analyze_layer
 from netsize._dtypes import DTYPE_BITS, canonical_dtype, dtype_bytes
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages, translate
-from netsize._layer import CONVENTIONS, Analysis, Context, Layer, MemoryContract, Window
+from netsize._layer import CONVENTIONS, Analysis, AttentionCall, Context, Layer, MemoryContract, Window
 from netsize._network import Graph, Network, Node, Sequential
 from netsize._registry import layer_names, layer_type, register_layer
 from netsize._shape import CHANNELS_FIRST, CHANNELS_LAST, Shape
@@ -37,6 +37,7 @@ __all__ = [
     "DTYPE_BITS",
     "SCHEMA_VERSION",
     "Analysis",
+    "AttentionCall",
     "Context",
     "Graph",
     "Layer",

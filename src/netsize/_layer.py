@@ -39,6 +39,32 @@ class Window:
 
 
 @dataclass(frozen=True)
+class AttentionCall:
+    """One call of ``scaled_dot_product_attention``, with the facts PyTorch's CUDA dispatcher
+    picks its kernel by (``netsize.memory._attention_kernel``): batch ``N``, query heads ``H``,
+    key/value heads, query and key lengths ``L``, ``S``, head sizes, an arbitrary ``attn_mask``
+    (``has_mask``), ``is_causal``, ``dropout_p``, ``enable_gqa``.
+
+    A layer whose :class:`MemoryContract` carries one states the saved set of the fused kernels
+    (q, k, v, the output and a float32 ``N*H*L`` log-sum-exp); where the dispatcher would take the
+    math path instead (float64, odd head sizes), the memory model adds what that path keeps.
+    """
+
+    batch: int
+    heads: int
+    kv_heads: int
+    q_len: int
+    kv_len: int
+    head_dim: int
+    value_head_dim: int
+    has_mask: bool = False
+    causal: bool = False
+    dropout: float = 0.0
+    enable_gqa: bool = False
+    seq_first_output: bool = False
+
+
+@dataclass(frozen=True)
 class MemoryContract:
     """What one layer's op does with memory, as PyTorch does it for the same op: the layer's
     side of the memory model (:mod:`netsize.memory` reads only these fields; an extra term of
@@ -67,6 +93,10 @@ class MemoryContract:
     is the part of it that is also in ``saved_extra_elements`` (one storage). Kept from the layer
     to the end of the forward at inference and to the end of the step in training.
 
+    ``attention``: the layer is a ``scaled_dot_product_attention`` call (:class:`AttentionCall`);
+    the saved fields above are then those of the fused kernels, and the memory model picks the
+    kernel as PyTorch's CUDA dispatcher would for the dtype.
+
     >>> MemoryContract(saved_inputs=(0,)).saved_outputs
     ()
     """
@@ -81,6 +111,7 @@ class MemoryContract:
     retained_elements: int = 0
     retained_saved_elements: int = 0
     inplace: bool = False
+    attention: AttentionCall | None = None
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ from dataclasses import dataclass
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer, MemoryContract, required
+from netsize._layer import Analysis, AttentionCall, Context, Layer, MemoryContract, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, shape_str
 from netsize._term import Term, prod_str
@@ -345,6 +345,10 @@ class ScaledDotProductAttention(Layer):
                 workspace_float32_elements=workspace,  # the C, D (mask add, softmax) moment: float32 under autocast
                 retained_elements=retained,
                 retained_saved_elements=retained_saved,
+                attention=None if eager else AttentionCall(
+                    n, h, kvh, q_len, k_len, d, dv, causal=self.causal, dropout=self.dropout,
+                    has_mask=self.sliding_window is not None, enable_gqa=kvh != h,
+                ),
             ),
             extra_terms=tuple(extra),
         )
@@ -360,6 +364,14 @@ class MultiheadAttention(Layer):
     ``E*E + E*kdim + E*vdim``), ``in_proj_bias 3*E`` and ``out_proj`` ``E*E + E`` with ``bias``;
     ``add_bias_kv`` adds ``bias_k``, ``bias_v`` (``E`` each) and one key position;
     ``add_zero_attn`` adds one zero key position. ``causal`` is ``is_causal`` at call time.
+    ``need_weights`` is the call's flag (PyTorch's default ``True``: matmul, softmax, matmul,
+    keeping the ``N*H*L*S`` probabilities); ``False`` (torchvision's ViT) runs
+    ``scaled_dot_product_attention``, whose fused kernels keep the projected q, k, v
+    ``N*(L + 2*S)*E``, their output ``N*L*E``, a float32 log-sum-exp ``N*H*L``; also kept: the
+    in-projections' inputs (batch first: copies of the transposed inputs, ``N*L*E`` for
+    self-attention; not the inputs themselves) and the output projection's input (heads merged:
+    a view of flash's output, a copy ``N*L*E`` of the memory-efficient kernel's,
+    ``AttentionCall.seq_first_output``).
     """
 
     embed_dim: int = required()
@@ -370,6 +382,7 @@ class MultiheadAttention(Layer):
     kdim: int | None = None
     vdim: int | None = None
     causal: bool = False
+    need_weights: bool = True
 
     kind = "MultiheadAttention"
     arity = None
@@ -421,6 +434,18 @@ class MultiheadAttention(Layer):
         if self.bias:
             ops.append(Term("other_ops", n * (2 * q_len + 2 * k_len) * e, "N*(2*L + 2*S)*E (bias adds)",
                             f"{n}*(2*{q_len} + 2*{k_len})*{e}"))
+        memory = MemoryContract(saved_extra_elements=scores + 3 * n * max(q_len, s_eff) * e)
+        if not self.need_weights:  # scaled_dot_product_attention: the fused kernels' saved set
+            lse = n * h * q_len
+            # batch first: the in-projections read transposed views, and the matmul copies them
+            copies = n * q_len * e if len(inputs) == 1 else n * (q_len * e + k_len * kd + v_len * vd)
+            memory = MemoryContract(
+                saved_inputs=(),
+                saved_extra_elements=copies + n * (q_len + 2 * s_eff) * e + n * q_len * e + lse,
+                saved_float32_elements=lse,
+                attention=AttentionCall(n, h, h, q_len, s_eff, d, d, causal=self.causal, seq_first_output=True),
+            )
+            extra.append(Term("saved_float32_elements", lse, "N*H*L (log-sum-exp)", prod_str(n, h, q_len)))
         shape_terms: tuple[Term, ...] = (Term("d", d, "E/H", f"{e}/{h}"),)
         if s_eff != k_len:
             shape_terms += (Term("S", s_eff, "S + add_bias_kv + add_zero_attn", f"{k_len} + {int(self.add_bias_kv)} + "
@@ -432,7 +457,7 @@ class MultiheadAttention(Layer):
             biases=_sum_terms("biases", biases),
             multiply_adds=_sum_terms("multiply_adds", [proj, core]),
             other_ops=_sum_ops(ops),
-            memory=MemoryContract(saved_extra_elements=scores + 3 * n * max(q_len, s_eff) * e),
+            memory=memory,
             extra_terms=tuple(extra),
         )
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from netsize._dtypes import dtype_bytes
+from netsize._layer import AttentionCall
 from netsize._network import Network
 from netsize._shape import elements
 from netsize._summary import LayerRecord, Summary
+from netsize.memory._attention_kernel import EFFICIENT, FLASH, log_sum_exp_elements, sdpa_backend
 from netsize.memory._common import block_bytes, optimizer_state_factor
 
 if TYPE_CHECKING:
@@ -143,6 +145,10 @@ def from_network(
         workspace[i] = block_bytes(dtype_bytes(a.workspace_elements - ws32, act)) + block_bytes(
             dtype_bytes(ws32, fp32_act)
         )
+        if a.attention is not None:
+            more_saved, more_workspace = _attention_kernel_bytes(a.attention, act)
+            extra_saved[i] += more_saved
+            workspace[i] += more_workspace
         if a.retained_elements:
             # a KV cache: keys and values, one tensor each (split evenly when there are two)
             half = a.retained_elements // 2
@@ -309,6 +315,42 @@ def from_network(
         peak_optimizer_step_bytes=opt_peak,
         layers=layers,
     )
+
+
+def _attention_kernel_bytes(call: AttentionCall, dtype: str) -> tuple[int, int]:
+    """Saved and working bytes beyond the fused-kernel contract a layer states, for the kernel
+    PyTorch's CUDA dispatcher picks for ``dtype`` (see ``_attention_kernel``): the
+    memory-efficient kernel pads its log-sum-exp to 32 queries; the math path keeps the scaled
+    q and k, the probabilities ``N*H*L*S`` and, with dropout, its mask and the dropped
+    probabilities (all in float32 for 16-bit inputs: the math path computes in float32), and
+    holds two ``N*H*L*S`` tensors while it runs. A sequence-first caller (``seq_first_output``)
+    keeps a copy of the output unless flash wrote it in that layout."""
+    backend = sdpa_backend(
+        dtype,
+        heads=call.heads,
+        kv_heads=call.kv_heads,
+        q_len=call.q_len,
+        kv_len=call.kv_len,
+        head_dim=call.head_dim,
+        value_head_dim=call.value_head_dim,
+        has_mask=call.has_mask,
+        causal=call.causal,
+        enable_gqa=call.enable_gqa,
+    )
+    n, h, q_len = call.batch, call.heads, call.q_len
+    copy = block_bytes(dtype_bytes(n * h * q_len * call.value_head_dim, dtype)) if call.seq_first_output else 0
+    if backend == EFFICIENT:
+        pad = log_sum_exp_elements(EFFICIENT, n, h, q_len) - log_sum_exp_elements(FLASH, n, h, q_len)
+        return (block_bytes(dtype_bytes(pad, "float32")) if pad else 0) + copy, 0
+    if backend == FLASH:
+        return 0, 0
+    math_dtype = "float32" if dtype in ("float16", "bfloat16") else dtype
+    scores = n * h * q_len * call.kv_len
+    tensors = [n * h * q_len * call.head_dim, n * h * call.kv_len * call.head_dim, scores]
+    if call.dropout > 0:
+        tensors += [scores, scores]  # the mask (in the dtype: the math path's bernoulli) and the dropped
+    saved = sum(block_bytes(dtype_bytes(e, math_dtype)) for e in tensors) + copy
+    return saved, 2 * block_bytes(dtype_bytes(scores, math_dtype))
 
 
 def _output_refs(summary: Summary, network: Network | None) -> tuple[str, ...]:

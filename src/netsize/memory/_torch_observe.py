@@ -31,7 +31,8 @@ Two things differ between the meta device and CUDA and are emulated here:
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 
+from netsize.memory._attention_kernel import EFFICIENT, FLASH, MATH, sdpa_backend
 from netsize.memory._common import block_bytes
 
 if TYPE_CHECKING:
@@ -74,9 +76,10 @@ _PROMOTE = {"cat", "stack", "addcdiv", "addcmul", "atan2", "bilinear", "cross", 
 class _Autocast(TorchFunctionMode):
     """CUDA autocast, replayed on meta tensors (which have no autocast dispatch key)."""
 
-    def __init__(self, dtype: torch.dtype) -> None:
+    def __init__(self, dtype: torch.dtype, cache: bool = True) -> None:
         super().__init__()
         self.dtype = dtype
+        self.caching = cache
         self.cache: dict[int, torch.Tensor] = {}
 
     def __exit__(self, *exc: Any) -> Any:
@@ -86,7 +89,7 @@ class _Autocast(TorchFunctionMode):
     def _cast(self, x: Any, dtype: torch.dtype) -> Any:
         if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dtype in (dtype, torch.float64):
             return x
-        cacheable = dtype == self.dtype and x.dtype == torch.float32 and x.requires_grad and x.is_leaf
+        cacheable = self.caching and dtype == self.dtype and x.dtype == torch.float32 and x.requires_grad and x.is_leaf
         if cacheable and id(x) in self.cache:
             return self.cache[id(x)]
         y = x.to(dtype)
@@ -135,6 +138,104 @@ class _CudaDropout(TorchFunctionMode):
             if training and 0 < p < 1 and not inplace and x.numel() > 0:
                 return torch.native_dropout(x, p, True)[0]
         return func(*args, **kwargs)
+
+
+class _CudaSdpa(TorchFunctionMode):
+    """``scaled_dot_product_attention`` as on a CUDA GPU: the kernel PyTorch's dispatcher would
+    pick (:func:`netsize.memory._attention_kernel.sdpa_backend`), run through its own aten op,
+    whose meta kernel and autograd formula keep what the CUDA kernel keeps (flash: output and a
+    float32 ``N*H*L`` log-sum-exp; memory-efficient: the same, padded to 32 queries, and the mask
+    as a bias). On the meta device the dispatcher would take the math path, which keeps the
+    ``N*H*L*S`` probabilities."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backends: list[str] = []  # the kernel of each call, in order (for tests and reports)
+
+    def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func is torch.nn.functional.scaled_dot_product_attention:
+            return self._sdpa(*args, **kwargs)
+        return func(*args, **kwargs)
+
+    def _sdpa(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        dropout_p: float = 0.0,
+        is_causal: bool = False,
+        scale: float | None = None,
+        enable_gqa: bool = False,
+    ) -> torch.Tensor:
+        backend = MATH
+        if query.dim() == key.dim() == value.dim() == 4 and query.device.type == "meta":
+            enabled = tuple(
+                b for b, on in ((FLASH, torch.backends.cuda.flash_sdp_enabled()),
+                                (EFFICIENT, torch.backends.cuda.mem_efficient_sdp_enabled()),
+                                (MATH, True)) if on
+            )  # fmt: skip
+            backend = sdpa_backend(
+                str(query.dtype).removeprefix("torch."),
+                heads=query.shape[1],
+                kv_heads=key.shape[1],
+                q_len=query.shape[2],
+                kv_len=key.shape[2],
+                head_dim=query.shape[3],
+                key_head_dim=key.shape[3],
+                value_head_dim=value.shape[3],
+                has_mask=attn_mask is not None,
+                causal=is_causal,
+                enable_gqa=enable_gqa,
+                storage_offsets=(query.storage_offset(), key.storage_offset(), value.storage_offset()),
+                enabled=enabled,
+            )
+            if any(t.stride(-1) != 1 for t in (query, key, value)):
+                backend = MATH
+        self.backends.append(backend)
+        if backend == FLASH:
+            return torch.ops.aten._scaled_dot_product_flash_attention(
+                query, key, value, dropout_p, is_causal, False, scale=scale
+            )[0]
+        if backend == EFFICIENT:
+            if key.shape[1] != query.shape[1]:  # grouped-query heads, repeated for the kernel
+                key = key.repeat_interleave(query.shape[1] // key.shape[1], dim=1)
+                value = value.repeat_interleave(query.shape[1] // value.shape[1], dim=1)
+            bias = attn_mask
+            if bias is not None:
+                if bias.dtype == torch.bool:  # CUDA turns a boolean mask into an additive one
+                    bias = torch.zeros(bias.shape, dtype=query.dtype, device=bias.device).masked_fill(
+                        bias.logical_not(), float("-inf")
+                    )
+                bias = bias.expand(query.shape[0], query.shape[1], query.shape[2], key.shape[2])
+            grad = torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value))
+            return torch.ops.aten._scaled_dot_product_efficient_attention(
+                query, key, value, bias, grad, dropout_p, is_causal, scale=scale
+            )[0]
+        return torch.nn.functional.scaled_dot_product_attention(
+            query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa
+        )
+
+
+@contextmanager
+def _composites_under_modes() -> Iterator[None]:
+    """Let the modes see the ops inside ``F.multi_head_attention_forward``.
+
+    That function hands itself to a torch-function mode as one call (its
+    ``has_torch_function`` check), and a mode runs what it handles with itself switched off, so
+    the in-projections, attention and dropout of ``nn.MultiheadAttention`` would run without the
+    autocast, dropout and attention-kernel emulation. While observing, the check answers no for
+    the functional module (the only user of the plain ``has_torch_function`` there), so the
+    function runs its body with the modes on.
+    """
+    functional = torch.nn.functional
+    original = functional.has_torch_function
+    functional.has_torch_function = lambda *args, **kwargs: False  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        functional.has_torch_function = original  # type: ignore[attr-defined]
 
 
 # --- the caching allocator, replayed -------------------------------------------------------
@@ -289,6 +390,20 @@ def observe(
     ``model`` must already be on the meta device (build it under ``torch.device("meta")``);
     ``make_batch()`` returns its input on the meta device (a tensor, tuple or dict of kwargs).
     """
+    with _composites_under_modes():
+        return _observe(model, make_batch, dtype, autocast, optimizer, loss_fn, checkpointing, steps)
+
+
+def _observe(
+    model: Any,
+    make_batch: Callable[[], Any],
+    dtype: str,
+    autocast: str | None,
+    optimizer: str,
+    loss_fn: Callable[[Any], Any] | None,
+    checkpointing: bool,
+    steps: int,
+) -> Observation:
     loss_fn = loss_fn or default_loss
     tdtype = DTYPES[dtype]
     model = model.to(dtype=tdtype) if tdtype != torch.float32 else model
@@ -314,24 +429,19 @@ def observe(
         optimizer_bytes=0,
     )
 
-    def modes() -> list:
-        ms = [_CudaDropout()]
+    def modes(cache: bool = True) -> list:
+        ms: list = [_CudaDropout(), _CudaSdpa()]  # entered in order: autocast casts first
         if amp is not None:
-            ms.append(_Autocast(amp))
+            ms.append(_Autocast(amp, cache=cache))
         return ms
 
     # inference: eval, no_grad
     model.eval()
     alloc.reset_peak()
-    with alloc, torch.no_grad():
-        ms = modes()
-        for m in ms:
-            m.__enter__()
-        try:
-            out = _call(model, batch)
-        finally:
-            for m in reversed(ms):
-                m.__exit__(None, None, None)
+    with alloc, torch.no_grad(), ExitStack() as stack:
+        for m in modes():
+            stack.enter_context(m)
+        out = _call(model, batch)
         del out
     obs.peak_inference_bytes = alloc.peak
 
@@ -386,7 +496,12 @@ def observe(
                 obs.autocast_weight_copies_bytes = casts
                 obs.saved = [s for k, s in saved.items() if k not in skip]
             del saved_refs[:]
-            loss.backward()
+            # a checkpoint's recomputation runs the forward again inside backward, under autocast
+            # and dropout as CUDA does (its own autocast region: weight casts live only while used)
+            with ExitStack() as stack:
+                for m in modes(cache=False):
+                    stack.enter_context(m)
+                loss.backward()
             obs.peak_backward_bytes = alloc.peak
             before_step = alloc.current
             alloc.peak = before_step
