@@ -88,13 +88,14 @@ class MemoryReport:
     peak_backward_bytes: int = 0
     peak_optimizer_step_bytes: int = 0
     layers: tuple[LayerMemory, ...] = field(default=())
+    checkpoint_segments: int | None = None  # checkpoint_sequential's segments (None: its default)
 
     def to_dict(self) -> dict[str, Any]:
         keys = (
             "model", "batch_size", "dtype", "optimizer", "autocast", "checkpointing", "method", "params",
             "trainable_params", "weights_bytes", "gradient_bytes", "optimizer_bytes", "activation_bytes",
             "input_bytes", "autocast_weight_copies_bytes", "peak_training_bytes", "peak_inference_bytes",
-            "peak_backward_bytes", "peak_optimizer_step_bytes",
+            "peak_backward_bytes", "peak_optimizer_step_bytes", "checkpoint_segments",
         )  # fmt: skip
         d: dict[str, Any] = {k: getattr(self, k) for k in keys}
         d["layers"] = [m.to_dict() for m in self.layers]
@@ -113,6 +114,7 @@ def estimate(
     seq_len: int | None = None,
     make_batch: Any = None,
     loss_fn: Any = None,
+    checkpoint_segments: int | None = None,
 ) -> MemoryReport:
     """Memory of one training step (steady state: the optimizer state exists) and of inference.
 
@@ -122,7 +124,14 @@ def estimate(
     returns the batch on the meta device); a Hugging Face model needs only ``seq_len``.
     ``dtype``: the parameters' dtype. ``autocast``: ``bfloat16``/``float16`` mixed precision.
     ``optimizer``: ``adam``, ``adamw``, ``sgd``, ``sgd_momentum`` or ``none``.
+    ``checkpointing``: activation checkpointing where users put it: each transformer layer (what
+    ``gradient_checkpointing_enable()`` does), each block of a stack of blocks (a ResNet stage's
+    bottlenecks), and a sequence of plain layers (VGG's ``features``) through
+    ``torch.utils.checkpoint.checkpoint_sequential`` with ``checkpoint_segments`` segments
+    (default ``round(sqrt(length))``).
     """
+    if checkpoint_segments is not None and (not isinstance(checkpoint_segments, int) or checkpoint_segments < 1):
+        raise NetsizeError(f"checkpoint segments must be a positive integer (got {checkpoint_segments!r})")
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise NetsizeError(f"batch size must be a positive integer (got {batch_size!r})")
     dtype = canonical_dtype(dtype)
@@ -146,12 +155,13 @@ def estimate(
         net = network if isinstance(network, Network) else None
         from netsize.memory._network_walk import from_network
 
-        return from_network(summary, net, dtype, opt, autocast, checkpointing)
+        return from_network(summary, net, dtype, opt, autocast, checkpointing, checkpoint_segments)
     if module is not None:
         from netsize.memory._torch_observe import from_module
 
         report: MemoryReport = from_module(
-            module, batch_size, dtype, opt, autocast, checkpointing, input_size, seq_len, make_batch, loss_fn
+            module, batch_size, dtype, opt, autocast, checkpointing, checkpoint_segments, input_size, seq_len,
+            make_batch, loss_fn,
         )
         return report
     raise NetsizeError(

@@ -67,7 +67,13 @@ def _refs(summary: Summary, network: Network | None) -> list[list[str]]:
 
 
 def from_network(
-    summary: Summary, network: Network | None, dtype: str, opt: str, autocast: str | None, checkpointing: bool
+    summary: Summary,
+    network: Network | None,
+    dtype: str,
+    opt: str,
+    autocast: str | None,
+    checkpointing: bool,
+    checkpoint_segments: int | None = None,
 ) -> MemoryReport:
     from netsize.memory import MemoryReport
 
@@ -163,28 +169,33 @@ def from_network(
     real = [t for t in tensors.values() if t.alias_of is None]
     inputs_keys = set(summary.input_shapes)
 
-    # checkpointing: per top-level block, keep only the tensors entering it; recompute inside
-    block_of = [rec.name.split(".")[0] for rec in records]
+    # checkpointing: each unit (a block of a stack, a segment of a sequence of layers) keeps only
+    # the tensors entering it; its saved set is recomputed in backward while its layers run
+    unit_of = checkpoint_units([rec.name for rec in records], checkpoint_segments) if checkpointing else []
     saved = {t.key for t in real if t.savers and t.key not in inputs_keys}
-    recompute_peak = 0
+    extra_kept = list(extra_saved)
+    recompute: dict[str, int] = {}
     if checkpointing:
         kept: set[str] = set()
-        per_block: dict[str, int] = {}
         for t in real:
             if t.key in inputs_keys:
                 continue
-            if t.savers:
-                blk = block_of[t.savers[0]]
-                per_block[blk] = per_block.get(blk, 0) + t.bytes
-            if t.producer >= 0 and any(block_of[c] != block_of[t.producer] for c in t.consumers):
+            made_in = unit_of[t.producer] if t.producer >= 0 else None
+            enters_unit = any(unit_of[c] is not None and unit_of[c] != made_in for c in t.consumers)
+            if enters_unit or any(unit_of[i] is None for i in t.savers):
                 kept.add(t.key)
+        for t in real:
+            if t.key in inputs_keys or t.key in kept:
+                continue
+            for unit in {u for u in (unit_of[i] for i in t.savers) if u is not None}:
+                recompute[unit] = recompute.get(unit, 0) + t.bytes
         for i, b in enumerate(extra_saved):
-            per_block[block_of[i]] = per_block.get(block_of[i], 0) + b
-        recompute_peak = max(per_block.values(), default=0)
+            u = unit_of[i]
+            if u is not None:
+                recompute[u] = recompute.get(u, 0) + b
+                extra_kept[i] = 0
         saved = kept
-        extra_total = 0
-    else:
-        extra_total = sum(extra_saved)
+    extra_total = sum(extra_kept)
 
     p_bytes = dtype_bytes(1, dtype)
     # one allocator block per tensor: weight, bias, and the buffers (counted as one block here)
@@ -203,9 +214,7 @@ def from_network(
     state = factor * grads
     input_bytes = sum(tensors[k].bytes for k in inputs_keys)
     activation = sum(tensors[k].bytes for k in saved) + extra_total
-    layers = _layer_breakdown(
-        records, real, saved, extra_saved if not checkpointing else [0] * len(records), outputs_of, tensors
-    )
+    layers = _layer_breakdown(records, real, saved, extra_kept, outputs_of, tensors)
 
     casts_by_node: dict[int, list[_Tensor]] = {}
     for t in real:
@@ -260,7 +269,12 @@ def from_network(
     cur = train_base + end_fwd + extra_total + (cast_weights if low else 0)
     bw_peak = cur
     grad_live: dict[str, int] = {}
-    pending_savers = {k: sum(1 for s in tensors[k].savers) for k in saved}
+    # who holds a saved tensor in backward: its savers and, under checkpointing, the units it enters
+    holders = {
+        k: set(tensors[k].savers) | {c for c in tensors[k].consumers if checkpointing and unit_of[c] is not None}
+        for k in saved
+    }
+    pending_savers = {k: len(holders[k]) for k in saved}
     for key in outputs:  # gradient of the outputs (loss backward)
         grad_live[key] = tensors[key].bytes
         cur += tensors[key].bytes
@@ -278,17 +292,18 @@ def from_network(
                 grad_live[t.key] = t.bytes
                 new += t.bytes
         cur += new
-        bw_peak = max(bw_peak, cur + (recompute_peak if checkpointing else 0))
+        # a checkpointed unit's recomputed saved set is alive while its layers run backward
+        bw_peak = max(bw_peak, cur + (recompute.get(unit_of[i] or "", 0) if checkpointing else 0))
         for key in outputs_of[i]:
             r = root(tensors[key]).key
             if r in grad_live and tensors[r].producer == i:
                 cur -= grad_live.pop(r)
         for key in list(live_saved):
-            if i in tensors[key].savers:
+            if i in holders[key]:
                 pending_savers[key] -= 1
                 if pending_savers[key] == 0 and key not in outputs:
                     cur -= live_saved.pop(key)
-        cur -= extra_saved[i] - train_retained_saved[i] if not checkpointing else 0
+        cur -= extra_kept[i] - train_retained_saved[i]
     opt_temp = grads if opt in ("adam", "adamw") else 0  # foreach Adam: sqrt(exp_avg_sq) temporaries
     # the model's output, and the KV cache it holds, is alive until the step ends
     opt_peak = base + grads + state + opt_temp + sum(train_retained)
@@ -300,6 +315,7 @@ def from_network(
         optimizer=opt,
         autocast=autocast,
         checkpointing=checkpointing,
+        checkpoint_segments=checkpoint_segments if checkpointing else None,
         method="network",
         params=summary.totals.params,
         trainable_params=summary.totals.trainable_params,
@@ -315,6 +331,43 @@ def from_network(
         peak_optimizer_step_bytes=opt_peak,
         layers=layers,
     )
+
+
+def checkpoint_units(names: list[str], segments: int | None = None) -> list[str | None]:
+    """The checkpointed unit of each node (``None``: not checkpointed), from the dotted names, as
+    the PyTorch-module method places ``torch.utils.checkpoint``: the first numbered part of a name
+    marks a member of a stack; a member with parts after the number is a block (``layer1.0.conv1``
+    is in unit ``layer1.0``; ``model.layers.3.mlp`` in ``model.layers.3``: each transformer
+    layer), a member that ends at the number is a plain layer of a sequence (``features.7``), and a
+    sequence is cut as ``checkpoint_sequential`` cuts it: ``segments`` (default
+    ``round(sqrt(length))``) pieces of ``length // segments`` layers, all checkpointed but the last,
+    which runs normally and takes the remainder.
+
+    >>> checkpoint_units(["conv1", "layer1.0.conv1", "layer1.0.relu", "layer1.1.conv1", "fc"])
+    [None, 'layer1.0', 'layer1.0', 'layer1.1', None]
+    >>> checkpoint_units([f"features.{i}" for i in range(7)], segments=3)
+    ['features#0', 'features#0', 'features#1', 'features#1', None, None, None]
+    """
+    units: list[str | None] = [None] * len(names)
+    sequences: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        parts = name.split(".")
+        for j, part in enumerate(parts):
+            if part.isdigit():
+                if j < len(parts) - 1:
+                    units[i] = ".".join(parts[: j + 1])
+                else:
+                    sequences.setdefault(".".join(parts[:j]), []).append(i)
+                break
+    for container, members in sequences.items():
+        if len(members) < 2:
+            continue
+        count = min(segments or max(1, round(len(members) ** 0.5)), len(members))
+        size = len(members) // count
+        for k in range(count - 1):
+            for i in members[k * size : (k + 1) * size]:
+                units[i] = f"{container}#{k}"
+    return units
 
 
 def _attention_kernel_bytes(call: AttentionCall, dtype: str) -> tuple[int, int]:

@@ -225,17 +225,32 @@ def _composites_under_modes() -> Iterator[None]:
     That function hands itself to a torch-function mode as one call (its
     ``has_torch_function`` check), and a mode runs what it handles with itself switched off, so
     the in-projections, attention and dropout of ``nn.MultiheadAttention`` would run without the
-    autocast, dropout and attention-kernel emulation. While observing, the check answers no for
-    the functional module (the only user of the plain ``has_torch_function`` there), so the
-    function runs its body with the modes on.
+    autocast, dropout and attention-kernel emulation. ``torch.autograd.backward`` does the same,
+    so a checkpoint's recomputation inside backward would run without them. While observing, the
+    check answers no in those two modules (``F.multi_head_attention_forward`` is the only user of
+    the plain ``has_torch_function`` in ``torch.nn.functional``; ``backward`` and ``grad`` in
+    ``torch.autograd``), so they run their bodies with the modes on.
     """
-    functional = torch.nn.functional
-    original = functional.has_torch_function
-    functional.has_torch_function = lambda *args, **kwargs: False  # type: ignore[attr-defined]
+    import sys
+
+    patches: list[tuple[Any, str, Any]] = [
+        (torch.nn.functional, "has_torch_function", lambda *args, **kwargs: False),
+        (torch.autograd, "has_torch_function", lambda *args, **kwargs: False),
+    ]
+    masking = sys.modules.get("transformers.masking_utils")
+    if masking is not None and hasattr(masking, "find_packed_sequence_indices"):
+        # transformers looks for packed sequences in the position ids when there is no KV cache
+        # (training with gradient checkpointing), a data-dependent test the meta device cannot
+        # answer; the batch netsize builds has positions 0..L-1, which are not packed
+        patches.append((masking, "find_packed_sequence_indices", lambda *args, **kwargs: None))
+    originals = [(m, name, getattr(m, name)) for m, name, _ in patches]
+    for m, name, value in patches:
+        setattr(m, name, value)
     try:
         yield
     finally:
-        functional.has_torch_function = original  # type: ignore[attr-defined]
+        for m, name, original in originals:
+            setattr(m, name, original)
 
 
 # --- the caching allocator, replayed -------------------------------------------------------
@@ -384,6 +399,7 @@ def observe(
     loss_fn: Callable[[Any], Any] | None = None,
     checkpointing: bool = False,
     steps: int = 2,
+    checkpoint_segments: int | None = None,
 ) -> Observation:
     """Replay inference and ``steps`` training steps of ``model`` on the meta device.
 
@@ -391,7 +407,8 @@ def observe(
     ``make_batch()`` returns its input on the meta device (a tensor, tuple or dict of kwargs).
     """
     with _composites_under_modes():
-        return _observe(model, make_batch, dtype, autocast, optimizer, loss_fn, checkpointing, steps)
+        return _observe(model, make_batch, dtype, autocast, optimizer, loss_fn, checkpointing, steps,
+                        checkpoint_segments)
 
 
 def _observe(
@@ -403,6 +420,7 @@ def _observe(
     loss_fn: Callable[[Any], Any] | None,
     checkpointing: bool,
     steps: int,
+    checkpoint_segments: int | None,
 ) -> Observation:
     loss_fn = loss_fn or default_loss
     tdtype = DTYPES[dtype]
@@ -414,8 +432,7 @@ def _observe(
     for t in [*all_params, *model.buffers()]:
         alloc.track(t)
     weights = alloc.current
-    if checkpointing:
-        _enable_checkpointing(model)
+    undo_checkpointing = _enable_checkpointing(model, checkpoint_segments) if checkpointing else None
     with alloc:
         batch = make_batch()
     for t in tree_flatten(batch)[0]:
@@ -501,7 +518,7 @@ def _observe(
             with ExitStack() as stack:
                 for m in modes(cache=False):
                     stack.enter_context(m)
-                loss.backward()
+                torch.autograd.backward(loss)  # not loss.backward(): it would hand itself to the modes
             obs.peak_backward_bytes = alloc.peak
             before_step = alloc.current
             alloc.peak = before_step
@@ -514,6 +531,8 @@ def _observe(
             obs.peak_training_step1_bytes = alloc.peak
     for h in handles:
         h.remove()
+    if undo_checkpointing is not None:
+        undo_checkpointing()
     obs.peak_training_bytes = alloc.peak
     if opt is not None:
         state = [t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
@@ -521,29 +540,74 @@ def _observe(
     return obs
 
 
-def _enable_checkpointing(model: Any) -> None:
-    """Activation checkpointing of each direct child module (``torch.utils.checkpoint``)."""
-    from torch.utils.checkpoint import checkpoint
+def _enable_checkpointing(model: Any, segments: int | None = None) -> Callable[[], None]:
+    """Activation checkpointing where users put it (``torch.utils.checkpoint``, non-reentrant);
+    returns the function that undoes it.
 
+    A Hugging Face model: ``gradient_checkpointing_enable()`` (each transformer layer). Else the
+    units of :func:`checkpoint_units`: each block of a stack of blocks (``nn.Sequential`` or
+    ``nn.ModuleList`` whose members have children: ResNet stages, ViT's encoder layers) is
+    checkpointed, and a ``nn.Sequential`` of plain layers (VGG's ``features``) runs through
+    ``checkpoint_sequential`` with ``segments`` segments (default: the square root of its length).
+    """
+    from torch.utils.checkpoint import checkpoint, checkpoint_sequential
+
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        return model.activation_checkpointing_disable  # type: ignore[no-any-return]
     if hasattr(model, "gradient_checkpointing_enable"):
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        return
-    for child in model.children():
-        for sub in _checkpoint_units(child):
-            forward = sub.forward
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        return model.gradient_checkpointing_disable  # type: ignore[no-any-return]
+    patched: list[Any] = []
+    for kind, sub in checkpoint_units(model):
+        forward = sub.forward
+        if kind == "block":
 
             def wrapped(*a: Any, forward: Callable = forward, **k: Any) -> Any:
                 return checkpoint(forward, *a, use_reentrant=False, **k)
 
-            sub.forward = wrapped
+        else:
+            count = segments or sequential_segments_default(len(sub))
+
+            def wrapped(x: Any, sub: Any = sub, count: int = min(count, len(sub))) -> Any:
+                return checkpoint_sequential(sub, count, x, use_reentrant=False)
+
+        sub.forward = wrapped
+        patched.append(sub)
+
+    def undo() -> None:
+        for sub in patched:
+            del sub.forward  # the instance attribute; the class's forward shows again
+
+    return undo
 
 
-def _checkpoint_units(module: Any) -> list:
-    # A Sequential of blocks (a ResNet stage of bottlenecks): each block; else the child whole.
-    blocks = list(module.children()) if isinstance(module, torch.nn.Sequential) else []
-    if blocks and all(any(True for _ in b.children()) for b in blocks):
-        return blocks
-    return [module]
+def sequential_segments_default(length: int) -> int:
+    """``checkpoint_sequential``'s segments when none are given: ``round(sqrt(length))``, at least 1."""
+    return max(1, round(length**0.5))
+
+
+def _has_children(module: Any) -> bool:
+    return any(True for _ in module.children())
+
+
+def checkpoint_units(module: Any) -> list[tuple[str, Any]]:
+    """Where checkpointing goes: ``("block", m)`` for each member of a stack of blocks,
+    ``("sequential", s)`` for a ``nn.Sequential`` of plain layers; found from the top, not
+    inside a unit. A container with neither inside it is checkpointed whole."""
+    stacks = (torch.nn.Sequential, torch.nn.ModuleList)
+    members = list(module.children())
+    if isinstance(module, stacks) and members and all(_has_children(m) for m in members):
+        return [("block", m) for m in members]
+    if isinstance(module, torch.nn.Sequential) and len(members) > 1 and not any(_has_children(m) for m in members):
+        return [("sequential", module)]
+    units: list[tuple[str, Any]] = []
+    for child in members:
+        if _has_children(child):
+            inner = checkpoint_units(child)
+            units += inner if inner else [("block", child)]
+    return units
 
 
 def to_meta(module: Any) -> Any:
@@ -579,6 +643,7 @@ def from_module(
     opt: str,
     autocast: str | None,
     checkpointing: bool,
+    checkpoint_segments: int | None,
     input_size: Any,
     seq_len: int | None,
     make_batch: Any,
@@ -592,7 +657,8 @@ def from_module(
     if make_batch is None:
         make_batch = batch_maker(model, batch_size, input_size, seq_len)
     o = observe(
-        model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn, checkpointing=checkpointing
+        model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn, checkpointing=checkpointing,
+        checkpoint_segments=checkpoint_segments,
     )
     per_layer: dict[str, int] = {}
     for s in o.saved:
@@ -607,6 +673,7 @@ def from_module(
         optimizer=opt,
         autocast=autocast,
         checkpointing=checkpointing,
+        checkpoint_segments=checkpoint_segments if checkpointing else None,
         method="torch",
         params=o.params,
         trainable_params=trainable,
