@@ -237,6 +237,14 @@ class Summary:
             row.pop("receptive_field", None)
         return pd.DataFrame(rows)
 
+    def plot(self, what: str = "params", depth: int | None = None, log: bool = False, top: int | None = None,
+             ax: Any = None) -> Any:  # fmt: skip
+        """A matplotlib bar chart per layer of ``what`` (params, multiply-adds, flops, activations);
+        needs ``pip install 'netsize[plot]'``. Returns the Axes."""
+        from netsize.render._plot import plot_summary
+
+        return plot_summary(self, what, depth=depth, log=log, top=top, ax=ax)
+
     def explain(self, name: str, lang: str = "en") -> str:
         """The derivation of every number of layer ``name``, values substituted.
 

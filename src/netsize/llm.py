@@ -157,19 +157,19 @@ def llm_figures(
     >>> f.params, f.kv_cache_bytes_per_token["bfloat16"]
     (124439808, 36864)
     """
+    measured: int | None = None
     if isinstance(target, Summary):
         summary = target
         network = None
-    else:
-        if isinstance(target, Network):
-            network = target
-        else:
-            from netsize.frontends.hf_config import network_from_config
-
-            network = network_from_config(target, seq_len=seq_len)
+    elif isinstance(target, Network):
+        network = target
         summary = analyze(network, batch_size=batch_size)
+    else:
+        from netsize.frontends.hf_config import analyse_config
+
+        summary, network, measured = analyse_config(target, seq_len=seq_len, batch_size=batch_size, with_cache=True)
     causal = _causal_map(summary, network)
-    return _figures(summary, causal)
+    return _figures(summary, causal, measured, _sliding_windows(network))
 
 
 def _causal_map(summary: Summary, network: Network | None) -> dict[str, bool]:
@@ -185,7 +185,34 @@ def _causal_map(summary: Summary, network: Network | None) -> dict[str, bool]:
     return out
 
 
-def _figures(summary: Summary, causal: dict[str, bool]) -> LLMFigures:
+def _sliding_windows(network: Network | None) -> dict[str, int]:
+    """Sliding windows of the network's attention cores, by node name."""
+    if network is None:
+        return {}
+    return {n.name: w for n in network.nodes if isinstance(w := getattr(n.layer, "sliding_window", None), int)}
+
+
+def _context_kv(summary: Summary, causal: dict[str, bool], windows: dict[str, int], seq: int,
+                batch: int) -> tuple[int, str, str]:
+    """K and V elements cached for the whole context: each causal layer keeps ``min(S, W - 1)``
+    positions under a sliding window ``W`` (transformers' ``DynamicSlidingWindowLayer`` keeps the
+    last ``W - 1``), all ``S`` otherwise."""
+    total, parts = 0, []
+    for r in summary.layers:
+        if not causal.get(r.name):
+            continue
+        kv = _attention_kv(r)
+        if kv is None:
+            continue
+        w = windows.get(r.name)
+        kept = seq if w is None else min(seq, w - 1)
+        total += kv * kept * batch
+        parts.append(f"{kv}*{kept}")
+    return total, "sum over layers of kv_elements*min(S, W - 1)*batch", f"({' + '.join(parts) or '0'})*{batch}"
+
+
+def _figures(summary: Summary, causal: dict[str, bool], measured: int | None = None,
+             windows: dict[str, int] | None = None) -> LLMFigures:
     shape = summary.input_shape
     if len(shape) < 2:
         raise NetsizeError(f"LLM figures need a sequence input (N, S); {summary.model} takes {list(shape)}")
@@ -221,15 +248,27 @@ def _figures(summary: Summary, causal: dict[str, bool]) -> LLMFigures:
              f"3*{2 * macs_tok}"),
         Term("training_flops_6n", 6 * active, "6*N (N = params a token uses)", f"6*{active}"),
     ]
-    if per_layer:
+    ctx_sym, ctx_sub = "", ""
+    if measured is not None:
+        kv_ctx = measured
+        kv_tok, kv_notes = floor_div_exact(measured, tokens)
+        terms.append(Term("kv_cache_elements_per_token", kv_tok,
+                          "cache elements / tokens (measured: one transformers forward with use_cache on meta)",
+                          f"{measured}/{tokens}", kv_notes))
+    elif per_layer:
         uniform = len(set(per_layer)) == 1
         sym = "layers*(H_kv*d_k + H_kv*d_v)" if uniform else "sum over causal attention of (H_kv*d_k + H_kv*d_v)"
         sub = f"{len(per_layer)}*{per_layer[0]}" if uniform else " + ".join(map(str, per_layer))
         terms.append(Term("kv_cache_elements_per_token", kv_tok, sym, sub))
     else:
         terms.append(Term("kv_cache_elements_per_token", 0, "no causal self-attention: nothing cached", ""))
+    if measured is None:
+        if windows:
+            kv_ctx, ctx_sym, ctx_sub = _context_kv(summary, causal, windows, seq, batch)
+        else:
+            kv_ctx = kv_tok * tokens
     kv_bytes_tok = {d: dtype_bytes(kv_tok, d) for d in REPORTED_DTYPES}
-    kv_bytes_ctx = {d: dtype_bytes(kv_tok * tokens, d) for d in REPORTED_DTYPES}
+    kv_bytes_ctx = {d: dtype_bytes(kv_ctx, d) for d in REPORTED_DTYPES}
     weights = {d: dtype_bytes(params, d) for d in REPORTED_DTYPES}
     for d in REPORTED_DTYPES:
         bits = DTYPE_BITS[d]
@@ -237,8 +276,15 @@ def _figures(summary: Summary, causal: dict[str, bool]) -> LLMFigures:
             Term(f"kv_cache_bytes_per_token[{d}]", kv_bytes_tok[d], "kv_elements*bits/8", f"{kv_tok}*{bits}/8")
         )
     for d in REPORTED_DTYPES:
-        terms.append(Term(f"kv_cache_bytes_context[{d}]", kv_bytes_ctx[d], "kv_elements*tokens*bits/8",
-                          f"{kv_tok}*{tokens}*{DTYPE_BITS[d]}/8"))
+        if ctx_sym:
+            terms.append(Term(f"kv_cache_bytes_context[{d}]", kv_bytes_ctx[d], f"({ctx_sym})*bits/8",
+                              f"{ctx_sub}*{DTYPE_BITS[d]}/8"))
+        elif measured is not None:
+            terms.append(Term(f"kv_cache_bytes_context[{d}]", kv_bytes_ctx[d], "measured cache elements*bits/8",
+                              f"{kv_ctx}*{DTYPE_BITS[d]}/8"))
+        else:
+            terms.append(Term(f"kv_cache_bytes_context[{d}]", kv_bytes_ctx[d], "kv_elements*tokens*bits/8",
+                              f"{kv_tok}*{tokens}*{DTYPE_BITS[d]}/8"))
     for d in REPORTED_DTYPES:
         terms.append(Term(f"weights_bytes[{d}]", weights[d], "params*bits/8", f"{params}*{DTYPE_BITS[d]}/8"))
     return LLMFigures(

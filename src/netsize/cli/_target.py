@@ -33,6 +33,7 @@ class Target:
     convention: str = "torch"
     description: str = ""
     spec: Any = None  # netsize.spec.Spec for spec files (line numbers for errors)
+    summary: Summary | None = None  # already analysed (a Hugging Face config built by transformers)
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,8 +96,8 @@ def load_target(
     low = target.lower()
     if low.endswith((".yaml", ".yml")):
         result = _spec_target(target, input_size, variables)
-    elif low.endswith(".json") or (path.is_dir() and (path / "config.json").is_file()):
-        result = _hf_target(path, input_size, seq_len, variables)
+    elif low.endswith(".json") or _hf_config_path(target) is not None:
+        result = _hf_target(path, input_size, seq_len, variables, batch_size)
     elif _is_callable_ref(target):
         result = _torch_target(target, input_size, variables)
     else:
@@ -118,6 +119,8 @@ def summarize(target: Target, *, batch_size: int = 1, convention: str | None = N
     from netsize._analyze import analyze
 
     convention = convention or target.convention
+    if target.summary is not None:
+        return target.summary
     if target.network is None:
         from netsize.frontends.torch import summary as torch_summary
 
@@ -252,18 +255,34 @@ def _zoo_target(target: str, input_size: Any, variables: dict[str, Any]) -> Targ
     )
 
 
-def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict[str, Any]) -> Target:
+def _hf_config_path(target: str) -> Path | None:
+    """A folder holding config.json, a Hugging Face cache snapshot or a model id in the local cache."""
+    if target.lower().endswith((".yaml", ".yml")) or _is_callable_ref(target):
+        return None
+    if not Path(target).is_dir() and "/" not in target:
+        return None  # a zoo name
+    from netsize.frontends.hf_config import find_config
+
+    return find_config(target)
+
+
+def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict[str, Any],
+               batch_size: int = 1) -> Target:
     if input_size is not None:
         raise NetsizeError(f"{path}: a Hugging Face config takes --seq-len, not --input-size")
     if variables:
         raise NetsizeError(f"{path}: --var applies to zoo models and spec files, not to a Hugging Face config")
-    config = path / "config.json" if path.is_dir() else path
-    if not config.is_file():
-        raise NetsizeError(f"config file not found: {config}")
     try:
-        from netsize.frontends.hf_config import network_from_config
+        from netsize.frontends.hf_config import analyse_config, find_config, is_native, network_from_config
     except ImportError:
         raise NetsizeError("reading Hugging Face configs is not available in this installation") from None
+    config = find_config(path)
+    if config is None:
+        raise NetsizeError(f"config file not found: {path}")
+    if not is_native(config):  # through transformers, analysed now at this batch size
+        summary = analyse_config(config, seq_len=seq_len, batch_size=batch_size)[0]
+        return Target(name=summary.model, kind="hf_config", summary=summary,
+                      input_size=summary.input_shape[1:] or None)
     network = network_from_config(config, seq_len=seq_len) if seq_len else network_from_config(config)
     return Target(name=network.name, kind="hf_config", network=network,
                   input_size=next(iter(network.inputs.values()), None))

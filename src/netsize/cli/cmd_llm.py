@@ -14,7 +14,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "and per sequence, training FLOPs per token (3 x forward, next to the 6N rule), KV-cache bytes per "
         "token and for the whole context (grouped-query aware) and weight bytes, per dtype.",
     )
-    p.add_argument("config", metavar="CONFIG", help="HF config.json, or a folder holding one")
+    p.add_argument("config", metavar="CONFIG",
+                   help="HF config.json, a folder holding one, or a model id in the local Hugging Face cache")
     p.add_argument("-s", "--seq-len", type=int, metavar="N",
                    help="sequence length (default: min(max_position_embeddings, 1024); T5: 512)")
     p.add_argument("-b", "--batch-size", type=int, default=1, metavar="N", help="sequences per batch (default 1)")

@@ -23,6 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--seq-len", type=int, metavar="N", help="sequence length for an HF config --model")
     p.add_argument("--throughput", type=float, metavar="SAMPLES_PER_S", help="measured training samples per second")
     p.add_argument("--gpu-flops", type=float, metavar="FLOPS", help="peak FLOP/s of the accelerator, e.g. 989e12")
+    p.add_argument("--gpu", metavar="NAME", help="a GPU of `netsize plan`'s table (h100, a100-80gb, l4...): its "
+                   "dense bf16 peak replaces --gpu-flops")
+    p.add_argument("--gpus", type=int, default=1, metavar="N", help="GPUs working together with --gpu (default 1)")
     p.add_argument("--utilisation", "--utilization", type=float, default=None, metavar="U",
                    help="fraction of peak FLOP/s achieved, e.g. 0.4 (default 1)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
@@ -44,6 +47,14 @@ def _forward_flops(args: argparse.Namespace) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     from netsize.schedule import schedule
+
+    if args.gpu:
+        from netsize._errors import NetsizeError
+        from netsize.plan import gpu_named
+
+        if args.gpus <= 0:
+            raise NetsizeError(f"--gpus must be a positive integer (got {args.gpus})")
+        args.gpu_flops = float(gpu_named(args.gpu).peak_flops * args.gpus)
 
     s = schedule(
         args.samples,

@@ -6,6 +6,9 @@ equals ``sum(p.numel() for p in model.parameters())`` of the class named in the 
 ``architectures`` (tied weights counted once), and its multiply-adds equal FlopCounterMode's
 FLOPs / 2 of that model's forward pass (eager or meta-device attention).
 
+Every field a builder reads is type- and range-checked (one error per bad field, naming the
+field and the file); a field that would change the model and is not modelled is refused.
+
 Input: token ids, per-sample shape ``(seq_len,)`` (encoder-decoders: the decoder reads
 ``seq_len`` ids too). Default ``seq_len``: ``min(max_position_embeddings, 1024)``, or 512 for a
 model without a position limit (T5).
@@ -18,12 +21,18 @@ model without a position limit (T5).
 
 from __future__ import annotations
 
-from netsize.frontends.hf_config._families import (
+from netsize.frontends.hf_config._config import (
     DEFAULT_SEQ_LEN,
     SUPPORTED,
+    analyse_config,
+    find_config,
+    hub_cache,
+    is_native,
     load_config,
     network_from_config,
     resolved_config,
+    summary_from_config,
 )
 
-__all__ = ["DEFAULT_SEQ_LEN", "SUPPORTED", "load_config", "network_from_config", "resolved_config"]
+__all__ = ["DEFAULT_SEQ_LEN", "SUPPORTED", "analyse_config", "find_config", "hub_cache", "is_native", "load_config",
+           "network_from_config", "resolved_config", "summary_from_config"]

@@ -1,26 +1,34 @@
-"""One builder per model family. Builders only translate config fields into layers; the layers count."""
+"""One builder per model family. Builders only translate config fields into layers; the layers count.
+
+Every field a builder reads goes through :class:`~netsize.frontends.hf_config._fields.Fields`
+(type and range checked, one message naming the field and the file). A field of the family that
+would change the model and that netsize does not model is refused by name, never ignored.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-from netsize._errors import NetsizeError
-from netsize._layer import Layer
 from netsize._network import Graph, Network
-from netsize._registry import layer_type
+from netsize.frontends.hf_config._decoder import (
+    ACTIVATIONS,
+    DecoderSpec,
+    MoESpec,
+    activation,
+    build_decoder,
+    dropout,
+    make,
+)
+from netsize.frontends.hf_config._fields import Fields
 from netsize.layers.attention import ScaledDotProductAttention
 from netsize.layers.embedding import Embedding, PositionalEmbedding, RelativePositionBias
 from netsize.layers.linear import Linear
-from netsize.layers.transformer import BiasAdd, NewGELU, TakeToken, llama_block
-
-DEFAULT_SEQ_LEN = 1024  # cap on max_position_embeddings when no --seq-len is given
-_NO_POSITION_LIMIT_SEQ_LEN = 512  # T5 (relative positions: no table to bound the length)
+from netsize.layers.transformer import BiasAdd, TakeToken
 
 Config = dict[str, Any]
+Builder = Callable[[Fields, str, int], Network]
 
 
 @dataclass(frozen=True)
@@ -28,221 +36,349 @@ class Family:
     model_type: str
     architectures: tuple[str, ...]  # the first is the default when the config names none
     defaults: Config  # the config class's defaults in transformers 5.23
-    build: Callable[[Config, str, int], Network]
-
-
-def _make(name: str, **fields: Any) -> Layer:
-    return layer_type(name)(**fields)
-
-
-def _act(name: str) -> Layer:
-    if name == "gelu_new":  # transformers' NewGELUActivation: separate ops, four saved tensors
-        return NewGELU()
-    name = { "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh",
-            "swish": "silu"}.get(name, name)
-    if name == "gelu_tanh":
-        return _make("gelu", approximate="tanh")
-    if name in ("gelu", "relu", "silu", "tanh", "sigmoid"):
-        return _make(name)
-    raise NetsizeError(f"activation {name!r} is not supported; use gelu, gelu_new, relu, silu, tanh or sigmoid")
+    build: Builder
+    aliases: dict[str, str] = field(default_factory=dict)  # transformers' attribute_map: alias -> field
+    position_key: str | None = "max_position_embeddings"  # None: no position limit (T5)
 
 
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
 
 
-def _attn_implementation(cfg: Config) -> str:
+def _attn_implementation(f: Fields) -> str:
     """``eager`` unless the config asks for a fused kernel (``sdpa``, ``flash_attention_2``...)."""
-    name = cfg.get("_attn_implementation") or cfg.get("attn_implementation") or "eager"
+    name = f.raw("_attn_implementation") or f.raw("attn_implementation") or "eager"
     return "eager" if name == "eager" else "sdpa"
 
 
-def _use_cache(cfg: Config) -> bool:
+def _use_cache(f: Fields) -> bool:
     """transformers' ``use_cache`` (config field, the family's default when absent): a causal
     decoder's self-attention keeps its keys and values in a ``DynamicCache`` until the forward
     returns, in ``eval()`` and in ``train()`` alike (only gradient checkpointing turns it off)."""
-    return bool(cfg.get("use_cache", True))
+    return f.bool("use_cache", True)
 
 
-def _dropout(g: Graph, name: str, p: float, x: str) -> str:
-    """A training-time dropout node when ``p > 0`` (its mask is kept for backward)."""
-    return g.add(name, _make("dropout", p=p), x) if p else x
+def _act(f: Fields, key: str) -> str:
+    return f.str_choice(key, ACTIVATIONS)
 
 
-def _seq_default(cfg: Config, key: str | None) -> int:
-    if key is None or cfg.get(key) is None:
-        return _NO_POSITION_LIMIT_SEQ_LEN
-    return min(int(cfg[key]), DEFAULT_SEQ_LEN)
+def _labels(f: Fields) -> int:
+    """transformers' ``num_labels``: the length of ``id2label`` when given, else ``num_labels``, else 2."""
+    id2label = f.raw("id2label")
+    if id2label is not None:
+        if not isinstance(id2label, dict) or not id2label:
+            raise f.error("id2label", "must be a non-empty object mapping label ids to names", id2label)
+        n = f.opt_int("num_labels", min=1)
+        if n is not None and n != len(id2label):
+            raise f.error("num_labels", f"disagrees with id2label's {len(id2label)} labels", n)
+        return len(id2label)
+    return f.opt_int("num_labels", min=1) or 2
+
+
+def _heads(f: Fields, heads_key: str, heads: int, d: int, d_key: str) -> int:
+    """Head size ``d / heads``, which must divide exactly."""
+    if d % heads:
+        raise f.error(d_key, f"must be divisible by {heads_key} ({heads})", d)
+    return d // heads
+
+
+def _classifier_dropout(f: Fields, fallback: str | None, default: float) -> float:
+    if f.raw("classifier_dropout") is not None:
+        return f.rate("classifier_dropout")
+    if fallback is not None and f.raw(fallback) is not None:
+        return f.rate(fallback)
+    return default
+
+
+def _head_kind(arch: str) -> str:
+    for suffix, kind in (("ForCausalLM", "lm"), ("LMHeadModel", "lm"), ("ForSequenceClassification", "seq_cls"),
+                         ("ForTokenClassification", "token_cls"), ("ForQuestionAnswering", "qa")):
+        if arch.endswith(suffix):
+            return kind
+    return "none"
 
 
 # ----- GPT-2 ------------------------------------------------------------------------------
 
 
-def _gpt2(cfg: Config, arch: str, seq_len: int) -> Network:
-    d, heads, layers = cfg["n_embd"], cfg["n_head"], cfg["n_layer"]
-    inner = cfg.get("n_inner") or 4 * d
-    eps = cfg["layer_norm_epsilon"]
-    p = "transformer." if arch == "GPT2LMHeadModel" else ""
-    g = Graph(arch, inputs={"input_ids": (seq_len,)})
-    wte = g.add(f"{p}wte", Embedding(cfg["vocab_size"], d), "input_ids")
-    wpe = g.add(f"{p}wpe", PositionalEmbedding(cfg["n_positions"], d), "input_ids")
-    x = g.add(f"{p}embed_add", _make("add"), [wte, wpe])
-    x = _dropout(g, f"{p}drop", cfg["embd_pdrop"], x)
-    resid, impl = cfg["resid_pdrop"], _attn_implementation(cfg)
+def _gpt2(f: Fields, arch: str, seq_len: int) -> Network:
+    d, heads, layers = f.int("n_embd", min=1), f.int("n_head", min=1), f.int("n_layer", min=0)
+    _heads(f, "n_head", heads, d, "n_embd")
+    inner = f.opt_int("n_inner", min=1) or 4 * d
+    eps = f.float("layer_norm_epsilon", min=0)
+    vocab, positions = f.int("vocab_size", min=1), f.int("n_positions", min=1)
+    act = _act(f, "activation_function")
+    cross = f.bool("add_cross_attention", False)
+    embd, resid, attn_p = f.rate("embd_pdrop"), f.rate("resid_pdrop"), f.rate("attn_pdrop")
+    impl, cache = _attn_implementation(f), _use_cache(f)
+    tie = f.bool("tie_word_embeddings", True)
+    head = _head_kind(arch)
+    p = "" if head == "none" else "transformer."
+    inputs: dict[str, Sequence[int]] = {"input_ids": (seq_len,)}
+    if cross:
+        inputs["encoder_hidden_states"] = (seq_len, d)
+    g = Graph(arch, inputs=inputs)
+    ln = {"normalized_shape": d, "eps": eps}
+    wte = g.add(f"{p}wte", Embedding(vocab, d), "input_ids")
+    wpe = g.add(f"{p}wpe", PositionalEmbedding(positions, d), "input_ids")
+    x = g.add(f"{p}embed_add", make("add"), [wte, wpe])
+    x = dropout(g, f"{p}drop", embd, x)
     for i in range(layers):
         b = f"{p}h.{i}."
-        n = g.add(f"{b}ln_1", _make("layernorm", normalized_shape=d, eps=eps), x)
+        n = g.add(f"{b}ln_1", make("layernorm", **ln), x)
         qkv = g.add(f"{b}attn.c_attn", Linear(d, 3 * d), n)
-        attn = ScaledDotProductAttention(heads, causal=True, dropout=cfg["attn_pdrop"], implementation=impl,
-                                         kv_cache=_use_cache(cfg))
+        attn = ScaledDotProductAttention(heads, causal=True, dropout=attn_p, implementation=impl, kv_cache=cache)
         a = g.add(f"{b}attn.attn", attn, qkv)
         a = g.add(f"{b}attn.c_proj", Linear(d, d), a)
-        a = _dropout(g, f"{b}attn.resid_dropout", resid, a)
-        x = g.add(f"{b}residual1", _make("add"), [x, a])
-        n = g.add(f"{b}ln_2", _make("layernorm", normalized_shape=d, eps=eps), x)
+        a = dropout(g, f"{b}attn.resid_dropout", resid, a)
+        x = g.add(f"{b}residual1", make("add"), [x, a])
+        if cross:  # GPT2Block with add_cross_attention: ln_cross_attn, then attention to the encoder
+            c = f"{b}crossattention."
+            n = g.add(f"{b}ln_cross_attn", make("layernorm", **ln), x)
+            q = g.add(f"{c}q_attn", Linear(d, d), n)
+            kv = g.add(f"{c}c_attn", Linear(d, 2 * d), "encoder_hidden_states")
+            kv = g.add(f"{c}split", make("split", split_size_or_sections=d, dim=-1), kv)
+            a = g.add(f"{c}attn", ScaledDotProductAttention(heads, dropout=attn_p, implementation=impl),
+                      [q, f"{kv}:0", f"{kv}:1"])
+            a = g.add(f"{c}c_proj", Linear(d, d), a)
+            a = dropout(g, f"{c}resid_dropout", resid, a)
+            x = g.add(f"{b}residual_cross", make("add"), [x, a])
+        n = g.add(f"{b}ln_2", make("layernorm", **ln), x)
         m = g.add(f"{b}mlp.c_fc", Linear(d, inner), n)
-        m = g.add(f"{b}mlp.act", _act(cfg["activation_function"]), m)
+        m = g.add(f"{b}mlp.act", activation(act), m)
         m = g.add(f"{b}mlp.c_proj", Linear(inner, d), m)
-        m = _dropout(g, f"{b}mlp.dropout", resid, m)
-        x = g.add(f"{b}residual2", _make("add"), [x, m])
-    x = g.add(f"{p}ln_f", _make("layernorm", normalized_shape=d, eps=eps), x)
-    if arch == "GPT2LMHeadModel":
-        tied = wte if cfg["tie_word_embeddings"] else None
-        g.add("lm_head", Linear(d, cfg["vocab_size"], bias=False), x, tied_to=tied)
+        m = dropout(g, f"{b}mlp.dropout", resid, m)
+        x = g.add(f"{b}residual2", make("add"), [x, m])
+    x = g.add(f"{p}ln_f", make("layernorm", **ln), x)
+    if head == "lm":
+        g.add("lm_head", Linear(d, vocab, bias=False), x, tied_to=wte if tie else None)
+    elif head == "seq_cls":
+        g.add("score", Linear(d, _labels(f), bias=False), x)
+    elif head == "token_cls":
+        x = dropout(g, "dropout", _classifier_dropout(f, "hidden_dropout", 0.1), x)
+        g.add("classifier", Linear(d, _labels(f)), x)
+    elif head == "qa":
+        g.add("qa_outputs", Linear(d, 2), x)
     return g.build()
 
 
 # ----- BERT -------------------------------------------------------------------------------
 
 
-def _bert(cfg: Config, arch: str, seq_len: int) -> Network:
-    d, heads, inter = cfg["hidden_size"], cfg["num_attention_heads"], cfg["intermediate_size"]
-    eps, act = cfg["layer_norm_eps"], cfg["hidden_act"]
+def _bert(f: Fields, arch: str, seq_len: int) -> Network:
+    d, heads = f.int("hidden_size", min=1), f.int("num_attention_heads", min=1)
+    inter = f.int("intermediate_size", min=1)
+    _heads(f, "num_attention_heads", heads, d, "hidden_size")
+    layers = f.int("num_hidden_layers", min=0)
+    eps, act = f.float("layer_norm_eps", min=0), _act(f, "hidden_act")
+    vocab = f.int("vocab_size", min=1)
+    positions = f.int("max_position_embeddings", min=1)
+    types = f.int("type_vocab_size", min=1)
+    pad = f.opt_int("pad_token_id", min=-vocab, max=vocab - 1)
+    hidden_p, attn_p = f.rate("hidden_dropout_prob"), f.rate("attention_probs_dropout_prob")
+    decoder = f.bool("is_decoder", False)
+    cross = f.bool("add_cross_attention", False)
+    if cross and not decoder:
+        raise f.error("add_cross_attention", "needs is_decoder true (BertLayer refuses cross-attention in an encoder)",
+                      True)
+    tie = f.bool("tie_word_embeddings", True)
+    impl = _attn_implementation(f)
+    cache = decoder and _use_cache(f)
     p = "" if arch == "BertModel" else "bert."
-    g = Graph(arch, inputs={"input_ids": (seq_len,)})
+    inputs: dict[str, Sequence[int]] = {"input_ids": (seq_len,)}
+    if cross:
+        inputs["encoder_hidden_states"] = (seq_len, d)
+    g = Graph(arch, inputs=inputs)
     ln = {"normalized_shape": d, "eps": eps}
     e = f"{p}embeddings."
-    words = g.add(f"{e}word_embeddings", Embedding(cfg["vocab_size"], d, cfg.get("pad_token_id")), "input_ids")
-    pos = g.add(f"{e}position_embeddings", PositionalEmbedding(cfg["max_position_embeddings"], d), "input_ids")
-    types = g.add(f"{e}token_type_embeddings", Embedding(cfg["type_vocab_size"], d), "input_ids")
-    x = g.add(f"{e}add", _make("add"), [words, pos, types])
-    x = g.add(f"{e}LayerNorm", _make("layernorm", **ln), x)
-    for i in range(cfg["num_hidden_layers"]):
+    words = g.add(f"{e}word_embeddings", Embedding(vocab, d, pad), "input_ids")
+    pos = g.add(f"{e}position_embeddings", PositionalEmbedding(positions, d), "input_ids")
+    tok = g.add(f"{e}token_type_embeddings", Embedding(types, d), "input_ids")
+    x = g.add(f"{e}add", make("add"), [words, pos, tok])
+    x = g.add(f"{e}LayerNorm", make("layernorm", **ln), x)
+    x = dropout(g, f"{e}dropout", hidden_p, x)
+
+    def attention(a: str, x: str, memory: str, causal: bool, kv_cache: bool) -> str:
+        q = g.add(f"{a}self.query", Linear(d, d), x)
+        k = g.add(f"{a}self.key", Linear(d, d), memory)
+        v = g.add(f"{a}self.value", Linear(d, d), memory)
+        core = ScaledDotProductAttention(heads, causal=causal, dropout=attn_p, implementation=impl, kv_cache=kv_cache)
+        h = g.add(f"{a}self.attn", core, [q, k, v])
+        h = g.add(f"{a}output.dense", Linear(d, d), h)
+        h = dropout(g, f"{a}output.dropout", hidden_p, h)
+        h = g.add(f"{a}output.residual", make("add"), [x, h])
+        return g.add(f"{a}output.LayerNorm", make("layernorm", **ln), h)
+
+    for i in range(layers):
         b = f"{p}encoder.layer.{i}."
-        q = g.add(f"{b}attention.self.query", Linear(d, d), x)
-        k = g.add(f"{b}attention.self.key", Linear(d, d), x)
-        v = g.add(f"{b}attention.self.value", Linear(d, d), x)
-        a = g.add(f"{b}attention.self.attn", ScaledDotProductAttention(heads), [q, k, v])
-        a = g.add(f"{b}attention.output.dense", Linear(d, d), a)
-        x = g.add(f"{b}attention.output.residual", _make("add"), [x, a])
-        x = g.add(f"{b}attention.output.LayerNorm", _make("layernorm", **ln), x)
+        x = attention(f"{b}attention.", x, x, decoder, cache)
+        if cross:
+            x = attention(f"{b}crossattention.", x, "encoder_hidden_states", False, False)
         h = g.add(f"{b}intermediate.dense", Linear(d, inter), x)
-        h = g.add(f"{b}intermediate.intermediate_act_fn", _act(act), h)
+        h = g.add(f"{b}intermediate.intermediate_act_fn", activation(act), h)
         h = g.add(f"{b}output.dense", Linear(inter, d), h)
-        x = g.add(f"{b}output.residual", _make("add"), [x, h])
-        x = g.add(f"{b}output.LayerNorm", _make("layernorm", **ln), x)
-    if arch in ("BertModel", "BertForSequenceClassification"):
+        h = dropout(g, f"{b}output.dropout", hidden_p, h)
+        x = g.add(f"{b}output.residual", make("add"), [x, h])
+        x = g.add(f"{b}output.LayerNorm", make("layernorm", **ln), x)
+    pooled = None
+    if arch in ("BertModel", "BertForSequenceClassification", "BertForPreTraining", "BertForNextSentencePrediction"):
         t = g.add(f"{p}pooler.first_token", TakeToken(0), x)
         t = g.add(f"{p}pooler.dense", Linear(d, d), t)
-        t = g.add(f"{p}pooler.activation", _make("tanh"), t)
-        if arch == "BertForSequenceClassification":
-            labels = cfg.get("num_labels") or len(cfg.get("id2label") or {}) or 2
-            g.add("classifier", Linear(d, labels), t)
-    elif arch == "BertForMaskedLM":
+        pooled = g.add(f"{p}pooler.activation", make("tanh"), t)
+    if arch == "BertForSequenceClassification":
+        assert pooled is not None
+        t = dropout(g, "dropout", _classifier_dropout(f, "hidden_dropout_prob", 0.0), pooled)
+        g.add("classifier", Linear(d, _labels(f)), t)
+    elif arch == "BertForTokenClassification":
+        t = dropout(g, "dropout", _classifier_dropout(f, "hidden_dropout_prob", 0.0), x)
+        g.add("classifier", Linear(d, _labels(f)), t)
+    elif arch == "BertForQuestionAnswering":
+        g.add("qa_outputs", Linear(d, 2), x)
+    if arch in ("BertForMaskedLM", "BertLMHeadModel", "BertForPreTraining"):
         c = "cls.predictions."
         h = g.add(f"{c}transform.dense", Linear(d, d), x)
-        h = g.add(f"{c}transform.transform_act_fn", _act(act), h)
-        h = g.add(f"{c}transform.LayerNorm", _make("layernorm", **ln), h)
-        if cfg["tie_word_embeddings"]:
+        h = g.add(f"{c}transform.transform_act_fn", activation(act), h)
+        h = g.add(f"{c}transform.LayerNorm", make("layernorm", **ln), h)
+        if tie:
             # decoder.weight is the word embeddings, decoder.bias is cls.predictions.bias.
-            h = g.add(f"{c}decoder", Linear(d, cfg["vocab_size"], bias=False), h, tied_to=words)
-            g.add(f"{c}bias", BiasAdd(cfg["vocab_size"]), h)
+            h = g.add(f"{c}decoder", Linear(d, vocab, bias=False), h, tied_to=words)
+            g.add(f"{c}bias", BiasAdd(vocab), h)
         else:
             # Untied: the decoder has its own weight and bias; cls.predictions.bias stays a
             # separate parameter that forward does not use.
-            h = g.add(f"{c}decoder", Linear(d, cfg["vocab_size"], bias=True), h)
-            g.add(f"{c}bias", BiasAdd(cfg["vocab_size"], used=False), h)
+            h = g.add(f"{c}decoder", Linear(d, vocab, bias=True), h)
+            g.add(f"{c}bias", BiasAdd(vocab, used=False), h)
+    if arch in ("BertForPreTraining", "BertForNextSentencePrediction"):
+        assert pooled is not None
+        g.add("cls.seq_relationship", Linear(d, 2), pooled)
     return g.build()
+
+
+BERT_ARCHITECTURES = ("BertModel", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
+                      "BertForQuestionAnswering", "BertForPreTraining", "BertLMHeadModel",
+                      "BertForNextSentencePrediction")
 
 
 # ----- LLaMA, Mistral, Mixtral, Qwen2 -----------------------------------------------------
 
 
-def _decoder_only(kind: str) -> Callable[[Config, str, int], Network]:
-    def build(cfg: Config, arch: str, seq_len: int) -> Network:
-        d, heads = cfg["hidden_size"], cfg["num_attention_heads"]
-        kv = cfg.get("num_key_value_heads") or heads
-        head_dim = cfg.get("head_dim") or d // heads
-        if kind == "qwen2":
-            qkv_bias, o_bias, mlp_bias = True, False, False
-        elif kind == "llama":
-            qkv_bias = o_bias = bool(cfg.get("attention_bias", False))
-            mlp_bias = bool(cfg.get("mlp_bias", False))
-        else:
-            qkv_bias = o_bias = mlp_bias = False
-        moe = (cfg["num_local_experts"], cfg["num_experts_per_tok"]) if kind == "mixtral" else None
-        g = Graph(arch, inputs={"input_ids": (seq_len,)})
-        causal_lm = arch.endswith("ForCausalLM")
-        p = "model." if causal_lm else ""
-        emb = g.add(f"{p}embed_tokens", Embedding(cfg["vocab_size"], d, cfg.get("pad_token_id")), "input_ids")
-        x = emb
-        for i in range(cfg["num_hidden_layers"]):
-            block = llama_block(
-                d,
-                heads,
-                cfg["intermediate_size"],
-                seq_len=seq_len,
-                num_kv_heads=kv,
-                head_dim=head_dim,
-                eps=cfg["rms_norm_eps"],
-                attention_bias=qkv_bias,
-                o_bias=o_bias,
-                mlp_bias=mlp_bias,
-                activation=cfg["hidden_act"],
-                sliding_window=_window(cfg, kind, i),
-                moe=moe,
-                kv_cache=_use_cache(cfg),
-            )
-            x = g.add_network(f"{p}layers.{i}", block, x)
-        x = g.add(f"{p}norm", _make("rmsnorm", normalized_shape=d, eps=cfg["rms_norm_eps"]), x)
-        if causal_lm:
-            tied = emb if cfg["tie_word_embeddings"] else None
-            g.add("lm_head", Linear(d, cfg["vocab_size"], bias=False), x, tied_to=tied)
-        return g.build()
+def decoder_basics(f: Fields, *, act_key: str = "hidden_act", eps_key: str = "rms_norm_eps",
+                   tie_default: bool = False) -> dict[str, Any]:
+    """The fields every LLaMA-lineage config shares, checked, as :class:`DecoderSpec` arguments."""
+    d, heads = f.int("hidden_size", min=1), f.int("num_attention_heads", min=1)
+    vocab = f.int("vocab_size", min=1)
+    kv = f.opt_int("num_key_value_heads", min=1) or heads
+    if heads % kv:
+        raise f.error("num_attention_heads", f"must be a multiple of num_key_value_heads ({kv})", heads)
+    head_dim = f.opt_int("head_dim", min=1)
+    if head_dim is None:
+        head_dim = d // heads
+        if head_dim == 0:
+            raise f.error("num_attention_heads", f"must not exceed hidden_size ({d}) unless head_dim is set", heads)
+    return {
+        "vocab": vocab,
+        "d": d,
+        "layers": f.int("num_hidden_layers", min=0),
+        "heads": heads,
+        "kv_heads": kv,
+        "head_dim": head_dim,
+        "ff": f.int("intermediate_size", min=1),
+        "act": _act(f, act_key),
+        "eps": f.float(eps_key, min=0),
+        "tie": f.bool("tie_word_embeddings", tie_default),
+        "attention_dropout": f.rate("attention_dropout"),
+        "pad_token_id": f.opt_int("pad_token_id", min=-vocab, max=vocab - 1),
+        "kv_cache": _use_cache(f),
+        "implementation": _attn_implementation(f),
+    }
+
+
+def layer_windows(f: Fields, layers: int, window: int | None, default_types: Sequence[str] | None = None
+                  ) -> list[int | None]:
+    """Per-layer sliding windows from ``layer_types`` (each ``full_attention`` or
+    ``sliding_attention``; one per layer) or ``default_types`` when the config has none."""
+    types = f.str_list("layer_types", ("full_attention", "sliding_attention"), length=layers)
+    if types is None:
+        types = list(default_types) if default_types is not None else ["full_attention"] * layers
+    return [window if t == "sliding_attention" else None for t in types]
+
+
+def _decoder_family(spec_of: Callable[[Fields], DecoderSpec]) -> Builder:
+    def build(f: Fields, arch: str, seq_len: int) -> Network:
+        spec = spec_of(f)
+        head = _head_kind(arch)
+        labels = _labels(f) if head in ("seq_cls", "token_cls") else 2
+        drop = _classifier_dropout(f, "hidden_dropout", 0.1) if head == "token_cls" else 0.0
+        return build_decoder(spec, arch, seq_len, head, labels, drop)
 
     return build
 
 
-def _window(cfg: Config, kind: str, layer: int) -> int | None:
-    """The sliding window a layer's mask applies (it changes what is needed, not what eager computes)."""
-    if kind == "mistral" or kind == "mixtral":
-        return cfg.get("sliding_window")
-    if kind == "qwen2" and cfg.get("use_sliding_window"):
-        types = cfg.get("layer_types")
-        if types:
-            return cfg.get("sliding_window") if types[layer] == "sliding_attention" else None
-        return cfg.get("sliding_window") if layer >= cfg.get("max_window_layers", 0) else None
-    return None
+def _llama(f: Fields) -> DecoderSpec:
+    bias = f.bool("attention_bias", False)
+    return DecoderSpec(**decoder_basics(f), q_bias=bias, o_bias=bias, mlp_bias=f.bool("mlp_bias", False))
+
+
+def _mistral(f: Fields) -> DecoderSpec:
+    base = decoder_basics(f)
+    window = f.opt_int("sliding_window", min=1)
+    return DecoderSpec(**base, sliding=[window] * base["layers"])
+
+
+def _mixtral(f: Fields) -> DecoderSpec:
+    base = decoder_basics(f)
+    experts = f.int("num_local_experts", min=1)
+    top_k = f.int("num_experts_per_tok", min=1, max=experts)
+    window = f.opt_int("sliding_window", min=1)
+    moe = MoESpec(experts, top_k, base["ff"])
+    return DecoderSpec(**base, sliding=[window] * base["layers"], moe=[moe] * base["layers"])
+
+
+def _qwen2_windows(f: Fields, layers: int) -> list[int | None]:
+    """Qwen2/Qwen3: ``sliding_window`` applies only with ``use_sliding_window``, to the layers
+    ``layer_types`` marks sliding (default: those from ``max_window_layers`` on)."""
+    use = f.bool("use_sliding_window", False)
+    window = f.opt_int("sliding_window", min=1) if use else None
+    first = f.int("max_window_layers", min=0)
+    default = ["sliding_attention" if window is not None and i >= first else "full_attention" for i in range(layers)]
+    return layer_windows(f, layers, window, default)
+
+
+def _qwen2(f: Fields) -> DecoderSpec:
+    base = decoder_basics(f)
+    return DecoderSpec(**base, q_bias=True, sliding=_qwen2_windows(f, base["layers"]))
 
 
 # ----- T5 ---------------------------------------------------------------------------------
 
 
-def _t5(cfg: Config, arch: str, seq_len: int) -> Network:
-    d, dkv, heads, ff = cfg["d_model"], cfg["d_kv"], cfg["num_heads"], cfg["d_ff"]
+def _t5_activation(f: Fields) -> tuple[bool, str]:
+    proj = f.str("feed_forward_proj")
+    parts = proj.split("-")
+    if (len(parts) > 1 and parts[0] != "gated") or len(parts) > 2 or parts[-1] not in ACTIVATIONS:
+        raise f.error("feed_forward_proj", f"must be ACT or gated-ACT with ACT one of {', '.join(ACTIVATIONS)}", proj)
+    gated = parts[0] == "gated" and len(parts) == 2
+    act = "gelu_new" if proj == "gated-gelu" else parts[-1]  # transformers maps "gated-gelu" to gelu_new
+    return gated, act
+
+
+def _t5(f: Fields, arch: str, seq_len: int) -> Network:
+    d, dkv, heads, ff = f.int("d_model", min=1), f.int("d_kv", min=1), f.int("num_heads", min=1), f.int("d_ff", min=1)
     inner = heads * dkv
-    eps = cfg["layer_norm_epsilon"]
-    proj = cfg["feed_forward_proj"]
-    gated = proj.startswith("gated-")
-    act = proj.removeprefix("gated-")
-    if gated and act == "gelu":
-        act = "gelu_new"  # transformers maps "gated-gelu" to gelu_new
-    buckets, max_dist = cfg["relative_attention_num_buckets"], cfg["relative_attention_max_distance"]
+    eps = f.float("layer_norm_epsilon", min=0)
+    gated, act = _t5_activation(f)
+    vocab = f.int("vocab_size", min=1)
+    buckets = f.int("relative_attention_num_buckets", min=1)
+    max_dist = f.int("relative_attention_max_distance", min=1)
+    layers = f.int("num_layers", min=0)
+    dec_layers = f.opt_int("num_decoder_layers", min=0)
+    drop = f.rate("dropout_rate")
+    impl = _attn_implementation(f)
     inputs: dict[str, Sequence[int]] = {"input_ids": (seq_len,)}
     if arch != "T5EncoderModel":
         inputs["decoder_input_ids"] = (seq_len,)
     g = Graph(arch, inputs=inputs)
     rms = {"normalized_shape": d, "eps": eps}
-    shared = g.add("shared", Embedding(cfg["vocab_size"], d), "input_ids")
+    shared = g.add("shared", Embedding(vocab, d), "input_ids")
 
     def attention(prefix: str, x: str, memory: str, causal: bool, bias: bool) -> str:
         q = g.add(f"{prefix}.q", Linear(d, inner, bias=False), x)
@@ -251,55 +387,59 @@ def _t5(cfg: Config, arch: str, seq_len: int) -> Network:
         if bias:
             g.add(f"{prefix}.relative_attention_bias",
                   RelativePositionBias(buckets, heads, bidirectional=not causal, max_distance=max_dist), [x, memory])
-        a = g.add(f"{prefix}.attn", ScaledDotProductAttention(heads, causal=causal), [q, k, v])
+        a = g.add(f"{prefix}.attn", ScaledDotProductAttention(heads, causal=causal, dropout=drop, implementation=impl),
+                  [q, k, v])
         return g.add(f"{prefix}.o", Linear(inner, d, bias=False), a)
 
     def feed_forward(prefix: str, x: str) -> str:
         if gated:
             h0 = g.add(f"{prefix}.wi_0", Linear(d, ff, bias=False), x)
-            h0 = g.add(f"{prefix}.act", _act(act), h0)
+            h0 = g.add(f"{prefix}.act", activation(act), h0)
             h1 = g.add(f"{prefix}.wi_1", Linear(d, ff, bias=False), x)
-            h = g.add(f"{prefix}.mul", _make("multiply"), [h0, h1])
+            h = g.add(f"{prefix}.mul", make("multiply"), [h0, h1])
         else:
             h = g.add(f"{prefix}.wi", Linear(d, ff, bias=False), x)
-            h = g.add(f"{prefix}.act", _act(act), h)
+            h = g.add(f"{prefix}.act", activation(act), h)
+        h = dropout(g, f"{prefix}.dropout", drop, h)
         return g.add(f"{prefix}.wo", Linear(ff, d, bias=False), h)
 
-    x = shared
-    for i in range(cfg["num_layers"]):
+    def sublayer(b: str, x: str, h: str) -> str:
+        h = dropout(g, f"{b}.dropout", drop, h)
+        return g.add(f"{b}.residual", make("add"), [x, h])
+
+    x = dropout(g, "encoder.dropout", drop, shared)
+    for i in range(layers):
         b = f"encoder.block.{i}.layer."
-        n = g.add(f"{b}0.layer_norm", _make("rmsnorm", **rms), x)
-        a = attention(f"{b}0.SelfAttention", n, n, causal=False, bias=i == 0)
-        x = g.add(f"{b}0.residual", _make("add"), [x, a])
-        n = g.add(f"{b}1.layer_norm", _make("rmsnorm", **rms), x)
-        h = feed_forward(f"{b}1.DenseReluDense", n)
-        x = g.add(f"{b}1.residual", _make("add"), [x, h])
-    encoded = g.add("encoder.final_layer_norm", _make("rmsnorm", **rms), x)
+        n = g.add(f"{b}0.layer_norm", make("rmsnorm", **rms), x)
+        x = sublayer(f"{b}0", x, attention(f"{b}0.SelfAttention", n, n, causal=False, bias=i == 0))
+        n = g.add(f"{b}1.layer_norm", make("rmsnorm", **rms), x)
+        x = sublayer(f"{b}1", x, feed_forward(f"{b}1.DenseReluDense", n))
+    encoded = g.add("encoder.final_layer_norm", make("rmsnorm", **rms), x)
+    encoded = dropout(g, "encoder.final_dropout", drop, encoded)
     if arch == "T5EncoderModel":
         return g.build()
-    x = g.add("decoder.embed_tokens", Embedding(cfg["vocab_size"], d), "decoder_input_ids", tied_to=shared)
-    for i in range(cfg.get("num_decoder_layers") or cfg["num_layers"]):
+    x = g.add("decoder.embed_tokens", Embedding(vocab, d), "decoder_input_ids", tied_to=shared)
+    x = dropout(g, "decoder.dropout", drop, x)
+    for i in range(layers if dec_layers is None else dec_layers):
         b = f"decoder.block.{i}.layer."
-        n = g.add(f"{b}0.layer_norm", _make("rmsnorm", **rms), x)
-        a = attention(f"{b}0.SelfAttention", n, n, causal=True, bias=i == 0)
-        x = g.add(f"{b}0.residual", _make("add"), [x, a])
-        n = g.add(f"{b}1.layer_norm", _make("rmsnorm", **rms), x)
-        a = attention(f"{b}1.EncDecAttention", n, encoded, causal=False, bias=False)
-        x = g.add(f"{b}1.residual", _make("add"), [x, a])
-        n = g.add(f"{b}2.layer_norm", _make("rmsnorm", **rms), x)
-        h = feed_forward(f"{b}2.DenseReluDense", n)
-        x = g.add(f"{b}2.residual", _make("add"), [x, h])
-    x = g.add("decoder.final_layer_norm", _make("rmsnorm", **rms), x)
+        n = g.add(f"{b}0.layer_norm", make("rmsnorm", **rms), x)
+        x = sublayer(f"{b}0", x, attention(f"{b}0.SelfAttention", n, n, causal=True, bias=i == 0))
+        n = g.add(f"{b}1.layer_norm", make("rmsnorm", **rms), x)
+        x = sublayer(f"{b}1", x, attention(f"{b}1.EncDecAttention", n, encoded, causal=False, bias=False))
+        n = g.add(f"{b}2.layer_norm", make("rmsnorm", **rms), x)
+        x = sublayer(f"{b}2", x, feed_forward(f"{b}2.DenseReluDense", n))
+    x = g.add("decoder.final_layer_norm", make("rmsnorm", **rms), x)
+    x = dropout(g, "decoder.final_dropout", drop, x)
     if arch == "T5ForConditionalGeneration":
         # transformers 5 always ties T5's lm_head to `shared`: T5Config.__post_init__ forces
         # tie_word_embeddings=True (a saved False, as in T5 v1.1, only turns off output scaling).
-        g.add("lm_head", Linear(d, cfg["vocab_size"], bias=False), x, tied_to=shared)
+        g.add("lm_head", Linear(d, vocab, bias=False), x, tied_to=shared)
     return g.build()
 
 
 # ----- registry ---------------------------------------------------------------------------
 
-_LLAMA_LIKE = {
+LLAMA_LIKE: Config = {
     "hidden_act": "silu",
     "rms_norm_eps": 1e-6,
     "tie_word_embeddings": False,
@@ -309,123 +449,82 @@ _LLAMA_LIKE = {
     "vocab_size": 32000,
     "head_dim": None,
     "use_cache": True,
+    "attention_dropout": 0.0,
 }
+
+_DECODER_HEADS = ("ForCausalLM", "Model", "ForSequenceClassification", "ForTokenClassification",
+                  "ForQuestionAnswering")
+
+
+def decoder_architectures(stem: str, heads: Sequence[str] = _DECODER_HEADS) -> tuple[str, ...]:
+    return tuple(stem + h for h in heads)
+
 
 FAMILIES: dict[str, Family] = {
     f.model_type: f
     for f in (
         Family(
             "gpt2",
-            ("GPT2LMHeadModel", "GPT2Model"),
+            ("GPT2LMHeadModel", "GPT2Model", "GPT2ForSequenceClassification", "GPT2ForTokenClassification",
+             "GPT2ForQuestionAnswering"),
             {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_inner": None,
              "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True,
              "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1, "use_cache": True},
             _gpt2,
+            aliases={"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
+                     "num_attention_heads": "n_head", "num_hidden_layers": "n_layer"},
+            position_key="n_positions",
         ),
         Family(
             "bert",
-            ("BertModel", "BertForMaskedLM", "BertForSequenceClassification"),
+            BERT_ARCHITECTURES,
             {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
              "intermediate_size": 3072, "hidden_act": "gelu", "max_position_embeddings": 512, "type_vocab_size": 2,
-             "layer_norm_eps": 1e-12, "pad_token_id": 0, "tie_word_embeddings": True},
+             "layer_norm_eps": 1e-12, "pad_token_id": 0, "tie_word_embeddings": True, "hidden_dropout_prob": 0.1,
+             "attention_probs_dropout_prob": 0.1},
             _bert,
         ),
         Family(
             "llama",
-            ("LlamaForCausalLM", "LlamaModel"),
-            {**_LLAMA_LIKE, "intermediate_size": 11008, "num_key_value_heads": None, "max_position_embeddings": 2048,
+            decoder_architectures("Llama"),
+            {**LLAMA_LIKE, "intermediate_size": 11008, "num_key_value_heads": None, "max_position_embeddings": 2048,
              "attention_bias": False, "mlp_bias": False},
-            _decoder_only("llama"),
+            _decoder_family(_llama),
         ),
         Family(
             "mistral",
-            ("MistralForCausalLM", "MistralModel"),
-            {**_LLAMA_LIKE, "intermediate_size": 14336, "num_key_value_heads": 8, "max_position_embeddings": 131072,
+            decoder_architectures("Mistral"),
+            {**LLAMA_LIKE, "intermediate_size": 14336, "num_key_value_heads": 8, "max_position_embeddings": 131072,
              "sliding_window": 4096},
-            _decoder_only("mistral"),
+            _decoder_family(_mistral),
         ),
         Family(
             "mixtral",
-            ("MixtralForCausalLM", "MixtralModel"),
-            {**_LLAMA_LIKE, "intermediate_size": 14336, "num_key_value_heads": 8, "max_position_embeddings": 131072,
+            decoder_architectures("Mixtral"),
+            {**LLAMA_LIKE, "intermediate_size": 14336, "num_key_value_heads": 8, "max_position_embeddings": 131072,
              "rms_norm_eps": 1e-5, "sliding_window": None, "num_local_experts": 8, "num_experts_per_tok": 2},
-            _decoder_only("mixtral"),
+            _decoder_family(_mixtral),
         ),
         Family(
             "qwen2",
-            ("Qwen2ForCausalLM", "Qwen2Model"),
-            {**_LLAMA_LIKE, "vocab_size": 151936, "intermediate_size": 22016, "num_key_value_heads": 32,
-             "max_position_embeddings": 32768, "use_sliding_window": False, "sliding_window": None,
+            decoder_architectures("Qwen2"),
+            {**LLAMA_LIKE, "vocab_size": 151936, "intermediate_size": 22016, "num_key_value_heads": 32,
+             "max_position_embeddings": 32768, "use_sliding_window": False, "sliding_window": 4096,
              "max_window_layers": 28},
-            _decoder_only("qwen2"),
+            _decoder_family(_qwen2),
         ),
         Family(
             "t5",
             ("T5ForConditionalGeneration", "T5Model", "T5EncoderModel"),
             {"vocab_size": 32128, "d_model": 512, "d_kv": 64, "d_ff": 2048, "num_layers": 6, "num_decoder_layers": None,
              "num_heads": 8, "relative_attention_num_buckets": 32, "relative_attention_max_distance": 128,
-             "layer_norm_epsilon": 1e-6, "feed_forward_proj": "relu", "tie_word_embeddings": True},
+             "layer_norm_epsilon": 1e-6, "feed_forward_proj": "relu", "tie_word_embeddings": True,
+             "dropout_rate": 0.1},
             _t5,
+            aliases={"hidden_size": "d_model", "num_attention_heads": "num_heads", "num_hidden_layers": "num_layers",
+                     "head_dim": "d_kv"},
+            position_key=None,
         ),
     )
 }
 
-SUPPORTED: tuple[str, ...] = tuple(FAMILIES)
-
-# LLaMA 1/2/3 configs all say model_type "llama"; these names are accepted as aliases.
-_POSITION_KEY = {"gpt2": "n_positions", "t5": None}
-
-
-def load_config(config: Config | str | Path) -> Config:
-    """A config as a dict: a dict is used as is; a path (file or a folder holding ``config.json``)
-    is read as JSON."""
-    if isinstance(config, dict):
-        return dict(config)
-    path = Path(config)
-    if path.is_dir():
-        path = path / "config.json"
-    if not path.is_file():
-        raise NetsizeError(f"config file {str(path)!r} not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise NetsizeError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(data, dict):
-        raise NetsizeError(f"{path}: a config must be a JSON object")
-    return data
-
-
-def resolved_config(config: Config | str | Path) -> tuple[Family, Config, str]:
-    """(family, config with the family's defaults filled in, architecture counted)."""
-    cfg = load_config(config)
-    model_type = cfg.get("model_type")
-    if model_type not in FAMILIES:
-        got = "no model_type" if model_type is None else f"model_type {model_type!r}"
-        raise NetsizeError(
-            f"config has {got}; supported model types: {', '.join(SUPPORTED)} "
-            "(LLaMA 1/2/3 use 'llama')"
-        )
-    family = FAMILIES[model_type]
-    full = {**family.defaults, **cfg}
-    archs = cfg.get("architectures") or [family.architectures[0]]
-    arch = archs[0]
-    if arch not in family.architectures:
-        raise NetsizeError(
-            f"architecture {arch!r} of model_type {model_type!r} is not supported; "
-            f"supported: {', '.join(family.architectures)}"
-        )
-    return family, full, arch
-
-
-def network_from_config(config: Config | str | Path, seq_len: int | None = None) -> Network:
-    """The network of a Hugging Face config, for token-id inputs of ``seq_len`` positions.
-
-    ``seq_len`` defaults to ``min(max_position_embeddings, 1024)`` (GPT-2: ``n_positions``;
-    T5, which has no position table: 512).
-    """
-    family, cfg, arch = resolved_config(config)
-    if seq_len is None:
-        seq_len = _seq_default(cfg, _POSITION_KEY.get(family.model_type, "max_position_embeddings"))
-    if not isinstance(seq_len, int) or seq_len <= 0:
-        raise NetsizeError(f"sequence length must be a positive integer (got {seq_len!r})")
-    return family.build(cfg, arch, seq_len)

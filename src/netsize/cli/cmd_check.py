@@ -1,0 +1,92 @@
+"""``netsize check TARGET --expect params=60M --expect conv5.output=27x27x256``: verify published claims."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from netsize._errors import NetsizeError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "check",
+        help="check published claims (params=60M, conv5.output=27x27x256) and show where false ones went wrong",
+        description="Each claim is QUANTITY=VALUE or LAYER.QUANTITY=VALUE; quantities: params, trainable-params, "
+        "weights, biases, buffers, multiply-adds, flops, other-ops, activations, activation-bytes, model-size, "
+        "output, input. Values as people write them: 62,378,344, 60M, 1.1G, 93MB, 58MiB, 13x13x256 (channels "
+        "first or last, with or without the batch). Exit status 1 when a claim fails.",
+    )
+    p.add_argument("target", metavar="TARGET", nargs="?", help="zoo name, spec, HF config.json (or in --claims)")
+    p.add_argument("-e", "--expect", action="append", default=[], metavar="CLAIM", help="a claim (repeatable)")
+    p.add_argument("--claims", metavar="FILE", help="a YAML claims file (target, tolerance, claims; see examples/)")
+    p.add_argument("--tolerance", metavar="T", help="1%% (relative) or a number; default: the claim's own rounding")
+    p.add_argument("-i", "--input-size", metavar="SHAPE", action="append", help="input shape (per sample)")
+    p.add_argument("--seq-len", type=int, metavar="N", help="sequence length (Hugging Face configs)")
+    p.add_argument("--dtype", default="float32", help="dtype for byte claims (default float32)")
+    p.add_argument("--format", choices=("table", "json", "markdown"), default="table", help="output format")
+    p.set_defaults(func=run)
+
+
+def load_claims_file(path: str) -> dict[str, Any]:
+    """A claims file: ``target``, optional ``input_size``, ``tolerance``, ``source``, and ``claims``,
+    a list of ``{QUANTITY: VALUE}`` or ``{claim: "Q=V", tolerance: ..., source: ...}``."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise NetsizeError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
+        raise NetsizeError(f"{path}: a claims file is a mapping with a list 'claims' (see examples/claims/)")
+    return data
+
+
+def _claims(data: dict[str, Any], path: str) -> list[tuple[str, str | None, str]]:
+    out = []
+    for i, item in enumerate(data["claims"]):
+        if isinstance(item, dict) and "claim" in item:
+            out.append((str(item["claim"]), item.get("tolerance"), str(item.get("source", ""))))
+        elif isinstance(item, dict) and len(item) == 1:
+            ((key, value),) = item.items()
+            out.append((f"{key}={value}", None, ""))
+        else:
+            raise NetsizeError(f"{path}: claims[{i}]: write QUANTITY: VALUE or claim: 'QUANTITY=VALUE'")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from netsize.check import check, parse_claim
+    from netsize.cli._target import load_target, parse_input_sizes, summarize
+    from netsize.render._check import check_markdown, check_text
+
+    data: dict[str, Any] = {}
+    items: list[tuple[str, str | None, str]] = []
+    if args.claims:
+        data = load_claims_file(args.claims)
+        items = _claims(data, args.claims)
+    items += [(c, None, "") for c in args.expect]
+    target_name = args.target or data.get("target")
+    if not target_name:
+        raise NetsizeError("name a TARGET, or a claims file with a 'target'")
+    if not items:
+        raise NetsizeError("no claims: give --expect QUANTITY=VALUE or --claims FILE")
+    tolerance = args.tolerance if args.tolerance is not None else data.get("tolerance")
+    input_size = parse_input_sizes(args.input_size) if args.input_size else None
+    if input_size is None and data.get("input_size") is not None:
+        input_size = parse_input_sizes([str(data["input_size"])])
+    target = load_target(str(target_name), input_size=input_size, seq_len=args.seq_len)
+    summary = summarize(target)
+    claims = [parse_claim(text, tol if tol is not None else tolerance, source) for text, tol, source in items]
+    results = check(summary, claims, dtype=args.dtype)  # type: ignore[arg-type]
+    if args.format == "json":
+        print(json.dumps({"target": str(target_name), "source": data.get("source", ""),
+                          "claims": [r.to_dict() for r in results]}, indent=2))  # fmt: skip
+    elif args.format == "markdown":
+        print(check_markdown(results))
+    else:
+        header = f"{target_name}" + (f" · {data['source']}" if data.get("source") else "")
+        print(check_text(results, header))
+    return 0 if all(r.holds for r in results) else 1

@@ -1,0 +1,109 @@
+"""``netsize plan CONFIG``: will it fit? Serving, LoRA/QLoRA and full fine-tuning memory per GPU."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from netsize._errors import NetsizeError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "plan",
+        help="will it fit: memory per GPU for serving, LoRA/QLoRA and full fine-tuning, on one GPU or many",
+        description="Memory per GPU, broken down (weights, gradients, optimizer state, master weights, activations, "
+        "KV cache), for serving and fine-tuning a model, with the GPUs it fits on. Rules: docs/plan.md.",
+    )
+    p.add_argument("target", metavar="TARGET", help="HF config.json (or a folder holding one), spec file or zoo name")
+    p.add_argument("--scenario", default="serve,lora,full", metavar="LIST",
+                   help="comma-separated: serve, lora, qlora, full (default serve,lora,full)")
+    p.add_argument("--gpu", metavar="NAME", help="check one GPU (h100, a100-40gb, l4, rtx4090, t4...; default: all)")
+    p.add_argument("--gpus", type=int, default=1, metavar="N", help="GPUs in all (default 1)")
+    p.add_argument("--gpus-per-node", type=int, default=8, metavar="N", help="GPUs per node (default 8)")
+    p.add_argument("--zero", type=int, default=0, choices=(0, 1, 2, 3), help="DeepSpeed ZeRO stage")
+    p.add_argument("--fsdp", choices=("full_shard", "shard_grad_op", "hybrid_shard"), help="PyTorch FSDP sharding")
+    p.add_argument("--offload", choices=("none", "optimizer", "params"), default="none",
+                   help="CPU offload: optimizer state, or optimizer state and parameters (ZeRO-3)")
+    p.add_argument("--tp", type=int, default=1, metavar="N", help="tensor-parallel degree")
+    p.add_argument("--pp", type=int, default=1, metavar="N", help="pipeline stages")
+    p.add_argument("-s", "--seq-len", type=int, default=2048, metavar="N", help="training sequence length (2048)")
+    p.add_argument("--micro-batch", type=int, default=1, metavar="N", help="sequences per GPU per step (1)")
+    p.add_argument("--grad-accum", type=int, default=1, metavar="N", help="gradient accumulation steps (1)")
+    p.add_argument("--checkpointing", action="store_true", help="activation checkpointing")
+    p.add_argument("--optimizer", default="adamw", help="adamw, adam, adam8bit, adafactor, sgd, sgd_momentum")
+    p.add_argument("--precision", choices=("amp", "master", "bf16", "fp32"),
+                   help="amp (fp32 weights + bf16 autocast), master (bf16 weights, fp32 master; default with ZeRO)")
+    p.add_argument("--lora", default="r=16,alpha=32,targets=q_proj+v_proj", metavar="SPEC",
+                   help="r=16,alpha=32,targets=q_proj+v_proj (or all-linear),bias=none,save=lm_head")
+    p.add_argument("--quant", default="none", metavar="METHOD",
+                   help="serving weights: none, fp8, int8, nf4, fp4, gptq, awq (gptq/awq: --bits, --group-size)")
+    p.add_argument("--bits", type=int, default=4, help="bits per weight for gptq/awq (4)")
+    p.add_argument("--group-size", type=int, default=128, help="group size for gptq/awq (128; -1: one group)")
+    p.add_argument("--double-quant", action="store_true", help="nf4/fp4 double quantisation of the absmax")
+    p.add_argument("--batch", type=int, default=1, metavar="N", help="serving: sequences at once (1)")
+    p.add_argument("--context", type=int, metavar="N", help="serving: tokens per sequence (default --seq-len)")
+    p.add_argument("--block-size", type=int, default=16, metavar="N", help="serving: KV-cache block (16, vLLM)")
+    p.add_argument("--gpu-memory-utilization", type=float, default=0.9, metavar="F",
+                   help="serving: fraction of GPU memory the server may use (0.9, vLLM)")
+    p.add_argument("--kv-dtype", default="bfloat16", help="serving: KV-cache dtype (bfloat16; fp8)")
+    p.add_argument("--format", choices=("table", "json", "markdown"), default="table", help="output format")
+    p.add_argument("--explain", action="store_true", help="also print every figure's formula")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of labels")
+    p.set_defaults(func=run)
+
+
+def parse_lora(text: str) -> Any:
+    """``r=16,alpha=32,targets=q_proj+v_proj,bias=none,save=lm_head`` -> LoRA."""
+    from netsize.plan import LoRA
+
+    values: dict[str, Any] = {}
+    for item in filter(None, text.split(",")):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise NetsizeError(f"--lora: expected KEY=VALUE, got {item!r} (e.g. r=16,targets=q_proj+v_proj)")
+        if key in ("r", "alpha"):
+            try:
+                values[key] = int(value)
+            except ValueError:
+                raise NetsizeError(f"--lora: {key} must be an integer (got {value!r})") from None
+        elif key == "targets":
+            values["targets"] = value if value == "all-linear" else tuple(filter(None, value.split("+")))
+        elif key == "bias":
+            values["bias"] = value
+        elif key in ("save", "modules_to_save"):
+            values["modules_to_save"] = tuple(filter(None, value.split("+")))
+        else:
+            raise NetsizeError(f"--lora: unknown key {key!r}; use r, alpha, targets, bias, save")
+    return LoRA(**values)
+
+
+def run(args: argparse.Namespace) -> int:
+    from netsize.cli._target import load_target
+    from netsize.plan import Quantization, Setup, plan
+    from netsize.render._plan import plan_markdown, plan_text
+
+    scenarios = tuple(s.strip() for s in args.scenario.split(",") if s.strip())
+    setup = Setup(
+        seq_len=args.seq_len, micro_batch=args.micro_batch, grad_accum=args.grad_accum, gpus=args.gpus,
+        gpus_per_node=args.gpus_per_node, zero=args.zero, fsdp=args.fsdp,
+        offload_optimizer=args.offload != "none", offload_params=args.offload == "params",
+        tensor_parallel=args.tp, pipeline_stages=args.pp, optimizer=args.optimizer, precision=args.precision,
+        checkpointing=args.checkpointing, lora=parse_lora(args.lora),
+        quant=Quantization(args.quant, bits=args.bits, group_size=args.group_size, double_quant=args.double_quant),
+        serve_batch=args.batch, context=args.context, block_size=args.block_size,
+        gpu_memory_utilization=args.gpu_memory_utilization, kv_dtype=args.kv_dtype,
+    )  # fmt: skip
+    target = load_target(args.target, seq_len=args.seq_len)
+    if target.network is None:
+        raise NetsizeError(f"{args.target}: netsize plan takes a config, spec or zoo model, not a PyTorch callable")
+    result = plan(target.network, scenarios=scenarios, setup=setup, gpu=args.gpu)
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+    elif args.format == "markdown":
+        print(plan_markdown(result, args.lang))
+    else:
+        print(plan_text(result, args.lang, explain=args.explain))
+    return 0

@@ -1,0 +1,31 @@
+"""``netsize serve``: the web calculator on http://127.0.0.1:8000."""
+
+from __future__ import annotations
+
+import argparse
+
+from netsize._errors import NetsizeError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "serve",
+        help="a local web calculator: edit a spec or pick a model, see the table, charts and memory as you type",
+        description="Serves the calculator (needs: pip install 'netsize[serve]'). Bound to 127.0.0.1 unless --host "
+        "says otherwise; requests are limited in size and time.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        raise NetsizeError("netsize serve needs starlette and uvicorn: pip install 'netsize[serve]'") from None
+    from netsize.serve import create_app
+
+    print(f"netsize calculator on http://{args.host}:{args.port}/  (Ctrl-C stops it)")
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+    return 0

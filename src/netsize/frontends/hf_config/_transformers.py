@@ -1,0 +1,206 @@
+"""Families netsize does not build itself, through transformers when it is installed: the model
+is built from the config on the meta device (no weights allocated, nothing downloaded) and
+analysed by the PyTorch frontend, which counts every aten op it runs.
+
+The KV cache of such a model is measured, not derived: one forward with ``use_cache=True`` on
+the meta device, and the elements of every tensor in the returned cache (key/value layers,
+sliding-window layers already capped, state-space states) are counted.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+from typing import Any
+
+from netsize._errors import NetsizeError
+from netsize._summary import Summary
+
+
+@dataclass(frozen=True)
+class TransformersAnalysis:
+    """A summary from transformers' own model, and what its cache holds after the forward."""
+
+    summary: Summary
+    cache_elements: int | None  # every cache tensor's elements after one forward of batch x seq; None: no cache
+
+
+def _import() -> tuple[Any, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError:
+        raise ImportError from None
+    return torch, transformers
+
+
+def available() -> bool:
+    try:
+        _import()
+    except ImportError:
+        return False
+    return True
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+_REAL_FALLBACK_PARAMS = 50_000_000  # a model this small may be built on the CPU when meta cannot run it
+
+
+def build_model(cfg: dict[str, Any], source: str, arch: str | None, device: str = "meta") -> Any:
+    """transformers' model of ``cfg`` on the meta device (eager attention, as netsize counts)."""
+    torch, transformers = _import()
+    model_type = cfg["model_type"]
+    kwargs = {k: v for k, v in cfg.items() if k not in ("model_type", "transformers_version", "auto_map")}
+    if model_type not in transformers.CONFIG_MAPPING:
+        from netsize.frontends.hf_config._families import FAMILIES
+
+        raise NetsizeError(
+            f"{source}: model_type {model_type!r} is unknown to transformers {transformers.__version__} and not "
+            f"built natively by netsize (which builds {', '.join(FAMILIES)}); check the spelling, or a newer "
+            "transformers may know it"
+        )
+    try:
+        config = transformers.AutoConfig.for_model(model_type, **kwargs)
+    except (ValueError, KeyError) as err:
+        raise NetsizeError(f"{source}: transformers {transformers.__version__} cannot read model_type {model_type!r}: "
+                           f"{_first_line(err)}") from None
+    except Exception as err:
+        raise NetsizeError(f"{source}: transformers refuses this config: {_first_line(err)}") from None
+    config._attn_implementation = "eager"
+    for sub in ("text_config", "vision_config", "audio_config", "encoder", "decoder"):
+        inner = getattr(config, sub, None)
+        if inner is not None and hasattr(inner, "_attn_implementation"):
+            inner._attn_implementation = "eager"
+    if hasattr(config, "_experts_implementation"):
+        config._experts_implementation = "eager"  # a loop over experts: the counter sees each matmul
+    if arch is not None:
+        cls = getattr(transformers, arch, None)
+        if cls is None:
+            raise NetsizeError(f"{source}: architecture {arch!r} is not a class of transformers "
+                               f"{transformers.__version__}")
+        factory = cls
+    else:
+        factory = None
+        for auto in ("AutoModelForCausalLM", "AutoModelForSeq2SeqLM", "AutoModel"):
+            mapping = getattr(transformers, auto)
+            if type(config) in mapping._model_mapping:
+                factory = mapping.from_config
+                break
+        if factory is None:
+            raise NetsizeError(f"{source}: transformers has no model class for model_type {model_type!r}")
+    try:
+        with torch.device(device):
+            return factory(config)
+    except NetsizeError:
+        raise
+    except Exception as err:
+        raise NetsizeError(f"{source}: transformers cannot build {arch or model_type}: {_first_line(err)}") from None
+
+
+def model_inputs(model: Any, batch: int, seq_len: int) -> dict[str, Any]:
+    """Meta inputs of the model's main input: token ids ``(batch, seq_len)``, images from the
+    config's ``image_size`` and ``num_channels``, or audio features for Whisper-like encoders;
+    encoder-decoders also get ``decoder_input_ids``."""
+    torch, _ = _import()
+    config = model.config
+    name = getattr(model, "main_input_name", "input_ids")
+    inputs: dict[str, Any] = {}
+    if name == "pixel_values":
+        vision = getattr(config, "vision_config", None) or config
+        size = getattr(vision, "image_size", 224)
+        size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
+        channels = getattr(vision, "num_channels", 3)
+        inputs[name] = torch.empty(batch, channels, *size, device="meta")
+    elif name == "input_features":
+        mels = getattr(config, "num_mel_bins", 80)
+        frames = 2 * getattr(config, "max_source_positions", 1500)
+        inputs[name] = torch.empty(batch, mels, frames, device="meta")
+    else:
+        inputs["input_ids"] = torch.zeros(batch, seq_len, dtype=torch.long, device="meta")
+    if getattr(config, "is_encoder_decoder", False):
+        inputs["decoder_input_ids"] = torch.zeros(batch, seq_len, dtype=torch.long, device="meta")
+    return inputs
+
+
+def _cache_tensors(obj: Any, seen: set[int], out: list[Any], torch: Any, depth: int = 0) -> None:
+    if depth > 6 or id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, torch.Tensor):
+        if obj.dim() > 1:  # scalars and 1-d bookkeeping (cumulative lengths) are not cached states
+            out.append(obj)
+        return
+    if isinstance(obj, (list, tuple)):
+        for v in obj:
+            _cache_tensors(v, seen, out, torch, depth + 1)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _cache_tensors(v, seen, out, torch, depth + 1)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+        for v in vars(obj).values():
+            _cache_tensors(v, seen, out, torch, depth + 1)
+
+
+def cache_elements(model: Any, inputs: dict[str, Any]) -> int | None:
+    """Elements of every tensor in the cache a forward with ``use_cache=True`` returns."""
+    torch, _ = _import()
+    try:
+        with torch.no_grad():
+            out = model(**inputs, use_cache=True)
+    except Exception:
+        return None
+    cache = getattr(out, "past_key_values", None)
+    if cache is None:
+        cache = getattr(out, "cache_params", None)
+    if cache is None:
+        return None
+    tensors: list[Any] = []
+    _cache_tensors(cache, set(), tensors, torch)
+    storages: dict[tuple[int, int], int] = {}
+    for t in tensors:
+        storages[(id(t), t.numel())] = t.numel()
+    return sum(storages.values())
+
+
+def analyse(cfg: dict[str, Any], source: str, arch: str | None, seq_len: int, batch_size: int,
+            with_cache: bool = False) -> TransformersAnalysis:
+    """Build with transformers and analyse with the PyTorch frontend; a note says so."""
+    try:
+        torch, transformers = _import()
+    except ImportError:
+        raise NetsizeError(
+            f"{source}: model_type {cfg.get('model_type')!r} is not built natively by netsize; installing "
+            "transformers (pip install transformers torch) covers it and every other family transformers knows"
+        ) from None
+    from netsize.frontends.torch import summary as torch_summary
+
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # its notes on slow reference kernels are not ours to print
+    try:
+        model = build_model(cfg, source, arch)
+        inputs = model_inputs(model, batch_size, seq_len)
+        try:
+            result = torch_summary(model, input_data=inputs, fallback=False)
+        except NetsizeError as err:
+            # Some forwards read tensor values (DeBERTa's relative positions, Megatron-BERT):
+            # a small model is built on the CPU and run once for real instead.
+            small = sum(p.numel() for p in model.parameters()) <= _REAL_FALLBACK_PARAMS
+            if "cannot run on meta tensors" not in str(err) or not small:
+                raise NetsizeError(f"{source}: {err}") from None
+            model = build_model(cfg, source, arch, device="cpu")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # the summary's notes say it
+                result = torch_summary(model, input_data=inputs, fallback=True)
+            inputs = {k: torch.zeros(v.shape, dtype=v.dtype) for k, v in inputs.items()}
+        cache = cache_elements(model, inputs) if with_cache else None
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    note = (f"built by transformers {transformers.__version__} ({type(model).__name__}) on the meta device and "
+            "analysed by netsize's PyTorch frontend: model_type "
+            f"{cfg.get('model_type')!r} is not built natively")
+    result = replace(result, model=type(model).__name__, notes=(*result.notes, note))
+    return TransformersAnalysis(result, cache)

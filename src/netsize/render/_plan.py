@@ -1,0 +1,68 @@
+"""Text and Markdown of a :class:`netsize.plan.Plan`. Formatting only: the plan computed everything."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netsize._i18n import translate
+from netsize.render._format import size
+
+if TYPE_CHECKING:
+    from netsize.plan import Plan, Scenario
+
+
+def signed_size(n_bytes: int) -> str:
+    return ("-" if n_bytes < 0 else "") + size(abs(n_bytes))
+
+
+def _fits_cells(sc: Scenario) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for f in sc.fits:
+        verdict = "fits" if f.fits else "does not fit"
+        extra = f"max batch {f.max_batch:,}" if f.max_batch is not None else ""
+        rows.append((f.gpu, size(f.memory_bytes), f"{verdict}, headroom {signed_size(f.headroom_bytes)}", extra))
+    return rows
+
+
+def plan_text(plan: Plan, lang: str = "en", explain: bool = False) -> str:
+    """The plan as plain text: per scenario the parts per GPU, the total, and the fits table."""
+    out = [f"{plan.model} · {plan.params:,} params"]
+    for sc in plan.scenarios:
+        out += ["", sc.description]
+        rows = [(translate(t.name, lang), size(t.value)) for t in sc.parts]
+        rows.append((translate("total_per_gpu", lang), size(sc.total_bytes)))
+        if sc.cpu_bytes:
+            rows.append((translate("cpu_offload", lang), size(sc.cpu_bytes)))
+        if sc.trainable_params:
+            rows.insert(0, (translate("trainable_params", lang), f"{sc.trainable_params:,}"))
+        width = max(len(k) for k, _ in rows)
+        out += [f"  {k:<{width}}  {v:>12}" for k, v in rows]
+        fit_rows = _fits_cells(sc)
+        if fit_rows:
+            w0 = max(len(r[0]) for r in fit_rows)
+            w1 = max(len(r[1]) for r in fit_rows)
+            w2 = max(len(r[2]) for r in fit_rows)
+            out.append("  on:")
+            out += [f"    {a:<{w0}}  {b:>{w1}}  {c:<{w2}}  {d}".rstrip() for a, b, c, d in fit_rows]
+        out += [f"  note: {n}" for n in sc.notes]
+        if explain:
+            out += ["  " + t.render(lang) for t in (*sc.extra, *sc.parts)]
+    return "\n".join(out)
+
+
+def plan_markdown(plan: Plan, lang: str = "en") -> str:
+    """The plan as Markdown tables."""
+    out = [f"**{plan.model}** · {plan.params:,} params"]
+    for sc in plan.scenarios:
+        out += ["", f"### {sc.name}", "", sc.description, "", "| part | bytes per GPU |", "|---|---:|"]
+        out += [f"| {translate(t.name, lang)} | {size(t.value)} |" for t in sc.parts]
+        out.append(f"| **{translate('total_per_gpu', lang)}** | **{size(sc.total_bytes)}** |")
+        if sc.fits:
+            out += ["", "| GPU | memory | fits | headroom | max batch |", "|---|---:|---|---:|---:|"]
+            out += [
+                f"| {f.gpu} | {size(f.memory_bytes)} | {'yes' if f.fits else 'no'} | {signed_size(f.headroom_bytes)} "
+                f"| {'' if f.max_batch is None else f'{f.max_batch:,}'} |"
+                for f in sc.fits
+            ]
+        out += [f"- {n}" for n in sc.notes]
+    return "\n".join(out)
