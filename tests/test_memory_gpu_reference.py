@@ -60,47 +60,17 @@ def test_training_step2_peak_within_10_percent(case, method):
     assert 0 <= r.weights_bytes - case["params"] * 4 < 0.01 * case["params"] * 4
 
 
-# Inference is not part of the 10% requirement; vgg16's misses are recorded, not hidden.
-_VGG_INFER = "vgg16 inference: H100 peak has ~{} MiB more than predicted (own error {}), most likely cuDNN " \
-             "workspace of the 224x224x64 convolutions, which the meta device cannot show"
-_INFER_XFAIL = {
-    "vgg16-bs32-fp32-adam": _VGG_INFER.format(784, "-37.1%"),
-    "vgg16-bs32-fp32-sgd": _VGG_INFER.format(784, "-37.1%"),
-    "vgg16-bs32-bf16-adam": _VGG_INFER.format(343, "-25.8%"),
-}
+# Inference: within 15% (issue 12's target), with the cuDNN workspace of the 3x3 convolutions
+# estimated (memory/_cuda_workspace.py): vgg16 was -37.1% (fp32) / -25.8% (bf16) without it.
+INFER_BOUND = 0.15
 
 
-@pytest.mark.parametrize(
-    "case",
-    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=_INFER_XFAIL[_id(c)])) if _id(c) in _INFER_XFAIL
-     else c for c in CASES],
-    ids=_id,
-)
-def test_inference_peak_within_10_percent(case):
-    r = _report(case)
+@pytest.mark.parametrize("method", ["torch", "network"])
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_inference_peak_within_15_percent(case, method):
+    r = _report(case, method)
     own = case["inference_peak_bytes"] - leftover(case)
-    assert abs(r.peak_inference_bytes - own) / own <= BOUND, (r.peak_inference_bytes, own)
-
-
-# The network method's inference misses, recorded: vgg16 as above. GPT-2 passes since transformers'
-# KV cache (use_cache: every layer's K and V alive until the forward returns) is modelled
-# (ScaledDotProductAttention(kv_cache=True) -> MemoryContract.retained_elements): -0.0% fp32, -4.0% bf16.
-_NET_INFER_XFAIL = {
-    **_INFER_XFAIL,
-    "vgg16-bs32-bf16-adam": None,  # within 10% here (-9.6% own): the network keeps fp32 outputs
-}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=_NET_INFER_XFAIL[_id(c)]))
-     if _NET_INFER_XFAIL.get(_id(c)) else c for c in CASES],
-    ids=_id,
-)
-def test_network_method_inference_peak_within_10_percent(case):
-    r = _report(case, "network")
-    own = case["inference_peak_bytes"] - leftover(case)
-    assert abs(r.peak_inference_bytes - own) / own <= BOUND, (r.peak_inference_bytes, own)
+    assert abs(r.peak_inference_bytes - own) / own <= INFER_BOUND, (r.peak_inference_bytes, own)
 
 
 # Transformer cases of issue 12 (ViT-B/16 with nn.MultiheadAttention, BERT-base from its config).

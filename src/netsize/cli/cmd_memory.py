@@ -73,10 +73,15 @@ def run(args: argparse.Namespace) -> int:
     rows += [
         ("peak, training step", report.peak_training_bytes),
         ("peak, inference", report.peak_inference_bytes),
+        ("CUDA workspaces, estimated", report.cuda_workspace_bytes),
     ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v:>16,} B  {_mib(v):>14}")
+    print(f"  cuBLAS {_mib(report.cublas_workspace_bytes)} per process, not in the peaks (PyTorch's "
+          "CUBLAS_WORKSPACE_CONFIG default: 32 MiB per handle on Hopper, forward and backward threads); "
+          f"cuDNN {_mib(report.cudnn_workspace_bytes)}, the largest convolution workspace, in the peaks "
+          "(estimated: 2 x the input of a 3x3 stride-1 convolution)")
     if args.layers:
         print()
         name_w = max((len(m.name) for m in report.layers), default=5)

@@ -89,13 +89,25 @@ class MemoryReport:
     peak_optimizer_step_bytes: int = 0
     layers: tuple[LayerMemory, ...] = field(default=())
     checkpoint_segments: int | None = None  # checkpoint_sequential's segments (None: its default)
+    # CUDA's own memory, estimated (memory/_cuda_workspace.py): the largest cuDNN convolution
+    # workspace (inside the peaks, while that convolution runs) and the per-process cuBLAS
+    # workspaces (not in the peaks: a process holds them from its first matmul to its exit)
+    cudnn_workspace_bytes: int = 0
+    cublas_workspace_bytes: int = 0
+
+    @property
+    def cuda_workspace_bytes(self) -> int:
+        """CUDA workspaces, estimated: cuBLAS's per-process workspaces and the largest cuDNN
+        convolution workspace."""
+        return self.cublas_workspace_bytes + self.cudnn_workspace_bytes
 
     def to_dict(self) -> dict[str, Any]:
         keys = (
             "model", "batch_size", "dtype", "optimizer", "autocast", "checkpointing", "method", "params",
             "trainable_params", "weights_bytes", "gradient_bytes", "optimizer_bytes", "activation_bytes",
             "input_bytes", "autocast_weight_copies_bytes", "peak_training_bytes", "peak_inference_bytes",
-            "peak_backward_bytes", "peak_optimizer_step_bytes", "checkpoint_segments",
+            "peak_backward_bytes", "peak_optimizer_step_bytes", "checkpoint_segments", "cudnn_workspace_bytes",
+            "cublas_workspace_bytes",
         )  # fmt: skip
         d: dict[str, Any] = {k: getattr(self, k) for k in keys}
         d["layers"] = [m.to_dict() for m in self.layers]

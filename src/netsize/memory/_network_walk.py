@@ -20,6 +20,7 @@ from netsize._shape import elements
 from netsize._summary import LayerRecord, Summary
 from netsize.memory._attention_kernel import EFFICIENT, FLASH, log_sum_exp_elements, sdpa_backend
 from netsize.memory._common import block_bytes, optimizer_state_factor
+from netsize.memory._cuda_workspace import cublas_workspace_bytes, cudnn_conv_workspace_bytes
 
 if TYPE_CHECKING:
     from netsize.memory import LayerMemory, MemoryReport
@@ -100,6 +101,8 @@ def from_network(
     retained = [0] * len(records)  # alive to the end of the forward (MemoryContract.retained_elements: a KV cache)
     retained_saved = [0] * len(records)  # the part of it that is also in extra_saved (one storage)
     cast_weights = 0
+    cast_of = [0] * len(records)  # autocast's weight cache fills layer by layer as the forward runs
+    cudnn_workspace = 0  # the largest convolution workspace (estimated, in the peaks)
     outputs_of: list[list[str]] = []
     for i, (rec, ins) in enumerate(zip(records, refs, strict=True)):
         a = rec.analysis.memory if rec.analysis is not None else None
@@ -109,7 +112,8 @@ def from_network(
         in_dtype = in_tensors[0].dtype if in_tensors else dtype
         if low and rec.kind in LOWER_KINDS:
             out_dtype = low
-            cast_weights += block_bytes(dtype_bytes(rec.params, low)) if rec.params else 0
+            cast_of[i] = block_bytes(dtype_bytes(rec.params, low)) if rec.params else 0
+            cast_weights += cast_of[i]
         elif low and rec.kind in FP32_KINDS:
             out_dtype = "float32"
         else:
@@ -151,6 +155,10 @@ def from_network(
         workspace[i] = block_bytes(dtype_bytes(a.workspace_elements - ws32, act)) + block_bytes(
             dtype_bytes(ws32, fp32_act)
         )
+        if rec.kind == "Conv2d" and rec.analysis is not None and rec.analysis.windows:
+            conv_ws = _conv_workspace(rec, summary.layout, in_tensors[0], low)
+            workspace[i] += conv_ws
+            cudnn_workspace = max(cudnn_workspace, conv_ws)
         if a.attention is not None:
             more_saved, more_workspace = _attention_kernel_bytes(a.attention, act)
             extra_saved[i] += more_saved
@@ -244,6 +252,7 @@ def from_network(
                     cur += t.bytes
             # the saved part of a training-time cache is already in extra_total
             cur += train_retained[i] - train_retained_saved[i] if keep_saved else retained[i]
+            cur += cast_of[i]  # the weight's low-precision copy joins the cast cache
             peak = max(peak, cur + workspace[i])  # live set while layer i runs: + outputs + workspace
             for key in {root(tensor(k, s)).key for k, s in zip(refs[i], records[i].input_shapes, strict=True)}:
                 remaining[key] -= 1
@@ -254,8 +263,7 @@ def from_network(
     inf_peak, _ = forward_peak(False)
     fwd_peak, end_fwd = forward_peak(True)
     base = weights + input_bytes
-    base_inf = base + cast_weights if low else base  # the cast cache fills during inference too
-    peak_inference = base_inf + inf_peak
+    peak_inference = base + inf_peak  # with the cast cache as it fills
 
     # training, step 2: weights + state + (forward) ... + backward with growing gradients
     train_base = base + state
@@ -264,9 +272,9 @@ def from_network(
         for k in outputs
         if low and tensors[k].dtype != "float32"
     )
-    fwd = train_base + max(fwd_peak, end_fwd + loss_fp32) + extra_total + (cast_weights if low else 0)
+    fwd = train_base + max(fwd_peak, end_fwd + loss_fp32) + extra_total
     live_saved = {k: tensors[k].bytes for k in saved}
-    cur = train_base + end_fwd + extra_total + (cast_weights if low else 0)
+    cur = train_base + end_fwd + extra_total
     bw_peak = cur
     grad_live: dict[str, int] = {}
     # who holds a saved tensor in backward: its savers and, under checkpointing, the units it enters
@@ -316,6 +324,8 @@ def from_network(
         autocast=autocast,
         checkpointing=checkpointing,
         checkpoint_segments=checkpoint_segments if checkpointing else None,
+        cudnn_workspace_bytes=cudnn_workspace,
+        cublas_workspace_bytes=cublas_workspace_bytes(training=True),
         method="network",
         params=summary.totals.params,
         trainable_params=summary.totals.trainable_params,
@@ -333,6 +343,23 @@ def from_network(
     )
 
 
+def _conv_workspace(rec: LayerRecord, layout: str, x: _Tensor, low: str | None) -> int:
+    """cuDNN's forward workspace of a 2-D convolution (``_cuda_workspace``), from its windows and
+    its groups (``K_h*K_w*C_in*C_out / weights``); the input as the convolution reads it (the
+    low-precision copy under autocast)."""
+    assert rec.analysis is not None and rec.analysis.windows is not None
+    windows = rec.analysis.windows
+    axis = -1 if layout == "channels_last" else 1
+    c_in, c_out = rec.input_shapes[0][axis], rec.output_shapes[0][axis]
+    kernel = tuple(w.kernel for w in windows)
+    groups = (kernel[0] * kernel[1] * c_in * c_out) // rec.weights if rec.weights and len(kernel) == 2 else 1
+    dtype = low or x.dtype
+    return cudnn_conv_workspace_bytes(
+        kernel, tuple(w.stride for w in windows), tuple(w.dilation for w in windows), groups,
+        dtype_bytes(x.elements, dtype),
+    )
+
+
 def checkpoint_units(names: list[str], segments: int | None = None) -> list[str | None]:
     """The checkpointed unit of each node (``None``: not checkpointed), from the dotted names, as
     the PyTorch-module method places ``torch.utils.checkpoint``: the first numbered part of a name
@@ -341,7 +368,8 @@ def checkpoint_units(names: list[str], segments: int | None = None) -> list[str 
     layer), a member that ends at the number is a plain layer of a sequence (``features.7``), and a
     sequence is cut as ``checkpoint_sequential`` cuts it: ``segments`` (default
     ``round(sqrt(length))``) pieces of ``length // segments`` layers, all checkpointed but the last,
-    which runs normally and takes the remainder.
+    which runs normally and takes the remainder. A network with no numbered stack has its
+    top-level dotted blocks checkpointed whole (``b3.fc`` is in ``b3``).
 
     >>> checkpoint_units(["conv1", "layer1.0.conv1", "layer1.0.relu", "layer1.1.conv1", "fc"])
     [None, 'layer1.0', 'layer1.0', 'layer1.1', None]
@@ -359,6 +387,10 @@ def checkpoint_units(names: list[str], segments: int | None = None) -> list[str 
                 else:
                     sequences.setdefault(".".join(parts[:j]), []).append(i)
                 break
+    if not sequences and all(u is None for u in units):
+        # no numbered stack: each top-level block (``b3.fc`` is in ``b3``), checkpointed whole
+        tops = [name.split(".")[0] if "." in name else None for name in names]
+        return tops if len(set(tops) - {None}) > 1 else units
     for container, members in sequences.items():
         if len(members) < 2:
             continue

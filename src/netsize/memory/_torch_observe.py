@@ -44,6 +44,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from netsize.memory._attention_kernel import EFFICIENT, FLASH, MATH, sdpa_backend
 from netsize.memory._common import block_bytes
+from netsize.memory._cuda_workspace import cublas_workspace_bytes, cudnn_conv_workspace_bytes
 
 if TYPE_CHECKING:
     from netsize.memory import MemoryReport
@@ -266,6 +267,7 @@ class _Allocator(TorchDispatchMode):
         self.refs: dict[int, weakref.ref] = {}
         self.current = 0
         self.peak = 0
+        self.cudnn_workspace = 0  # the largest convolution workspace added to the peak
 
     def track(self, t: Any) -> None:
         if not isinstance(t, torch.Tensor) or t.device.type != self.device_type:
@@ -295,6 +297,14 @@ class _Allocator(TorchDispatchMode):
         out = func(*args, **(kwargs or {}))
         for t in tree_flatten(out)[0]:
             self.track(t)
+        if func is torch.ops.aten.convolution.default:
+            # cuDNN's scratch buffer, alive while the convolution runs (estimated: _cuda_workspace)
+            x, w, _bias, stride, _padding, dilation, transposed, _out_pad, groups = args[:9]
+            if not transposed:
+                ws = cudnn_conv_workspace_bytes(tuple(w.shape[2:]), tuple(stride), tuple(dilation), groups,
+                                                x.numel() * x.element_size())
+                self.peak = max(self.peak, self.current + ws)
+                self.cudnn_workspace = max(self.cudnn_workspace, ws)
         return out
 
 
@@ -326,6 +336,7 @@ class Observation:
     peak_inference_bytes: int = 0
     peak_backward_bytes: int = 0
     peak_optimizer_bytes: int = 0
+    cudnn_workspace_bytes: int = 0
 
     @property
     def activation_bytes(self) -> int:
@@ -534,6 +545,7 @@ def _observe(
     if undo_checkpointing is not None:
         undo_checkpointing()
     obs.peak_training_bytes = alloc.peak
+    obs.cudnn_workspace_bytes = alloc.cudnn_workspace
     if opt is not None:
         state = [t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
         obs.optimizer_bytes = sum(alloc.size_of(t) for t in state)
@@ -674,6 +686,8 @@ def from_module(
         autocast=autocast,
         checkpointing=checkpointing,
         checkpoint_segments=checkpoint_segments if checkpointing else None,
+        cudnn_workspace_bytes=o.cudnn_workspace_bytes,
+        cublas_workspace_bytes=cublas_workspace_bytes(training=True),
         method="torch",
         params=o.params,
         trainable_params=trainable,
