@@ -312,6 +312,9 @@ def from_network(
                 if pending_savers[key] == 0 and key not in outputs:
                     cur -= live_saved.pop(key)
         cur -= extra_kept[i] - train_retained_saved[i]
+        # autocast's cache ends with the forward; a weight's cast copy lives on as the saved
+        # operand of its layer, freed once that layer's backward is done
+        cur -= cast_of[i]
     opt_temp = grads if opt in ("adam", "adamw") else 0  # foreach Adam: sqrt(exp_avg_sq) temporaries
     # the model's output, and the KV cache it holds, is alive until the step ends
     opt_peak = base + grads + state + opt_temp + sum(train_retained)
