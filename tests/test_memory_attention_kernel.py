@@ -139,3 +139,23 @@ def test_network_method_takes_the_math_path_where_cuda_would():
     math = estimate(net, 2, dtype="float64")
     scores = 2 * 4 * 96 * 96
     assert math.activation_bytes - 2 * fused.activation_bytes >= block_bytes(8 * scores)
+
+
+@pytest.mark.parametrize("autocast", [None, "bfloat16"])
+def test_transformers_on_sdpa_network_and_module_methods_agree(autocast):
+    """transformers' default attention is ``sdpa``: both methods count the fused kernel's tensors."""
+    transformers = pytest.importorskip("transformers")
+    from netsize.frontends.hf_config import network_from_config
+
+    cfg = transformers.GPT2Config(n_layer=2, n_embd=128, n_head=4, vocab_size=1000, n_positions=256)
+    cfg._attn_implementation = "sdpa"
+    with torch.device("meta"):
+        mod = transformers.GPT2LMHeadModel(cfg)
+    net = network_from_config({**cfg.to_dict(), "_attn_implementation": "sdpa"}, seq_len=256)
+    walked = estimate(net, 4, autocast=autocast)
+    observed = estimate(mod, 4, autocast=autocast, seq_len=256, loss_fn=lambda out: out.logits.float().mean())
+    # apart by transformers' float32 causal mask N*1*L*S (1 MiB here), which the memory-efficient
+    # kernel keeps as its bias and the network does not model
+    assert abs(walked.activation_bytes - observed.activation_bytes) <= 0.04 * observed.activation_bytes
+    scores = 4 * 4 * 256 * 256  # an N*H*L*S tensor: neither method keeps one
+    assert observed.activation_bytes < walked.activation_bytes + 2 * scores
