@@ -2,6 +2,14 @@
 same PyTorch models, and print the ratio.
 
     python benchmarks/bench_cli.py [--repeat 5] [NAME ...]
+    python benchmarks/bench_cli.py --startup [--repeat 20]
+
+`--startup` times whole processes against the floors the README states: `netsize summary
+resnet50` against `python -c "import yaml; from rich.console import Console; from rich.table
+import Table"` (the libraries it cannot do without; target: within 1.5x) and `netsize --help`
+against `python -c pass` (target: within 3x). Each command runs --repeat times, interleaved so
+that load from other processes hits all of them alike; min and median are printed, and the
+ratios of both.
 
 netsize is timed for every zoo model (or the NAMEs given). torchinfo needs `pip install
 torchinfo` and torch; the PyTorch models it summarises are tests/torch_models.py's rebuilds of
@@ -88,11 +96,63 @@ def time_torchinfo(name: str, repeat: int) -> float | None:
     return statistics.median(times)
 
 
+STARTUP_COMMANDS = {
+    "python -c pass": [sys.executable, "-c", "pass"],
+    "python -c 'import yaml, rich Console, Table'": [
+        sys.executable, "-c", "import yaml; from rich.console import Console; from rich.table import Table"],
+    "netsize --help": [sys.executable, "-c", "import sys; from netsize.cli import main; sys.exit(main())", "--help"],
+    "netsize summary resnet50": [sys.executable, "-c", "import sys; from netsize.cli import main; sys.exit(main())",
+                                 "summary", "resnet50"],
+}
+
+
+def time_startup(repeat: int) -> dict[str, list[float]]:
+    """Seconds of each whole process, ``repeat`` rounds interleaved (stdout to a pipe, as in `| less`).
+
+    Bytecode is compiled first and may be written, as in a user's installation: with
+    PYTHONDONTWRITEBYTECODE set, every run would compile netsize from source (about 30 ms)."""
+    import compileall
+    import os
+
+    import netsize
+
+    compileall.compile_dir(str(Path(netsize.__file__).parent), quiet=1)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    times: dict[str, list[float]] = {name: [] for name in STARTUP_COMMANDS}
+    for _ in range(repeat):
+        for name, cmd in STARTUP_COMMANDS.items():
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, env=env)
+            times[name].append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                raise SystemExit(f"{name} failed: {proc.stderr.decode()}")
+    return times
+
+
+def print_startup(repeat: int) -> None:
+    times = time_startup(repeat)
+    print(f"{'command':<48} {'min s':>8} {'median s':>9}")
+    for name, xs in times.items():
+        print(f"{name:<48} {min(xs):>8.3f} {statistics.median(xs):>9.3f}")
+    floor = times["python -c 'import yaml, rich Console, Table'"]
+    bare = times["python -c pass"]
+    for name, base, target in (("netsize summary resnet50", floor, 1.5), ("netsize --help", bare, 3.0)):
+        xs = times[name]
+        print(f"{name}: {min(xs) / min(base):.2f}x by min, {statistics.median(xs) / statistics.median(base):.2f}x "
+              f"by median (target {target}x)")
+    print(f"\n{repeat} interleaved rounds; the console-script wrapper is replaced by `python -c` so that both "
+          "sides start the same interpreter.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--startup", action="store_true", help="time whole processes against their floors")
     args = parser.parse_args()
+    if args.startup:
+        print_startup(max(args.repeat, 10))
+        return
     from netsize import zoo
 
     names = args.names or zoo.names()

@@ -42,7 +42,7 @@ def fails(*args: str, cwd: Path | None = None) -> str:
 
 def test_summary_alexnet_table_at_80_columns():
     s = analyze(zoo.get("alexnet").build())
-    out = ok("summary", "alexnet")
+    out = ok("summary", "alexnet", "--width", "80")
     assert max(len(line) for line in out.splitlines()) <= 80
     assert f"{s.totals.params:,}" in out
     assert f"{s.totals.multiply_adds:,}" in out

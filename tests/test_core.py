@@ -318,12 +318,12 @@ def test_explain_linear_in_english_and_chinese():
     assert "  multiply-adds = rows*F_in*F_out = 10*4*2 = 80" in en
     assert "  FLOPs = 2*multiply_adds = 2*80 = 160" in en
     zh = s.explain("fc", lang="zh").splitlines()
-    assert zh[0] == "fc(Linear)"
-    assert "  输入形状: 2x5x4" in zh
+    assert zh[0] == "fc（Linear）"
+    assert "  输入形状：2x5x4" in zh
     assert "  权重 = F_in*F_out = 4*2 = 8" in zh
     assert "  参数 = 权重 + 偏置 = 8 + 2 = 10" in zh
-    assert "  乘加次数 = rows*F_in*F_out = 10*4*2 = 80" in zh
-    assert "  浮点运算次数 = 2*multiply_adds = 2*80 = 160" in zh
+    assert "  乘加次数 = 行数*F_in*F_out = 10*4*2 = 80" in zh
+    assert "  浮点运算次数 = 2*乘加次数 = 2*80 = 160" in zh
 
 
 def test_summary_layer_lookup_suggests_close_names():
@@ -345,7 +345,7 @@ def test_tied_layer_counts_no_params_and_says_where_they_are():
     text = s.explain("dec")
     assert "  weights = F_in*F_out = 16*8 = 128" in text  # its own formula is still explained
     assert text.endswith("tied to enc: its params are counted there, not again here")
-    assert s.explain("dec", lang="zh").endswith("与 enc 共享参数:只在那里计数一次")
+    assert s.explain("dec", lang="zh").endswith("与 enc 共享参数：只在那里计数一次")
 
 
 def test_frozen_layer_moves_params_to_non_trainable():
@@ -473,7 +473,7 @@ def test_i18n_requires_both_languages_and_refuses_conflicting_texts():
     assert translate("test.core.greet", "zh", who="netsize") == "你好 netsize"
     assert translate("test.core.greet", "fr", who="netsize") == "hello netsize"  # falls back to English
     assert translate("no.such.key") == "no.such.key"
-    assert message("note.frozen").render("zh") == "已冻结:参数不可训练"
+    assert message("note.frozen").render("zh") == "已冻结：参数不可训练"
 
 
 @settings(max_examples=200, deadline=None)

@@ -110,7 +110,7 @@ def test_cli_llm_json_equals_library(llama_file):
         capture_output=True, text=True, check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == llm_figures(llama_file, seq_len=4096).to_dict()
+    assert json.loads(done.stdout) == {"schema_version": 1, **llm_figures(llama_file, seq_len=4096).to_dict()}
 
 
 def test_cli_llm_text_shows_kv_cache_and_6n(llama_file):
@@ -120,7 +120,8 @@ def test_cli_llm_text_shows_kv_cache_and_6n(llama_file):
         capture_output=True, text=True, check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "KV cache, whole context, bfloat16  2,147,483,648 B (2.00 GiB)" in done.stdout
+    row = next(line for line in done.stdout.splitlines() if "KV cache, whole context, bfloat16" in line)
+    assert row.split()[-3:] == ["2.0", "GiB", "2,147,483,648"]
     assert "6N rule" in done.stdout
 
 

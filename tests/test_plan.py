@@ -283,4 +283,4 @@ def test_schedule_takes_a_named_gpu() -> None:
     data = json.loads(proc.stdout)
     # vgg16: 15,470,264,320 multiply-adds per sample; 3 x 2 x that x 500,000 samples seen, at
     # 8 x 989 TFLOP/s x 0.4.
-    assert data["seconds"] == pytest.approx(3 * 2 * 15_470_264_320 * 500_000 / (8 * 989e12 * 0.4))
+    assert data["time_seconds"] == pytest.approx(3 * 2 * 15_470_264_320 * 500_000 / (8 * 989e12 * 0.4))

@@ -51,7 +51,10 @@ def test_wide_table_has_kind_column_narrow_one_folds_it_away():
     s = _summary()
     wide, narrow = table_text(s, width=160), table_text(s, width=60)
     assert "Kind" in wide and "Conv2d" in wide
-    assert "Kind" not in narrow
+    header = next(line for line in narrow.splitlines() if "Layer" in line)
+    assert "Kind" not in header and "Conv2d" not in narrow
+    # Never silently: the narrow table says which columns it left out and how to get them.
+    assert "Columns left out to fit 60 columns: Kind" in " ".join(narrow.split())
     assert max(cell_len(line) for line in narrow.splitlines()) <= 60
 
 

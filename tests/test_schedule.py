@@ -80,4 +80,4 @@ def test_cli_schedule(capsys):
                  "--gpu-flops", "989e12", "--utilisation", "0.4", "--format", "json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["training_flops"] == 3 * d["forward_flops_per_sample"] * 500000
-    assert d["seconds"] == pytest.approx(d["training_flops"] / (989e12 * 0.4))
+    assert d["time_seconds"] == pytest.approx(d["training_flops"] / (989e12 * 0.4))

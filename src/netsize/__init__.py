@@ -16,17 +16,7 @@ exact and explained, from arithmetic on shapes alone.
 
 from __future__ import annotations
 
-from netsize import layers
-from netsize._analyze import analyze, analyze_layer
-from netsize._dtypes import DTYPE_BITS, canonical_dtype, dtype_bytes
-from netsize._errors import NetsizeError
-from netsize._i18n import register_messages, translate
-from netsize._layer import CONVENTIONS, Analysis, AttentionCall, Context, Layer, MemoryContract, Window
-from netsize._network import Graph, Network, Node, Sequential
-from netsize._registry import layer_names, layer_type, register_layer
-from netsize._shape import CHANNELS_FIRST, CHANNELS_LAST, Shape
-from netsize._summary import SCHEMA_VERSION, LayerRecord, ReceptiveField, Summary, Totals, explain_record
-from netsize._term import Message, Term
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a few ms at start-up)
 
 __version__ = "0.1.0"
 
@@ -70,18 +60,80 @@ __all__ = [
 ]
 
 
+# Every name is imported on first use (PEP 562): `netsize --help` and `netsize zoo` must not pay
+# for the analysis engine, and the outer subpackages (and torch, behind netsize.summary) load only
+# when asked for. The TYPE_CHECKING imports below give type checkers the same names.
+_LAZY: dict[str, str] = {
+    "layers": "netsize.layers",
+    "analyze": "netsize._analyze",
+    "analyze_layer": "netsize._analyze",
+    "DTYPE_BITS": "netsize._dtypes",
+    "canonical_dtype": "netsize._dtypes",
+    "dtype_bytes": "netsize._dtypes",
+    "NetsizeError": "netsize._errors",
+    "register_messages": "netsize._i18n",
+    "translate": "netsize._i18n",
+    "CONVENTIONS": "netsize._layer",
+    "Analysis": "netsize._layer",
+    "AttentionCall": "netsize._layer",
+    "MemoryContract": "netsize._layer",
+    "Context": "netsize._layer",
+    "Layer": "netsize._layer",
+    "Window": "netsize._layer",
+    "Graph": "netsize._network",
+    "Network": "netsize._network",
+    "Node": "netsize._network",
+    "Sequential": "netsize._network",
+    "layer_names": "netsize._registry",
+    "layer_type": "netsize._registry",
+    "register_layer": "netsize._registry",
+    "CHANNELS_FIRST": "netsize._shape",
+    "CHANNELS_LAST": "netsize._shape",
+    "Shape": "netsize._shape",
+    "SCHEMA_VERSION": "netsize._summary",
+    "LayerRecord": "netsize._summary",
+    "ReceptiveField": "netsize._summary",
+    "Summary": "netsize._summary",
+    "Totals": "netsize._summary",
+    "explain_record": "netsize._summary",
+    "Message": "netsize._term",
+    "Term": "netsize._term",
+}
+
 _LAZY_SUBMODULES = ("llm", "memory", "render", "schedule", "spec", "transforms", "zoo")
 
 
 def __getattr__(name: str) -> object:
-    # netsize.summary needs torch, and the outer subpackages are not needed by the core:
-    # importing them on first use keeps `import netsize` small and free of torch.
+    import importlib
+
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        value = module if name == "layers" else getattr(module, name)
+        globals()[name] = value
+        return value
+    # netsize.summary needs torch, and the outer subpackages are not needed by the core.
     if name == "summary":
         from netsize.frontends.torch import summary
 
         return summary
     if name in _LAZY_SUBMODULES:
-        import importlib
-
         return importlib.import_module(f"netsize.{name}")
     raise AttributeError(f"module 'netsize' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:
+    from netsize import layers
+    from netsize._analyze import analyze, analyze_layer
+    from netsize._dtypes import DTYPE_BITS, canonical_dtype, dtype_bytes
+    from netsize._errors import NetsizeError
+    from netsize._i18n import register_messages, translate
+    from netsize._layer import CONVENTIONS, Analysis, AttentionCall, Context, Layer, MemoryContract, Window
+    from netsize._network import Graph, Network, Node, Sequential
+    from netsize._registry import layer_names, layer_type, register_layer
+    from netsize._shape import CHANNELS_FIRST, CHANNELS_LAST, Shape
+    from netsize._summary import SCHEMA_VERSION, LayerRecord, ReceptiveField, Summary, Totals, explain_record
+    from netsize._term import Message, Term

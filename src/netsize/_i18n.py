@@ -48,22 +48,22 @@ register_messages(
         "output_shape": {"en": "output shape", "zh": "输出形状"},
         "saved_elements": {"en": "saved for backward", "zh": "反向传播保存的元素"},
         "receptive_field": {"en": "receptive field", "zh": "感受野"},
-        "rf.axis": {"en": "{size} (jump {jump}, start {start})", "zh": "{size}(步长 {jump},起点 {start})"},
-        "explain.header": {"en": "{name} ({kind})", "zh": "{name}({kind})"},
+        "rf.axis": {"en": "{size} (jump {jump}, start {start})", "zh": "{size}（跳距 {jump}，起点 {start}）"},
+        "explain.header": {"en": "{name} ({kind})", "zh": "{name}（{kind}）"},
         "explain.input": {"en": "input shape", "zh": "输入形状"},
         "note.floored": {
             "en": "not exact: {numerator}/{denominator} = {fraction}, floored to {result}",
-            "zh": "不能整除:{numerator}/{denominator} = {fraction},向下取整为 {result}",
+            "zh": "不能整除：{numerator}/{denominator} = {fraction}，向下取整为 {result}",
         },
         "note.ceiled": {
             "en": "not exact: {numerator}/{denominator} = {fraction}, rounded up to {result}",
-            "zh": "不能整除:{numerator}/{denominator} = {fraction},向上取整为 {result}",
+            "zh": "不能整除：{numerator}/{denominator} = {fraction}，向上取整为 {result}",
         },
         "note.tied": {
             "en": "tied to {other}: its params are counted there, not again here",
-            "zh": "与 {other} 共享参数:只在那里计数一次",
+            "zh": "与 {other} 共享参数：只在那里计数一次",
         },
-        "note.frozen": {"en": "frozen: its params are not trainable", "zh": "已冻结:参数不可训练"},
+        "note.frozen": {"en": "frozen: its params are not trainable", "zh": "已冻结：参数不可训练"},
         "note.flops_rule": {
             "en": "FLOPs = 2 x multiply-adds",
             "zh": "浮点运算次数 = 2 x 乘加次数",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -39,9 +38,13 @@ def register_layer(*names: str) -> Callable[[L], L]:
 
 def layer_type(name: str) -> type[Layer]:
     """The layer class registered as ``name``; an unknown name suggests the closest ones."""
-    _ensure_loaded()
     cls = _LAYERS.get(_key(name))
     if cls is None:
+        _ensure_loaded(name)
+        cls = _LAYERS.get(_key(name))
+    if cls is None:
+        import difflib
+
         close = difflib.get_close_matches(_key(name), list(_LAYERS), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `netsize layers` lists them"
         raise NetsizeError(f"unknown layer type {name!r}{hint}")
@@ -54,5 +57,9 @@ def layer_names() -> dict[str, type[Layer]]:
     return dict(_LAYERS)
 
 
-def _ensure_loaded() -> None:
-    import netsize.layers  # noqa: F401  (registers the built-in layers)
+def _ensure_loaded(name: str | None = None) -> None:
+    """Import the built-in layer module registering ``name`` (every module when None or unknown)."""
+    from netsize import layers
+
+    if name is None or not layers.load_for_spec_name(name) or _key(name) not in _LAYERS:
+        layers.load_all()

@@ -135,6 +135,7 @@ class Summary:
     layers: tuple[LayerRecord, ...]
     output_shapes: tuple[Shape, ...] = ()
     notes: tuple[str, ...] = ()  # what the reader must know about how it was obtained (e.g. a fallback)
+    uncounted_ops: tuple[tuple[str, int], ...] = ()  # (op name, calls) that no counting rule reached
 
     @property
     def input_shape(self) -> Shape:
@@ -221,6 +222,7 @@ class Summary:
             "totals": self.totals.to_dict(),
             "model_size_bytes": self.model_size(),
             "notes": list(self.notes),
+            "uncounted_ops": dict(self.uncounted_ops),
         }
 
     def to_pandas(self, depth: int | None = None) -> Any:
@@ -257,16 +259,18 @@ class Summary:
 
 
 def explain_record(record: LayerRecord, lang: str = "en") -> str:
+    from netsize._glossary import colon, formula
+
     a = record.analysis
     lines = [translate("explain.header", lang, name=record.name, kind=record.kind)]
     ins = ", ".join(shape_str(s) for s in record.input_shapes)
-    lines.append(f"  {translate('explain.input', lang)}: {ins}")
+    lines.append(f"  {translate('explain.input', lang)}{colon(lang)}{ins}")
     terms: list[Term] = []
     if a is not None:
         terms.extend(a.shape_terms)
     outs = ", ".join(shape_str(s) for s in record.output_shapes)
     lines.extend(f"  {t.render(lang)}" for t in terms)
-    lines.append(f"  {translate('output_shape', lang)}: {outs}")
+    lines.append(f"  {translate('output_shape', lang)}{colon(lang)}{outs}")
     if a is not None:
         for t in (a.weights, a.biases, a.non_trainable_params):
             if t is not None:
@@ -288,14 +292,14 @@ def explain_record(record: LayerRecord, lang: str = "en") -> str:
             lines.append(f"  {a.buffers.render(lang)}")
         if a.multiply_adds is not None:
             lines.append(f"  {a.multiply_adds.render(lang)}")
-            flops = Term("flops", record.flops, "2*multiply_adds", f"2*{record.multiply_adds}")
+            flops = Term("flops", record.flops, formula("2*multiply_adds", lang), f"2*{record.multiply_adds}")
             lines.append(f"  {flops.render(lang)}")
         if a.other_ops is not None:
             lines.append(f"  {a.other_ops.render(lang)}")
         lines.extend(f"  {t.render(lang)}" for t in a.extra_terms)
     lines.append(f"  {translate('activation_elements', lang)} = {record.activation_elements:,}")
     if record.receptive_field:
-        rf = ", ".join(
+        rf = ("，" if lang == "zh" else ", ").join(
             translate("rf.axis", lang, size=r.size, jump=r.jump, start=_fr(r.start)) for r in record.receptive_field
         )
         lines.append(f"  {translate('receptive_field', lang)} = {rf}")

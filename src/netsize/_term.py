@@ -47,14 +47,23 @@ class Term:
             raise TypeError(f"Term {self.name!r} value must be int, got {type(self.value).__name__}")
 
     def render(self, lang: str = "en") -> str:
-        parts = [translate(self.name, lang)]
+        """``name = symbolic = substituted = value  (notes)`` in ``lang``; in Chinese the formula's
+        words follow the glossary (:mod:`netsize._glossary`) and notes take full-width punctuation."""
+        from netsize._glossary import formula, list_separator
+
+        name, bracket, rest = self.name.partition("[")  # "weights_bytes[int8]": a quantity per dtype
+        label = translate(name, lang)
+        parts = [(formula(label, lang) if label == name else label) + bracket + rest]
         for part in (self.symbolic, self.substituted):
             if part and part not in parts and part != str(self.value):
                 parts.append(part)
+        if self.symbolic and len(parts) > 1 and parts[1] == self.symbolic:
+            parts[1] = formula(self.symbolic, lang)
         parts.append(f"{self.value:,}")
         text = " = ".join(parts)
         if self.notes:
-            text += "  (" + "; ".join(n.render(lang) for n in self.notes) + ")"
+            notes = list_separator(lang).join(n.render(lang) for n in self.notes)
+            text += f"（{notes}）" if lang == "zh" else f"  ({notes})"
         return text
 
 

@@ -239,7 +239,7 @@ def _breakdown(summary: Summary, quantity: str) -> str:
     return f"{what} by layer kind: " + ", ".join(f"{k} {v:,}" for v, k in parts)
 
 
-def _check_one(summary: Summary, claim: Claim, dtype: str) -> ClaimResult:
+def _check_one(summary: Summary, claim: Claim, dtype: str, lang: str = "en") -> ClaimResult:
     record = None
     if claim.layer:
         record = _record(summary, claim)
@@ -251,7 +251,7 @@ def _check_one(summary: Summary, claim: Claim, dtype: str) -> ClaimResult:
         lines: list[str] = []
         if not holds:
             n_terms = len(record.analysis.shape_terms) if record.analysis else 0
-            lines = explain_record(record).splitlines()[: 3 + n_terms]
+            lines = explain_record(record, lang).splitlines()[: 3 + n_terms]
             others = [n for n in _where_else(summary, claim.shape) if n != record.name]
             if others:
                 lines.append(f"{'x'.join(map(str, claim.shape))} is the {claim.quantity} of {', '.join(others[:4])}: "
@@ -267,14 +267,14 @@ def _check_one(summary: Summary, claim: Claim, dtype: str) -> ClaimResult:
         if error is not None:
             lines.append(f"claimed {claim.written} is {error:+.1%} off the true {actual_value:,}")
         if record is not None:
-            lines += explain_record(record).splitlines()
+            lines += explain_record(record, lang).splitlines()
         elif claim.quantity in ("params", "multiply_adds", "flops", "activations", "activation_bytes", "model_size"):
             lines.append(_breakdown(summary, claim.quantity))
     return ClaimResult(claim, holds, f"{actual_value:,}", actual_value, error, tuple(lines))
 
 
 def check(summary: Summary, claims: list[str | Claim], tolerance: str | None = None,
-          dtype: str = "float32") -> list[ClaimResult]:  # fmt: skip
-    """Check each claim (text or :class:`Claim`) against ``summary``."""
+          dtype: str = "float32", lang: str = "en") -> list[ClaimResult]:  # fmt: skip
+    """Check each claim (text or :class:`Claim`) against ``summary``; explanations in ``lang``."""
     parsed = [parse_claim(c, tolerance) if isinstance(c, str) else c for c in claims]
-    return [_check_one(summary, c, dtype) for c in parsed]
+    return [_check_one(summary, c, dtype, lang) for c in parsed]

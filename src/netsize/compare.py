@@ -55,11 +55,18 @@ class Comparison:
     depth: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """One object per model (its totals, model size per dtype, memory), then the shared blocks."""
+        models = []
+        for i, name in enumerate(self.names):
+            m: dict[str, Any] = {"model": name}
+            m.update({f: values[i] for f, values in self.totals.items()})
+            m["model_size_bytes"] = {d: values[i] for d, values in self.model_size_bytes.items()}
+            if self.memory:
+                m["memory"] = {f: values[i] for f, values in self.memory.items()}
+            m["only_here"] = self.only_in.get(name, [])
+            models.append(m)
         return {
-            "models": list(self.names),
-            "totals": self.totals,
-            "model_size_bytes": self.model_size_bytes,
-            "memory": self.memory,
+            "models": models,
             "memory_setup": self.memory_setup,
             "depth": self.depth,
             "shared": [
@@ -67,7 +74,6 @@ class Comparison:
                  "multiply_adds": list(r.multiply_adds), "output_shapes": [list(s) for s in r.output_shapes]}
                 for r in self.shared
             ],
-            "only_in": self.only_in,
         }  # fmt: skip
 
 

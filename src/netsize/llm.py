@@ -49,10 +49,13 @@ register_messages(
         "active_params": {"en": "active params per token", "zh": "每个词元激活的参数"},
         "macs_per_sequence": {"en": "multiply-adds per sequence", "zh": "每个序列的乘加次数"},
         "macs_per_token": {"en": "multiply-adds per token", "zh": "每个词元的乘加次数"},
-        "forward_flops_per_token": {"en": "forward FLOPs per token", "zh": "每个词元的前向浮点运算"},
-        "training_flops_per_token": {"en": "training FLOPs per token", "zh": "每个词元的训练浮点运算"},
-        "training_flops_6n": {"en": "training FLOPs per token, 6N rule", "zh": "每个词元的训练浮点运算(6N 规则)"},
-        "kv_cache_elements_per_token": {"en": "KV-cache elements per token", "zh": "每个词元的 KV 缓存元素"},
+        "forward_flops_per_token": {"en": "forward FLOPs per token", "zh": "每个词元的前向浮点运算次数"},
+        "training_flops_per_token": {"en": "training FLOPs per token", "zh": "每个词元的训练浮点运算次数"},
+        "training_flops_6n": {"en": "training FLOPs per token, 6N rule", "zh": "每个词元的训练浮点运算次数（6N 规则）"},
+        "kv_cache_elements_per_token": {"en": "KV-cache elements per token", "zh": "每个词元的 KV 缓存元素个数"},
+        "kv_cache_bytes_per_token": {"en": "KV-cache bytes per token", "zh": "每个词元的 KV 缓存字节数"},
+        "kv_cache_bytes_context": {"en": "KV-cache bytes, whole context", "zh": "整个上下文的 KV 缓存字节数"},
+        "weights_bytes": {"en": "weight bytes", "zh": "权重字节数"},
     }
 )
 
@@ -79,6 +82,8 @@ class LLMFigures:
     terms: tuple[Term, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """Keys as every JSON of netsize names them (docs/json.md): ``multiply_adds_*``, and bytes
+        per dtype as ``{dtype: int}`` under a name ending in ``_bytes``."""
         return {
             "model": self.model,
             "seq_len": self.seq_len,
@@ -86,15 +91,15 @@ class LLMFigures:
             "params": self.params,
             "active_params": self.active_params,
             "embedding_params": self.embedding_params,
-            "macs_per_sequence": self.macs_per_sequence,
-            "macs_per_token": self.macs_per_token,
+            "multiply_adds_per_sequence": self.macs_per_sequence,
+            "multiply_adds_per_token": self.macs_per_token,
             "forward_flops_per_token": self.forward_flops_per_token,
             "training_flops_per_token": self.training_flops_per_token,
             "training_flops_6n": self.training_flops_6n,
             "kv_cache_elements_per_token": self.kv_cache_elements_per_token,
             "kv_cache_bytes_per_token": dict(self.kv_cache_bytes_per_token),
-            "kv_cache_bytes_context": dict(self.kv_cache_bytes_context),
-            "weights_bytes": dict(self.weights_bytes),
+            "kv_cache_bytes": dict(self.kv_cache_bytes_context),
+            "model_size_bytes": dict(self.weights_bytes),
         }
 
     def explain(self, lang: str = "en") -> str:

@@ -16,8 +16,50 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netsize._errors import NetsizeError
+from netsize._i18n import register_messages
+from netsize._term import Message, message
 
 __all__ = ["Schedule", "format_duration", "schedule"]
+
+register_messages(
+    {
+        "schedule.iterations": {
+            "en": "iterations per epoch = {rule}(samples / batch_size) = {rule}({samples} / {batch_size}) "
+            "= {iterations}",
+            "zh": "每轮迭代次数 = {rule_zh}（样本数 / 批大小）= {rule_zh}（{samples} / {batch_size}）= {iterations}",
+        },
+        "schedule.last_batch": {"en": " (the last batch has {rest} samples)", "zh": "（最后一批有 {rest} 个样本）"},
+        "schedule.dropped": {"en": " ({rest} samples dropped per epoch)", "zh": "（每轮丢弃 {rest} 个样本）"},
+        "schedule.updates": {
+            "en": "optimizer updates = iterations per epoch * epochs = {iterations} * {epochs} = {updates}",
+            "zh": "优化器更新次数 = 每轮迭代次数 * 轮数 = {iterations} * {epochs} = {updates}",
+        },
+        "schedule.seen": {
+            "en": "samples seen = samples per epoch * epochs = {per_epoch} * {epochs} = {seen}",
+            "zh": "处理的样本总数 = 每轮样本数 * 轮数 = {per_epoch} * {epochs} = {seen}",
+        },
+        "schedule.compute_forward": {
+            "en": "training compute = 3 * forward_flops_per_sample * samples_seen = 3 * {forward} * {seen} "
+            "= {flops} FLOPs",
+            "zh": "训练计算量 = 3 * 每个样本的前向浮点运算次数 * 处理的样本总数 = 3 * {forward} * {seen} "
+            "= {flops}（浮点运算次数）",
+        },
+        "schedule.compute_6n": {
+            "en": "training compute = 6 * params * tokens = 6 * {params} * {tokens} = {flops} FLOPs",
+            "zh": "训练计算量 = 6 * 参数量 * 词元数 = 6 * {params} * {tokens} = {flops}（浮点运算次数）",
+        },
+        "schedule.time_throughput": {
+            "en": "time = samples_seen / throughput = {seen} / {throughput} = {time}",
+            "zh": "时间 = 处理的样本总数 / 吞吐量 = {seen} / {throughput} = {time_zh}",
+        },
+        "schedule.time_flops": {
+            "en": "time = training_flops / (gpu_flops * utilisation) = {flops} / ({gpu_flops} * {utilisation}) "
+            "= {time}",
+            "zh": "时间 = 训练计算量 /（GPU 每秒峰值浮点运算次数 * 利用率）= {flops} / ({gpu_flops} * {utilisation}) "
+            "= {time_zh}",
+        },
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -36,18 +78,26 @@ class Schedule:
     compute_rule: str | None = None
     seconds: float | None = None
     time_rule: str | None = None
-    lines: tuple[str, ...] = field(default=(), repr=False)
+    lines: tuple[Message, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         keys = (
             "samples", "batch_size", "epochs", "drop_last", "iterations_per_epoch", "last_batch_size",
             "total_updates", "samples_per_epoch", "samples_seen", "forward_flops_per_sample", "training_flops",
-            "compute_rule", "seconds", "time_rule",
+            "compute_rule", "time_seconds", "time_rule",
         )  # fmt: skip
-        return {k: getattr(self, k) for k in keys}
+        return {k: getattr(self, "seconds" if k == "time_seconds" else k) for k in keys}
 
-    def explain(self) -> str:
-        return "\n".join(self.lines)
+    def explain(self, lang: str = "en") -> str:
+        """Every figure with its rule and values, in ``lang`` (``en`` or ``zh``)."""
+        out: list[str] = []
+        for line in self.lines:
+            text = line.render(lang)
+            if line.key in ("schedule.last_batch", "schedule.dropped"):  # a remark on the line above
+                out[-1] += text
+            else:
+                out.append(text)
+        return "\n".join(out)
 
 
 def _positive(name: str, value: Any) -> int:
@@ -90,25 +140,27 @@ def schedule(
         iters, last, per_epoch = full + (1 if rest else 0), rest or batch_size, samples
     updates = iters * epochs
     seen = per_epoch * epochs
-    lines = [
-        f"iterations per epoch = {'floor' if drop_last else 'ceil'}(samples / batch_size) = "
-        f"{'floor' if drop_last else 'ceil'}({samples} / {batch_size}) = {iters}"
-        + (f" (the last batch has {rest} samples)" if rest and not drop_last else "")
-        + (f" ({rest} samples dropped per epoch)" if rest and drop_last else ""),
-        f"optimizer updates = iterations per epoch * epochs = {iters} * {epochs} = {updates:,}",
-        f"samples seen = samples per epoch * epochs = {per_epoch} * {epochs} = {seen:,}",
+    drop = "floor" if drop_last else "ceil"
+    lines = [message("schedule.iterations", rule=drop, rule_zh="向下取整" if drop_last else "向上取整", samples=samples,
+                     batch_size=batch_size, iterations=iters)]
+    if rest:
+        lines.append(message("schedule.dropped" if drop_last else "schedule.last_batch", rest=rest))
+    lines += [
+        message("schedule.updates", iterations=iters, epochs=epochs, updates=f"{updates:,}"),
+        message("schedule.seen", per_epoch=per_epoch, epochs=epochs, seen=f"{seen:,}"),
     ]
     flops = None
     rule = None
     if forward_flops_per_sample is not None:
         flops = 3 * forward_flops_per_sample * seen
         rule = "3 * forward_flops_per_sample * samples_seen"
-        lines.append(f"training compute = {rule} = 3 * {forward_flops_per_sample:,} * {seen:,} = {flops:.4g} FLOPs")
+        lines.append(message("schedule.compute_forward", forward=f"{forward_flops_per_sample:,}", seen=f"{seen:,}",
+                             flops=f"{flops:.4g}"))
     elif params is not None and tokens_per_sample is not None:
         tokens = seen * tokens_per_sample
         flops = 6 * params * tokens
         rule = "6 * params * tokens"
-        lines.append(f"training compute = {rule} = 6 * {params:,} * {tokens:,} = {flops:.4g} FLOPs")
+        lines.append(message("schedule.compute_6n", params=f"{params:,}", tokens=f"{tokens:,}", flops=f"{flops:.4g}"))
     seconds = None
     time_rule = None
     if throughput is not None:
@@ -116,7 +168,8 @@ def schedule(
             raise NetsizeError(f"throughput must be positive samples per second (got {throughput})")
         seconds = seen / throughput
         time_rule = "samples_seen / throughput"
-        lines.append(f"time = {time_rule} = {seen:,} / {throughput:g} = {format_duration(seconds)}")
+        lines.append(message("schedule.time_throughput", seen=f"{seen:,}", throughput=f"{throughput:g}",
+                             time=format_duration(seconds), time_zh=format_duration(seconds, "zh")))
     elif gpu_flops is not None:
         if flops is None:
             raise NetsizeError("a time from --gpu-flops needs the model's compute: give --model")
@@ -125,7 +178,9 @@ def schedule(
             raise NetsizeError(f"need gpu_flops > 0 and 0 < utilisation <= 1 (got {gpu_flops:g}, {util:g})")
         seconds = flops / (gpu_flops * util)
         time_rule = "training_flops / (gpu_flops * utilisation)"
-        lines.append(f"time = {time_rule} = {flops:.4g} / ({gpu_flops:.4g} * {util:g}) = {format_duration(seconds)}")
+        lines.append(message("schedule.time_flops", flops=f"{flops:.4g}", gpu_flops=f"{gpu_flops:.4g}",
+                             utilisation=f"{util:g}", time=format_duration(seconds),
+                             time_zh=format_duration(seconds, "zh")))
     return Schedule(
         samples=samples,
         batch_size=batch_size,
@@ -145,19 +200,22 @@ def schedule(
     )
 
 
-def format_duration(seconds: float) -> str:
-    """``3725.0 -> '1h 2m 5s'``; below a minute, seconds with two decimals.
+def format_duration(seconds: float, lang: str = "en") -> str:
+    """``3725.0 -> '1h 2m 5s'``; below a minute, seconds with two decimals; ``lang="zh"``:
+    ``1 小时 2 分 5 秒``.
 
-    >>> format_duration(3725.0), format_duration(2.5)
-    ('1h 2m 5s', '2.50 s')
+    >>> format_duration(3725.0), format_duration(2.5), format_duration(3725.0, "zh")
+    ('1h 2m 5s', '2.50 s', '1 小时 2 分 5 秒')
     """
+    zh = lang == "zh"
     if seconds < 60:
-        return f"{seconds:.2f} s"
+        return f"{seconds:.2f} 秒" if zh else f"{seconds:.2f} s"
     total = round(seconds)
     d, rem = divmod(total, 86400)
     h, rem = divmod(rem, 3600)
     m, s = divmod(rem, 60)
-    parts = [f"{d}d"] if d else []
-    parts += [f"{h}h"] if h or d else []
-    parts += [f"{m}m", f"{s}s"]
-    return " ".join(parts)
+    units = ("天", "小时", "分", "秒") if zh else ("d", "h", "m", "s")
+    values = [(d, units[0])] if d else []
+    values += [(h, units[1])] if h or d else []
+    values += [(m, units[2]), (s, units[3])]
+    return " ".join(f"{v} {u}" if zh else f"{v}{u}" for v, u in values)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ import torch.nn.functional as F  # noqa: E402, N812
 from torch import nn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from model_state import assert_unchanged, capture  # noqa: E402
 from netsize import NetsizeError, Summary  # noqa: E402
 from netsize.frontends.torch import load_callable, summary  # noqa: E402
 from torch_models import build  # noqa: E402
@@ -296,7 +298,10 @@ def test_bare_parameters_belong_to_the_module_that_holds_them() -> None:
     assert s.layer("lin").multiply_adds == 5 * 16 * 16
 
 
-@pytest.mark.parametrize("name", ["alexnet", "vgg16", "vgg16_bn", "resnet18", "resnet50", "mobilenet_v2", "vit_b_16"])
+REBUILDS = ["alexnet", "vgg16", "vgg16_bn", "resnet18", "resnet50", "mobilenet_v2", "vit_b_16"]
+
+
+@pytest.mark.parametrize("name", REBUILDS)
 def test_torchvision_rebuilds_match_reference(name: str) -> None:
     ref = json.loads(REFERENCE.read_text())[name]
     with torch.device("meta"):
@@ -525,3 +530,207 @@ def test_traced_module_counts_other_ops_by_the_pointwise_and_reduction_rule():
     assert record.other_ops == n + n + rows + rows + n + n
     assert record.multiply_adds == 0
     assert "pointwise output elements + reduction input elements" in s.explain("0")
+
+
+# --- harmlessness: the model is left exactly as found, success or failure ------------------------
+
+
+class _SharedBlock(nn.Module):
+    def __init__(self, shared: nn.Module) -> None:
+        super().__init__()
+        self.cpe = shared
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.cpe(x))
+
+
+class SharedUnderTwoNames(nn.Module):
+    """A submodule registered under two names (timm's CoaT shares its conv position encodings)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cpe1 = nn.Linear(8, 8)
+        self.blocks = nn.Sequential(_SharedBlock(self.cpe1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x)
+
+
+class CachedInAttributes(nn.Module):
+    """Tensors in plain attributes and containers, moved to the input's device on each call
+    (torchvision's AnchorGenerator, timm's attention_bias_cache keyed by device)."""
+
+    def __init__(self, data_dependent: bool) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.cache = [torch.ones(4)]
+        self.by_device: dict[str, torch.Tensor] = {}
+        self.grid = (torch.arange(4.0), {"offset": torch.full((4,), 0.5)})
+        self.calls = torch.zeros((), dtype=torch.long)
+        self.data_dependent = data_dependent
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.cache = [c.to(x.device) for c in self.cache]
+        key = str(x.device)
+        if key not in self.by_device:
+            self.by_device[key] = self.grid[0].to(x.device) * 2
+        self.calls += 1  # a counter changed in place
+        y = self.lin(x) + self.cache[0] + self.by_device[key] + self.grid[1]["offset"].to(x.device)
+        return y[y > 0] if self.data_dependent else y
+
+
+def test_submodule_registered_under_two_names_keeps_its_weights() -> None:
+    model = SharedUnderTwoNames().eval()
+    before = capture(model)
+    s = summary(model, input_size=(1, 8))
+    assert_unchanged(before, model)
+    assert model.cpe1.weight.device.type == "cpu" and model.cpe1.weight.requires_grad
+    assert s.totals.params == n_params(model) == 2 * (8 * 8 + 8)
+    assert s.totals.multiply_adds == 2 * 8 * 8
+    x = torch.randn(1, 8)
+    assert torch.equal(model(x), model.blocks[0].fc(model.cpe1(x)))
+
+
+@pytest.mark.parametrize("data_dependent", [False, True])
+def test_tensors_cached_in_attributes_are_left_as_found_and_the_fallback_succeeds(data_dependent: bool) -> None:
+    torch.manual_seed(0)
+    model = CachedInAttributes(data_dependent)
+    before = capture(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        s = summary(model, input_size=(2, 4))
+    assert_unchanged(before, model)
+    assert s.totals.multiply_adds == 2 * 4 * 4 and s.totals.params == 20
+    assert bool(s.notes) == data_dependent  # only the data-dependent one needed the real pass
+    assert model.by_device == {} and model.cache[0].device.type == "cpu" and int(model.calls) == 0
+    model(torch.randn(2, 4))  # the user's own next call works
+    assert int(model.calls) == 1
+
+
+def _harmless_models() -> dict[str, tuple]:
+    """(factory, per-call input tensors, meta build?) of every model this file builds."""
+    models = {f"case_{k}": (f, a, False) for k, (f, a, _) in CASES.items()}
+    models["dict_model"] = (
+        DictModel,
+        lambda: ({"image": torch.randn(2, 3, 8, 8), "tokens": torch.zeros(2, 5, dtype=torch.long)},),
+        False,
+    )
+    models["data_dependent"] = (DataDependent, lambda: (torch.randn(3, 4),), False)
+    # train mode: the real pass of the fallback updates the running statistics
+    models["batchnorm_data_dependent"] = (lambda: nn.Sequential(nn.BatchNorm1d(4), DataDependent()),
+                                          lambda: (torch.randn(3, 4),), False)  # fmt: skip
+    models["shared_under_two_names"] = (SharedUnderTwoNames, lambda: (torch.randn(1, 8),), False)
+    models["cached_attributes"] = (lambda: CachedInAttributes(False), lambda: (torch.randn(2, 4),), False)
+    models["cached_attributes_dd"] = (lambda: CachedInAttributes(True), lambda: (torch.randn(2, 4),), False)
+    models["lazy"] = (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(5)),
+                      lambda: (torch.randn(2, 3, 6, 6),), False)  # fmt: skip
+    for name in ("resnet18", "mobilenet_v2"):
+        models[f"torchvision_{name}_real"] = (partial(build, name), lambda: (torch.randn(1, 3, 64, 64),), False)
+    for name in REBUILDS:  # the ones this file analyses (all of NAMES would add ~40 s)
+        models[f"torchvision_{name}_meta"] = (partial(build, name), lambda: (torch.randn(1, 3, 224, 224),), True)
+    return models
+
+
+HARMLESS = _harmless_models()
+
+
+def _wrong(args: tuple) -> tuple:
+    """Inputs the model refuses: float token ids, or 3 more channels (images) or features."""
+    first = args[0]
+    if isinstance(first, dict):
+        return ({**first, "image": torch.zeros(2, 5, 8, 8)},)
+    if not first.is_floating_point():
+        return (first.float(), *args[1:])
+    axis = 1 if first.dim() == 4 else -1
+    shape = list(first.shape)
+    shape[axis] += 3
+    return (torch.zeros(shape, dtype=first.dtype), *args[1:])
+
+
+@pytest.mark.parametrize("name", sorted(HARMLESS))
+def test_every_model_is_left_exactly_as_found_by_summary(name: str) -> None:
+    factory, make_args, meta = HARMLESS[name]
+    torch.manual_seed(0)
+    if meta:
+        with torch.device("meta"):
+            model = factory()
+    else:
+        model = factory()
+    model.train()
+    args = make_args()
+    before = capture(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            summary(model, input_data=args)
+        except NetsizeError:
+            assert meta  # only a meta-built model may be refused
+        assert_unchanged(before, model)
+        with pytest.raises(NetsizeError):
+            summary(model, input_data=_wrong(args))
+    assert_unchanged(before, model)
+
+
+@pytest.mark.parametrize(
+    "name", ["case_lstm", "case_tied", "case_frozen", "cached_attributes", "shared_under_two_names",
+             "torchvision_resnet18_meta"],
+)  # fmt: skip
+def test_every_model_is_left_exactly_as_found_by_memory_estimate(name: str) -> None:
+    from netsize import memory
+
+    factory, make_args, meta = HARMLESS[name]
+    torch.manual_seed(0)
+    if meta:
+        with torch.device("meta"):
+            model = factory()
+    else:
+        model = factory()
+    model.eval()
+    args = make_args()
+    before = capture(model)
+    memory.estimate(model, batch_size=1, dtype="bfloat16", make_batch=lambda: _to_meta_args(args, torch.bfloat16))
+    assert_unchanged(before, model)
+    if meta:  # observed in place: checkpointing wraps each block's forward, the optimizer sets .grad
+        memory.estimate(model, batch_size=1, checkpointing=True, make_batch=lambda: _to_meta_args(args))
+        assert_unchanged(before, model)
+    with pytest.raises(Exception):  # noqa: B017 - any failure: the point is what it leaves behind
+        memory.estimate(model, batch_size=1, make_batch=lambda: _to_meta_args(_wrong(args)))
+    assert_unchanged(before, model)
+
+
+def _to_meta_args(args: tuple, dtype: torch.dtype | None = None) -> tuple:
+    def meta(v):
+        if isinstance(v, torch.Tensor):
+            cast = dtype if dtype is not None and v.is_floating_point() else v.dtype
+            return torch.empty(v.shape, dtype=cast, device="meta")
+        if isinstance(v, dict):
+            return {k: meta(x) for k, x in v.items()}
+        return v
+
+    return tuple(meta(a) for a in args)
+
+
+class ClipsItsWeights(nn.Module):
+    """Clips a parameter in place in forward (weight clipping of WGAN critics), and reads a value,
+    so netsize's fallback runs it for real: the parameter's values must come back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.fc.weight.data.clamp_(-0.01, 0.01)
+        y = self.fc(x)
+        return y * 2 if y.sum().item() > 0 else y
+
+
+def test_parameters_written_in_place_by_the_real_pass_get_their_values_back() -> None:
+    torch.manual_seed(0)
+    model = ClipsItsWeights()
+    before = capture(model)
+    weight = model.fc.weight.detach().clone()
+    with pytest.warns(RuntimeWarning, match="one real forward pass"):
+        summary(model, input_size=(2, 4))
+    assert_unchanged(before, model)
+    assert torch.equal(model.fc.weight, weight) and model.fc.weight.abs().max() > 0.01

@@ -225,8 +225,8 @@ def test_alexnet_conv1_at_224_says_the_division_is_not_exact():
 def test_alexnet_conv1_explanation_renders_in_chinese():
     text = _alexnet_conv1(224).explain("conv1", lang="zh")
     assert "权重 = K_h*K_w*C_in*C_out = 11*11*3*96 = 34,848" in text
-    assert "不能整除:213/4 = 53.25,向下取整为 53" in text
-    assert "输出形状: 1x96x54x54" in text
+    assert "（不能整除：213/4 = 53.25，向下取整为 53）" in text
+    assert "输出形状：1x96x54x54" in text
 
 
 def test_dilated_grouped_conv_explains_general_form_and_groups():

@@ -1,9 +1,9 @@
 """What a TARGET on the command line names, and how to get its Summary.
 
 A TARGET is a zoo name (``alexnet``), a spec file (``net.yaml``), a Hugging Face
-``config.json`` (or a folder holding one), or ``package.module:callable`` returning a
-``torch.nn.Module``. Frontends are imported only when needed: a zoo or spec run never
-imports torch.
+``config.json`` (or a folder holding one), an ONNX or Keras file (see ``_formats``), or
+``package.module:callable`` returning a ``torch.nn.Module``. Frontends are imported only when
+needed: a zoo or spec run never imports torch.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import argparse
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsize._errors import NetsizeError
-from netsize._network import Network
-from netsize._summary import Summary
+
+if TYPE_CHECKING:  # `netsize --help` builds every parser from this module without the engine
+    from netsize._network import Network
+    from netsize._summary import Summary
 
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -34,6 +36,7 @@ class Target:
     description: str = ""
     spec: Any = None  # netsize.spec.Spec for spec files (line numbers for errors)
     summary: Summary | None = None  # already analysed (a Hugging Face config built by transformers)
+    translation: Any = None  # ONNX/Keras: the frontend's translation (its checks and notes)
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +97,17 @@ def load_target(
     variables = dict(variables or {})
     path = Path(target)
     low = target.lower()
-    if low.endswith((".yaml", ".yml")):
+    from netsize.cli import _formats
+
+    fmt = _formats.detect(target)
+    if fmt is not None:
+        network, translation, graph_batch = _formats.load(fmt, target, input_size)
+        result = Target(name=network.name, kind=fmt, network=network, translation=translation,
+                        input_size=next(iter(network.inputs.values()), None),
+                        convention="keras" if fmt == "keras" else "torch")
+        if graph_batch is not None and batch_size not in (1, graph_batch):
+            raise NetsizeError(f"{target}: the graph's batch axis is {graph_batch}; set it with --input-size, not -b")
+    elif low.endswith((".yaml", ".yml")):
         result = _spec_target(target, input_size, variables)
     elif low.endswith(".json") or _hf_config_path(target) is not None:
         result = _hf_target(path, input_size, seq_len, variables, batch_size)
@@ -121,6 +134,11 @@ def summarize(target: Target, *, batch_size: int = 1, convention: str | None = N
     convention = convention or target.convention
     if target.summary is not None:
         return target.summary
+    if target.translation is not None:
+        from netsize.cli._formats import summarize as summarize_format
+
+        result_format: Summary = summarize_format(target, convention, until)
+        return result_format
     if target.network is None:
         from netsize.frontends.torch import summary as torch_summary
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
-from typing import Any
 
 from netsize._errors import NetsizeError
+from netsize.cli._options import add_format, add_lang
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (`netsize --help` is timed)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,13 +28,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("-i", "--input-size", metavar="SHAPE", action="append", help="input shape (per sample)")
     p.add_argument("--seq-len", type=int, metavar="N", help="sequence length (Hugging Face configs)")
     p.add_argument("--dtype", default="float32", help="dtype for byte claims (default float32)")
-    p.add_argument("--format", choices=("table", "json", "markdown"), default="table", help="output format")
+    add_format(p)
+    add_lang(p, "the explanations")
     p.set_defaults(func=run)
 
 
 def load_claims_file(path: str) -> dict[str, Any]:
     """A claims file: ``target``, optional ``input_size``, ``tolerance``, ``source``, and ``claims``,
     a list of ``{QUANTITY: VALUE}`` or ``{claim: "Q=V", tolerance: ..., source: ...}``."""
+    from pathlib import Path
+
     import yaml
 
     try:
@@ -80,10 +85,16 @@ def run(args: argparse.Namespace) -> int:
     target = load_target(str(target_name), input_size=input_size, seq_len=args.seq_len)
     summary = summarize(target)
     claims = [parse_claim(text, tol if tol is not None else tolerance, source) for text, tol, source in items]
-    results = check(summary, claims, dtype=args.dtype)  # type: ignore[arg-type]
+    results = check(summary, claims, dtype=args.dtype, lang=args.lang)  # type: ignore[arg-type]
     if args.format == "json":
-        print(json.dumps({"target": str(target_name), "source": data.get("source", ""),
-                          "claims": [r.to_dict() for r in results]}, indent=2))  # fmt: skip
+        from netsize.cli._options import print_json, with_schema
+
+        print_json(with_schema({"model": str(target_name), "source": data.get("source", ""),
+                                "claims": [r.to_dict() for r in results]}))  # fmt: skip
+    elif args.format == "csv":
+        from netsize.render._check import check_csv
+
+        print(check_csv(results), end="")
     elif args.format == "markdown":
         print(check_markdown(results))
     else:

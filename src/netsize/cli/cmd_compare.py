@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from netsize._errors import NetsizeError
+from netsize.cli._options import add_format, add_lang
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,8 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
                    help="batch size of the training-step memory (default --batch-size)")
     p.add_argument("--optimizer", default="adam", help="optimizer of the training-step memory (adam)")
     p.add_argument("--no-memory", action="store_true", help="leave out the training-step memory")
-    p.add_argument("--format", choices=("table", "json", "markdown"), default="table", help="output format")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of labels")
+    add_format(p)
+    add_lang(p, "labels")
     p.set_defaults(func=run)
 
 
@@ -54,7 +54,13 @@ def run(args: argparse.Namespace) -> int:
     setup = "" if args.no_memory else f"one training step, batch {mem_batch}, float32, {args.optimizer}"
     result = compare(models, None if args.no_memory else reports, setup, depth=args.depth)
     if args.format == "json":
-        print(json.dumps(result.to_dict(), indent=2))
+        from netsize.cli._options import print_json, with_schema
+
+        print_json(with_schema(result.to_dict()))
+    elif args.format == "csv":
+        from netsize.render._compare import compare_csv
+
+        print(compare_csv(result), end="")
     elif args.format == "markdown":
         print(compare_markdown(result))
     else:

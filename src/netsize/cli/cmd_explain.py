@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 
-from netsize._errors import NetsizeError
-from netsize.cli._target import add_target_arguments, summarize, target_from_args
+from netsize.cli._options import add_format, add_lang
+
+EXPLAIN_FORMATS = ("table", "json", "markdown")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -16,14 +16,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description="Show one layer's derivation: output size, weights, biases, multiply-adds, with the formula "
         "and the layer's own numbers substituted. A block name explains every layer in it.",
     )
+    from netsize.cli._target import add_target_arguments  # after add_parser: see cli.build_parser
+
     add_target_arguments(p)
     p.add_argument("layer", metavar="LAYER", help="layer name as in `netsize summary` (or a block name)")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the explanation")
+    add_lang(p, "the explanation")
+    add_format(p, EXPLAIN_FORMATS)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import difflib
+    import sys
+
+    from netsize._errors import NetsizeError
     from netsize._summary import explain_record
+    from netsize.cli._options import print_json, with_schema
+    from netsize.cli._target import summarize, target_from_args
 
     target = target_from_args(args)
     # Stop after the layer asked for: its derivation stands even if a later layer does not fit.
@@ -31,14 +40,21 @@ def run(args: argparse.Namespace) -> int:
     known = any(n == args.layer or n.startswith(args.layer + ".") for n in names_in)
     until = args.layer if known else None
     summary = summarize(target, batch_size=args.batch_size, convention=args.convention, until=until)
-    names = [r.name for r in summary.layers]
-    if args.layer in names:
-        print(summary.explain(args.layer, args.lang))
-        return 0
-    inside = [r for r in summary.layers if r.name.startswith(args.layer + ".")]
-    if inside:
-        print("\n\n".join(explain_record(r, args.lang) for r in inside))
-        return 0
-    close = difflib.get_close_matches(args.layer, names, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; `netsize summary` lists the layer names"
-    raise NetsizeError(f"no layer named {args.layer!r} in {summary.model!r}{hint}")
+    records = [r for r in summary.layers if r.name == args.layer]
+    if not records:
+        records = [r for r in summary.layers if r.name.startswith(args.layer + ".")]
+    if not records:
+        names = [r.name for r in summary.layers]
+        close = difflib.get_close_matches(args.layer, names, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; `netsize summary` lists the layer names"
+        raise NetsizeError(f"no layer named {args.layer!r} in {summary.model!r}{hint}")
+    texts = [explain_record(r, args.lang) for r in records]
+    if args.format == "json":
+        layers = [{**r.to_dict(), "explain": text} for r, text in zip(records, texts, strict=True)]
+        print_json(with_schema({"model": summary.model, "batch_size": summary.batch_size,
+                                "convention": summary.convention, "layers": layers}))
+    elif args.format == "markdown":
+        sys.stdout.write("".join(f"```text\n{text}\n```\n" for text in texts))
+    else:
+        sys.stdout.write("\n\n".join(texts) + "\n")
+    return 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import inspect
-from typing import Any
+
+from netsize.cli._options import add_format, add_lang, add_width
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -14,11 +14,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description="List layer types with their spec names, or show one type's fields and defaults.",
     )
     p.add_argument("type", nargs="?", metavar="TYPE", help="a layer type name, e.g. conv2d")
+    add_format(p)
+    add_lang(p, "the column headers")
+    add_width(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
+    import inspect
+    from typing import Any
 
     from netsize._layer import Layer
     from netsize._registry import layer_names, layer_type
@@ -39,9 +44,13 @@ def run(args: argparse.Namespace) -> int:
             default = "required" if required else f"default {defaults.get(name)!r}"
             print(f"  {name}: {describe(hint)} ({default})")
         return 0
+    from netsize.render._listing import emit_listing
+
     by_class: dict[type[Layer], list[str]] = {}
     for name, cls in layer_names().items():
         by_class.setdefault(cls, []).append(name)
-    for cls, names in sorted(by_class.items(), key=lambda kv: kv[0].kind.lower()):
-        print(f"{cls.kind:<28} {', '.join(sorted(names))}")
+    ordered = sorted(by_class.items(), key=lambda kv: kv[0].kind.lower())
+    cells = [(cls.kind, ", ".join(sorted(names))) for cls, names in ordered]
+    data = [{"kind": cls.kind, "spec_names": sorted(names)} for cls, names in ordered]
+    emit_listing(args.format, ("kind", "spec_names"), cells, data, lang=args.lang, width=args.width)
     return 0

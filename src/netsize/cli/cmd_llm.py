@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from netsize.cli._options import add_explain, add_format, add_lang, add_width
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -19,50 +20,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("-s", "--seq-len", type=int, metavar="N",
                    help="sequence length (default: min(max_position_embeddings, 1024); T5: 512)")
     p.add_argument("-b", "--batch-size", type=int, default=1, metavar="N", help="sequences per batch (default 1)")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    p.add_argument("--explain", action="store_true", help="also print every figure's formula")
+    add_format(p)
+    add_lang(p)
+    add_explain(p)
+    add_width(p)
     p.set_defaults(func=run)
 
 
-def _bytes(n: int) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n:,} B ({n / size:.2f} {unit})"
-    return f"{n:,} B"
-
-
 def run(args: argparse.Namespace) -> int:
+    from netsize.cli._options import with_schema
     from netsize.llm import llm_figures
+    from netsize.render._report import emit, llm_rows, llm_title
 
     f = llm_figures(args.config, seq_len=args.seq_len, batch_size=args.batch_size)
-    if args.format == "json":
-        print(json.dumps(f.to_dict(), indent=2))
-        return 0
-    rows: list[tuple[str, str]] = [
-        ("model", f.model),
-        ("sequence length x batch", f"{f.seq_len:,} x {f.batch_size:,}"),
-        ("params", f"{f.params:,}"),
-    ]
-    if f.active_params != f.params:
-        rows.append(("active params per token", f"{f.active_params:,}"))
-    rows += [
-        ("multiply-adds per sequence", f"{f.macs_per_sequence:,}"),
-        ("multiply-adds per token", f"{f.macs_per_token:,}"),
-        ("forward FLOPs per token", f"{f.forward_flops_per_token:,}"),
-        ("training FLOPs per token", f"{f.training_flops_per_token:,} (3 x forward)"),
-        ("  6N rule", f"{f.training_flops_6n:,} (6 x {f.active_params:,})"),
-        ("KV-cache elements per token", f"{f.kv_cache_elements_per_token:,}"),
-    ]
-    for d, n in f.kv_cache_bytes_per_token.items():
-        rows.append((f"KV cache per token, {d}", _bytes(n)))
-    for d, n in f.kv_cache_bytes_context.items():
-        rows.append((f"KV cache, whole context, {d}", _bytes(n)))
-    for d, n in f.weights_bytes.items():
-        rows.append((f"weights, {d}", _bytes(n)))
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-    if args.explain:
-        print()
-        print(f.explain())
+    emit(args.format, llm_title(f, args.lang), llm_rows(f, args.lang), with_schema(f.to_dict()),
+         explain=f.explain(args.lang) if args.explain else "", lang=args.lang, width=args.width)
     return 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
 
 from netsize._errors import NetsizeError
+from netsize.cli._options import add_format, add_lang
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (`netsize --help` is timed)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -48,9 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--gpu-memory-utilization", type=float, default=0.9, metavar="F",
                    help="serving: fraction of GPU memory the server may use (0.9, vLLM)")
     p.add_argument("--kv-dtype", default="bfloat16", help="serving: KV-cache dtype (bfloat16; fp8)")
-    p.add_argument("--format", choices=("table", "json", "markdown"), default="table", help="output format")
+    add_format(p)
     p.add_argument("--explain", action="store_true", help="also print every figure's formula")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of labels")
+    add_lang(p, "labels")
     p.set_defaults(func=run)
 
 
@@ -101,7 +104,16 @@ def run(args: argparse.Namespace) -> int:
         raise NetsizeError(f"{args.target}: netsize plan takes a config, spec or zoo model, not a PyTorch callable")
     result = plan(target.network, scenarios=scenarios, setup=setup, gpu=args.gpu)
     if args.format == "json":
-        print(json.dumps(result.to_dict(), indent=2))
+        from netsize.cli._options import print_json, with_schema
+
+        data = with_schema(result.to_dict())
+        if args.explain:
+            data["explain"] = result.explain(args.lang)
+        print_json(data)
+    elif args.format == "csv":
+        from netsize.render._plan import plan_csv
+
+        print(plan_csv(result), end="")
     elif args.format == "markdown":
         print(plan_markdown(result, args.lang))
     else:

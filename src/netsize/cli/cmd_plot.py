@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from netsize._errors import NetsizeError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from netsize.cli._target import add_target_arguments
-
     p = subparsers.add_parser(
         "plot",
         help="plot params, multiply-adds or activations per layer, or the memory of a training step (matplotlib)",
         description="Writes a PNG, SVG or PDF (by the extension of -o). Needs matplotlib: pip install 'netsize[plot]'.",
     )
+    from netsize.cli._target import add_target_arguments  # after add_parser: see cli.build_parser
+
     add_target_arguments(p)
     p.add_argument("--what", default="params", choices=("params", "multiply-adds", "flops", "activations", "memory"))
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="file.png, file.svg or file.pdf")
@@ -27,6 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from netsize.cli._target import summarize, target_from_args
     from netsize.render._plot import plot_memory, plot_summary
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from netsize._errors import NetsizeError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from netsize.cli._target import add_target_arguments
-
     p = subparsers.add_parser(
         "report",
         help="an HTML report: totals, the layer tree, charts, a training step's memory, every formula on click",
@@ -18,6 +15,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "totals, the per-layer table as a collapsible, sortable, searchable tree, bar charts per layer, the "
         "memory of one training step and its curve, and each layer's formulas on click, in English and Chinese.",
     )
+    from netsize.cli._target import add_target_arguments  # after add_parser: see cli.build_parser
+
     add_target_arguments(p)
     p.add_argument("-o", "--output", default=None, metavar="FILE", help="the HTML file (default MODEL.html)")
     p.add_argument("--optimizer", default="adam", help="optimizer of the training-step memory (adam)")
@@ -27,6 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from netsize.cli._target import summarize, target_from_args
     from netsize.render._html import page
     from netsize.report import report_data

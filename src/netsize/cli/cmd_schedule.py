@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from netsize.cli._options import add_format, add_lang, add_width
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,7 +29,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--gpus", type=int, default=1, metavar="N", help="GPUs working together with --gpu (default 1)")
     p.add_argument("--utilisation", "--utilization", type=float, default=None, metavar="U",
                    help="fraction of peak FLOP/s achieved, e.g. 0.4 (default 1)")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    add_format(p)
+    add_lang(p)
+    p.add_argument("--explain", action="store_true", default=None,
+                   help="print every figure's rule with its values (the default for tables; "
+                   "--no-explain leaves them out)")
+    p.add_argument("--no-explain", dest="explain", action="store_false", help=argparse.SUPPRESS)
+    add_width(p)
     p.set_defaults(func=run)
 
 
@@ -46,6 +53,7 @@ def _forward_flops(args: argparse.Namespace) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netsize._i18n import translate
     from netsize.schedule import schedule
 
     if args.gpu:
@@ -66,27 +74,15 @@ def run(args: argparse.Namespace) -> int:
         gpu_flops=args.gpu_flops,
         utilisation=args.utilisation,
     )
-    if args.format == "json":
-        print(json.dumps(s.to_dict(), indent=2))
-        return 0
-    rows = [
-        ("samples", f"{s.samples:,}"),
-        ("batch size", f"{s.batch_size:,}"),
-        ("epochs", f"{s.epochs:,}"),
-        ("iterations per epoch", f"{s.iterations_per_epoch:,}"
-         + (f" (last batch {s.last_batch_size})" if s.last_batch_size != s.batch_size else "")),
-        ("optimizer updates", f"{s.total_updates:,}"),
-        ("samples seen", f"{s.samples_seen:,}"),
-    ]
-    if s.training_flops is not None:
-        rows.append(("training compute", f"{s.training_flops:.4g} FLOPs"))
-    if s.seconds is not None:
-        from netsize.schedule import format_duration
+    from netsize.cli._options import with_schema
+    from netsize.render._report import emit, schedule_rows
 
-        rows.append(("estimated time", format_duration(s.seconds)))
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-    print()
-    print(s.explain())
+    emit(args.format, translate("report.schedule.title", args.lang), schedule_rows(s, args.lang),
+         with_schema(s.to_dict()), explain=s.explain(args.lang) if _explain(args) else "", lang=args.lang,
+         width=args.width)
     return 0
+
+
+def _explain(args: argparse.Namespace) -> bool:
+    # The rules are part of the table people read; JSON and CSV add them only when asked.
+    return bool(args.explain) if args.explain is not None else args.format in ("table", "markdown")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from netsize.cli._target import add_target_arguments, summarize, target_from_args
+from netsize.cli._options import add_explain, add_format, add_lang, add_width
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -15,40 +15,40 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description="Print a network's per-layer table: output shape, params, multiply-adds, activations, "
         "with totals, model size per dtype and the counting convention.",
     )
+    from netsize.cli._target import add_target_arguments  # after add_parser: see cli.build_parser
+
     add_target_arguments(p)
     add_output_arguments(p)
     p.add_argument("-d", "--depth", type=int, metavar="N",
                    help="show blocks down to depth N (0 = top-level blocks); deeper layers are summed")
-    p.add_argument("--explain", action="store_true", help="add every layer's formulas with its values")
-    p.add_argument("-f", "--format", choices=("table", "json", "csv", "markdown"), default="table",
-                   help="output format (default table)")
-    p.add_argument("--width", type=int, metavar="COLUMNS", help="table width (default: the terminal's)")
+    add_explain(p, "every layer's formulas with its values")
+    add_format(p)
+    add_width(p)
     p.set_defaults(func=run)
 
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="float32", help="dtype for the activation size line (default float32)")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of labels and formulas")
+    add_lang(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from netsize._dtypes import canonical_dtype
+    from netsize.cli._target import summarize, target_from_args
     from netsize.render import render
 
     canonical_dtype(args.dtype)  # an unknown dtype is a user error before any work
-    target = target_from_args(args)
-    summary = summarize(target, batch_size=args.batch_size, convention=args.convention, depth=args.depth)
     if args.depth is not None and args.depth < 0:
         from netsize._errors import NetsizeError
 
         raise NetsizeError(f"--depth must be 0 or more (got {args.depth})")
+    target = target_from_args(args)
+    summary = summarize(target, batch_size=args.batch_size, convention=args.convention, depth=args.depth)
     if args.format == "table":
-        from rich.console import Console
-
         from netsize.render import print_table
 
-        console = Console(width=args.width) if args.width else Console()
-        print_table(summary, console, depth=args.depth, lang=args.lang, dtype=args.dtype, explain=args.explain)
+        print_table(summary, width=args.width, depth=args.depth, lang=args.lang, dtype=args.dtype,
+                    explain=args.explain)
         return 0
     sys.stdout.write(render(summary, args.format, depth=args.depth, lang=args.lang, dtype=args.dtype,
                             explain=args.explain))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from netsize.cli._options import add_format, add_lang, add_width
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -13,7 +14,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description="List the built-in networks (names for `netsize summary NAME`), or show one's details.",
     )
     p.add_argument("name", nargs="?", metavar="NAME", help="a zoo name: show its source, input and variables")
-    p.add_argument("-f", "--format", choices=("table", "json"), default="table", help="output format")
+    add_format(p)
+    add_lang(p, "the column headers")
+    add_width(p)
     p.set_defaults(func=run)
 
 
@@ -37,28 +40,30 @@ def run(args: argparse.Namespace) -> int:
         entry = zoo.get(args.name)
         info = _describe(entry)
         variables = {k: (list(v) if isinstance(v, tuple) else v) for k, v in entry.variables.items()}
-        if args.format == "json":
-            print(json.dumps({**info, "variables": variables}, indent=2))
-            return 0
-        print(f"{entry.name}: {entry.description}")
-        print(f"  source: {entry.source}")
-        print(f"  input (per sample): {shape_str(entry.input_shape)} ({entry.layout})")
-        print(f"  convention: {entry.convention}")
-        print("  variables (--var NAME=VALUE): " + ", ".join(f"{k}={v}" for k, v in variables.items()))
-        return 0
-    entries = [zoo.get(n) for n in zoo.names()]
-    if args.format == "json":
-        print(json.dumps([_describe(e) for e in entries], indent=2))
-        return 0
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
+        if args.format != "table":
+            from netsize.render._listing import emit_listing
 
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    t.add_column("Name", no_wrap=True, style="bold")
-    t.add_column("Input", no_wrap=True)
-    t.add_column("Description", overflow="fold")
-    for e in entries:
-        t.add_row(e.name, shape_str(e.input_shape), e.description)
-    Console().print(t)
+            fields = [(k, str(v)) for k, v in {**info, "variables": variables}.items()]
+            emit_listing(args.format, ("field", "value"), fields,
+                         {"schema_version": 1, **info, "variables": variables}, lang=args.lang)
+            return 0
+        from netsize._glossary import colon
+        from netsize._i18n import translate
+        from netsize.render import _listing  # noqa: F401  (registers the labels)
+
+        def line(key: str, value: str) -> str:
+            return f"  {translate(key, args.lang)}{colon(args.lang)}{value}"
+
+        print(f"{entry.name}{colon(args.lang)}{entry.description}")
+        print(line("listing.source", entry.source))
+        print(line("listing.input_per_sample", f"{shape_str(entry.input_shape)} ({entry.layout})"))
+        print(line("listing.convention", entry.convention))
+        print(line("listing.variables", ", ".join(f"{k}={v}" for k, v in variables.items())))
+        return 0
+    from netsize.render._listing import emit_listing
+
+    entries = [zoo.get(n) for n in zoo.names()]
+    cells = [(e.name, shape_str(e.input_shape), e.description) for e in entries]
+    emit_listing(args.format, ("name", "input", "description"), cells, [_describe(e) for e in entries],
+                 lang=args.lang, width=args.width)
     return 0

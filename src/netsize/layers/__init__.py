@@ -1,27 +1,89 @@
 """The layer library. Each module holds a family of layer types and lists them in ``__all__``.
 
-Modules are discovered, so adding a layer touches only its own module and its test.
+Modules are discovered, so adding a layer touches only its own module and its test. They are
+imported on first use: ``netsize.layers.Conv2d`` or the spec name ``conv2d`` imports
+``conv.py`` alone (importing all fourteen modules costs tens of milliseconds, more than the rest
+of ``netsize summary``). Which module holds which class and spec name is read from the modules'
+source (their ``__all__`` list and ``@register_layer(...)`` names); a test checks that this index
+equals what importing every module registers, and any name the index misses is found by
+importing everything.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
+import re
 from typing import TYPE_CHECKING, Any
 
-_exported: dict[str, Any] = {}
+_HERE = os.path.dirname(__file__)
+_ALL = re.compile(r"^__all__\s*=\s*\[([^\]]*)\]", re.MULTILINE)
+_REGISTER = re.compile(r"^@register_layer\(([^)]*)\)", re.MULTILINE)
+_STRING = re.compile(r"[\"']([^\"']+)[\"']")
 
-for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name.startswith("_"):
-        continue
-    _module = importlib.import_module(f"{__name__}.{_info.name}")
-    for _name in getattr(_module, "__all__", ()):
-        if _name in _exported and _exported[_name] is not getattr(_module, _name):
-            raise ImportError(f"layer class {_name} defined twice (second in {_info.name})")
-        _exported[_name] = getattr(_module, _name)
+# class name -> module, spec key (normalised as the registry does) -> module
+_CLASS_MODULE: dict[str, str] = {}
+_SPEC_MODULE: dict[str, str] = {}
+_MODULES: list[str] = []
 
-globals().update(_exported)
-__all__ = sorted(_exported)  # pyright: ignore[reportUnsupportedDunderAll]
+
+def _spec_key(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def _scan() -> None:
+    for filename in sorted(os.listdir(_HERE)):
+        module, ext = os.path.splitext(filename)
+        if ext != ".py" or module.startswith("_"):
+            continue
+        _MODULES.append(module)
+        with open(os.path.join(_HERE, filename), encoding="utf-8") as file:
+            source = file.read()
+        exported = _ALL.search(source)
+        for name in _STRING.findall(exported.group(1)) if exported else ():
+            if name in _CLASS_MODULE:
+                raise ImportError(f"layer class {name} defined twice ({_CLASS_MODULE[name]} and {module})")
+            _CLASS_MODULE[name] = module
+        for args in _REGISTER.findall(source):
+            for name in _STRING.findall(args):
+                _SPEC_MODULE[_spec_key(name)] = module
+
+
+_scan()
+__all__ = sorted(_CLASS_MODULE)  # pyright: ignore[reportUnsupportedDunderAll]
+
+
+def _load(module: str) -> Any:
+    return importlib.import_module(f"{__name__}.{module}")
+
+
+def load_all() -> None:
+    """Import every layer module (so that every layer type is registered)."""
+    for module in _MODULES:
+        _load(module)
+
+
+def load_for_spec_name(name: str) -> bool:
+    """Import the module that registers spec name ``name``; False when the index does not know it."""
+    module = _SPEC_MODULE.get(_spec_key(name))
+    if module is None:
+        return False
+    _load(module)
+    return True
+
+
+def __getattr__(name: str) -> Any:
+    module = _CLASS_MODULE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_load(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 if TYPE_CHECKING:  # the same names, spelled out for type checkers; tests keep this list complete
     from netsize.layers.activation import *  # noqa: F403
@@ -36,5 +98,6 @@ if TYPE_CHECKING:  # the same names, spelled out for type checkers; tests keep t
     from netsize.layers.pool import *  # noqa: F403
     from netsize.layers.recurrent import *  # noqa: F403
     from netsize.layers.shape_ops import *  # noqa: F403
+    from netsize.layers.tensor_ops import *  # noqa: F403
     from netsize.layers.transformer import *  # noqa: F403
     from netsize.layers.upsample import *  # noqa: F403

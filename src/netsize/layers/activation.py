@@ -74,11 +74,11 @@ register_messages(
     {
         "note.activation.inplace_copy": {
             "en": "in place: the original input is copied for backward ({count:,} elements)",
-            "zh": "原地运算:为反向传播复制一份原始输入({count:,} 个元素)",
+            "zh": "原地运算：为反向传播复制一份原始输入（{count:,} 个元素）",
         },
         "note.activation.inplace": {
             "en": "in place: the output reuses the input's storage",
-            "zh": "原地运算:输出复用输入的存储",
+            "zh": "原地运算：输出复用输入的存储",
         },
         "note.softmax.implicit_dim": {
             "en": "dim not given: PyTorch's implicit choice for a {rank}-d input is dim {dim}",

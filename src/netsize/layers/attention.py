@@ -71,7 +71,7 @@ register_messages(
     {
         "multiply_adds_needed": {
             "en": "multiply-adds needed (masked scores skipped)",
-            "zh": "实际需要的乘加次数(跳过被掩码的分数)",
+            "zh": "实际需要的乘加次数（跳过被掩码的分数）",
         },
         "attention_pairs": {"en": "query-key pairs computed", "zh": "计算的查询-键对数"},
         "attention_pairs_needed": {"en": "query-key pairs needed", "zh": "实际需要的查询-键对数"},
@@ -81,11 +81,11 @@ register_messages(
         },
         "workspace_elements": {
             "en": "elements the forward holds internally at its peak, beyond its inputs and outputs",
-            "zh": "前向计算在峰值时内部占用的元素个数(不含输入和输出)",
+            "zh": "前向计算在峰值时内部占用的元素个数（不含输入和输出）",
         },
         "kv_cache_elements": {
             "en": "KV-cache elements (keys and values kept for decoding)",
-            "zh": "KV 缓存元素个数(解码时保存的键和值)",
+            "zh": "KV 缓存元素个数（解码时保存的键和值）",
         },
     }
 )

@@ -33,24 +33,24 @@ register_messages(
     {
         "conv.same_split": {
             "en": "'same' padding: {before} before, {after} after",
-            "zh": "'same' 填充:前 {before},后 {after}",
+            "zh": "'same' 填充：前 {before}，后 {after}",
         },
         "conv.same_split_odd": {
             "en": "'same' padding: {before} before, {after} after (the odd pixel at the end)",
-            "zh": "'same' 填充:前 {before},后 {after}(多出的一个像素补在末尾)",
+            "zh": "'same' 填充：前 {before}，后 {after}（多出的一个像素补在末尾）",
         },
         "conv.keras_valid": {
             "en": "Keras 'valid' transposed convolution: O = I*S + max(D*(K - 1) + 1 - S, 0)",
-            "zh": "Keras 'valid' 转置卷积:O = I*S + max(D*(K - 1) + 1 - S, 0)",
+            "zh": "Keras 'valid' 转置卷积：O = I*S + max(D*(K - 1) + 1 - S, 0)",
         },
         "conv.keras_same": {
             "en": "Keras 'same' transposed convolution: O = I*S",
-            "zh": "Keras 'same' 转置卷积:O = I*S",
+            "zh": "Keras 'same' 转置卷积：O = I*S",
         },
         "pool.ceil_drop": {
             "en": "ceil_mode: the last window would start at {start} >= I + P_b = {limit}, in the right padding: "
             "dropped, so O = {result}",
-            "zh": "ceil_mode:最后一个窗口起点 {start} >= I + P_b = {limit},落在右侧填充内:舍去,故 O = {result}",
+            "zh": "ceil_mode：最后一个窗口起点 {start} >= I + P_b = {limit}，落在右侧填充内，舍去，故 O = {result}",
         },
     }
 )

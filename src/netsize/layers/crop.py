@@ -23,7 +23,7 @@ register_messages(
     {
         "note.crop_split": {
             "en": "{removed} removed: {before} before, {after} after",
-            "zh": "裁去 {removed}:前 {before},后 {after}",
+            "zh": "裁去 {removed}：前 {before}，后 {after}",
         },
     }
 )

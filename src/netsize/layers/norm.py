@@ -51,11 +51,11 @@ register_messages(
     {
         "note.norm.keras_stats": {
             "en": "Keras convention: the moving mean and variance count as non-trainable params, 2 per channel",
-            "zh": "Keras 约定:滑动均值和方差计为不可训练参数,每个通道 2 个",
+            "zh": "Keras 约定：滑动均值和滑动方差计为不可训练参数，每个通道 2 个",
         },
         "note.norm.inference": {
             "en": "counted at inference, with the stored mean and variance",
-            "zh": "按推理计算,使用已保存的均值和方差",
+            "zh": "按推理计算，使用已保存的均值和方差",
         },
     }
 )

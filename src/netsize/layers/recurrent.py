@@ -63,7 +63,7 @@ register_messages(
         },
         "note.rnn_keras_bias": {
             "en": "Keras convention: {count} bias vector(s) of {size} per layer and direction",
-            "zh": "Keras 约定:每层每个方向 {count} 个长度为 {size} 的偏置向量",
+            "zh": "Keras 约定：每层每个方向 {count} 个长度为 {size} 的偏置向量",
         },
     }
 )

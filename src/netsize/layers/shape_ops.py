@@ -47,17 +47,17 @@ register_messages(
     {
         "note.reshape.inferred": {
             "en": "-1 inferred: {total:,} elements / {known:,} = {value:,}",
-            "zh": "-1 由推断得出:{total:,} 个元素 / {known:,} = {value:,}",
+            "zh": "-1 由推断得出：{total:,} 个元素 / {known:,} = {value:,}",
         },
         "note.dropout.mask": {
             "en": "training saves a 1-byte mask per element ({count:,} bytes); identity at inference",
-            "zh": "训练时每个元素保存 1 字节掩码(共 {count:,} 字节);推理时为恒等映射",
+            "zh": "训练时每个元素保存 1 字节掩码（共 {count:,} 字节）；推理时为恒等映射",
         },
         "note.dropout.noise": {
             "en": "training saves {count:,} noise values in the activation dtype; identity at inference",
-            "zh": "训练时以激活的数据类型保存 {count:,} 个噪声值;推理时为恒等映射",
+            "zh": "训练时以激活的数据类型保存 {count:,} 个噪声值；推理时为恒等映射",
         },
-        "inferred_size": {"en": "inferred size (-1)", "zh": "推断的大小(-1)"},
+        "inferred_size": {"en": "inferred size (-1)", "zh": "推断的大小（-1）"},
         "saved_mask_bytes": {"en": "saved mask bytes", "zh": "保存的掩码字节数"},
         "saved_noise_elements": {"en": "saved noise elements", "zh": "保存的噪声元素个数"},
     }

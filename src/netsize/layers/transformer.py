@@ -33,11 +33,11 @@ ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_tanh", "gelu_pytorch_tanh", "si
 
 register_messages(
     {
-        "params_total": {"en": "params (all experts)", "zh": "参数(全部专家)"},
+        "params_total": {"en": "params (all experts)", "zh": "参数（全部专家）"},
         "params_active": {"en": "active params per token", "zh": "每个词元激活的参数"},
         "multiply_adds_all_experts": {
             "en": "multiply-adds if every expert ran (dense)",
-            "zh": "若所有专家都运行的乘加次数(稠密)",
+            "zh": "若所有专家都运行时的乘加次数（稠密）",
         },
     }
 )

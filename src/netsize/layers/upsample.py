@@ -29,7 +29,7 @@ register_messages(
     {
         "note.upsample.floored": {
             "en": "not exact: {size}*{scale} = {product}, floored to {result}",
-            "zh": "不是整数:{size}*{scale} = {product},向下取整为 {result}",
+            "zh": "不是整数：{size}*{scale} = {product}，向下取整为 {result}",
         },
     }
 )

@@ -30,6 +30,7 @@ Two things differ between the meta device and CUDA and are emulated here:
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -622,6 +623,18 @@ def checkpoint_units(module: Any) -> list[tuple[str, Any]]:
     return units
 
 
+@contextlib.contextmanager
+def untouched(module: Any) -> Iterator[None]:
+    """Whatever happens inside, ``module`` is left as found (see ``frontends.torch._safety``)."""
+    from netsize.frontends.torch._safety import ModelSnapshot
+
+    snapshot = ModelSnapshot(module)
+    try:
+        yield
+    finally:
+        snapshot.restore()
+
+
 def to_meta(module: Any) -> Any:
     """The module on the meta device (a deep copy when it holds real tensors)."""
     tensors = [*module.parameters(), *module.buffers()]
@@ -665,19 +678,20 @@ def from_module(
     for ``nn.Module`` targets): ``module`` moved to the meta device and observed."""
     from netsize.memory import LayerMemory, MemoryReport
 
-    model = to_meta(module)
-    if make_batch is None:
-        make_batch = batch_maker(model, batch_size, input_size, seq_len)
-    o = observe(
-        model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn, checkpointing=checkpointing,
-        checkpoint_segments=checkpoint_segments,
-    )
+    with untouched(module):  # a meta-built module is observed in place, then restored
+        model = to_meta(module)
+        if make_batch is None:
+            make_batch = batch_maker(model, batch_size, input_size, seq_len)
+        o = observe(
+            model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn,
+            checkpointing=checkpointing, checkpoint_segments=checkpoint_segments,
+        )
+        kinds = {name: type(m).__name__ for name, m in model.named_modules()}
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     per_layer: dict[str, int] = {}
     for s in o.saved:
         per_layer[s.module] = per_layer.get(s.module, 0) + s.bytes
-    kinds = {name: type(m).__name__ for name, m in model.named_modules()}
     layers = tuple(LayerMemory(n, kinds.get(n, "Module"), b, 0) for n, b in per_layer.items())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return MemoryReport(
         model=type(module).__name__,
         batch_size=batch_size,

@@ -191,10 +191,10 @@ class Scenario:
             "name": self.name,
             "description": self.description,
             "trainable_params": self.trainable_params,
-            "bytes_per_gpu": {t.name: t.value for t in self.parts},
-            "total_bytes_per_gpu": self.total_bytes,
-            "cpu_bytes_per_node": self.cpu_bytes,
-            "extra": {t.name: t.value for t in self.extra},
+            "per_gpu_bytes": {t.name: t.value for t in self.parts},
+            "total_per_gpu_bytes": self.total_bytes,
+            "cpu_per_node_bytes": self.cpu_bytes,
+            "terms": {t.name: t.value for t in self.extra},
             "fits": [
                 {"gpu": f.gpu, "memory_bytes": f.memory_bytes, "fits": f.fits, "headroom_bytes": f.headroom_bytes,
                  **({"max_batch": f.max_batch} if f.max_batch is not None else {})}

@@ -29,3 +29,15 @@ def check_markdown(results: list[ClaimResult]) -> str:
         if r.explanation:
             out += ["", f"`{r.claim.text}`:", "", "```text", *r.explanation, "```"]
     return "\n".join(out)
+
+
+def check_csv(results: list[ClaimResult]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["claim", "claimed", "actual", "holds"])
+    for r in results:
+        w.writerow([r.claim.text, r.claim.written, r.actual_value if r.actual_value is not None else r.actual, r.holds])
+    return buf.getvalue()

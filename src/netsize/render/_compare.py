@@ -77,3 +77,20 @@ def compare_markdown(c: Comparison) -> str:
         out += [f"| {r.name} | " + " | ".join(f"{p:,}" for p in r.params) + " | "
                 + " | ".join(f"{m:,}" for m in r.multiply_adds) + " |" for r in differing]  # fmt: skip
     return "\n".join(out)
+
+
+def compare_csv(c: Comparison) -> str:
+    """One row per quantity, one column per model (exact numbers)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["quantity", *c.names])
+    for f, values in c.totals.items():
+        w.writerow([f, *values])
+    for d, values in c.model_size_bytes.items():
+        w.writerow([f"model_size_bytes_{d}", *values])
+    for f, values in c.memory.items():
+        w.writerow([f, *values])
+    return buf.getvalue()

@@ -12,7 +12,7 @@ register_messages(
         "render.kind": {"en": "Kind", "zh": "类型"},
         "render.output_shape": {"en": "Output shape", "zh": "输出形状"},
         "render.params": {"en": "Params", "zh": "参数"},
-        "render.multiply_adds": {"en": "Mult-adds", "zh": "乘加"},
+        "render.multiply_adds": {"en": "Mult-adds", "zh": "乘加次数"},
         "render.activations": {"en": "Activations", "zh": "激活"},
         "render.total": {"en": "Total", "zh": "合计"},
         "render.title": {
@@ -22,34 +22,41 @@ register_messages(
         "render.f.params": {"en": "Params", "zh": "参数"},
         "render.f.params_value": {
             "en": "{params} ({params_h}) · trainable {trainable} · non-trainable {frozen}",
-            "zh": "{params}({params_h})· 可训练 {trainable} · 不可训练 {frozen}",
+            "zh": "{params}（{params_h}）· 可训练 {trainable} · 不可训练 {frozen}",
         },
         "render.f.buffers": {"en": "Buffers", "zh": "缓冲区"},
         "render.f.macs": {"en": "Multiply-adds", "zh": "乘加次数"},
-        "render.f.flops": {"en": "FLOPs", "zh": "浮点运算"},
+        "render.f.macs_value": {"en": "{macs} ({macs_h})", "zh": "{macs}（{macs_h}）"},
+        "render.f.flops": {"en": "FLOPs", "zh": "浮点运算次数"},
         "render.f.flops_value": {"en": "{flops} ({flops_h}) = 2 x multiply-adds",
-                                 "zh": "{flops}({flops_h})= 2 x 乘加次数"},
+                                 "zh": "{flops}（{flops_h}）= 2 x 乘加次数"},
         "render.f.other": {"en": "Other ops", "zh": "其他运算"},
         "render.f.activations": {"en": "Activations", "zh": "激活"},
         "render.f.activations_value": {
             "en": "{elements} elements = {size} in {dtype} (layer outputs, forward)",
-            "zh": "{elements} 个元素 = {size}({dtype},各层输出,前向)",
+            "zh": "{elements} 个元素 = {size}（{dtype}，各层输出，前向）",
         },
         "render.f.size": {"en": "Model size", "zh": "模型大小"},
         "render.formulas": {"en": "Formulas", "zh": "公式"},
+        "render.note": {"en": "Note: {note}", "zh": "注：{note}"},
+        "render.dropped": {
+            "en": "Columns left out to fit {width} columns: {columns} (--width N or --format csv shows them)",
+            "zh": "为适应 {width} 列宽度省略了以下列：{columns}（用 --width N 或 --format csv 可显示）",
+        },
         "render.convention.torch": {
             "en": "Convention: torch — params = weights + biases; buffers separate; multiply-adds = "
             "conv/linear/matmul/attention MACs (FlopCounterMode FLOPs / 2); FLOPs = 2 x multiply-adds; "
             "other ops separate",
-            "zh": "计数约定:torch — 参数 = 权重 + 偏置;缓冲区单独计;乘加 = 卷积/全连接/矩阵乘/注意力的乘累加"
-            "(FlopCounterMode FLOPs / 2);FLOPs = 2 x 乘加;其他运算单独计",
+            "zh": "计数约定：torch — 参数 = 权重 + 偏置；缓冲区单独计；乘加次数 = 卷积、全连接、矩阵乘法、注意力的"
+            "乘加次数（FlopCounterMode 的浮点运算次数 / 2）；浮点运算次数 = 2 x 乘加次数；其他运算单独计",
         },
         "render.convention.keras": {
             "en": "Convention: keras — params = weights + biases + BatchNorm moving statistics (non-trainable); "
             "multiply-adds = conv/linear/matmul/attention MACs (FlopCounterMode FLOPs / 2); "
             "FLOPs = 2 x multiply-adds; other ops separate",
-            "zh": "计数约定:keras — 参数 = 权重 + 偏置 + BatchNorm 滑动统计量(不可训练);乘加 = "
-            "卷积/全连接/矩阵乘/注意力的乘累加(FlopCounterMode FLOPs / 2);FLOPs = 2 x 乘加;其他运算单独计",
+            "zh": "计数约定：keras — 参数 = 权重 + 偏置 + BatchNorm 滑动统计量（不可训练）；乘加次数 = "
+            "卷积、全连接、矩阵乘法、注意力的乘加次数（FlopCounterMode 的浮点运算次数 / 2）；浮点运算次数 = "
+            "2 x 乘加次数；其他运算单独计",
         },
     }
 )
@@ -69,17 +76,26 @@ def human(n: int) -> str:
 
 
 def size(n_bytes: int) -> str:
-    """``237.95 MiB``."""
+    """Bytes in the binary unit that fits, one decimal: ``103.3 GiB``, ``5.6 MiB``, ``512 B``.
+
+    >>> size(110_916_934_451), size(5_829_664), size(512)
+    ('103.3 GiB', '5.6 MiB', '512 B')
+    """
     value = float(n_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{n_bytes} B" if unit == "B" else f"{value:.2f} {unit}"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            return f"{n_bytes:,} B" if unit == "B" else f"{value:,.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
 
 
 def shape(s: Shape) -> str:
     return shape_str(s)
+
+
+def keras_shape(s: Shape) -> str:
+    """``(1, 111, 111, 16)`` -> ``(None, 111, 111, 16)``: the batch axis as Keras prints it."""
+    return "(" + ", ".join(["None", *map(str, s[1:])]) + ")" if s else "()"
 
 
 def title(summary: Summary, lang: str) -> str:
@@ -103,7 +119,8 @@ def footer_items(summary: Summary, lang: str, dtype: str = "float32") -> list[tu
                                          params_h=human(t.params), trainable=count(t.trainable_params),
                                          frozen=count(t.non_trainable_params))),
         (tr("render.f.buffers", lang), count(t.buffers)),
-        (tr("render.f.macs", lang), f"{count(t.multiply_adds)} ({human(t.multiply_adds)})"),
+        (tr("render.f.macs", lang), tr("render.f.macs_value", lang, macs=count(t.multiply_adds),
+                                       macs_h=human(t.multiply_adds))),
         (tr("render.f.flops", lang), tr("render.f.flops_value", lang, flops=count(t.flops), flops_h=human(t.flops))),
         (tr("render.f.other", lang), count(t.other_ops)),
         (tr("render.f.activations", lang), tr("render.f.activations_value", lang,
@@ -115,8 +132,11 @@ def footer_items(summary: Summary, lang: str, dtype: str = "float32") -> list[tu
 
 def footer_lines(summary: Summary, lang: str, dtype: str = "float32") -> list[str]:
     """The footer as plain lines (``Label: value``), then the convention line and any notes."""
-    lines = [f"{label}: {value}" for label, value in footer_items(summary, lang, dtype)]
-    return [*lines, convention_line(summary.convention, lang), *(f"Note: {note}" for note in summary.notes)]
+    from netsize._glossary import colon
+
+    lines = [f"{label}{colon(lang)}{value}" for label, value in footer_items(summary, lang, dtype)]
+    notes = (translate("render.note", lang, note=note) for note in summary.notes)
+    return [*lines, convention_line(summary.convention, lang), *notes]
 
 
 def convention_line(convention: str, lang: str = "en") -> str:

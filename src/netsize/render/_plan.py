@@ -66,3 +66,18 @@ def plan_markdown(plan: Plan, lang: str = "en") -> str:
             ]
         out += [f"- {n}" for n in sc.notes]
     return "\n".join(out)
+
+
+def plan_csv(plan: Plan) -> str:
+    """One row per scenario and part: bytes per GPU."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["scenario", "part", "bytes"])
+    for sc in plan.scenarios:
+        for t in sc.parts:
+            w.writerow([sc.name, t.name, t.value])
+        w.writerow([sc.name, "total_per_gpu", sc.total_bytes])
+    return buf.getvalue()

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from netsize._i18n import translate
 from netsize._summary import LayerRecord, Summary, explain_record
-from netsize.render._format import convention_line, count, footer_items, shape, title
+from netsize.render._format import convention_line, count, footer_items, keras_shape, shape, title
 
 
 def table(
@@ -35,18 +35,49 @@ def table(
     totals = summary.totals
     heads = [translate(k, lang) for k in ("render.layer", "render.kind", "render.output_shape", "render.params",
                                            "render.multiply_adds", "render.activations")]
-    cells = [_cells(r) for r in rows]
+    keras = summary.convention == "keras" and summary.batch_size == 1
+    cells = [_cells(r, keras) for r in rows]
     foot = [translate("render.total", lang), "", "", count(totals.params), count(totals.multiply_adds),
             count(totals.activation_elements)]
     widths = [max(cell_len(str(c[i])) for c in [heads, foot, *cells]) for i in range(len(heads))]
-    widths[0] = min(widths[0], 16)  # a long layer name may fold to this width before columns go
+    # When every name fits on one line the table is drawn as one aligned text (see _aligned);
+    # otherwise a long layer name may fold to 16 columns before columns are left out.
+    fixed = sum(widths) + 2 * len(widths) - 1 <= width
+    if not fixed:
+        widths[0] = min(widths[0], 16)
     shown = list(range(len(heads)))
     for optional in (1, 5):  # Kind, then Activations
         if sum(widths[i] for i in shown) + 2 * len(shown) - 1 <= width:
             break
         shown.remove(optional)
+    dropped = [heads[i] for i in (1, 5) if i not in shown]
+    t: Any
+    if fixed:
+        t = _aligned(title(summary, lang), [heads[i] for i in shown], [[c[i] for i in shown] for c in cells],
+                     [foot[i] for i in shown], [widths[i] for i in shown], [i >= 3 for i in shown],
+                     kind_column=shown.index(1) if 1 in shown else None)
+    else:
+        t = _rich_table(title(summary, lang), heads, foot, cells, shown)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in footer_items(summary, lang, dtype):
+        grid.add_row(label, value)
+    parts: list[Any] = [t, grid, Text(convention_line(summary.convention, lang), style="dim")]
+    parts += [Text(translate("render.note", lang, note=note), style="yellow") for note in summary.notes]
+    if dropped:
+        parts.append(Text(translate("render.dropped", lang, columns=", ".join(dropped), width=width), style="dim"))
+    if explain:
+        parts += [Text(""), Text(translate("render.formulas", lang), style="bold")]
+        parts += [Text(explain_record(record, lang) + "\n") for record in summary.layers]
+    return Group(*parts)
+
+
+def _rich_table(title_text: str, heads: list[str], foot: list[str], cells: list[list[str]],
+                shown: list[int]) -> Table:
+    """The table when a layer name must fold to fit: rich measures and wraps."""
     t = Table(
-        title=Text(title(summary, lang), style="bold"),
+        title=Text(title_text, style="bold"),
         title_justify="left",
         box=box.SIMPLE_HEAD,
         show_footer=True,
@@ -62,28 +93,60 @@ def table(
             t.add_column(heads[i], footer=foot[i], overflow="fold", style="cyan" if i == 1 else None)
     for c in cells:
         t.add_row(*(c[i] for i in shown))
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
-    for label, value in footer_items(summary, lang, dtype):
-        grid.add_row(label, value)
-    parts: list[Any] = [t, grid, Text(convention_line(summary.convention, lang), style="dim")]
-    parts += [Text(f"Note: {note}", style="yellow") for note in summary.notes]
-    if explain:
-        parts += [Text(""), Text(translate("render.formulas", lang), style="bold")]
-        parts += [Text(explain_record(record, lang) + "\n") for record in summary.layers]
-    return Group(*parts)
+    return t
 
 
-def _cells(r: LayerRecord) -> list[str]:
-    return [r.name, r.kind, shape(r.output_shape), count(r.params), count(r.multiply_adds),
+def _aligned(title_text: str, heads: list[str], rows: list[list[str]], foot: list[str], widths: list[int],
+             right: list[bool], kind_column: int | None) -> Group:
+    """The table when every cell fits on one line: one Text, each column padded to its width, laid
+    out as rich's SIMPLE_HEAD box draws it. Rich drawing 150 rows cell by cell was most of the time
+    of `netsize summary resnet50` (README, start-up); one text draws in a fraction of it."""
+
+    def line(cells: list[str]) -> str:
+        parts = [(c.rjust if r else c.ljust)(w - cell_len(c) + len(c)) for c, w, r in zip(cells, widths, right,
+                                                                                          strict=True)]
+        return " " + "  ".join(parts)
+
+    total_width = sum(widths) + 2 * len(widths)
+    starts = [1 + sum(widths[:i]) + 2 * i for i in range(len(widths))]
+    text = Text("\n")
+    text.append(line(heads) + "\n", style="bold")
+    text.append(" " + "─" * (total_width - 2) + "\n")
+    for cells in rows:
+        at = len(text)
+        text.append(line(cells) + "\n")
+        if kind_column is not None:
+            text.stylize("cyan", at + starts[kind_column], at + starts[kind_column] + widths[kind_column])
+    text.append("\n")
+    text.append(line(foot) + "\n", style="bold")
+    text.no_wrap = True
+    text.overflow = "ignore"
+    return Group(Text(title_text, style="bold"), text)  # the title wraps in a narrow terminal
+
+
+def _cells(r: LayerRecord, keras: bool = False) -> list[str]:
+    # Keras models show their batch axis as None, as model.summary() does: (None, 111, 111, 16).
+    out = keras_shape(r.output_shape) if keras else shape(r.output_shape)
+    return [r.name, r.kind, out, count(r.params), count(r.multiply_adds),
             count(r.activation_elements)]
 
 
-def print_table(summary: Summary, console: Console | None = None, **options: Any) -> None:
-    """Print the table to ``console`` (default: stdout, terminal width)."""
-    console = console or Console()
-    console.print(table(summary, width=console.width, **options))
+def print_table(summary: Summary, console: Console | None = None, width: int | None = None,
+                **options: Any) -> None:
+    """Print the table to ``console``; by default to stdout at the terminal's width, or at full
+    width without trailing spaces when stdout is not a terminal (a pipe keeps every column)."""
+    if console is None:
+        import sys
+
+        from netsize.render._console import UNLIMITED, _is_terminal, emit
+
+        if width is None and not _is_terminal(sys.stdout):
+            width = UNLIMITED
+        if width is None:
+            width = Console().width
+        emit(table(summary, width=width, **options), width=width)
+        return
+    console.print(table(summary, width=width or console.width, **options))
 
 
 def table_text(summary: Summary, width: int = 80, **options: Any) -> str:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Any
 
 from netsize._i18n import translate
@@ -33,6 +30,8 @@ CSV_COLUMNS = (
 def to_json(summary: Summary, depth: int | None = None, explain: bool = False, lang: str = "en") -> str:
     """``Summary.to_dict`` as JSON text (schema in docs/json.md); ``explain`` adds each layer's
     derivation as ``explain`` (text) to its row."""
+    import json
+
     data: dict[str, Any] = summary.to_dict(depth)
     if explain:
         by_name = {r.name: r for r in summary.layers}
@@ -45,6 +44,9 @@ def to_json(summary: Summary, depth: int | None = None, explain: bool = False, l
 
 def to_csv(summary: Summary, depth: int | None = None) -> str:
     """One row per layer; shapes as ``1x96x55x55`` (several input shapes joined by ``;``)."""
+    import csv
+    import io
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)

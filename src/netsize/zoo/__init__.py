@@ -18,7 +18,6 @@ Node names of the torchvision-derived models equal torchvision's module names
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -103,6 +102,8 @@ def get(name: str) -> ZooEntry:
     entry = _ENTRIES.get(_key(name))
     if entry is None:
         all_names = [e.name for e in _ENTRIES.values()]
+        import difflib
+
         close = difflib.get_close_matches(name.lower(), all_names, n=4, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; available: {', '.join(all_names)}"
         raise NetsizeError(f"unknown zoo model {name!r}{hint}")

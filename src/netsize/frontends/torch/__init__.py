@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
+from netsize.frontends.torch._custom import register_formula, unregister_formula
 from netsize.frontends.torch._load import load_callable
 from netsize.frontends.torch._trace import summary
 
-__all__ = ["load_callable", "summary"]
+__all__ = ["load_callable", "register_formula", "summary", "unregister_formula"]

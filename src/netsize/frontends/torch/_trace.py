@@ -30,8 +30,10 @@ from netsize._layer import Analysis, Context, Layer, MemoryContract
 from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, Summary
 from netsize._term import Term, message
+from netsize.frontends.torch._custom import Formulas, counts
 from netsize.frontends.torch._modules import core_layer
-from netsize.frontends.torch._ops import TRANSLATIONS
+from netsize.frontends.torch._ops import META_OUTPUTS, NOT_IN_FLOPCOUNTER, TRANSLATIONS, does_arithmetic
+from netsize.frontends.torch._safety import CopyOnWrite, ModelSnapshot, swap_to_meta
 
 ROOT = "(root)"
 
@@ -39,7 +41,7 @@ register_messages(
     {
         "note.traced_own": {
             "en": "work done in this module's own forward, outside its submodules (traced)",
-            "zh": "本模块自身 forward 中、子模块之外的计算(追踪所得)",
+            "zh": "本模块自身前向计算中、子模块之外的运算（追踪所得）",
         },
     }
 )
@@ -88,7 +90,7 @@ class _LazyModel(Exception):
 @dataclass
 class _Op:
     label: str
-    layer: Layer
+    layer: Layer | None  # None: a user's formula
     inputs: tuple[Shape, ...]
     term: Term
 
@@ -103,6 +105,9 @@ class _Frame:
     outputs: tuple[Shape, ...] = ()
     ops: list[_Op] = field(default_factory=list)
     other_ops: int = 0
+    uncounted: dict[str, int] = field(default_factory=dict)  # aten ops no rule counted: calls
+    custom: bool = False  # counted by a user's module formula
+    counted_by_core: bool = False  # its record is the core layer's (which counts its ops)
 
 
 @lru_cache(maxsize=4096)
@@ -115,23 +120,25 @@ def _op_term(layer: Layer, inputs: tuple[Shape, ...]) -> tuple[Term, tuple[Shape
 class _Tracer(TorchDispatchMode):
     """Attributes every multiply-add of an aten op to the innermost running module."""
 
-    def __init__(self, names: dict[int, str]) -> None:
+    def __init__(self, names: dict[int, str], formulas: Formulas | None = None) -> None:
         super().__init__()
         self.names = names
+        self.formulas = formulas or Formulas(None)
         self.stack: list[_Frame] = []
         self.done: list[_Frame] = []
         self.calls: dict[str, int] = {}
         self.unknown: set[str] = set()
+        self.failed_op: Any = None  # the innermost aten op that raised
 
     # module hooks -------------------------------------------------------------------------
     def pre(self, module: nn.Module, args: Any) -> None:
         name = self.names.get(id(module))
-        if name is None:
-            return
+        if name is None or (self.stack and self.stack[-1].custom):
+            return  # inside a module a user's formula counts, nothing is traced apart
         self.calls[name] = self.calls.get(name, 0) + 1
         if self.stack:
             self.stack[-1].has_children = True
-        self.stack.append(_Frame(module, name, self.calls[name]))
+        self.stack.append(_Frame(module, name, self.calls[name], custom=self.formulas.for_module(module) is not None))
 
     def post(self, module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
         if self.names.get(id(module)) is None or not self.stack or self.stack[-1].module is not module:
@@ -139,6 +146,11 @@ class _Tracer(TorchDispatchMode):
         frame = self.stack.pop()
         frame.inputs = tuple(_shape(t) for t in _tensors((args, kwargs)))
         frame.outputs = tuple(_shape(t) for t in _tensors(output))
+        if frame.custom:
+            who = f"{frame.name or ROOT} ({type(module).__name__})"
+            macs, other = counts(self.formulas.for_module(module)(module, args, output), who)  # type: ignore[misc]
+            term = Term("multiply_adds", macs, f"formula for {type(module).__name__}", str(macs))
+            frame.ops, frame.other_ops, frame.uncounted = [_Op("custom formula", None, frame.inputs, term)], other, {}
         self.done.append(frame)
 
     # dispatch ---------------------------------------------------------------------------
@@ -147,6 +159,9 @@ class _Tracer(TorchDispatchMode):
         if func in _IGNORED:
             return func(*args, **kwargs)
         packet = func._overloadpacket
+        custom = self.formulas.for_op(func)
+        if custom is not None:
+            return self._custom_op(func, custom, args, kwargs)
         translate = TRANSLATIONS.get(packet)
         if translate is None and not isinstance(func, torch._ops.HigherOrderOperator):
             # As FlopCounterMode does: look inside ops that decompose into counted ones.
@@ -154,9 +169,21 @@ class _Tracer(TorchDispatchMode):
                 r = func.decompose(*args, **kwargs)
             if r is not NotImplemented:
                 return r
-        out = func(*args, **kwargs)
+        try:
+            if packet in META_OUTPUTS and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+                out = META_OUTPUTS[packet](args, kwargs)
+            else:
+                out = func(*args, **kwargs)
+        except Exception:
+            if self.failed_op is None:
+                self.failed_op = func
+            raise
         if translate is None and self.stack:
-            self.stack[-1].other_ops += _elementwise_ops(func, args, out)
+            frame = self.stack[-1]
+            frame.other_ops += _elementwise_ops(func, args, out)
+            if not _counted_elementwise(func) and does_arithmetic(func):
+                name = str(packet)
+                frame.uncounted[name] = frame.uncounted.get(name, 0) + 1
         if translate is not None and self.stack:
             frame = self.stack[-1]
             for label, layer, ins in translate(args, kwargs):
@@ -168,6 +195,24 @@ class _Tracer(TorchDispatchMode):
                     ) from None
                 frame.ops.append(_Op(label, layer, ins, term))
         return out
+
+
+    def _custom_op(self, func: Any, formula: Any, args: Any, kwargs: Any) -> Any:
+        out = func(*args, **kwargs)
+        if self.stack:
+            frame = self.stack[-1]
+            macs, other = counts(formula(args, kwargs, out), str(func._overloadpacket))
+            ins = tuple(_shape(t) for t in _tensors(args))
+            term = Term("multiply_adds", macs, f"formula for {func._overloadpacket}", str(macs))
+            frame.ops.append(_Op(str(func._overloadpacket), None, ins, term))
+            frame.other_ops += other
+        return out
+
+
+def _counted_elementwise(func: Any) -> bool:
+    """Whether the traced other-ops rule (:func:`_elementwise_ops`) covers ``func``."""
+    tags = func.tags
+    return torch.Tag.pointwise in tags or torch.Tag.reduction in tags
 
 
 def _shape(t: torch.Tensor) -> Shape:
@@ -259,7 +304,38 @@ def _to_meta(obj: Any) -> Any:
         return tuple(_to_meta(v) for v in obj)
     if isinstance(obj, list):
         return [_to_meta(v) for v in obj]
-    return obj
+    return _object_copy(obj, meta=True)
+
+
+def _object_copy(obj: Any, meta: bool) -> Any:
+    """A copy of an input object that holds tensors in its attributes (a Hugging Face cache
+    passed as ``past_key_values``): the forward pass grows it in place, and the user's own must
+    not change. For the meta pass its tensors become meta stand-ins (no data copied)."""
+    if isinstance(obj, (str, bytes, int, float, bool, type)) or obj is None or callable(obj):
+        return obj
+    found: dict[int, torch.Tensor] = {}
+
+    def walk(o: Any, depth: int) -> None:
+        if isinstance(o, torch.Tensor):
+            found[id(o)] = o
+        elif depth < 6 and isinstance(o, (list, tuple)):
+            for v in o:
+                walk(v, depth + 1)
+        elif depth < 6 and isinstance(o, Mapping):
+            for v in o.values():
+                walk(v, depth + 1)
+        elif depth < 6 and hasattr(o, "__dict__") and not isinstance(o, (nn.Module, type)):
+            for v in vars(o).values():
+                walk(v, depth + 1)
+
+    walk(obj, 0)
+    if not found:
+        return obj
+    memo: dict[int, Any] = {i: _to_meta(t) for i, t in found.items()} if meta else {}
+    try:
+        return copy.deepcopy(obj, memo)
+    except Exception:  # an object that cannot be copied: pass it as it is
+        return obj
 
 
 def _to_real(obj: Any, device: torch.device) -> Any:
@@ -275,7 +351,7 @@ def _to_real(obj: Any, device: torch.device) -> Any:
         return tuple(_to_real(v, device) for v in obj)
     if isinstance(obj, list):
         return [_to_real(v, device) for v in obj]
-    return obj
+    return _object_copy(obj, meta=False)
 
 
 def _input_names(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Shape]:
@@ -331,42 +407,22 @@ def _data_dependent(err: BaseException) -> bool:
     )
 
 
-def _meta_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Meta stand-ins for every parameter and buffer (shared tensors stay shared)."""
-    memo: dict[int, torch.Tensor] = {}
-    state: dict[str, torch.Tensor] = {}
-    named = list(model.named_parameters(remove_duplicate=False)) + list(model.named_buffers(remove_duplicate=False))
-    for name, t in named:
-        if id(t) not in memo:
-            memo[id(t)] = _to_meta(t)
-        state[name] = memo[id(t)]
-    return state
-
-
-def _run_meta(model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _run_meta(
+    model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any], snapshot: ModelSnapshot
+) -> Any:
     args, kwargs = _to_meta(args), _to_meta(kwargs)
-    tensors = list(model.parameters()) + list(model.buffers())
+    swap_to_meta(snapshot)  # parameters, buffers and tensors in attributes; snapshot.restore() undoes it
     with torch.no_grad(), _hooked(tracer), tracer:
-        if all(t.is_meta for t in tensors):
-            return model(*args, **kwargs)
-        state = _meta_state(model)
-        return torch.func.functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
+        return model(*args, **kwargs)
 
 
-def _run_real(model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _run_real(
+    model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any], snapshot: ModelSnapshot
+) -> Any:
     device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
     args, kwargs = _to_real(args, device), _to_real(kwargs, device)
-    saved = {id(b): b.detach().clone() for b in model.buffers()}
-    rng = torch.random.get_rng_state()
-    try:
-        with torch.no_grad(), _hooked(tracer), tracer:
-            return model(*args, **kwargs)
-    finally:
-        with torch.no_grad():
-            for b in model.buffers():
-                if id(b) in saved:
-                    b.copy_(saved[id(b)])
-        torch.random.set_rng_state(rng)
+    with torch.no_grad(), _hooked(tracer), CopyOnWrite(snapshot), tracer:
+        return model(*args, **kwargs)
 
 
 # ------------------------------------------------------------------------------------------
@@ -555,7 +611,8 @@ def _records(model: nn.Module, frames: list[_Frame]) -> list[LayerRecord]:
             own = _Owned(shared_with=[base] if has else [])
         leaf = not frame.has_children
         if leaf:
-            rec = _core_record(frame, name, own)
+            rec = None if frame.custom else _core_record(frame, name, own)
+            frame.counted_by_core = rec is not None
             records.append(rec if rec is not None else _traced_record(frame, name, own, leaf=True))
         elif own.weights or own.biases or own.buffers or frame.ops:
             records.append(_traced_record(frame, name, own, leaf=False))
@@ -574,6 +631,7 @@ def summary(
     batch_dim: int | None = None,
     dtypes: Any = None,
     fallback: bool = True,
+    formulas: Mapping[Any, Any] | None = None,
     **kwargs: Any,
 ) -> Summary:
     """Shapes, parameters, buffers and multiply-adds of every module of ``model``.
@@ -597,51 +655,143 @@ def summary(
 
     If the forward pass needs tensor values (``.item()``, ``nonzero``), meta tensors cannot run
     it: with ``fallback=True`` a model with real weights is run once for real (warning), else
-    :class:`NetsizeError` explains why.
+    :class:`NetsizeError` explains why. Any other failure of the meta pass (an op without a meta
+    kernel, a tensor made on the CPU inside ``forward``) falls back the same way.
+
+    Every aten op that does arithmetic no rule counts (``torch.fft.rfft``, ``torch.cdist``,
+    ``F.interpolate`` in a traced module...) is listed in ``uncounted_ops`` and in ``notes``.
+    ``formulas`` gives a custom module class or op its count, ``{MyBlock: f, "aten::fft_r2c": g}``
+    (see :func:`netsize.frontends.torch.register_formula`).
     """
     if not isinstance(model, nn.Module):
         raise NetsizeError(f"summary needs a torch.nn.Module (got {type(model).__name__})")
     args, kw = _make_inputs(input_size, input_data, dtypes, batch_dim, kwargs)
+    snapshot = ModelSnapshot(model)
+    try:
+        return _summary(model, snapshot, args, kw, depth, batch_dim, fallback, Formulas(formulas))
+    finally:
+        snapshot.restore()  # whatever happened, the model is left as it was found
+
+
+def _uncounted(frames: list[_Frame]) -> tuple[tuple[str, int], ...]:
+    """Calls of each aten op no rule counted, over the frames whose ops the trace counts (a
+    module analysed by its core layer has its ops counted by that layer)."""
+    calls: dict[str, int] = {}
+    for f in frames:
+        if not f.counted_by_core:
+            for op, n in f.uncounted.items():
+                calls[op] = calls.get(op, 0) + n
+    return tuple(sorted(calls.items()))
+
+
+def _flopcounter_notes(frames: list[_Frame], real_pass: bool) -> list[str]:
+    """Where netsize's multiply-adds exceed FlopCounterMode's, by how much and why."""
+    beyond: dict[str, int] = {}
+    for f in frames:
+        for op in f.ops:
+            why = NOT_IN_FLOPCOUNTER.get(op.label)
+            if why is not None and op.term.value:
+                beyond[why] = beyond.get(why, 0) + op.term.value
+    notes = []
+    for why, n in beyond.items():
+        assumed = ""
+        if not real_pass and "grouped" in why:
+            assumed = "; on meta tensors every routed row is taken to be in a group"
+        notes.append(
+            f"{n:,} multiply-adds are {why}: torch.utils.flop_counter.FlopCounterMode has no formula for this op "
+            f"and counts 0, so its total is lower by exactly {n:,}{assumed}"
+        )
+    return notes
+
+
+def _failure(model: nn.Module, tracer: _Tracer, err: BaseException) -> tuple[str, str]:
+    """Where a pass failed (`` in name (Class), in aten op``) and what the error said."""
+    frame = tracer.stack[-1] if tracer.stack else None
+    where = f" in {frame.name or ROOT} ({type(frame.module).__name__})" if frame else ""
+    if tracer.failed_op is not None:
+        where += f", in {tracer.failed_op}"
+    what = str(err) if isinstance(err, _LazyModel) else f"{type(err).__name__}: {err}"
+    return where, what
+
+
+def _summary(
+    model: nn.Module,
+    snapshot: ModelSnapshot,
+    args: tuple[Any, ...],
+    kw: dict[str, Any],
+    depth: int | None,
+    batch_dim: int | None,
+    fallback: bool,
+    formulas: Formulas,
+) -> Summary:
     names = {id(m): n for n, m in model.named_modules()}
-    tracer = _Tracer(names)
+    tracer = _Tracer(names, formulas)
     lazy = any(isinstance(t, nn.parameter.UninitializedTensorMixin) for t in [*model.parameters(), *model.buffers()])
     notes: list[str] = []
     try:
         if lazy:
             raise _LazyModel("it has uninitialized (lazy) parameters, whose sizes only a real forward pass sets")
-        output = _run_meta(model, tracer, args, kw)
+        output = _run_meta(model, tracer, args, kw, snapshot)
     except NetsizeError:
         raise
     except Exception as err:
-        frame = tracer.stack[-1] if tracer.stack else None
-        where = f" in {frame.name or ROOT} ({type(frame.module).__name__})" if frame else ""
-        what = str(err) if isinstance(err, _LazyModel) else f"{type(err).__name__}: {err}"
-        if not isinstance(err, _LazyModel) and not _data_dependent(err):
-            raise NetsizeError(
-                f"{type(model).__name__}: the forward pass failed on meta tensors{where}: {what}"
-            ) from err
+        snapshot.restore()  # the real pass, if any, runs on the model as found
+        where, what = _failure(model, tracer, err)
+        first_line = what.splitlines()[0] if what else what
         real = all(not t.is_meta for t in [*model.parameters(), *model.buffers()])
+        values = isinstance(err, _LazyModel) or _data_dependent(err)
         if not fallback or not real:
+            why = (
+                "It reads tensor values (data-dependent control flow or output sizes) or has lazy parameters."
+                if values
+                else "An op without a meta kernel, a tensor made on another device inside forward "
+                "(torch.eye(n) without device=x.device), or a wrong input shape or dtype."
+            )
             raise NetsizeError(
-                f"{type(model).__name__} cannot run on meta tensors{where}: {what}. "
-                "It reads tensor values (data-dependent control flow or output sizes) or has lazy parameters. "
-                "Build the model on a real device and pass fallback=True so netsize can fall back to one "
-                "real forward pass, or make the forward shape-only."
+                f"{type(model).__name__} cannot run on meta tensors{where}: {first_line}. {why} "
+                + (
+                    "Build the model on a real device and pass fallback=True so netsize can fall back to one "
+                    "real forward pass, or make the forward shape-only."
+                    if not real
+                    else "Pass fallback=True so netsize can fall back to one real forward pass."
+                )
             ) from None
+        if lazy:
+            model = copy.deepcopy(model)
+            names = {id(m): n for n, m in model.named_modules()}
+            snapshot = ModelSnapshot(model)
+        tracer = _Tracer(names, formulas)
+        try:
+            output = _run_real(model, tracer, args, kw, snapshot)
+        except NetsizeError:
+            raise
+        except Exception as err2:
+            where2, what2 = _failure(model, tracer, err2)
+            raise NetsizeError(
+                f"{type(model).__name__}: the forward pass failed on meta tensors{where}: {first_line}; "
+                f"one real forward pass failed too{where2}: {what2.splitlines()[0] if what2 else what2}. "
+                "Check the input shapes and dtypes the model expects."
+            ) from None
+        finally:
+            snapshot.restore()
         fallback_note = (
-            f"{type(model).__name__} cannot run on meta tensors{where} ({what.splitlines()[0]}); "
+            f"{type(model).__name__} cannot run on meta tensors{where} ({first_line}); "
             "analysed it with one real forward pass instead"
             + (" on a copy" if lazy else "")
             + ", which computed the outputs and allocated the activations"
         )
         notes.append(fallback_note)
-        warnings.warn(f"netsize: {fallback_note}", RuntimeWarning, stacklevel=2)
-        if lazy:
-            model = copy.deepcopy(model)
-            names = {id(m): n for n, m in model.named_modules()}
-        tracer = _Tracer(names)
-        output = _run_real(model, tracer, args, kw)
+        warnings.warn(f"netsize: {fallback_note}", RuntimeWarning, stacklevel=3)
     records = _records(model, tracer.done)
+    notes.extend(_flopcounter_notes(tracer.done, real_pass=bool(notes)))
+    uncounted = _uncounted(tracer.done)
+    if uncounted:
+        listed = ", ".join(f"{op} x{n}" for op, n in uncounted)
+        notes.append(
+            f"{len(uncounted)} aten op{'s' if len(uncounted) > 1 else ''} reached no counting rule and added 0 to "
+            f"multiply-adds and other ops: {listed}. Give them a formula with "
+            "netsize.frontends.torch.register_formula or summary(..., formulas=...)"
+        )
     inputs = _input_names(model, args, kw)
     if not inputs:
         raise NetsizeError("the forward call received no tensor; give input_size or input_data")
@@ -656,6 +806,7 @@ def summary(
         layers=tuple(records),
         output_shapes=tuple(_shape(t) for t in _tensors(output)),
         notes=tuple(notes),
+        uncounted_ops=uncounted,
     )
     if depth is None:
         return result
