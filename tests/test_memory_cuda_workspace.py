@@ -59,7 +59,7 @@ def test_a_network_without_convolutions_has_no_cudnn_workspace():
 def test_cli_shows_cuda_workspaces_on_their_own_line():
     out = subprocess.run([sys.executable, "-m", "netsize", "memory", "vgg16", "-b", "2"], capture_output=True,
                          text=True, check=True).stdout
-    line = next(x for x in out.splitlines() if x.startswith("CUDA workspaces, estimated"))
+    line = next(x for x in out.splitlines() if x.strip().startswith("CUDA workspaces, estimated"))
     assert "MiB" in line and "CUBLAS_WORKSPACE_CONFIG" in out
     js = json.loads(subprocess.run([sys.executable, "-m", "netsize", "memory", "vgg16", "-b", "2", "--format",
                                     "json"], capture_output=True, text=True, check=True).stdout)
