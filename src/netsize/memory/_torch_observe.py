@@ -418,9 +418,13 @@ def observe(
     ``model`` must already be on the meta device (build it under ``torch.device("meta")``);
     ``make_batch()`` returns its input on the meta device (a tensor, tuple or dict of kwargs).
     """
-    with _composites_under_modes():
-        return _observe(model, make_batch, dtype, autocast, optimizer, loss_fn, checkpointing, steps,
-                        checkpoint_segments)
+    undo_checkpointing = _enable_checkpointing(model, checkpoint_segments) if checkpointing else None
+    try:
+        with _composites_under_modes():
+            return _observe(model, make_batch, dtype, autocast, optimizer, loss_fn, steps)
+    finally:
+        if undo_checkpointing is not None:
+            undo_checkpointing()
 
 
 def _observe(
@@ -430,9 +434,7 @@ def _observe(
     autocast: str | None,
     optimizer: str,
     loss_fn: Callable[[Any], Any] | None,
-    checkpointing: bool,
     steps: int,
-    checkpoint_segments: int | None,
 ) -> Observation:
     loss_fn = loss_fn or default_loss
     tdtype = DTYPES[dtype]
@@ -444,7 +446,6 @@ def _observe(
     for t in [*all_params, *model.buffers()]:
         alloc.track(t)
     weights = alloc.current
-    undo_checkpointing = _enable_checkpointing(model, checkpoint_segments) if checkpointing else None
     with alloc:
         batch = make_batch()
     for t in tree_flatten(batch)[0]:
@@ -543,8 +544,6 @@ def _observe(
             obs.peak_training_step1_bytes = alloc.peak
     for h in handles:
         h.remove()
-    if undo_checkpointing is not None:
-        undo_checkpointing()
     obs.peak_training_bytes = alloc.peak
     obs.cudnn_workspace_bytes = alloc.cudnn_workspace
     if opt is not None:
