@@ -11,6 +11,14 @@ against `python -c pass` (target: within 3x). Each command runs --repeat times, 
 that load from other processes hits all of them alike; min and median are printed, and the
 ratios of both.
 
+    python benchmarks/bench_cli.py --torch-process [--repeat 7]
+
+``--torch-process``: `netsize summary bench_models:resnet50 --input-size 1,3,224,224` as a
+whole process (Python start-up, importing torch, building the model with its real weights,
+the summary and its table) against `python -c "import torch, bench_models; bench_models.resnet50()"`,
+the least any tool that takes a model from a callable can cost; medians of wall time and of the
+child processes' CPU time (the machine may be shared).
+
 netsize is timed for every zoo model (or the NAMEs given). torchinfo needs `pip install
 torchinfo` and torch; the PyTorch models it summarises are tests/torch_models.py's rebuilds of
 torchvision (netsize does not depend on torchvision) and the seed's AlexNet written out below.
@@ -142,6 +150,64 @@ def print_startup(repeat: int) -> None:
               f"by median (target {target}x)")
     print(f"\n{repeat} interleaved rounds; the console-script wrapper is replaced by `python -c` so that both "
           "sides start the same interpreter.")
+MODULE = """
+import sys
+sys.path.insert(0, {tests!r})
+from torch_models import build
+
+
+def resnet50():
+    return build("resnet50").eval()
+"""
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of one child process."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr[-500:]}")
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def torch_process(repeat: int) -> None:
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "bench_models.py").write_text(MODULE.format(tests=str(ROOT / "tests")))
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (folder, env.get("PYTHONPATH", "")) if p)
+        commands = {
+            "netsize summary (table)": [
+                sys.executable, "-m", "netsize", "summary", "bench_models:resnet50", "--input-size", "1,3,224,224"
+            ],
+            "netsize summary --format json": [
+                sys.executable, "-m", "netsize", "summary", "bench_models:resnet50", "--input-size", "1,3,224,224",
+                "--format", "json",
+            ],
+            "import torch; build()": [
+                sys.executable, "-c", "import torch, bench_models; bench_models.resnet50()"
+            ],
+        }  # fmt: skip
+        for cmd in commands.values():  # warm the bytecode caches
+            timed(cmd, env)
+        results: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
+        for _ in range(repeat):
+            for name, cmd in commands.items():
+                results[name].append(timed(cmd, env))
+    base_wall = statistics.median(w for w, _ in results["import torch; build()"])
+    base_cpu = statistics.median(c for _, c in results["import torch; build()"])
+    print(f"ResNet-50 as a whole process, median of {repeat} (load average {os.getloadavg()[0]:.1f})")
+    for name, runs in results.items():
+        wall = statistics.median(w for w, _ in runs)
+        cpu = statistics.median(c for _, c in runs)
+        print(f"{name:<32} wall {wall:6.2f} s ({wall / base_wall:.2f}x)   CPU {cpu:6.2f} s ({cpu / base_cpu:.2f}x)")
 
 
 def main() -> None:
@@ -149,9 +215,13 @@ def main() -> None:
     parser.add_argument("names", nargs="*")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--startup", action="store_true", help="time whole processes against their floors")
+    parser.add_argument("--torch-process", action="store_true", help="ResNet-50 from a callable, whole process")
     args = parser.parse_args()
     if args.startup:
         print_startup(max(args.repeat, 10))
+        return
+    if args.torch_process:
+        torch_process(args.repeat)
         return
     from netsize import zoo
 

@@ -26,8 +26,9 @@ def _tensor_record(t: torch.Tensor) -> tuple[Any, ...]:
     if isinstance(t, nn.parameter.UninitializedTensorMixin):
         return ("uninitialized", id(t), type(t))
     meta = t.device.type == "meta"
-    values = None if meta else t.detach().clone()
-    ptr = None if meta else t.untyped_storage().data_ptr()
+    strided = t.layout == torch.strided
+    values = None if meta else t.detach().clone() if strided else t.detach().to_dense()
+    ptr = None if meta or not strided else t.untyped_storage().data_ptr()
     grad = None if t.grad is None else id(t.grad)
     return (
         "tensor",
@@ -36,7 +37,7 @@ def _tensor_record(t: torch.Tensor) -> tuple[Any, ...]:
         str(t.device),
         t.dtype,
         tuple(t.shape),
-        t.stride(),
+        t.stride() if t.layout == torch.strided else str(t.layout),
         ptr,
         t.requires_grad,
         grad,

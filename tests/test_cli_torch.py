@@ -111,3 +111,42 @@ def test_fallback_to_a_real_pass_is_stated_in_the_output_not_as_a_warning(tmp_pa
         if fmt == "json":
             notes = json.loads(result.stdout)["notes"]
             assert len(notes) == 1 and "one real forward pass" in notes[0]
+
+
+UNCOUNTED_SOURCE = """
+import torch
+from torch import nn
+from netsize.frontends.torch import register_formula
+
+@register_formula("aten::_cdist_forward")  # the user's package gives cdist its count
+def cdist(args, kwargs, output):
+    return output.numel() * args[0].shape[-1]
+
+class Spectral(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return y + torch.fft.rfft(y).abs().sum() + torch.cdist(y, y).sum()
+
+def build():
+    return Spectral()
+"""
+
+
+def test_json_lists_uncounted_ops_and_a_formula_registered_by_the_users_package_counts(tmp_path: Path) -> None:
+    (tmp_path / "my_pkg").mkdir()
+    (tmp_path / "my_pkg" / "__init__.py").write_text("")
+    (tmp_path / "my_pkg" / "spectral.py").write_text(UNCOUNTED_SOURCE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "netsize", "summary", "my_pkg.spectral:build", "--input-size", "2,8", "-f", "json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["uncounted_ops"] == {"aten._fft_r2c": 1}
+    assert out["totals"]["multiply_adds"] == 2 * 8 * 8 + 2 * 2 * 8  # the linear layer, then cdist by the formula
+    assert any("aten._fft_r2c x1" in note for note in out["notes"])

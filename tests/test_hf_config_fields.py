@@ -99,6 +99,44 @@ def test_layer_types_select_sliding_layers():
     assert [c.sliding_window for c in cores] == [4, None]
 
 
+def _cache(root, repo: str, revisions: dict[str, dict], main: str | None) -> None:
+    folder = root / ("models--" + repo.replace("/", "--"))
+    for rev, cfg in revisions.items():
+        (folder / "snapshots" / rev).mkdir(parents=True)
+        (folder / "snapshots" / rev / "config.json").write_text(json.dumps(cfg))
+    if main is not None:
+        (folder / "refs").mkdir()
+        (folder / "refs" / "main").write_text(main)
+
+
+def test_model_id_and_snapshot_found_in_the_local_cache(tmp_path, monkeypatch):
+    from netsize.frontends.hf_config import find_config
+
+    small = {"model_type": "llama", **SMALL}
+    _cache(tmp_path / "home" / "hub", "acme/tiny", {"aaa": small, "bbb": {**small, "num_hidden_layers": 3}}, "aaa")
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    assert find_config("acme/tiny") == tmp_path / "home" / "hub" / "models--acme--tiny" / "snapshots" / "aaa" / \
+        "config.json"  # refs/main names the snapshot
+    snapshot = tmp_path / "home" / "hub" / "models--acme--tiny" / "snapshots" / "bbb"
+    assert network_from_config(snapshot, seq_len=4).name == "LlamaForCausalLM"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub2"))  # HF_HUB_CACHE wins over HF_HOME
+    _cache(tmp_path / "hub2", "acme/tiny", {"ccc": {**small, "num_hidden_layers": 1}}, None)
+    done = subprocess.run([sys.executable, "-m", "netsize", "summary", "acme/tiny", "--seq-len", "4",
+                           "--format", "json"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    expected = netsize.analyze(network_from_config({**small, "num_hidden_layers": 1}, seq_len=4)).totals.params
+    assert json.loads(done.stdout)["totals"]["params"] == expected
+
+
+def test_model_id_not_in_cache_is_one_clear_error_without_network(tmp_path):
+    env = {**__import__("os").environ, "HF_HUB_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "netsize", "llm", "acme/absent"], capture_output=True, text=True,
+                          check=False, env=env)
+    assert done.returncode == 2
+    assert "'acme/absent' not found" in done.stderr and "never downloads" in done.stderr
+
+
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402

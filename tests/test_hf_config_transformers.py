@@ -148,3 +148,52 @@ def test_native_sliding_window_context_cache_equals_transformers_cache():
     f = llm_figures(cfg, seq_len=12, batch_size=2)
     model = build_model(cfg, "config", None)
     assert f.kv_cache_bytes_context["float32"] == 4 * cache_elements(model, model_inputs(model, 2, 12))
+
+
+TINY_TEXT = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+             "intermediate_size": 96, "vocab_size": 300}
+LLAVA = {"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"], "image_token_index": 299,
+         "text_config": {"model_type": "llama", **TINY_TEXT},
+         "vision_config": {"model_type": "clip_vision_model", "hidden_size": 32, "num_hidden_layers": 1,
+                           "num_attention_heads": 4, "intermediate_size": 48, "image_size": 32, "patch_size": 8}}
+
+
+def test_multimodal_config_is_built_whole_by_transformers():
+    from netsize.frontends.hf_config._transformers import build_model
+
+    model = build_model(LLAVA, "config", "LlavaForConditionalGeneration")
+    summary = summary_from_config(LLAVA, seq_len=8)
+    assert summary.totals.params == sum(p.numel() for p in model.parameters())
+
+
+def test_multimodal_config_without_transformers_counts_its_native_text_model_and_says_so(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(LLAVA))
+    code = ("import sys, json; sys.modules['transformers'] = None\n"
+            "from netsize.frontends.hf_config import summary_from_config\n"
+            "s = summary_from_config(sys.argv[1], seq_len=8)\n"
+            "print(json.dumps([s.totals.params, list(s.notes)]))")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    params, notes = json.loads(done.stdout)
+    text = network_from_config({"model_type": "llama", **TINY_TEXT, "architectures": ["LlamaForCausalLM"]},
+                               seq_len=8)
+    assert params == netsize.analyze(text).totals.params
+    assert any("only the language model" in n and "vision_config" in n for n in notes)
+
+
+def test_cli_summary_and_memory_of_a_fallback_config(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "falcon", **H}))
+    run = [sys.executable, "-m", "netsize"]
+    done = subprocess.run([*run, "summary", str(path), "--seq-len", "8", "-b", "2", "--format", "json"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    params, _ = _reference("falcon", None, H, 2, 8)
+    assert data["totals"]["params"] == params and data["input_shape"] == [2, 8]
+    assert any("built by transformers" in n for n in data["notes"])
+    done = subprocess.run([*run, "memory", str(path), "--seq-len", "8", "-b", "2", "--format", "json"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["peak_training_bytes"] > 4 * params

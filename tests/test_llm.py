@@ -134,7 +134,9 @@ def test_cli_unknown_model_type_exits_2_listing_supported(tmp_path):
         capture_output=True, text=True, check=False,
     )
     assert done.returncode == 2
-    assert "no_such_family" in done.stderr and "gpt2, bert, llama, mistral, mixtral, qwen2" in done.stderr
+    from netsize.frontends.hf_config import SUPPORTED
+
+    assert "no_such_family" in done.stderr and all(name in done.stderr for name in SUPPORTED)
 
 
 def test_kv_cache_figure_equals_what_the_memory_model_retains():
@@ -145,3 +147,70 @@ def test_kv_cache_figure_equals_what_the_memory_model_retains():
     summary = netsize.analyze(network_from_config(cfg, seq_len=16), batch_size=3)
     retained = sum(r.analysis.memory.retained_elements for r in summary.layers if r.analysis is not None)
     assert retained == f.kv_cache_elements_per_token * 3 * 16 > 0
+
+
+QUANT_BASE = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+              "intermediate_size": 96, "vocab_size": 100}
+
+
+def _linear_shapes():
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    config = transformers.AutoConfig.for_model(**QUANT_BASE)
+    with torch.device("meta"):
+        model = transformers.LlamaForCausalLM(config)
+    shapes = [(m.in_features, m.out_features) for n, m in model.named_modules()
+              if isinstance(m, torch.nn.Linear) and n != "lm_head"]
+    total = sum(p.numel() for p in model.parameters())
+    return shapes, total - sum(i * o for i, o in shapes)
+
+
+@pytest.mark.parametrize("double", [False, True])
+def test_bitsandbytes_4bit_weights_equal_bitsandbytes_storage(double):
+    torch = pytest.importorskip("torch")
+    bnb = pytest.importorskip("bitsandbytes")
+    shapes, other = _linear_shapes()
+    expected = 2 * other
+    for i, o in shapes:
+        layer = bnb.nn.Linear4bit(i, o, bias=False, compress_statistics=double, quant_type="nf4").to("cpu")
+        state = layer.weight.quant_state
+        tensors = [layer.weight, *(v for v in state.as_dict(packed=False).values() if torch.is_tensor(v))]
+        expected += sum(t.numel() * t.element_size() for t in tensors) + (4 if double else 0)  # + nested offset
+    q = {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
+         "bnb_4bit_use_double_quant": double}
+    f = llm_figures({**QUANT_BASE, "quantization_config": q}, seq_len=8)
+    label = "bitsandbytes 4-bit (nf4, double quant)" if double else "bitsandbytes 4-bit (nf4)"
+    assert f.weights_bytes[label] == expected
+
+
+def test_bitsandbytes_8bit_weights_equal_int8_and_row_scales():
+    bnb = pytest.importorskip("bitsandbytes")
+    shapes, other = _linear_shapes()
+    expected = 2 * other
+    for i, o in shapes:
+        w = bnb.nn.Linear8bitLt(i, o, bias=False, has_fp16_weights=False).to("cpu").weight
+        expected += w.numel() * w.element_size() + w.SCB.numel() * w.SCB.element_size()
+    f = llm_figures({**QUANT_BASE, "quantization_config": {"load_in_8bit": True}}, seq_len=8)
+    assert f.weights_bytes["bitsandbytes 8-bit"] == expected
+
+
+@pytest.mark.parametrize("method", ["gptq", "awq"])
+def test_gptq_and_awq_weights_follow_their_packed_layout(method):
+    # GPTQ's QuantLinear: qweight (I*b/32, O) int32, qzeros (G, O*b/32) int32, scales (G, O) fp16,
+    # g_idx (I,) int32; AWQ's WQLinear: the same without g_idx (its qweight is (I, O*b/32)).
+    shapes, other = _linear_shapes()
+    bits, group = 4, 32
+    expected = 2 * other
+    for i, o in shapes:
+        groups = i // group
+        expected += 4 * (i * bits // 32) * o + 4 * groups * (o * bits // 32) + 2 * groups * o
+        expected += 4 * i if method == "gptq" else 0
+    q = {"quant_method": method, "bits": bits, "group_size": group}
+    f = llm_figures({**QUANT_BASE, "quantization_config": q}, seq_len=8)
+    assert f.weights_bytes[f"{method} int4 (group 32)"] == expected
+    assert f"weights_bytes[{method} int4 (group 32)]" in f.explain()
+
+
+def test_unknown_quantization_method_is_one_clear_error():
+    with pytest.raises(netsize.NetsizeError, match="quant_method 'hqq'"):
+        llm_figures({**QUANT_BASE, "quantization_config": {"quant_method": "hqq"}}, seq_len=8)

@@ -133,9 +133,12 @@ _KWARGS = [
     {"num_buckets": 8, "num_heads": 2}, {"causal": True}, {"dims": (0, 2, 1)}, {"dim": 1, "sizes": (2, 2)},
     {"features": 8}, {"d_ff": 16}, {"d_ff": 16, "num_experts": 4}, {"dims": (0, 2, 1, 3)},
     {"embedding_dim": 8}, {"dim": 1, "unflattened_size": (2, 2)},
+    {"equation": "bij,bjk->bik"}, {"pads": (0, 0, 1, 1, 0, 0, 1, 1)}, {"sizes": (2, 4, 16, 16)},
+    {"repeats": (1, 1, 2, 2)}, {"op": "CumSum", "shapes": ((2, 8),)},
 ]
 _INPUTS = [((2, 4, 8, 8),), ((2, 8),), ((2, 4, 8),), ((2, 4, 8, 8, 8),), ((2, 4, 8, 8), (2, 4, 8, 8)),
-           ((2, 4, 8), (2, 4, 8), (2, 4, 8)), ((2, 2, 4, 8), (2, 2, 4, 8), (2, 2, 4, 8)), ((2, 3, 4), (2, 4, 5))]
+           ((2, 4, 8), (2, 4, 8), (2, 4, 8)), ((2, 2, 4, 8), (2, 2, 4, 8), (2, 2, 4, 8)), ((2, 3, 4), (2, 4, 5)),
+           ()]  # stored tensors (Parameter, Constant) take no input
 
 
 def test_chinese_explanation_of_every_layer_type_reads_as_chinese():

@@ -24,12 +24,14 @@ Rules, stated once:
   the formula of the KV cache a ``ScaledDotProductAttention(kv_cache=True)`` retains in the
   memory model). (Cross-attention caches of encoder-decoders,
   fixed by the encoder length, are not included.) Bytes per dtype: elements x bits / 8.
-- Weights: parameters x bits / 8 per dtype (int4 packs two per byte).
+- Weights: parameters x bits / 8 per dtype (int4 packs two per byte); a config's
+  ``quantization_config`` (GPTQ, AWQ, bitsandbytes) adds the bytes as that method stores them
+  (:mod:`netsize.quantization`: packed weights, scales, zeros, 16-bit rest).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +165,8 @@ def llm_figures(
     (124439808, 36864)
     """
     measured: int | None = None
+    quantization: Any = None
+    source = "config"
     if isinstance(target, Summary):
         summary = target
         network = None
@@ -170,11 +174,22 @@ def llm_figures(
         network = target
         summary = analyze(network, batch_size=batch_size)
     else:
-        from netsize.frontends.hf_config import analyse_config
+        from netsize.frontends.hf_config import analyse_config, find_config, load_config
 
         summary, network, measured = analyse_config(target, seq_len=seq_len, batch_size=batch_size, with_cache=True)
+        quantization = load_config(target).get("quantization_config")
+        if not isinstance(target, dict):
+            source = str(find_config(target))
     causal = _causal_map(summary, network)
-    return _figures(summary, causal, measured, _sliding_windows(network))
+    figures = _figures(summary, causal, measured, _sliding_windows(network))
+    if quantization is not None:
+        from netsize.quantization import quantized_weights
+
+        q = quantized_weights(summary, quantization, source)
+        if q is not None:
+            figures = replace(figures, weights_bytes={**figures.weights_bytes, q.label: q.bytes},
+                              terms=(*figures.terms, q.term))
+    return figures
 
 
 def _causal_map(summary: Summary, network: Network | None) -> dict[str, bool]:

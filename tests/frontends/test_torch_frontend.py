@@ -557,6 +557,18 @@ class SharedUnderTwoNames(nn.Module):
         return self.blocks(x)
 
 
+class SparseGraph(nn.Module):
+    """A graph network holding its sparse adjacency in a plain attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.adjacency = torch.eye(5).to_sparse()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.sparse.mm(self.adjacency.to(x.device), x))
+
+
 class CachedInAttributes(nn.Module):
     """Tensors in plain attributes and containers, moved to the input's device on each call
     (torchvision's AnchorGenerator, timm's attention_bias_cache keyed by device)."""
@@ -620,6 +632,7 @@ def _harmless_models() -> dict[str, tuple]:
     # train mode: the real pass of the fallback updates the running statistics
     models["batchnorm_data_dependent"] = (lambda: nn.Sequential(nn.BatchNorm1d(4), DataDependent()),
                                           lambda: (torch.randn(3, 4),), False)  # fmt: skip
+    models["sparse_attribute"] = (SparseGraph, lambda: (torch.randn(5, 4),), False)
     models["shared_under_two_names"] = (SharedUnderTwoNames, lambda: (torch.randn(1, 8),), False)
     models["cached_attributes"] = (lambda: CachedInAttributes(False), lambda: (torch.randn(2, 4),), False)
     models["cached_attributes_dd"] = (lambda: CachedInAttributes(True), lambda: (torch.randn(2, 4),), False)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # `netsize --help` builds every parser from this module witho
     from netsize._summary import Summary
 
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_MODEL_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # ORG/NAME: a Hugging Face model id
 
 
 @dataclass
@@ -109,7 +110,7 @@ def load_target(
             raise NetsizeError(f"{target}: the graph's batch axis is {graph_batch}; set it with --input-size, not -b")
     elif low.endswith((".yaml", ".yml")):
         result = _spec_target(target, input_size, variables)
-    elif low.endswith(".json") or _hf_config_path(target) is not None:
+    elif low.endswith(".json") or _hf_config_path(target) is not None or _MODEL_ID.match(target):
         result = _hf_target(path, input_size, seq_len, variables, batch_size)
     elif _is_callable_ref(target):
         result = _torch_target(target, input_size, variables)
@@ -291,16 +292,25 @@ def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict
     if variables:
         raise NetsizeError(f"{path}: --var applies to zoo models and spec files, not to a Hugging Face config")
     try:
-        from netsize.frontends.hf_config import analyse_config, find_config, is_native, network_from_config
+        from netsize.frontends.hf_config import (
+            analyse_config,
+            find_config,
+            is_native,
+            network_from_config,
+            transformers_model,
+        )
     except ImportError:
         raise NetsizeError("reading Hugging Face configs is not available in this installation") from None
     config = find_config(path)
     if config is None:
-        raise NetsizeError(f"config file not found: {path}")
+        from netsize.frontends.hf_config import hub_cache
+
+        raise NetsizeError(f"config {str(path)!r} not found: give a config.json, a folder holding one, or a model id "
+                           f"downloaded to the Hugging Face cache ({hub_cache()}); netsize never downloads")
     if not is_native(config):  # through transformers, analysed now at this batch size
         summary = analyse_config(config, seq_len=seq_len, batch_size=batch_size)[0]
-        return Target(name=summary.model, kind="hf_config", summary=summary,
-                      input_size=summary.input_shape[1:] or None)
+        # the model itself too: `netsize memory` observes it with the PyTorch method
+        return Target(name=summary.model, kind="hf_config", summary=summary, module=transformers_model(config))
     network = network_from_config(config, seq_len=seq_len) if seq_len else network_from_config(config)
     return Target(name=network.name, kind="hf_config", network=network,
                   input_size=next(iter(network.inputs.values()), None))

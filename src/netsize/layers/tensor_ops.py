@@ -360,7 +360,7 @@ class Reduce(Layer):
             out = tuple(1 if i in axes else d for i, d in enumerate(x))
         else:
             out = tuple(d for i, d in enumerate(x) if i not in axes)
-        ops = Term("other_ops", elements(x), f"in_elements ({self.op})", prod_str(*x) or "1")
+        ops = Term("other_ops", elements(x), "in_elements", prod_str(*x) or "1")
         return Analysis(outputs=(out,), other_ops=ops)
 
 
@@ -386,7 +386,7 @@ class Elementwise(Layer):
     def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
         out = broadcast(inputs)
         per = self.ops if len(inputs) == 1 or self.op == "where" else len(inputs) - 1
-        ops = Term("other_ops", elements(out) * per, f"out_elements*{per} ({self.op})", prod_str(*out, per))
+        ops = Term("other_ops", elements(out) * per, f"out_elements*{per}", prod_str(*out, per))
         return Analysis(outputs=(out,), other_ops=ops if per else None)
 
 
@@ -413,7 +413,7 @@ class Resize(Layer):
             raise NetsizeError(f"sizes {list(out)} must give a positive size for each axis of {shape_str(x)}")
         resized = sum(1 for a, b in zip(x, out, strict=True) if a != b)
         per = 0 if self.mode == "nearest" else resized
-        ops = Term("other_ops", elements(out) * per, f"out_elements*{per} ({self.mode})", prod_str(*out, per))
+        ops = Term("other_ops", elements(out) * per, f"out_elements*{per}", prod_str(*out, per))
         return Analysis(outputs=(out,), other_ops=ops if per else None, memory=MemoryContract(saved_inputs=()))
 
 
@@ -511,7 +511,7 @@ class Standardize(Layer):
         return Analysis(
             outputs=(x,),
             non_trainable_params=Term(
-                "non_trainable_params", 2 * f + 1, "2*F + 1 (mean, variance, count)", f"2*{f} + 1"
+                "non_trainable_params", 2 * f + 1, "2*F + 1", f"2*{f} + 1"
             ),
             other_ops=Term("other_ops", 2 * elements(x), "2*elements", f"2*{prod_str(*x)}"),
             memory=MemoryContract(saved_inputs=()),

@@ -32,7 +32,8 @@ from netsize.frontends.hf_config._config import (
     network_from_config,
     resolved_config,
     summary_from_config,
+    transformers_model,
 )
 
 __all__ = ["DEFAULT_SEQ_LEN", "SUPPORTED", "analyse_config", "find_config", "hub_cache", "is_native", "load_config",
-           "network_from_config", "resolved_config", "summary_from_config"]
+           "network_from_config", "resolved_config", "summary_from_config", "transformers_model"]

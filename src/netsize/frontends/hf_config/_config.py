@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,10 @@ def default_seq_len(family: Family | None, fields: Fields) -> int:
     value = fields.raw(key)
     if value is None:
         return _NO_POSITION_LIMIT_SEQ_LEN
-    return min(fields.int(key, min=1), DEFAULT_SEQ_LEN)
+    limit = fields.int(key, min=1)
+    if family is not None and family.positions_after_pad:
+        limit -= (fields.opt_int("pad_token_id") or 0) + 1
+    return max(1, min(limit, DEFAULT_SEQ_LEN))
 
 
 def _check_seq_len(seq_len: Any) -> int:
@@ -205,9 +209,17 @@ def analyse_config(config: Config | str | Path, seq_len: int | None = None, batc
     seq = default_seq_len(family, fields) if seq_len is None else _check_seq_len(seq_len)
     if family is not None and arch is not None:
         network = family.build(fields, arch, seq)
-        return analyze(network, batch_size=batch_size), network, None
-    from netsize.frontends.hf_config._transformers import analyse
+        return analyze(network, batch_size=batch_size), network, _latent_cache(network, batch_size, seq)
+    from netsize.frontends.hf_config._transformers import analyse, available
 
+    text = cfg.get("text_config")
+    if family is None and not available() and isinstance(text, dict) and text.get("model_type") in FAMILIES:
+        # A multimodal config without transformers: its language model, built natively, said so.
+        summary, text_network, cache = analyse_config(text, seq_len, batch_size, with_cache)
+        note = (f"{fields.source}: only the language model (text_config, model_type {text['model_type']!r}) of "
+                f"this {cfg.get('model_type')!r} config is counted; its other towers (vision_config...) need "
+                "transformers (pip install transformers) to be built")
+        return replace(summary, notes=(*summary.notes, note)), text_network, cache
     if family is None:
         for key in ("vocab_size", "hidden_size", "num_hidden_layers"):
             if fields.raw(key) is not None:
@@ -216,11 +228,28 @@ def analyse_config(config: Config | str | Path, seq_len: int | None = None, batc
     return result.summary, None, result.cache_elements
 
 
+def _latent_cache(network: Network, batch: int, seq: int) -> int | None:
+    """Multi-head latent attention caches its compressed latent, the output of each layer's
+    ``kv_a_proj_with_mqa`` (``kv_lora_rank + qk_rope_head_dim`` per token), as transformers'
+    DeepSeek-V3 does; None for networks without it (their cache follows from the attention cores)."""
+    widths = [getattr(n.layer, "out_features", 0) for n in network.nodes if n.name.endswith(".kv_a_proj_with_mqa")]
+    return sum(widths) * batch * seq if widths else None
+
+
 def summary_from_config(config: Config | str | Path, seq_len: int | None = None, batch_size: int = 1) -> Summary:
     """The summary of any Hugging Face config: built natively for the families netsize knows,
     else through transformers (installed) on the meta device, with a note saying so.
 
     >>> summary_from_config({"model_type": "gpt2", "n_layer": 1}, seq_len=4).totals.params
-    46279680
+    46473216
     """
     return analyse_config(config, seq_len, batch_size)[0]
+
+
+def transformers_model(config: Config | str | Path) -> Any:
+    """transformers' own model of a config, built on the meta device (eager attention): for the
+    memory model's PyTorch method on families netsize does not build. Needs transformers."""
+    from netsize.frontends.hf_config._transformers import build_model
+
+    _, fields, arch, cfg = resolve(config)
+    return build_model(cfg, fields.source, arch if cfg.get("architectures") else None)

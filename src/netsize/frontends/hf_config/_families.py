@@ -11,10 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from netsize._errors import NetsizeError
 from netsize._network import Graph, Network
 from netsize.frontends.hf_config._decoder import (
     ACTIVATIONS,
     DecoderSpec,
+    MLASpec,
     MoESpec,
     activation,
     build_decoder,
@@ -39,6 +41,7 @@ class Family:
     build: Builder
     aliases: dict[str, str] = field(default_factory=dict)  # transformers' attribute_map: alias -> field
     position_key: str | None = "max_position_embeddings"  # None: no position limit (T5)
+    positions_after_pad: bool = False  # RoBERTa: positions numbered from pad_token_id + 1
 
 
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
@@ -165,6 +168,25 @@ def _gpt2(f: Fields, arch: str, seq_len: int) -> Network:
 
 
 def _bert(f: Fields, arch: str, seq_len: int) -> Network:
+    return _bert_like(f, arch, seq_len, roberta=False)
+
+
+def _roberta(f: Fields, arch: str, seq_len: int) -> Network:
+    return _bert_like(f, arch, seq_len, roberta=True)
+
+
+def _roberta_positions(f: Fields, seq_len: int, positions: int, pad: int | None) -> None:
+    """RoBERTa numbers positions from ``pad_token_id + 1``: a sequence may use
+    ``max_position_embeddings - pad_token_id - 1`` of them (512 of 514 for roberta-base)."""
+    usable = positions - (pad or 0) - 1
+    if seq_len > usable:
+        raise NetsizeError(
+            f"{f.source}: sequence length {seq_len} exceeds the {usable} positions RoBERTa can number "
+            f"(max_position_embeddings {positions} - pad_token_id {pad or 0} - 1); use --seq-len {usable} or less"
+        )
+
+
+def _bert_like(f: Fields, arch: str, seq_len: int, roberta: bool) -> Network:
     d, heads = f.int("hidden_size", min=1), f.int("num_attention_heads", min=1)
     inter = f.int("intermediate_size", min=1)
     _heads(f, "num_attention_heads", heads, d, "hidden_size")
@@ -183,7 +205,10 @@ def _bert(f: Fields, arch: str, seq_len: int) -> Network:
     tie = f.bool("tie_word_embeddings", True)
     impl = _attn_implementation(f)
     cache = decoder and _use_cache(f)
-    p = "" if arch == "BertModel" else "bert."
+    stem = arch.split("For")[0].removesuffix("Model").removesuffix("LMHead")  # Bert, Roberta, XLMRoberta
+    p = "" if arch == f"{stem}Model" else ("roberta." if roberta else "bert.")
+    if roberta:
+        _roberta_positions(f, seq_len, positions, pad)
     inputs: dict[str, Sequence[int]] = {"input_ids": (seq_len,)}
     if cross:
         inputs["encoder_hidden_states"] = (seq_len, d)
@@ -219,40 +244,79 @@ def _bert(f: Fields, arch: str, seq_len: int) -> Network:
         h = dropout(g, f"{b}output.dropout", hidden_p, h)
         x = g.add(f"{b}output.residual", make("add"), [x, h])
         x = g.add(f"{b}output.LayerNorm", make("layernorm", **ln), x)
+    head = arch.removeprefix(stem)
+    if roberta:
+        _roberta_heads(g, f, head, p, x, words, d, vocab, ln, act, tie, hidden_p)
+        return g.build()
     pooled = None
-    if arch in ("BertModel", "BertForSequenceClassification", "BertForPreTraining", "BertForNextSentencePrediction"):
+    if head in ("Model", "ForSequenceClassification", "ForPreTraining", "ForNextSentencePrediction"):
         t = g.add(f"{p}pooler.first_token", TakeToken(0), x)
         t = g.add(f"{p}pooler.dense", Linear(d, d), t)
         pooled = g.add(f"{p}pooler.activation", make("tanh"), t)
-    if arch == "BertForSequenceClassification":
+    if head == "ForSequenceClassification":
         assert pooled is not None
         t = dropout(g, "dropout", _classifier_dropout(f, "hidden_dropout_prob", 0.0), pooled)
         g.add("classifier", Linear(d, _labels(f)), t)
-    elif arch == "BertForTokenClassification":
+    elif head == "ForTokenClassification":
         t = dropout(g, "dropout", _classifier_dropout(f, "hidden_dropout_prob", 0.0), x)
         g.add("classifier", Linear(d, _labels(f)), t)
-    elif arch == "BertForQuestionAnswering":
+    elif head == "ForQuestionAnswering":
         g.add("qa_outputs", Linear(d, 2), x)
-    if arch in ("BertForMaskedLM", "BertLMHeadModel", "BertForPreTraining"):
+    if head in ("ForMaskedLM", "LMHeadModel", "ForPreTraining"):
         c = "cls.predictions."
         h = g.add(f"{c}transform.dense", Linear(d, d), x)
         h = g.add(f"{c}transform.transform_act_fn", activation(act), h)
         h = g.add(f"{c}transform.LayerNorm", make("layernorm", **ln), h)
-        if tie:
-            # decoder.weight is the word embeddings, decoder.bias is cls.predictions.bias.
-            h = g.add(f"{c}decoder", Linear(d, vocab, bias=False), h, tied_to=words)
-            g.add(f"{c}bias", BiasAdd(vocab), h)
-        else:
-            # Untied: the decoder has its own weight and bias; cls.predictions.bias stays a
-            # separate parameter that forward does not use.
-            h = g.add(f"{c}decoder", Linear(d, vocab, bias=True), h)
-            g.add(f"{c}bias", BiasAdd(vocab, used=False), h)
-    if arch in ("BertForPreTraining", "BertForNextSentencePrediction"):
+        _vocab_projection(g, f"{c}decoder", f"{c}bias", h, words, d, vocab, tie)
+    if head in ("ForPreTraining", "ForNextSentencePrediction"):
         assert pooled is not None
         g.add("cls.seq_relationship", Linear(d, 2), pooled)
     return g.build()
 
 
+def _vocab_projection(g: Graph, decoder: str, bias: str, h: str, words: str, d: int, vocab: int, tie: bool) -> None:
+    if tie:
+        # decoder.weight is the word embeddings, decoder.bias is the head's own bias parameter.
+        h = g.add(decoder, Linear(d, vocab, bias=False), h, tied_to=words)
+        g.add(bias, BiasAdd(vocab), h)
+    else:
+        # Untied: the decoder has its own weight and bias; the head's bias stays a separate
+        # parameter that forward does not use.
+        h = g.add(decoder, Linear(d, vocab, bias=True), h)
+        g.add(bias, BiasAdd(vocab, used=False), h)
+
+
+def _roberta_heads(g: Graph, f: Fields, head: str, p: str, x: str, words: str, d: int, vocab: int,
+                   ln: dict[str, Any], act: str, tie: bool, hidden_p: float) -> None:
+    """RoBERTa's heads: ``lm_head`` (dense, GELU, layer_norm, decoder), a classification head on
+    the first token (dropout, dense, tanh, dropout, out_proj; no pooler), token classification
+    and QA as BERT's. The bare model keeps BERT's pooler."""
+    if head == "Model":
+        t = g.add(f"{p}pooler.first_token", TakeToken(0), x)
+        t = g.add(f"{p}pooler.dense", Linear(d, d), t)
+        g.add(f"{p}pooler.activation", make("tanh"), t)
+    elif head in ("ForMaskedLM", "ForCausalLM"):
+        h = g.add("lm_head.dense", Linear(d, d), x)
+        h = g.add("lm_head.gelu", activation("gelu"), h)
+        h = g.add("lm_head.layer_norm", make("layernorm", **ln), h)
+        _vocab_projection(g, "lm_head.decoder", "lm_head.bias", h, words, d, vocab, tie)
+    elif head == "ForSequenceClassification":
+        drop = _classifier_dropout(f, "hidden_dropout_prob", 0.0)
+        t = g.add("classifier.first_token", TakeToken(0), x)
+        t = dropout(g, "classifier.dropout", drop, t)
+        t = g.add("classifier.dense", Linear(d, d), t)
+        t = g.add("classifier.tanh", make("tanh"), t)
+        t = dropout(g, "classifier.dropout_out", drop, t)
+        g.add("classifier.out_proj", Linear(d, _labels(f)), t)
+    elif head == "ForTokenClassification":
+        t = dropout(g, "dropout", _classifier_dropout(f, "hidden_dropout_prob", 0.0), x)
+        g.add("classifier", Linear(d, _labels(f)), t)
+    elif head == "ForQuestionAnswering":
+        g.add("qa_outputs", Linear(d, _labels(f)), x)
+
+
+ROBERTA_HEADS = ("Model", "ForMaskedLM", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification",
+                 "ForQuestionAnswering")
 BERT_ARCHITECTURES = ("BertModel", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
                       "BertForQuestionAnswering", "BertForPreTraining", "BertLMHeadModel",
                       "BertForNextSentencePrediction")
@@ -261,7 +325,7 @@ BERT_ARCHITECTURES = ("BertModel", "BertForMaskedLM", "BertForSequenceClassifica
 # ----- LLaMA, Mistral, Mixtral, Qwen2 -----------------------------------------------------
 
 
-def decoder_basics(f: Fields, *, act_key: str = "hidden_act", eps_key: str = "rms_norm_eps",
+def decoder_basics(f: Fields, *, act_key: str = "hidden_act", eps_key: str | None = "rms_norm_eps",
                    tie_default: bool = False) -> dict[str, Any]:
     """The fields every LLaMA-lineage config shares, checked, as :class:`DecoderSpec` arguments."""
     d, heads = f.int("hidden_size", min=1), f.int("num_attention_heads", min=1)
@@ -283,7 +347,7 @@ def decoder_basics(f: Fields, *, act_key: str = "hidden_act", eps_key: str = "rm
         "head_dim": head_dim,
         "ff": f.int("intermediate_size", min=1),
         "act": _act(f, act_key),
-        "eps": f.float(eps_key, min=0),
+        "eps": f.float(eps_key, min=0) if eps_key is not None else 1e-5,
         "tie": f.bool("tie_word_embeddings", tie_default),
         "attention_dropout": f.rate("attention_dropout"),
         "pad_token_id": f.opt_int("pad_token_id", min=-vocab, max=vocab - 1),
@@ -346,6 +410,201 @@ def _qwen2_windows(f: Fields, layers: int) -> list[int | None]:
 def _qwen2(f: Fields) -> DecoderSpec:
     base = decoder_basics(f)
     return DecoderSpec(**base, q_bias=True, sliding=_qwen2_windows(f, base["layers"]))
+
+
+def _qwen_moe_layers(f: Fields, layers: int, expert_ff_key: str = "moe_intermediate_size",
+                     shared: bool = False) -> list[MoESpec | None]:
+    """Qwen2-MoE / Qwen3-MoE: layer ``i`` routes to experts unless it is in ``mlp_only_layers``,
+    when ``num_experts > 0`` and ``(i + 1) % decoder_sparse_step == 0``; other layers are dense."""
+    experts = f.int("num_experts", min=0)
+    step = f.int("decoder_sparse_step", min=1)
+    dense_only = set(f.int_list("mlp_only_layers", min=0) or [])
+    if experts == 0:
+        return [None] * layers
+    top_k = f.int("num_experts_per_tok", min=1, max=experts)
+    expert_ff = f.int(expert_ff_key, min=1)
+    shared_ff = f.int("shared_expert_intermediate_size", min=0) if shared else 0
+    moe = MoESpec(experts, top_k, expert_ff, shared_ff, shared_gate=shared)
+    return [moe if i not in dense_only and (i + 1) % step == 0 else None for i in range(layers)]
+
+
+def _qwen3(f: Fields) -> DecoderSpec:
+    base = decoder_basics(f)
+    bias = f.bool("attention_bias", False)
+    return DecoderSpec(**base, q_bias=bias, o_bias=bias, qk_norm="head", sliding=_qwen2_windows(f, base["layers"]))
+
+
+def _qwen2_moe(f: Fields) -> DecoderSpec:
+    base = decoder_basics(f)
+    windows = _qwen2_moe_windows(f, base["layers"])
+    return DecoderSpec(**base, q_bias=f.bool("qkv_bias", True), sliding=windows,
+                       moe=_qwen_moe_layers(f, base["layers"], shared=True))
+
+
+def _qwen2_moe_windows(f: Fields, layers: int) -> list[int | None]:
+    """Qwen2-MoE's default layer types: with ``use_sliding_window``, the odd-numbered layers
+    (``(i + 1) % 2``) below ``max_window_layers`` slide."""
+    use = f.bool("use_sliding_window", False)
+    window = f.opt_int("sliding_window", min=1) if use else None
+    first = f.int("max_window_layers", min=0)
+    default = ["sliding_attention" if (i + 1) % 2 and i < first and use else "full_attention" for i in range(layers)]
+    return layer_windows(f, layers, window, default)
+
+
+def _qwen3_moe(f: Fields) -> DecoderSpec:
+    base = decoder_basics(f)
+    bias = f.bool("attention_bias", False)
+    use = f.bool("use_sliding_window", False)
+    window = f.opt_int("sliding_window", min=1) if use else None
+    return DecoderSpec(**base, q_bias=bias, o_bias=bias, qk_norm="head", sliding=[window] * base["layers"],
+                       moe=_qwen_moe_layers(f, base["layers"]))
+
+
+def _no_bidirectional(f: Fields) -> None:
+    if f.bool("use_bidirectional_attention", False):
+        raise f.error("use_bidirectional_attention", "is not modelled by netsize (it builds causal decoders)", True)
+
+
+def _gemma(f: Fields) -> DecoderSpec:
+    _no_bidirectional(f)
+    bias = f.bool("attention_bias", False)
+    return DecoderSpec(**decoder_basics(f, tie_default=True), q_bias=bias, o_bias=bias)
+
+
+def _gemma2(f: Fields) -> DecoderSpec:
+    """Gemma 2: four norms per layer (sandwich), sliding and global layers alternating; the
+    logit soft-capping (``tanh``) and ``query_pre_attn_scalar`` change no count of work."""
+    _no_bidirectional(f)
+    f.opt_float("attn_logit_softcapping", min=0)
+    f.opt_float("final_logit_softcapping", min=0)
+    base = decoder_basics(f, act_key="hidden_activation", tie_default=True)
+    bias = f.bool("attention_bias", False)
+    layers = base["layers"]
+    window = f.opt_int("sliding_window", min=1)
+    default = ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(layers)]
+    return DecoderSpec(**base, q_bias=bias, o_bias=bias, layout="sandwich",
+                       sliding=layer_windows(f, layers, window, default))
+
+
+def _gemma3(f: Fields) -> DecoderSpec:
+    """Gemma 3 (text): Gemma 2's sandwich norms plus per-head q/k RMSNorms; five sliding layers
+    to one global by default (``sliding_window_pattern`` 6)."""
+    _no_bidirectional(f)
+    base = decoder_basics(f, act_key="hidden_activation", tie_default=True)
+    bias = f.bool("attention_bias", False)
+    layers = base["layers"]
+    window = f.opt_int("sliding_window", min=1)
+    pattern = f.int("sliding_window_pattern", min=1, default=6)
+    default = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(layers)]
+    return DecoderSpec(**base, q_bias=bias, o_bias=bias, layout="sandwich", qk_norm="head",
+                       sliding=layer_windows(f, layers, window, default))
+
+
+def _phi3(f: Fields) -> DecoderSpec:
+    """Phi-3: fused ``qkv_proj`` and ``gate_up_proj``, residual dropouts; its long-context rope
+    scaling (``rope_scaling`` longrope factors) changes no count."""
+    base = decoder_basics(f)
+    window = f.opt_int("sliding_window", min=1)
+    return DecoderSpec(**base, fused_qkv="qkv_proj", mlp="gated_fused", residual_dropout=f.rate("resid_pdrop"),
+                       sliding=[window] * base["layers"])
+
+
+def _olmo(f: Fields) -> DecoderSpec:
+    """OLMo: parameter-free LayerNorms (eps 1e-5, fixed); ``clip_qkv`` clamps values, no count."""
+    f.opt_float("clip_qkv", min=0)
+    bias = f.bool("attention_bias", False)
+    return DecoderSpec(**decoder_basics(f, eps_key=None), norm="layernorm_noparams", q_bias=bias, o_bias=bias)
+
+
+def _olmo2(f: Fields) -> DecoderSpec:
+    """OLMo 2: norms after attention and MLP (no input norm), q/k RMSNorms over all heads."""
+    bias = f.bool("attention_bias", False)
+    return DecoderSpec(**decoder_basics(f), q_bias=bias, o_bias=bias, layout="post", qk_norm="full")
+
+
+def _granite(f: Fields) -> DecoderSpec:
+    """Granite: LLaMA with multipliers on embeddings, residuals, attention and logits (no count)."""
+    for key in ("embedding_multiplier", "residual_multiplier", "attention_multiplier", "logits_scaling"):
+        f.float(key)
+    bias = f.bool("attention_bias", False)
+    return DecoderSpec(**decoder_basics(f), q_bias=bias, o_bias=bias, mlp_bias=f.bool("mlp_bias", False))
+
+
+def _starcoder2(f: Fields) -> DecoderSpec:
+    """StarCoder2: LayerNorms with biases, biased projections (``use_bias``), a plain
+    ``c_fc``/``c_proj`` MLP, embedding and residual dropouts."""
+    base = decoder_basics(f, eps_key="norm_epsilon", tie_default=True)
+    bias = f.bool("use_bias", True)
+    window = f.opt_int("sliding_window", min=1)
+    return DecoderSpec(**base, norm="layernorm", q_bias=bias, o_bias=bias, mlp_bias=bias, mlp="plain",
+                       mlp_names=("c_fc", "c_proj"), residual_dropout=f.rate("residual_dropout"),
+                       embedding_dropout=f.rate("embedding_dropout"), sliding=[window] * base["layers"])
+
+
+def _cohere(f: Fields) -> DecoderSpec:
+    """Cohere (Command-R): one weight-only LayerNorm feeding attention and MLP in parallel;
+    optional q/k LayerNorms with a weight per head and position (``use_qk_norm``)."""
+    f.float("logit_scale")
+    base = decoder_basics(f, eps_key="layer_norm_eps", tie_default=True)
+    bias = f.bool("attention_bias", False)
+    qk = "full" if f.bool("use_qk_norm", False) else None
+    return DecoderSpec(**base, norm="layernorm_nobias", q_bias=bias, o_bias=bias, layout="parallel", qk_norm=qk,
+                       qk_norm_kind="layernorm_nobias")
+
+
+def _deepseek_v3(f: Fields) -> DecoderSpec:
+    """DeepSeek-V3: multi-head latent attention, dense first ``first_k_dense_replace`` layers,
+    then ``n_routed_experts`` routed experts (top ``num_experts_per_tok``; group-limited routing
+    picks which, not how many) plus ``n_shared_experts`` shared ones. The multi-token-prediction
+    module is not part of transformers' model (nor of this one)."""
+    base = decoder_basics(f)
+    layers = base["layers"]
+    bias = f.bool("attention_bias", False)
+    mla = MLASpec(f.opt_int("q_lora_rank", min=1), f.int("kv_lora_rank", min=1), f.int("qk_nope_head_dim", min=0),
+                  f.int("qk_rope_head_dim", min=1), f.int("v_head_dim", min=1), bias)
+    experts = f.int("n_routed_experts", min=1)
+    top_k = f.int("num_experts_per_tok", min=1, max=experts)
+    groups = f.int("n_group", min=1)
+    if experts % groups:
+        raise f.error("n_routed_experts", f"must be divisible by n_group ({groups})", experts)
+    f.int("topk_group", min=1, max=groups)
+    expert_ff = f.int("moe_intermediate_size", min=1)
+    shared = f.int("n_shared_experts", min=0)
+    dense = f.int("first_k_dense_replace", min=0)
+    moe = MoESpec(experts, top_k, expert_ff, shared * expert_ff, shared_name="shared_experts")
+    base = {**base, "head_dim": mla.nope + mla.rope, "kv_cache": False}
+    return DecoderSpec(**base, mla=mla, moe=[None if i < dense else moe for i in range(layers)])
+
+
+def _gpt_neox(f: Fields) -> DecoderSpec:
+    """GPT-NeoX (Pythia): LayerNorms with biases, one interleaved ``query_key_value`` projection,
+    a plain GELU MLP, and by default (``use_parallel_residual``) attention and MLP side by side on
+    two norms of the same input; partial rotary (``rotary_pct``) changes no count."""
+    base = decoder_basics(f, eps_key="layer_norm_eps")
+    if base["heads"] != base["kv_heads"]:
+        raise f.error("num_key_value_heads", "is not a GPT-NeoX field (its attention has one key/value head per "
+                      "query head)", base["kv_heads"])
+    bias = f.bool("attention_bias", True)
+    layout = "parallel2" if f.bool("use_parallel_residual", True) else "pre"
+    names = {"base": "gpt_neox.", "embed": "embed_in", "attn": "attention", "o_proj": "dense",
+             "token_cls": "classifier"}
+    return DecoderSpec(**base, norm="layernorm", q_bias=bias, o_bias=bias, mlp_bias=True, mlp="plain",
+                       fused_qkv="query_key_value", mlp_names=("dense_h_to_4h", "dense_4h_to_h"), layout=layout,
+                       residual_dropout=f.rate("hidden_dropout"), embedding_dropout=f.rate("hidden_dropout"),
+                       final_norm="final_layer_norm", names=names)
+
+
+def _phi(f: Fields) -> DecoderSpec:
+    """Phi-1/1.5/2: one LayerNorm feeding attention and a plain MLP (``fc1``/``fc2``) in
+    parallel, biases everywhere (the LM head too), optional per-head q/k LayerNorms
+    (``qk_layernorm``); ``partial_rotary_factor`` changes no count."""
+    base = decoder_basics(f, eps_key="layer_norm_eps")
+    qk = "head" if f.bool("qk_layernorm", False) else None
+    names = {"o_proj": "dense", "q_norm": "q_layernorm", "k_norm": "k_layernorm"}
+    return DecoderSpec(**base, norm="layernorm", q_bias=True, o_bias=True, mlp_bias=True, mlp="plain",
+                       mlp_names=("fc1", "fc2"), layout="parallel", qk_norm=qk, qk_norm_kind="layernorm",
+                       residual_dropout=f.rate("resid_pdrop"), embedding_dropout=f.rate("embd_pdrop"),
+                       final_norm="final_layernorm", lm_head_bias=True, names=names)
 
 
 # ----- T5 ---------------------------------------------------------------------------------
@@ -452,6 +711,13 @@ LLAMA_LIKE: Config = {
     "attention_dropout": 0.0,
 }
 
+_BERT_DEFAULTS: Config = {
+    "vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+    "intermediate_size": 3072, "hidden_act": "gelu", "max_position_embeddings": 512, "type_vocab_size": 2,
+    "layer_norm_eps": 1e-12, "pad_token_id": 0, "tie_word_embeddings": True, "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+}
+
 _DECODER_HEADS = ("ForCausalLM", "Model", "ForSequenceClassification", "ForTokenClassification",
                   "ForQuestionAnswering")
 
@@ -478,11 +744,22 @@ FAMILIES: dict[str, Family] = {
         Family(
             "bert",
             BERT_ARCHITECTURES,
-            {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
-             "intermediate_size": 3072, "hidden_act": "gelu", "max_position_embeddings": 512, "type_vocab_size": 2,
-             "layer_norm_eps": 1e-12, "pad_token_id": 0, "tie_word_embeddings": True, "hidden_dropout_prob": 0.1,
-             "attention_probs_dropout_prob": 0.1},
+            _BERT_DEFAULTS,
             _bert,
+        ),
+        Family(
+            "roberta",
+            tuple("Roberta" + h for h in ROBERTA_HEADS),
+            {**_BERT_DEFAULTS, "vocab_size": 50265, "pad_token_id": 1},
+            _roberta,
+            positions_after_pad=True,
+        ),
+        Family(
+            "xlm-roberta",
+            tuple("XLMRoberta" + h for h in ROBERTA_HEADS),
+            {**_BERT_DEFAULTS, "pad_token_id": 1},
+            _roberta,
+            positions_after_pad=True,
         ),
         Family(
             "llama",
@@ -512,6 +789,148 @@ FAMILIES: dict[str, Family] = {
              "max_position_embeddings": 32768, "use_sliding_window": False, "sliding_window": 4096,
              "max_window_layers": 28},
             _decoder_family(_qwen2),
+        ),
+        Family(
+            "qwen3",
+            decoder_architectures("Qwen3"),
+            {**LLAMA_LIKE, "vocab_size": 151936, "intermediate_size": 22016, "num_key_value_heads": 32, "head_dim": 128,
+             "max_position_embeddings": 32768, "attention_bias": False, "use_sliding_window": False,
+             "sliding_window": 4096, "max_window_layers": 28},
+            _decoder_family(_qwen3),
+        ),
+        Family(
+            "qwen2_moe",
+            decoder_architectures("Qwen2Moe"),
+            {**LLAMA_LIKE, "vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 5632,
+             "num_hidden_layers": 24,
+             "num_attention_heads": 16, "num_key_value_heads": 16, "max_position_embeddings": 32768,
+             "use_sliding_window": False, "sliding_window": 4096, "max_window_layers": 28, "decoder_sparse_step": 1,
+             "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632, "num_experts_per_tok": 4,
+             "num_experts": 60, "mlp_only_layers": None, "qkv_bias": True},
+            _decoder_family(_qwen2_moe),
+        ),
+        Family(
+            "qwen3_moe",
+            decoder_architectures("Qwen3Moe"),
+            {**LLAMA_LIKE, "vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 6144,
+             "num_hidden_layers": 24,
+             "num_attention_heads": 32, "num_key_value_heads": 4, "max_position_embeddings": 32768,
+             "attention_bias": False, "use_sliding_window": False, "sliding_window": 4096, "decoder_sparse_step": 1,
+             "moe_intermediate_size": 768, "num_experts_per_tok": 8, "num_experts": 128, "mlp_only_layers": None},
+            _decoder_family(_qwen3_moe),
+            aliases={"num_local_experts": "num_experts"},
+        ),
+        Family(
+            "gemma",
+            decoder_architectures("Gemma"),
+            {**LLAMA_LIKE, "vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576,
+             "num_hidden_layers": 28,
+             "num_attention_heads": 16, "num_key_value_heads": 16, "head_dim": 256, "hidden_act": "gelu_pytorch_tanh",
+             "max_position_embeddings": 8192, "pad_token_id": 0, "tie_word_embeddings": True, "attention_bias": False},
+            _decoder_family(_gemma),
+        ),
+        Family(
+            "gemma2",
+            decoder_architectures("Gemma2"),
+            {**LLAMA_LIKE, "vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216,
+             "num_hidden_layers": 26,
+             "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+             "hidden_activation": "gelu_pytorch_tanh",
+             "max_position_embeddings": 8192, "pad_token_id": 0, "tie_word_embeddings": True, "attention_bias": False,
+             "sliding_window": 4096, "final_logit_softcapping": 30.0, "attn_logit_softcapping": 50.0},
+            _decoder_family(_gemma2),
+        ),
+        Family(
+            "gemma3_text",
+            decoder_architectures("Gemma3", ("ForCausalLM", "TextModel", "TextForSequenceClassification")),
+            {**LLAMA_LIKE, "vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216,
+             "num_hidden_layers": 26,
+             "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+             "hidden_activation": "gelu_pytorch_tanh",
+             "max_position_embeddings": 131072, "pad_token_id": 0, "tie_word_embeddings": True, "attention_bias": False,
+             "sliding_window": 4096},
+            _decoder_family(_gemma3),
+        ),
+        Family(
+            "phi3",
+            decoder_architectures("Phi3"),
+            {**LLAMA_LIKE, "vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192,
+             "num_key_value_heads": None,
+             "resid_pdrop": 0.0, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "pad_token_id": 32000,
+             "sliding_window": None},
+            _decoder_family(_phi3),
+        ),
+        Family(
+            "olmo",
+            decoder_architectures("Olmo", ("ForCausalLM", "Model")),
+            {**LLAMA_LIKE, "vocab_size": 50304, "intermediate_size": 11008, "num_key_value_heads": None,
+             "max_position_embeddings": 2048, "pad_token_id": 1, "attention_bias": False, "clip_qkv": None},
+            _decoder_family(_olmo),
+        ),
+        Family(
+            "olmo2",
+            decoder_architectures("Olmo2", ("ForCausalLM", "Model")),
+            {**LLAMA_LIKE, "vocab_size": 50304, "intermediate_size": 11008, "num_key_value_heads": None,
+             "max_position_embeddings": 2048, "pad_token_id": 1, "attention_bias": False, "rms_norm_eps": 1e-5},
+            _decoder_family(_olmo2),
+        ),
+        Family(
+            "granite",
+            decoder_architectures("Granite", ("ForCausalLM", "Model")),
+            {**LLAMA_LIKE, "intermediate_size": 11008, "num_key_value_heads": None, "max_position_embeddings": 2048,
+             "pad_token_id": None, "attention_bias": False, "mlp_bias": False, "embedding_multiplier": 1.0,
+             "logits_scaling": 1.0, "residual_multiplier": 1.0, "attention_multiplier": 1.0},
+            _decoder_family(_granite),
+        ),
+        Family(
+            "starcoder2",
+            decoder_architectures("Starcoder2"),
+            {**LLAMA_LIKE, "vocab_size": 49152, "hidden_size": 3072, "intermediate_size": 12288,
+             "num_hidden_layers": 30,
+             "num_attention_heads": 24, "num_key_value_heads": 2, "hidden_act": "gelu_pytorch_tanh",
+             "max_position_embeddings": 4096, "norm_epsilon": 1e-5, "sliding_window": None, "residual_dropout": 0.0,
+             "embedding_dropout": 0.0, "use_bias": True, "tie_word_embeddings": True},
+            _decoder_family(_starcoder2),
+        ),
+        Family(
+            "cohere",
+            decoder_architectures("Cohere", ("ForCausalLM", "Model")),
+            {**LLAMA_LIKE, "vocab_size": 256000, "hidden_size": 8192, "intermediate_size": 22528, "logit_scale": 0.0625,
+             "num_hidden_layers": 40, "num_attention_heads": 64, "num_key_value_heads": None,
+             "max_position_embeddings": 8192, "layer_norm_eps": 1e-5, "pad_token_id": 0, "tie_word_embeddings": True,
+             "attention_bias": False, "use_qk_norm": False},
+            _decoder_family(_cohere),
+        ),
+        Family(
+            "deepseek_v3",
+            decoder_architectures("DeepseekV3", ("ForCausalLM", "Model", "ForSequenceClassification",
+                                                 "ForTokenClassification")),
+            {**LLAMA_LIKE, "vocab_size": 129280, "hidden_size": 7168, "intermediate_size": 18432,
+             "moe_intermediate_size": 2048, "num_hidden_layers": 61, "num_attention_heads": 128,
+             "num_key_value_heads": 128, "n_shared_experts": 1, "n_routed_experts": 256, "kv_lora_rank": 512,
+             "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128, "n_group": 8,
+             "topk_group": 4, "num_experts_per_tok": 8, "first_k_dense_replace": 3, "max_position_embeddings": 4096,
+             "attention_bias": False},
+            _decoder_family(_deepseek_v3),
+            aliases={"num_local_experts": "n_routed_experts"},
+        ),
+        Family(
+            "gpt_neox",
+            decoder_architectures("GPTNeoX"),
+            {**LLAMA_LIKE, "vocab_size": 50432, "hidden_size": 6144, "num_hidden_layers": 44, "num_attention_heads": 64,
+             "intermediate_size": 24576, "hidden_act": "gelu", "hidden_dropout": 0.0, "classifier_dropout": 0.1,
+             "max_position_embeddings": 2048, "layer_norm_eps": 1e-5, "tie_word_embeddings": False,
+             "use_parallel_residual": True, "attention_bias": True, "num_key_value_heads": None},
+            _decoder_family(_gpt_neox),
+        ),
+        Family(
+            "phi",
+            decoder_architectures("Phi", ("ForCausalLM", "Model", "ForSequenceClassification",
+                                          "ForTokenClassification")),
+            {**LLAMA_LIKE, "vocab_size": 51200, "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 24,
+             "num_key_value_heads": None, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "hidden_act": "gelu_new",
+             "max_position_embeddings": 2048, "layer_norm_eps": 1e-5, "qk_layernorm": False},
+            _decoder_family(_phi),
         ),
         Family(
             "t5",

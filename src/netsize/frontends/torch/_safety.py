@@ -216,7 +216,8 @@ class ModelSnapshot:
             t.device != a.device
             or t.dtype != a.dtype
             or t.shape != a.shape
-            or t.stride() != a.stride()
+            or t.layout != a.layout
+            or (t.layout == torch.strided and t.stride() != a.stride())
             or (_storage_key(t) != _storage_key(a)
             and not a.is_meta)
         )
@@ -267,6 +268,8 @@ class CopyOnWrite(TorchDispatchMode):
 
 def _meta_like(t: torch.Tensor, memo: dict[int, torch.Tensor]) -> torch.Tensor:
     if t.is_meta or t.device.type == "meta" or isinstance(t, nn.parameter.UninitializedTensorMixin):
+        return t
+    if t.layout != torch.strided or t.is_quantized:  # no meta stand-in with strides: left real
         return t
     if id(t) not in memo:
         m = torch.empty_strided(tuple(t.shape), tuple(t.stride()), dtype=t.dtype, device="meta")

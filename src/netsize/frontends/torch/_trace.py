@@ -30,6 +30,7 @@ from netsize._layer import Analysis, Context, Layer, MemoryContract
 from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, Summary
 from netsize._term import Term, message
+from netsize.frontends.torch import _fast
 from netsize.frontends.torch._custom import Formulas, counts
 from netsize.frontends.torch._modules import core_layer
 from netsize.frontends.torch._ops import META_OUTPUTS, NOT_IN_FLOPCOUNTER, TRANSLATIONS, does_arithmetic
@@ -154,6 +155,13 @@ class _Tracer(TorchDispatchMode):
         self.done.append(frame)
 
     # dispatch ---------------------------------------------------------------------------
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Otherwise TorchDispatchMode wraps __torch_dispatch__ in torch._disable_dynamo, which
+        # imports torch._dynamo (and sympy) on the first call: about a second in every fresh
+        # process, for a mode that is never compiled.
+        return False
+
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
         if func in _IGNORED:
@@ -163,7 +171,7 @@ class _Tracer(TorchDispatchMode):
         if custom is not None:
             return self._custom_op(func, custom, args, kwargs)
         translate = TRANSLATIONS.get(packet)
-        if translate is None and not isinstance(func, torch._ops.HigherOrderOperator):
+        if translate is None and _decomposable(func):
             # As FlopCounterMode does: look inside ops that decompose into counted ones.
             with self:
                 r = func.decompose(*args, **kwargs)
@@ -173,7 +181,7 @@ class _Tracer(TorchDispatchMode):
             if packet in META_OUTPUTS and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
                 out = META_OUTPUTS[packet](args, kwargs)
             else:
-                out = func(*args, **kwargs)
+                out = _fast.run(func, args, kwargs)
         except Exception:
             if self.failed_op is None:
                 self.failed_op = func
@@ -213,6 +221,23 @@ def _counted_elementwise(func: Any) -> bool:
     """Whether the traced other-ops rule (:func:`_elementwise_ops`) covers ``func``."""
     tags = func.tags
     return torch.Tag.pointwise in tags or torch.Tag.reduction in tags
+
+
+_DECOMPOSABLE: dict[Any, bool] = {}
+
+
+def _decomposable(func: Any) -> bool:
+    """Whether ``func.decompose`` can do anything (a CompositeImplicitAutograd kernel): asked
+    once per op, since entering the mode again to find out costs more than most ops."""
+    known = _DECOMPOSABLE.get(func)
+    if known is None:
+        key = torch._C.DispatchKey.CompositeImplicitAutograd
+        known = not isinstance(func, torch._ops.HigherOrderOperator) and (
+            key in getattr(func, "py_kernels", {})
+            or torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), "CompositeImplicitAutograd")
+        )
+        _DECOMPOSABLE[func] = known
+    return known
 
 
 def _shape(t: torch.Tensor) -> Shape:
