@@ -217,12 +217,12 @@ register_messages(
         "report.memory.peak_inference_bytes": {"en": "peak, inference", "zh": "峰值，推理"},
         "report.memory.cuda_workspace_bytes": {"en": "CUDA workspaces, estimated", "zh": "CUDA 工作区（估计）"},
         "report.memory.cublas_workspace_bytes": {
-            "en": "  cuBLAS, per process (not in the peaks; PyTorch's CUBLAS_WORKSPACE_CONFIG default)",
-            "zh": "  cuBLAS，每个进程（不计入峰值；PyTorch 的 CUBLAS_WORKSPACE_CONFIG 默认值）",
+            "en": "  cuBLAS, per process (not in the peaks)",
+            "zh": "  cuBLAS，每个进程（不计入峰值）",
         },
         "report.memory.cudnn_workspace_bytes": {
-            "en": "  cuDNN, largest convolution (in the peaks; 2 x a 3x3 convolution's input)",
-            "zh": "  cuDNN，最大的卷积工作区（计入峰值；3x3 卷积输入的 2 倍）",
+            "en": "  cuDNN, largest convolution (in the peaks)",
+            "zh": "  cuDNN，最大的卷积工作区（计入峰值）",
         },
         "report.memory.layer": {"en": "Layer", "zh": "层"},
         "report.memory.kind": {"en": "Kind", "zh": "类型"},
