@@ -6,7 +6,7 @@ gpu_memory_h100_transformers.json (ViT-B/16, BERT-base; issue 12).
 Two methods, each case printed for both: "torch" observes the torch rebuilds
 (tests/torch_models.py) and GPT2LMHeadModel (transformers, eager attention) on the meta device;
 "network" walks the core networks a user gets from the zoo (vgg16, resnet50) or from the GPT-2
-config (../shared/reference/transformers_params.json, network_from_config, eager attention).
+config (tests/data/reference/transformers_params.json, network_from_config, eager attention).
 No GPU is used.
 "own" subtracts the measurement's `leftover` (weights_bytes - params*4: memory of the process
 that is not this model's, see the reference README); "abs" compares with the raw number.

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+
+import pytest
 
 # tests/data is reference material (the GPU measuring script imports torchvision): never collected.
 collect_ignore: list[str] = ["data"]
 if importlib.util.find_spec("torch") is None:
     collect_ignore.append("torch_models.py")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true", help="fuzz suite: run 10,000+ cases (as NETSIZE_FUZZ_LONG=1)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--long"):
+        os.environ["NETSIZE_FUZZ_LONG"] = "1"

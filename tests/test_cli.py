@@ -73,7 +73,7 @@ def test_csv_and_markdown_formats():
     assert rows[0][:4] == ["name", "kind", "input_shapes", "output_shape"]
     s = analyze(zoo.get("alexnet").build())
     assert len(rows) == 1 + len(s.layers)
-    md = ok("summary", "alexnet", "--format", "markdown", "--depth", "0")
+    md = ok("summary", "alexnet", "--format", "markdown", "--depth", "1")
     assert "|---|---|---|---:|---:|---:|" in md
     assert f"**{s.totals.params:,}**" in md
 
@@ -88,7 +88,7 @@ def test_explain_flag_and_command_show_the_conv_formula():
 
 
 def test_lang_zh():
-    out = ok("summary", "alexnet", "--lang", "zh", "--depth", "0")
+    out = ok("summary", "alexnet", "--lang", "zh", "--depth", "1")
     assert "合计" in out and "计数约定" in out
     assert "权重" in ok("explain", "alexnet", "conv1", "--lang", "zh")
 
@@ -150,7 +150,7 @@ def test_console_script_is_installed():
     exe = shutil.which("netsize", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.fail("the `netsize` console script is not installed next to the Python running the tests")
-    proc = subprocess.run([exe, "summary", "alexnet", "--depth", "0"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([exe, "summary", "alexnet", "--depth", "1"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "Total" in proc.stdout
 
 

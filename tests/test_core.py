@@ -135,7 +135,7 @@ def test_sequential_nests_networks_under_their_name():
     assert s.layer("block.fc2").input_shapes == ((3, 16),)
     assert s.layer("head").input_shapes == ((3, 8),)
     assert s.output_shapes == ((3, 5),)
-    (block,) = [r for r in s.rows(0) if r.name == "block"]
+    (block,) = [r for r in s.rows(1) if r.name == "block"]  # torchinfo's depth: 1 = the top level
     assert block.kind == "Block"
     assert block.params == (8 * 16 + 16) + (16 * 8 + 8)
 
@@ -214,7 +214,9 @@ SUMMED = (
 @given(nested_networks(), st.integers(1, 5), st.sampled_from(["torch", "keras"]))
 def test_rows_blocks_sum_their_children_and_totals_are_column_sums(net, batch, convention):
     s = analyze(net, batch_size=batch, convention=convention)
-    for depth in (None, 0, 1, 2):
+    (whole,) = s.rows(0)  # depth 0: the model as one row
+    assert (whole.name, whole.params) == (s.model, s.totals.params)
+    for depth in (None, 1, 2, 3):
         rows = s.rows(depth)
         for row in rows:
             children = [r for r in s.layers if r.name == row.name or r.name.startswith(row.name + ".")]
@@ -248,7 +250,7 @@ def _assert_counts_are_ints(obj, path="") -> int:
 
 
 @settings(max_examples=100, deadline=None)
-@given(nested_networks(), st.integers(1, 5), st.sampled_from([None, 0, 1]))
+@given(nested_networks(), st.integers(1, 5), st.sampled_from([None, 0, 1, 2]))
 def test_to_dict_round_trips_through_json_with_int_counts(net, batch, depth):
     s = analyze(net, batch_size=batch)
     d = s.to_dict(depth)

@@ -170,7 +170,7 @@ def test_layer_names_follow_transformers_modules():
     summary = _netsize(*case)
     with_params = [r.name for r in summary.layers if r.params]
     assert with_params and all(name in hf_names for name in with_params)
-    per_layer = {r.name: r.params for r in summary.rows(depth=2)}
+    per_layer = {r.name: r.params for r in summary.rows(depth=3)}
     hf_layer0 = sum(p.numel() for p in model.model.layers[0].parameters())
     assert per_layer["model.layers.0"] == hf_layer0
 

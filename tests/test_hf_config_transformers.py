@@ -182,18 +182,15 @@ def test_multimodal_config_without_transformers_counts_its_native_text_model_and
     assert any("only the language model" in n and "vision_config" in n for n in notes)
 
 
-def test_cli_summary_and_memory_of_a_fallback_config(tmp_path):
+def test_cli_summary_and_memory_of_a_fallback_config(tmp_path, capsys):
+    from netsize.cli import main
+
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"model_type": "falcon", **H}))
-    run = [sys.executable, "-m", "netsize"]
-    done = subprocess.run([*run, "summary", str(path), "--seq-len", "8", "-b", "2", "--format", "json"],
-                          capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
+    assert main(["summary", str(path), "--seq-len", "8", "-b", "2", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
     params, _ = _reference("falcon", None, H, 2, 8)
     assert data["totals"]["params"] == params and data["input_shape"] == [2, 8]
     assert any("built by transformers" in n for n in data["notes"])
-    done = subprocess.run([*run, "memory", str(path), "--seq-len", "8", "-b", "2", "--format", "json"],
-                          capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["peak_training_bytes"] > 4 * params
+    assert main(["memory", str(path), "--seq-len", "8", "-b", "2", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["peak_training_bytes"] > 4 * params

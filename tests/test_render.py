@@ -60,8 +60,8 @@ def test_wide_table_has_kind_column_narrow_one_folds_it_away():
 
 def test_depth_sums_blocks():
     s = _summary()
-    text = table_text(s, width=120, depth=0)
-    block = next(r for r in s.rows(0) if r.name == "features")
+    text = table_text(s, width=120, depth=1)  # torchinfo's depth: 1 = the top-level blocks
+    block = next(r for r in s.rows(1) if r.name == "features")
     assert block.kind == "Block"
     line = next(line for line in text.splitlines() if line.strip().startswith("features"))
     assert f"{block.params:,}" in line
@@ -135,9 +135,9 @@ def test_narrow_table_drops_columns_before_folding_a_shape():
     reference = Path(__file__).resolve().parent / "data" / "reference" / "transformers_params.json"
     config = json.loads(reference.read_text())["llama-2-7b"]["config"]
     s = analyze(network_from_config(config, seq_len=4096))
-    text = table_text(s, width=80, depth=1)
+    text = table_text(s, width=80, depth=2)
     assert max(cell_len(line) for line in text.splitlines()) <= 80
-    for r in s.rows(1):
+    for r in s.rows(2):
         row = next(line for line in text.splitlines() if line.strip().startswith(r.name))
         assert "x".join(map(str, r.output_shape)) in row
         assert f"{r.multiply_adds:,}" in row

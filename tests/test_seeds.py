@@ -1,5 +1,9 @@
-"""Golden tests: the numbers of the seed articles (../shared/seeds/), reproduced by netsize, and
-their known mistakes shown by netsize rather than copied. Each test names its source."""
+"""Golden tests: the numbers of five parameter-counting tutorials (the project's seed articles: 000
+LearnOpenCV's AlexNet table in Chinese translation, 001 a d2l-based CNN article, 002 the
+Stack Overflow answer quoting CS231n's VGG16 table, 003 a Chinese AlexNet / CIFAR-10 article, 004 a
+Chinese U-Net / Keras article), reproduced by netsize, and their known mistakes shown by netsize
+rather than copied. The articles are not shipped: these tests keep their numbers. Each test names
+its source."""
 
 from __future__ import annotations
 
@@ -264,7 +268,7 @@ U_NET_STAGES = [37_346, 166_144, 664_064, 2_655_232, 3_539_968]  # seed 004, sta
 
 
 def _stage_params(s, kinds=("Conv2d",)) -> list[int]:
-    rows = {r.name: r for r in s.rows(depth=0)}
+    rows = {r.name: r for r in s.rows(depth=1)}
     out = []
     for k in range(1, 6):
         blocks = [f"enc{k}", f"dec{k}"] if k < 5 else ["enc5"]

@@ -121,8 +121,8 @@ layers:
     g.add("head", layers.Linear(out_features=2))
     assert [(n.name, n.inputs) for n in net.nodes] == [(n.name, n.inputs) for n in g.build().nodes]
     assert _records(analyze(net)) == _records(analyze(g.build()))
-    # the block sums show up at depth 0 as one row per stage copy's parent
-    rows = analyze(net).rows(depth=0)
+    # the block sums show up at depth 1 (the top level) as one row per stage copy's parent
+    rows = analyze(net).rows(depth=1)
     assert [r.name for r in rows] == ["stem", "stage", "head"]
     assert rows[1].params == sum(r.params for r in analyze(net).layers if r.name.startswith("stage."))
 
@@ -281,7 +281,10 @@ extra: 1
     assert "unknown block 'basik'" in issues[(10, "layers[5].block")]
     assert "unknown key" in issues[(11, "extra")]
     assert issues[(6, "layers[1]")] == "Conv2d needs field 'out_channels'"  # the typo leaves it unset
-    assert str(info.value).startswith("8 mistakes in <spec>:\n  <spec>:5: layers[0].type:")
+    first, *rest = str(info.value).splitlines()
+    assert first.startswith("<spec>:5: layers[0].type: unknown layer type")
+    assert first.endswith("(and 7 more mistakes in <spec>, below)")
+    assert len(rest) == 7 and all(line.startswith("  <spec>:") for line in rest)
 
 
 def test_yaml_syntax_error_reports_its_line():

@@ -189,7 +189,7 @@ GOLDEN_RUNS = {
     "explain_alexnet_conv1": ("explain", "alexnet", "conv1", "--lang", "zh"),
     "explain_resnet18_layer1_0": ("explain", "resnet18", "layer1.0", "--lang", "zh"),
     "summary_alexnet": ("summary", "alexnet", "--lang", "zh"),
-    "summary_resnet18_depth0": ("summary", "resnet18", "--depth", "0", "--lang", "zh"),
+    "summary_resnet18_depth1": ("summary", "resnet18", "--depth", "1", "--lang", "zh"),
     "memory_resnet18": ("memory", "resnet18", "-b", "32", "--lang", "zh"),
     "llm_gpt2": ("llm", "{gpt2}", "--seq-len", "1024", "--lang", "zh", "--explain"),
     "schedule_alexnet": ("schedule", "--samples", "50000", "-b", "256", "--epochs", "10", "--model", "alexnet",

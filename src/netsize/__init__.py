@@ -125,8 +125,17 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
+# The TYPE_CHECKING imports also cover netsize.summary and the outer subpackages (with `as`, so
+# that mypy --strict counts them as exported): user code type-checks (tests/test_typing.py).
 if TYPE_CHECKING:
     from netsize import layers
+    from netsize import llm as llm
+    from netsize import memory as memory
+    from netsize import render as render
+    from netsize import schedule as schedule
+    from netsize import spec as spec
+    from netsize import transforms as transforms
+    from netsize import zoo as zoo
     from netsize._analyze import analyze, analyze_layer
     from netsize._dtypes import DTYPE_BITS, canonical_dtype, dtype_bytes
     from netsize._errors import NetsizeError
@@ -137,3 +146,4 @@ if TYPE_CHECKING:
     from netsize._shape import CHANNELS_FIRST, CHANNELS_LAST, Shape
     from netsize._summary import SCHEMA_VERSION, LayerRecord, ReceptiveField, Summary, Totals, explain_record
     from netsize._term import Message, Term
+    from netsize.frontends.torch import summary

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from netsize._errors import NetsizeError
 from netsize._layer import Layer
+from netsize._limits import MAX_GRAPH_NODES
 from netsize._shape import CHANNELS_FIRST, LAYOUTS, Shape
 
 
@@ -97,6 +98,8 @@ class Graph:
         tied_to: str | None = None,
     ) -> str:
         """Append ``layer`` as node ``name`` fed by ``inputs`` (default: the last node)."""
+        if len(self._names) >= MAX_GRAPH_NODES:
+            raise NetsizeError(f"{self._net.name!r} has more than {MAX_GRAPH_NODES:,} layers, the most netsize builds")
         if name in self._names:
             raise NetsizeError(f"duplicate layer name {name!r} in {self._net.name!r}")
         refs = (self._last,) if inputs is None else ((inputs,) if isinstance(inputs, str) else tuple(inputs))

@@ -5,10 +5,12 @@ Renderers (table, JSON, CSV, Markdown) read this data; they compute nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from netsize._display import ShowsItself, SummaryView
 from netsize._dtypes import REPORTED_DTYPES, dtype_bytes
 from netsize._errors import NetsizeError
 from netsize._i18n import translate
@@ -117,8 +119,8 @@ class Totals:
         return {f: getattr(self, f) for f in COUNT_FIELDS}
 
 
-@dataclass(frozen=True)
-class Summary:
+@dataclass(frozen=True, repr=False)
+class Summary(ShowsItself):
     """The analysis of one network at one input size.
 
     >>> from netsize import Sequential, analyze, layers
@@ -136,6 +138,11 @@ class Summary:
     output_shapes: tuple[Shape, ...] = ()
     notes: tuple[str, ...] = ()  # what the reader must know about how it was obtained (e.g. a fallback)
     uncounted_ops: tuple[tuple[str, int], ...] = ()  # (op name, calls) that no counting rule reached
+    # The class of each block (dotted name prefix; "" is the model), e.g. {"layer1": "Sequential"}
+    # for a PyTorch model; a block without one is shown as "Block".
+    block_kinds: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # How str() and notebooks show it (torchinfo's depth, col_names, row_settings); None: the flat table.
+    view: SummaryView | None = field(default=None, compare=False)
 
     @property
     def input_shape(self) -> Shape:
@@ -165,47 +172,30 @@ class Summary:
         return {d: self.weights_bytes(d) for d in REPORTED_DTYPES}
 
     def rows(self, depth: int | None = None) -> tuple[LayerRecord, ...]:
-        """Records down to ``depth`` (0 = top level); deeper layers are summed into their block."""
+        """Records down to ``depth``, counted as torchinfo counts it: 1 = the model's top-level
+        children, 2 = their children...; deeper layers are summed into their block (kind: the
+        block's class where known). 0 = one row for the whole model; ``None`` = every layer.
+
+        >>> from netsize import zoo, analyze
+        >>> s = analyze(zoo.get("resnet18").build())
+        >>> [(r.name, r.kind, r.params) for r in s.rows(1)][4]
+        ('layer1', 'Block', 147968)
+        """
         if depth is None:
             return self.layers
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+            raise NetsizeError(f"depth must be an integer, 0 or more (got {depth!r}); 1 shows the top-level blocks")
+        if depth == 0:
+            return (block_record(self.model, self.block_kinds.get("", self.model), self.layers),)
         out: list[LayerRecord] = []
         groups: dict[str, list[LayerRecord]] = {}
-        order: list[str] = []
         for r in self.layers:
-            key = ".".join(r.name.split(".")[: depth + 1])
-            if key not in groups:
-                groups[key] = []
-                order.append(key)
-            groups[key].append(r)
-        for key in order:
-            members = groups[key]
+            groups.setdefault(".".join(r.name.split(".")[:depth]), []).append(r)
+        for key, members in groups.items():
             if len(members) == 1 and members[0].name == key:
                 out.append(members[0])
-                continue
-            out.append(
-                LayerRecord(
-                    name=key,
-                    kind="Block",
-                    input_shapes=members[0].input_shapes,
-                    output_shapes=members[-1].output_shapes,
-                    **{
-                        f: sum(getattr(m, f) for m in members)
-                        for f in (
-                            "weights",
-                            "biases",
-                            "params",
-                            "trainable_params",
-                            "non_trainable_params",
-                            "buffers",
-                            "multiply_adds",
-                            "other_ops",
-                            "activation_elements",
-                            "saved_elements",
-                            "saved_extra_bytes",
-                        )
-                    },
-                )
-            )
+            else:
+                out.append(block_record(key, self.block_kinds.get(key, "Block"), members))
         return tuple(out)
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
@@ -256,6 +246,24 @@ class Summary:
         fc (Linear)
         """
         return explain_record(self.layer(name), lang)
+
+
+_SUMMED = (
+    "weights", "biases", "params", "trainable_params", "non_trainable_params", "buffers", "multiply_adds",
+    "other_ops", "activation_elements", "saved_elements", "saved_extra_bytes",
+)  # fmt: skip
+
+
+def block_record(name: str, kind: str, members: Sequence[LayerRecord]) -> LayerRecord:
+    """One row for a block: the sums of its layers' counts, its first layer's inputs and its
+    last layer's outputs (execution order)."""
+    return LayerRecord(
+        name=name,
+        kind=kind,
+        input_shapes=members[0].input_shapes if members else (),
+        output_shapes=members[-1].output_shapes if members else (),
+        **{f: sum(getattr(m, f) for m in members) for f in _SUMMED},
+    )
 
 
 def explain_record(record: LayerRecord, lang: str = "en") -> str:

@@ -221,7 +221,7 @@ def _record(summary: Summary, claim: Claim) -> LayerRecord:
     try:
         return summary.layer(claim.layer)
     except NetsizeError as err:
-        for r in summary.rows(depth=claim.layer.count(".")):
+        for r in summary.rows(depth=claim.layer.count(".") + 1):  # the claim's own level (torchinfo's depth)
             if r.name == claim.layer:
                 return r
         raise NetsizeError(f"claim {claim.text!r}: {err}") from None

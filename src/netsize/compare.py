@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from netsize._display import ShowsItself
 from netsize._dtypes import REPORTED_DTYPES
 from netsize._summary import Summary
 
@@ -41,8 +42,8 @@ class SharedRow:
         return len(set(self.params)) > 1 or len(set(self.multiply_adds)) > 1 or len(set(self.output_shapes)) > 1
 
 
-@dataclass(frozen=True)
-class Comparison:
+@dataclass(frozen=True, repr=False)  # str/repr/HTML/pandas: netsize._display
+class Comparison(ShowsItself):
     """``names`` of the models; per total field a list of values, one per model (same order)."""
 
     names: tuple[str, ...]
@@ -52,7 +53,7 @@ class Comparison:
     memory_setup: str = ""
     shared: tuple[SharedRow, ...] = ()
     only_in: dict[str, list[str]] = field(default_factory=dict)
-    depth: int = 0
+    depth: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """One object per model (its totals, model size per dtype, memory), then the shared blocks."""
@@ -81,10 +82,10 @@ def compare(
     models: Sequence[tuple[str, Summary]],
     memory: Sequence[Any] | None = None,
     memory_setup: str = "",
-    depth: int = 0,
+    depth: int = 1,
 ) -> Comparison:
     """Compare analysed models. ``memory``: one :class:`netsize.memory.MemoryReport` per model, optional.
-    ``depth``: the level of blocks compared (0: top-level blocks, ``layer1``, ``features``)."""
+    ``depth``: the level of blocks compared, as torchinfo counts it (1: top-level blocks, ``layer1``, ``features``)."""
     names = tuple(n for n, _ in models)
     totals = {f: [int(getattr(s.totals, f)) for _, s in models] for f in TOTAL_FIELDS}
     sizes = {d: [s.model_size()[d] for _, s in models] for d in REPORTED_DTYPES}

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from netsize._analyze import analyze
+from netsize._display import ShowsItself
 from netsize._dtypes import DTYPE_BITS, REPORTED_DTYPES, dtype_bytes
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
@@ -62,8 +63,8 @@ register_messages(
 )
 
 
-@dataclass(frozen=True)
-class LLMFigures:
+@dataclass(frozen=True, repr=False)
+class LLMFigures(ShowsItself):
     """The LLM figures of one model at one sequence length and batch (all exact ints)."""
 
     model: str

@@ -1,20 +1,12 @@
 """Bytes of a model's weights as a Hugging Face ``quantization_config`` stores them (GPTQ, AWQ,
-bitsandbytes 8-bit and 4-bit), from the analysis' layers.
+bitsandbytes 8-bit and 4-bit), from the analysis' layers. The per-weight layouts are
+:mod:`netsize.plan._quant`'s (one place for them); this module maps a config onto them and says
+which weights are quantized.
 
-Rules, stated once (``I`` in-features, ``O`` out-features of a quantized linear weight, ``b``
-bits, ``g`` group size along the input, ``G = ceil(I / g)`` groups, one group when ``g = -1``):
-
-- Quantized: every linear layer's weight (mixture-of-experts experts included: gate and up
-  ``D -> F``, down ``F -> D``), except ``lm_head`` and ``modules_to_not_convert``. Everything
-  else (embeddings, norms, biases, routers, the LM head) stays in 16 bits.
-- GPTQ: ``qweight`` ``I*O*b/8`` bytes, ``qzeros`` ``G*O*b/8``, ``scales`` ``2*G*O`` (float16),
-  ``g_idx`` ``4*I`` (int32) per weight.
-- AWQ: ``qweight`` ``I*O*b/8``, ``qzeros`` ``G*O*b/8``, ``scales`` ``2*G*O``.
-- bitsandbytes 8-bit (LLM.int8): ``I*O`` bytes and a float32 scale per output row ``4*O``.
-- bitsandbytes 4-bit (NF4/FP4): ``I*O/2`` bytes, one absmax per block of 64 (float32,
-  ``4*ceil(I*O/64)``) and the 16-entry float32 code book (64 bytes); with double quantization
-  the absmax are one byte each plus a float32 per 256 of them, a 256-entry float32 code book and
-  a float32 offset: ``ceil(I*O/64) + 4*ceil(I*O/64/256) + 1024 + 4`` (bitsandbytes' ``QuantState``).
+Which weights are quantized: every linear layer's weight (mixture-of-experts experts included:
+gate and up ``D -> F``, down ``F -> D``), except ``lm_head`` and ``modules_to_not_convert``;
+everything else (embeddings, norms, biases, routers, the LM head) stays in 16 bits, as
+transformers' quantizers leave it.
 """
 
 from __future__ import annotations
@@ -22,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from netsize._dtypes import dtype_bytes
 from netsize._errors import NetsizeError
 from netsize._summary import Summary
 from netsize._term import Term
+from netsize.plan._quant import Quantization, linear_weight_bytes
 
 __all__ = ["QuantizedWeights", "quantized_weights"]
 
@@ -38,10 +32,6 @@ class QuantizedWeights:
     quantized_params: int
     other_params: int
     term: Term
-
-
-def _ceil(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def _matrices(summary: Summary, skip: set[str]) -> tuple[list[tuple[int, int]], int]:
@@ -83,6 +73,22 @@ def quantized_weights(summary: Summary, qcfg: Any, source: str = "config") -> Qu
         raise NetsizeError(f"{source}: quantization_config modules_to_not_convert must be a list of module names")
     mats, quantized = _matrices(summary, set(skip_list))
     other = summary.totals.params - quantized
+    q = _scheme(method, qcfg, source)
+    # per weight: the byte layout of netsize.plan's quantised storage (one place for those rules)
+    total = dtype_bytes(other, q.compute_dtype) + sum(linear_weight_bytes(i, o, False, q).value for i, o in mats)
+    if method in ("gptq", "awq"):
+        label = f"{method} int{q.bits} (group {q.group_size})"
+    elif q.method in ("nf4", "fp4"):
+        label = f"bitsandbytes 4-bit ({q.method}{', double quant' if q.double_quant else ''})"
+    else:
+        label = "bitsandbytes 8-bit"
+    example = linear_weight_bytes(*mats[0], False, q) if mats else None
+    sym = ("sum over quantized weights of (" + (example.symbolic if example else "0") + ") + 2*other_params")
+    sub = f"{len(mats)} weights, other_params = {other}"
+    return QuantizedWeights(label, total, quantized, other, Term(f"weights_bytes[{label}]", total, sym, sub))
+
+
+def _scheme(method: str, qcfg: dict[str, Any], source: str) -> Quantization:
     if method in ("gptq", "awq"):
         bits = qcfg.get("bits", qcfg.get("w_bit"))
         group = qcfg.get("group_size", qcfg.get("q_group_size", 128))
@@ -91,32 +97,14 @@ def quantized_weights(summary: Summary, qcfg: Any, source: str = "config") -> Qu
         if type(group) is not int or (group <= 0 and group != -1):
             raise NetsizeError(f"{source}: quantization_config group_size must be a positive integer or -1 "
                                f"(got {group!r})")
-        total = 2 * other
-        for i, o in mats:
-            groups = 1 if group == -1 else _ceil(i, group)
-            total += _ceil(i * o * bits, 8) + _ceil(groups * o * bits, 8) + 2 * groups * o
-            if method == "gptq":
-                total += 4 * i
-        label = f"{method} int{bits} (group {group})"
-        extra = " + g_idx 4*I" if method == "gptq" else ""
-        sym = f"sum over quantized weights of (I*O*b/8 + G*O*b/8 + 2*G*O{extra}) + 2*other_params"
-        sub = f"{len(mats)} weights, b = {bits}, g = {group}, other_params = {other}"
-    elif qcfg.get("load_in_4bit"):
-        double = bool(qcfg.get("bnb_4bit_use_double_quant", False))
-        total = 2 * other
-        for i, o in mats:
-            blocks = _ceil(i * o, 64)
-            total += _ceil(i * o, 2) + 64 + (blocks + 4 * _ceil(blocks, 256) + 1024 + 4 if double else 4 * blocks)
+        return Quantization(method, bits=bits, group_size=group, compute_dtype="float16")
+    if qcfg.get("load_in_4bit"):
         kind = qcfg.get("bnb_4bit_quant_type", "fp4")
-        label = f"bitsandbytes 4-bit ({kind}{', double quant' if double else ''})"
-        sym = "sum of (I*O/2 + absmax per 64) + 2*other_params"
-        sub = f"{len(mats)} weights, other_params = {other}"
-    elif qcfg.get("load_in_8bit"):
-        total = 2 * other + sum(i * o + 4 * o for i, o in mats)
-        label = "bitsandbytes 8-bit"
-        sym = "sum of (I*O + 4*O) + 2*other_params"
-        sub = f"{len(mats)} weights, other_params = {other}"
-    else:
-        raise NetsizeError(f"{source}: quantization_config (bitsandbytes) sets neither load_in_4bit nor load_in_8bit")
-    return QuantizedWeights(label, total, quantized, other,
-                            Term(f"weights_bytes[{label}]", total, sym, sub))
+        if kind not in ("nf4", "fp4"):
+            raise NetsizeError(f"{source}: quantization_config bnb_4bit_quant_type must be 'nf4' or 'fp4' "
+                               f"(got {kind!r})")
+        return Quantization(kind, double_quant=bool(qcfg.get("bnb_4bit_use_double_quant", False)),
+                            compute_dtype="float16")
+    if qcfg.get("load_in_8bit"):
+        return Quantization("int8", compute_dtype="float16")
+    raise NetsizeError(f"{source}: quantization_config (bitsandbytes) sets neither load_in_4bit nor load_in_8bit")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from netsize._display import ShowsItself
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._term import Message, message
@@ -62,8 +63,8 @@ register_messages(
 )
 
 
-@dataclass(frozen=True)
-class Schedule:
+@dataclass(frozen=True, repr=False)
+class Schedule(ShowsItself):
     samples: int
     batch_size: int
     epochs: int

@@ -183,7 +183,7 @@ def test_keras_counts_and_shapes_match_keras(built, source):
     assert s.totals.params == model.count_params()
     assert s.totals.trainable_params == sum(_size(w) for w in model.trainable_weights)
     assert s.totals.non_trainable_params == sum(_size(w) for w in model.non_trainable_weights)
-    rows = {r.name: r for r in s.rows(depth=0)}
+    rows = {r.name: r for r in s.rows(depth=1)}
     for layer in model.layers:
         if isinstance(layer, layers.InputLayer):
             continue
@@ -193,7 +193,7 @@ def test_keras_counts_and_shapes_match_keras(built, source):
 def test_keras_example_is_the_seed_figure(tmp_path):
     keras_example().save(tmp_path / "m.keras")
     s = summary(tmp_path / "m.keras")
-    assert [r.params for r in s.rows(depth=0)] == [208, 0, 2261]
+    assert [r.params for r in s.rows(depth=1)] == [208, 0, 2261]
     assert s.totals.params == 2469
 
 

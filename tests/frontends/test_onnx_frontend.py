@@ -165,7 +165,7 @@ def test_torchscript_names_group_by_module(tmp_path):
     _export("resnet", path)
     s = onnx_summary(path)
     assert "layer1.0.conv1.Conv" in [r.name for r in s.layers]
-    blocks = {r.name: r for r in s.rows(depth=0)}
+    blocks = {r.name: r for r in s.rows(depth=1)}
     assert blocks["layer1"].params == sum(r.params for r in s.layers if r.name.startswith("layer1."))
     assert blocks["conv1"].output_shape == (1, 64, 16, 16)
 

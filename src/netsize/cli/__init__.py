@@ -21,7 +21,7 @@ __all__ = ["build_parser", "main"]
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `netsize --help` is timed
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, NoReturn
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -44,6 +44,13 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """A malformed option is one line, ``netsize: error: ...``, and exit status 2 (issue 11)."""
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        where = f"netsize {command}" if command else "netsize"
+        print(f"netsize: error: {message} (see `{where} --help`)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 class _Listed(Exception):
@@ -111,8 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
-        parser.print_usage(sys.stderr)
         print("netsize: error: a command is required (summary, explain, zoo, layers, ...)", file=sys.stderr)
+        parser.print_usage(sys.stderr)
         return 2
     import warnings
 
@@ -124,6 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(err))
     except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
         return _fail(f"{err.strerror}: {err.filename}" if err.filename else str(err))
+    except SystemExit as err:
+        # no command exits by itself: the user's model code (or a module it imports) called exit()
+        what = getattr(args, "target", None) or getattr(args, "model", None) or "the model"
+        return _fail(f"{what}: the model's code called exit({err.code!r}) while netsize imported or ran it")
+    except RecursionError:
+        return _fail("the input nests or recurses too deeply to analyse")
     except KeyboardInterrupt:
         print("netsize: interrupted", file=sys.stderr)
         return 130
@@ -137,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"netsize: error: {message}", file=sys.stderr)
+    from netsize.render._format import printable
+
+    print(f"netsize: error: {printable(message)}", file=sys.stderr)
     return 2
 
 

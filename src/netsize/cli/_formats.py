@@ -21,8 +21,8 @@ _TO_KERAS = "load it with Keras and save it as `model.save('m.keras')` (or write
 def _is_keras_json(path: Path) -> bool:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # not JSON, or past json's bounds:
+        return False  # the config reader refuses it with the bound (netsize._limits)
     return isinstance(data, dict) and "class_name" in data and "config" in data and "model_type" not in data
 
 

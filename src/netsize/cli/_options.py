@@ -40,7 +40,9 @@ def add_explain(parser: argparse.ArgumentParser, what: str = "every figure's for
 
 
 def add_width(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--width", type=int, metavar="COLUMNS",
+    from netsize.cli._values import columns
+
+    parser.add_argument("--width", type=columns, metavar="COLUMNS",
                         help="table width (default: the terminal's; unlimited when output is not a terminal)")
 
 

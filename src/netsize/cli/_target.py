@@ -15,10 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netsize._errors import NetsizeError
+from netsize.cli._values import check_variable_types, parse_input_sizes, parse_shape, parse_variables
+from netsize.cli._values import positive_int as _positive
 
 if TYPE_CHECKING:  # `netsize --help` builds every parser from this module without the engine
     from netsize._network import Network
     from netsize._summary import Summary
+
+__all__ = ["Target", "add_target_arguments", "load_target", "located", "parse_input_sizes", "parse_shape",
+           "parse_variables", "summarize", "target_from_args"]
 
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MODEL_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # ORG/NAME: a Hugging Face model id
@@ -82,7 +87,12 @@ def target_from_args(args: argparse.Namespace) -> Target:
 
 
 def _is_callable_ref(target: str) -> bool:
-    return bool(_CALLABLE.match(target)) and not Path(target).exists()
+    if not _CALLABLE.match(target):
+        return False
+    try:
+        return not Path(target).exists()
+    except OSError:
+        return True
 
 
 def load_target(
@@ -95,12 +105,21 @@ def load_target(
     fc_to_conv: bool = False,
 ) -> Target:
     """Resolve ``target`` to a network (or a torch module)."""
+    from netsize._limits import MAX_TARGET_CHARS
+
     variables = dict(variables or {})
+    if len(target) > MAX_TARGET_CHARS:
+        raise NetsizeError(f"TARGET has {len(target):,} characters; at most {MAX_TARGET_CHARS:,} are accepted")
     path = Path(target)
     low = target.lower()
     from netsize.cli import _formats
 
-    fmt = _formats.detect(target)
+    try:
+        fmt = _formats.detect(target)
+        probe = fmt is None and not low.endswith((".yaml", ".yml", ".json"))
+        config_path = _hf_config_path(target) if probe else None
+    except OSError as err:  # a name too long for the file system, a loop of links
+        raise NetsizeError(f"TARGET {target[:60]!r}{'...' if len(target) > 60 else ''}: {err.strerror}") from None
     if fmt is not None:
         network, translation, graph_batch = _formats.load(fmt, target, input_size)
         result = Target(name=network.name, kind=fmt, network=network, translation=translation,
@@ -110,7 +129,7 @@ def load_target(
             raise NetsizeError(f"{target}: the graph's batch axis is {graph_batch}; set it with --input-size, not -b")
     elif low.endswith((".yaml", ".yml")):
         result = _spec_target(target, input_size, variables)
-    elif low.endswith(".json") or _hf_config_path(target) is not None or _MODEL_ID.match(target):
+    elif low.endswith(".json") or config_path is not None or _MODEL_ID.match(target):
         result = _hf_target(path, input_size, seq_len, variables, batch_size)
     elif _is_callable_ref(target):
         result = _torch_target(target, input_size, variables)
@@ -145,75 +164,23 @@ def summarize(target: Target, *, batch_size: int = 1, convention: str | None = N
 
         if target.input_size is None:
             raise NetsizeError(f"{target.name}: a PyTorch module needs --input-size (with its batch, e.g. 1,3,224,224)")
-        result: Summary = torch_summary(target.module, input_size=(batch_size, *target.input_size), depth=depth)
+        # depth is applied where the rows are drawn (Summary.rows); the tracer keeps every module.
+        result: Summary = torch_summary(target.module, input_size=(batch_size, *target.input_size), verbose=0)
         return result
     try:
         return analyze(target.network, batch_size=batch_size, convention=convention, until=until)
     except NetsizeError as err:
-        spec = target.spec
-        if spec is not None:
-            node = str(err).split(" (", 1)[0]
-            if node in spec.lines:
-                raise NetsizeError(f"{spec.where(node)}: {err}") from None
-        raise
+        raise located(target, err) from None
 
 
-def parse_input_sizes(values: list[str] | None) -> tuple[int, ...] | dict[str, tuple[int, ...]] | None:
-    """``["3,224,224"]`` -> ``(3, 224, 224)``; ``["image=3x224x224", ...]`` -> a dict."""
-    if not values:
-        return None
-    named: dict[str, tuple[int, ...]] = {}
-    plain: tuple[int, ...] | None = None
-    for value in values:
-        name, sep, text = value.rpartition("=")
-        shape = parse_shape(text)
-        if sep:
-            named[name] = shape
-        elif plain is not None:
-            raise NetsizeError("--input-size given twice without names; use NAME=SHAPE for several inputs")
-        else:
-            plain = shape
-    if named and plain is not None:
-        raise NetsizeError("--input-size: name every input (NAME=SHAPE) when giving several")
-    return named or plain
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``3,224,224``, ``3x224x224`` or ``[3, 224, 224]`` -> ``(3, 224, 224)``."""
-    parts = [p for p in re.split(r"[,x×\s]+", text.strip().strip("[]()").lower()) if p]
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        shape = ()
-    if not shape or any(d <= 0 for d in shape):
-        raise NetsizeError(f"input size {text!r} is not positive sizes like 3,224,224 or 3x224x224")
-    return shape
-
-
-def parse_variables(items: list[str]) -> dict[str, Any]:
-    """``["num_classes=10", "kernel=[3,3]"]`` -> ``{"num_classes": 10, "kernel": [3, 3]}`` (YAML values)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep or not name.strip().isidentifier():
-            raise NetsizeError(f"--var expects NAME=VALUE (got {item!r})")
-        import yaml
-
-        try:
-            out[name.strip()] = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            out[name.strip()] = text
-    return out
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})")
-    return value
+def located(target: Target, err: NetsizeError) -> NetsizeError:
+    """``err`` with the spec file and line of the layer it names in front (spec targets)."""
+    spec = target.spec
+    if spec is not None:
+        node = str(err).split(" (", 1)[0]
+        if node in spec.lines:
+            return NetsizeError(f"{spec.where(node)}: {err}")
+    return err
 
 
 def _spec_target(target: str, input_size: Any, variables: dict[str, Any]) -> Target:
@@ -261,9 +228,14 @@ def _zoo_target(target: str, input_size: Any, variables: dict[str, Any]) -> Targ
         raise
     if isinstance(input_size, dict):
         raise NetsizeError(f"{entry.name} has one input; give --input-size as a shape like 3,224,224")
+    check_variable_types(variables, entry.variables, entry.name)
     if input_size is not None:
         variables["input_shape"] = tuple(input_size)
-    network = entry.build(**variables)
+    try:
+        network = entry.build(**variables)
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as err:  # a value the builder cannot use
+        given = ", ".join(f"{k}={v!r}" for k, v in variables.items())
+        raise NetsizeError(f"{entry.name}: cannot build with {given}: {err}") from None
     return Target(
         name=entry.name,
         kind="zoo",
@@ -307,6 +279,10 @@ def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict
 
         raise NetsizeError(f"config {str(path)!r} not found: give a config.json, a folder holding one, or a model id "
                            f"downloaded to the Hugging Face cache ({hub_cache()}); netsize never downloads")
+    from netsize._limits import check_config_counts, read_json_object
+
+    # size, nesting, huge integers, the top level, the layer count: before a builder reads it
+    check_config_counts(read_json_object(config), config)
     if not is_native(config):  # through transformers, analysed now at this batch size
         summary = analyse_config(config, seq_len=seq_len, batch_size=batch_size)[0]
         # the model itself too: `netsize memory` observes it with the PyTorch method

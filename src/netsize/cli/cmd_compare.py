@@ -19,7 +19,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("-i", "--input-size", metavar="SHAPE", help="input shape (per sample) for every target")
     p.add_argument("-b", "--batch-size", type=int, default=1, metavar="N", help="batch size (1)")
     p.add_argument("--seq-len", type=int, metavar="N", help="sequence length (Hugging Face configs)")
-    p.add_argument("--depth", type=int, default=0, metavar="N", help="level of the blocks compared (0: top level)")
+    p.add_argument("--depth", type=int, default=1, metavar="N",
+                   help="level of the blocks compared, as torchinfo counts it (1: top level)")
     p.add_argument("--memory-batch", type=int, default=None, metavar="N",
                    help="batch size of the training-step memory (default --batch-size)")
     p.add_argument("--optimizer", default="adam", help="optimizer of the training-step memory (adam)")

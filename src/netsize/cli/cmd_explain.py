@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from netsize._summary import explain_record
     from netsize.cli._options import print_json, with_schema
     from netsize.cli._target import summarize, target_from_args
+    from netsize.render._format import printable
 
     target = target_from_args(args)
     # Stop after the layer asked for: its derivation stands even if a later layer does not fit.
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(with_schema({"model": summary.model, "batch_size": summary.batch_size,
                                 "convention": summary.convention, "layers": layers}))
     elif args.format == "markdown":
-        sys.stdout.write("".join(f"```text\n{text}\n```\n" for text in texts))
-    else:
-        sys.stdout.write("\n\n".join(texts) + "\n")
+        sys.stdout.write("".join(f"```text\n{printable(text)}\n```\n" for text in texts))
+    else:  # text for a terminal: a name's control characters escaped (JSON keeps them exact)
+        sys.stdout.write("\n\n".join(printable(text) for text in texts) + "\n")
     return 0

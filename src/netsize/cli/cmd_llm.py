@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from netsize.cli._options import add_explain, add_format, add_lang, add_width
+from netsize.cli._values import positive_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -17,9 +18,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     p.add_argument("config", metavar="CONFIG",
                    help="HF config.json, a folder holding one, or a model id in the local Hugging Face cache")
-    p.add_argument("-s", "--seq-len", type=int, metavar="N",
+    p.add_argument("-s", "--seq-len", type=positive_int, metavar="N",
                    help="sequence length (default: min(max_position_embeddings, 1024); T5: 512)")
-    p.add_argument("-b", "--batch-size", type=int, default=1, metavar="N", help="sequences per batch (default 1)")
+    p.add_argument("-b", "--batch-size", type=positive_int, default=1, metavar="N",
+                   help="sequences per batch (default 1)")
     add_format(p)
     add_lang(p)
     add_explain(p)
@@ -28,10 +30,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
+    from netsize._limits import check_config_counts, read_json_object
     from netsize.cli._options import with_schema
+    from netsize.frontends.hf_config import find_config
     from netsize.llm import llm_figures
     from netsize.render._report import emit, llm_rows, llm_title
 
+    try:
+        found = find_config(args.config)
+    except OSError as err:  # a name too long for the file system
+        from netsize._errors import NetsizeError
+
+        raise NetsizeError(f"CONFIG {args.config[:60]!r}: {err.strerror}") from None
+    if found is not None:
+        # size, nesting, huge integers, the top level, the layer count: before a builder reads it
+        check_config_counts(read_json_object(found), found)
     f = llm_figures(args.config, seq_len=args.seq_len, batch_size=args.batch_size)
     emit(args.format, llm_title(f, args.lang), llm_rows(f, args.lang), with_schema(f.to_dict()),
          explain=f.explain(args.lang) if args.explain else "", lang=args.lang, width=args.width)

@@ -39,22 +39,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
+    from netsize._errors import NetsizeError
     from netsize.cli._options import with_schema
-    from netsize.cli._target import target_from_args
+    from netsize.cli._target import located, target_from_args
     from netsize.memory import estimate
     from netsize.render._report import emit, memory_detail, memory_rows, memory_title
 
     target = target_from_args(args)
-    report = estimate(
-        target,
-        batch_size=args.batch_size,
-        dtype=args.dtype,
-        optimizer=args.optimizer,
-        autocast=args.autocast,
-        checkpointing=args.checkpointing or args.checkpoint_segments is not None,
-        seq_len=args.seq_len,
-        checkpoint_segments=args.checkpoint_segments,
-    )
+    try:
+        report = estimate(
+            target,
+            batch_size=args.batch_size,
+            dtype=args.dtype,
+            optimizer=args.optimizer,
+            autocast=args.autocast,
+            checkpointing=args.checkpointing or args.checkpoint_segments is not None,
+            seq_len=args.seq_len,
+            checkpoint_segments=args.checkpoint_segments,
+        )
+    except NetsizeError as err:  # a layer that does not fit: name its spec line, as summary does
+        raise located(target, err) from None
     data = report.to_dict()
     if not args.layers:
         data.pop("layers")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from netsize.cli._options import add_format, add_lang, add_width
+from netsize.cli._values import fraction, positive_float, positive_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -15,19 +16,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "total optimizer updates, samples seen; with --model, the training compute (3 x forward FLOPs per "
         "sample); with --throughput or --gpu-flops/--utilisation, an estimated time.",
     )
-    p.add_argument("--samples", type=int, required=True, metavar="N", help="training samples in the data set")
-    p.add_argument("-b", "--batch-size", type=int, required=True, metavar="N", help="samples per iteration")
-    p.add_argument("--epochs", type=int, default=1, metavar="N", help="passes over the data (default 1)")
+    p.add_argument("--samples", type=positive_int, required=True, metavar="N", help="training samples in the data set")
+    p.add_argument("-b", "--batch-size", type=positive_int, required=True, metavar="N", help="samples per iteration")
+    p.add_argument("--epochs", type=positive_int, default=1, metavar="N", help="passes over the data (default 1)")
     p.add_argument("--drop-last", action="store_true", help="drop the partial last batch of each epoch")
     p.add_argument("--model", metavar="TARGET", help="zoo name, spec file, HF config.json or pkg.module:callable")
     p.add_argument("-i", "--input-size", metavar="SHAPE", help="per-sample input shape for --model, e.g. 3,224,224")
-    p.add_argument("--seq-len", type=int, metavar="N", help="sequence length for an HF config --model")
-    p.add_argument("--throughput", type=float, metavar="SAMPLES_PER_S", help="measured training samples per second")
-    p.add_argument("--gpu-flops", type=float, metavar="FLOPS", help="peak FLOP/s of the accelerator, e.g. 989e12")
+    p.add_argument("--seq-len", type=positive_int, metavar="N",
+                   help="sequence length for an HF config --model")
+    p.add_argument("--throughput", type=positive_float, metavar="SAMPLES_PER_S",
+                   help="measured training samples per second")
+    p.add_argument("--gpu-flops", type=positive_float, metavar="FLOPS",
+                   help="peak FLOP/s of the accelerator, e.g. 989e12")
     p.add_argument("--gpu", metavar="NAME", help="a GPU of `netsize plan`'s table (h100, a100-80gb, l4...): its "
                    "dense bf16 peak replaces --gpu-flops")
-    p.add_argument("--gpus", type=int, default=1, metavar="N", help="GPUs working together with --gpu (default 1)")
-    p.add_argument("--utilisation", "--utilization", type=float, default=None, metavar="U",
+    p.add_argument("--gpus", type=positive_int, default=1, metavar="N",
+                   help="GPUs working together with --gpu (default 1)")
+    p.add_argument("--utilisation", "--utilization", type=fraction, default=None, metavar="U",
                    help="fraction of peak FLOP/s achieved, e.g. 0.4 (default 1)")
     add_format(p)
     add_lang(p)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from netsize.cli._options import add_explain, add_format, add_lang, add_width
+from netsize.cli._values import non_negative_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -19,8 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
     add_target_arguments(p)
     add_output_arguments(p)
-    p.add_argument("-d", "--depth", type=int, metavar="N",
-                   help="show blocks down to depth N (0 = top-level blocks); deeper layers are summed")
+    p.add_argument("-d", "--depth", type=non_negative_int, metavar="N",
+                   help="show blocks down to depth N, counted as torchinfo counts it (1 = top-level blocks, "
+                        "0 = the whole model); deeper layers are summed")
     add_explain(p, "every layer's formulas with its values")
     add_format(p)
     add_width(p)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netsize._analyze import analyze
+from netsize._display import ShowsItself
 from netsize._dtypes import canonical_dtype
 from netsize._errors import NetsizeError
 from netsize._network import Network
@@ -64,8 +65,8 @@ class LayerMemory:
         }
 
 
-@dataclass(frozen=True)
-class MemoryReport:
+@dataclass(frozen=True, repr=False)  # str/repr/HTML/pandas: netsize._display
+class MemoryReport(ShowsItself):
     """Bytes of one training step and of inference (CUDA caching allocator blocks)."""
 
     model: str

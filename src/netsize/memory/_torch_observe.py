@@ -675,16 +675,32 @@ def from_module(
 ) -> MemoryReport:
     """The memory report of a PyTorch module (the entry point of :func:`netsize.memory.estimate`
     for ``nn.Module`` targets): ``module`` moved to the meta device and observed."""
+    from netsize._errors import NetsizeError
     from netsize.memory import LayerMemory, MemoryReport
 
+    name = type(module).__name__
     with untouched(module):  # a meta-built module is observed in place, then restored
         model = to_meta(module)
+        if not any(p.requires_grad for p in model.parameters()):
+            raise NetsizeError(
+                f"{name}: the model has no trainable parameters, so a training step has nothing to update "
+                "(`netsize summary` shows its shapes and counts)"
+            )
         if make_batch is None:
             make_batch = batch_maker(model, batch_size, input_size, seq_len)
-        o = observe(
-            model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn,
-            checkpointing=checkpointing, checkpoint_segments=checkpoint_segments,
-        )
+        try:
+            o = observe(
+                model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn,
+                checkpointing=checkpointing, checkpoint_segments=checkpoint_segments,
+            )
+        except NetsizeError:
+            raise
+        except RecursionError:
+            raise NetsizeError(f"{name}: the forward pass recursed without end on meta tensors") from None
+        except Exception as err:  # the user's forward: as `summary` reports it, one line
+            first = str(err).splitlines()[0] if str(err) else ""
+            raise NetsizeError(f"{name}: the training step failed on meta tensors: {type(err).__name__}: {first}") \
+                from None
         kinds = {name: type(m).__name__ for name, m in model.named_modules()}
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     per_layer: dict[str, int] = {}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netsize._analyze import analyze
+from netsize._display import ShowsItself
 from netsize._dtypes import canonical_dtype, dtype_bytes
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
@@ -204,8 +205,8 @@ class Scenario:
         }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Plan:
+@dataclass(frozen=True, repr=False)  # str/repr/HTML/pandas: netsize._display
+class Plan(ShowsItself):
     """Every scenario of a plan for one model and setup."""
 
     model: str

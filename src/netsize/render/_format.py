@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 from netsize._i18n import register_messages, translate
 from netsize._shape import Shape, shape_str
 from netsize._summary import Summary
@@ -62,15 +65,37 @@ register_messages(
 )
 
 
+# C0 and C1 controls (but newline and tab), DEL, and the bidirectional overrides that reorder text
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print to a terminal: control characters (an escape sequence in a layer's
+    name could rewrite the user's terminal) are shown escaped, as Python writes them.
+
+    >>> print(printable("conv\\x1b[31m"))
+    conv\\x1b[31m
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def count(n: int) -> str:
     """``62,378,344``."""
     return f"{n:,}"
 
 
 def human(n: int) -> str:
-    """``62.4 M``: three significant digits with a decimal prefix."""
+    """``62.4 M``: three significant digits with a decimal prefix.
+
+    >>> human(62_378_344), human(10**2000)
+    ('62.4 M', '1e+1988 T')
+    """
     for div, unit in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k")):
         if abs(n) >= div:
+            if abs(n) >= 10**300:  # past a float: keep three digits and the exponent, in integers
+                digits = len(str(abs(n) // div))
+                lead = abs(n) // div // 10 ** (digits - 3)
+                return f"{'-' if n < 0 else ''}{lead / 100:.3g}e+{digits - 1} {unit}"
             return f"{n / div:.3g} {unit}"
     return str(n)
 
@@ -81,10 +106,12 @@ def size(n_bytes: int) -> str:
     >>> size(110_916_934_451), size(5_829_664), size(512)
     ('103.3 GiB', '5.6 MiB', '512 B')
     """
-    value = float(n_bytes)
+    value = Decimal(n_bytes)  # exact at any size: a legal but huge network has counts past 1e308
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if abs(value) < 1024 or unit == "PiB":
-            return f"{n_bytes:,} B" if unit == "B" else f"{value:,.1f} {unit}"
+            if unit == "B":
+                return f"{n_bytes:,} B"
+            return f"{value:.3e} {unit}" if abs(value) >= 10**15 else f"{value:,.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
 
@@ -101,7 +128,8 @@ def keras_shape(s: Shape) -> str:
 def title(summary: Summary, lang: str) -> str:
     ins = ", ".join(f"{shape_str(s)}" for s in summary.input_shapes.values())
     layout = f" · {summary.layout}" if summary.layout != "channels_first" else ""
-    return translate("render.title", lang, model=summary.model, input=ins, batch=summary.batch_size, layout=layout)
+    return translate("render.title", lang, model=printable(summary.model), input=ins, batch=summary.batch_size,
+                     layout=layout)
 
 
 def footer_items(summary: Summary, lang: str, dtype: str = "float32") -> list[tuple[str, str]]:

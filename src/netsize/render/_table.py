@@ -13,7 +13,7 @@ from rich.text import Text
 
 from netsize._i18n import translate
 from netsize._summary import LayerRecord, Summary, explain_record
-from netsize.render._format import convention_line, count, footer_items, keras_shape, shape, title
+from netsize.render._format import convention_line, count, footer_items, keras_shape, printable, shape, title
 
 
 def table(
@@ -64,12 +64,12 @@ def table(
     for label, value in footer_items(summary, lang, dtype):
         grid.add_row(label, value)
     parts: list[Any] = [t, grid, Text(convention_line(summary.convention, lang), style="dim")]
-    parts += [Text(translate("render.note", lang, note=note), style="yellow") for note in summary.notes]
+    parts += [Text(printable(translate("render.note", lang, note=note)), style="yellow") for note in summary.notes]
     if dropped:
         parts.append(Text(translate("render.dropped", lang, columns=", ".join(dropped), width=width), style="dim"))
     if explain:
         parts += [Text(""), Text(translate("render.formulas", lang), style="bold")]
-        parts += [Text(explain_record(record, lang) + "\n") for record in summary.layers]
+        parts += [Text(printable(explain_record(record, lang)) + "\n") for record in summary.layers]
     return Group(*parts)
 
 
@@ -127,7 +127,7 @@ def _aligned(title_text: str, heads: list[str], rows: list[list[str]], foot: lis
 def _cells(r: LayerRecord, keras: bool = False) -> list[str]:
     # Keras models show their batch axis as None, as model.summary() does: (None, 111, 111, 16).
     out = keras_shape(r.output_shape) if keras else shape(r.output_shape)
-    return [r.name, r.kind, out, count(r.params), count(r.multiply_adds),
+    return [printable(r.name), printable(r.kind), out, count(r.params), count(r.multiply_adds),
             count(r.activation_elements)]
 
 
@@ -151,6 +151,9 @@ def print_table(summary: Summary, console: Console | None = None, width: int | N
 
 def table_text(summary: Summary, width: int = 80, **options: Any) -> str:
     """The table as plain text at ``width`` columns (no colour, no trailing spaces)."""
-    console = Console(width=width, record=True, file=io.StringIO(), color_system=None, force_terminal=False)
+    # force_jupyter=False: inside a notebook rich would otherwise display the table instead of returning it.
+    console = Console(
+        width=width, record=True, file=io.StringIO(), color_system=None, force_terminal=False, force_jupyter=False
+    )
     print_table(summary, console, **options)
     return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"

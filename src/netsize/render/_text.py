@@ -6,7 +6,7 @@ from typing import Any
 
 from netsize._i18n import translate
 from netsize._summary import Summary, explain_record
-from netsize.render._format import count, footer_lines, shape, title
+from netsize.render._format import count, footer_lines, printable, shape, title
 
 CSV_COLUMNS = (
     "name",
@@ -67,7 +67,7 @@ def to_markdown(
     lines = [f"**{_md(title(summary, lang))}**", "", "| " + " | ".join(heads) + " |",
              "|---|---|---|---:|---:|---:|"]
     for r in summary.rows(depth):
-        cells = [f"`{r.name}`", r.kind, shape(r.output_shape), count(r.params), count(r.multiply_adds),
+        cells = [f"`{printable(r.name)}`", r.kind, shape(r.output_shape), count(r.params), count(r.multiply_adds),
                  count(r.activation_elements)]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     t = summary.totals
@@ -79,9 +79,9 @@ def to_markdown(
     if explain:
         lines += ["", f"### {translate('render.formulas', lang)}", ""]
         for record in summary.layers:
-            lines += ["```text", explain_record(record, lang), "```"]
+            lines += ["```text", printable(explain_record(record, lang)), "```"]
     return "\n".join(lines) + "\n"
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+    return printable(text).replace("|", "\\|")

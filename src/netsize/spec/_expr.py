@@ -10,6 +10,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from netsize._limits import MAX_EXPONENT, MAX_INT
+
+#: Characters of one expression string.
+MAX_EXPR_CHARS = 1000
 _VAR = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
@@ -57,12 +61,16 @@ def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
     whole = _VAR.fullmatch(text.strip())
     if whole and whole.group(2):
         return _lookup(whole.group(2), variables)
+    if len(text) > MAX_EXPR_CHARS:
+        raise ExprError(f"an expression of {len(text):,} characters; at most {MAX_EXPR_CHARS:,} are allowed")
     expr = _VAR.sub(lambda m: f"({m.group(1)})" if m.group(1) is not None else m.group(2), text)
     try:
         tree = ast.parse(expr.strip(), mode="eval")
-    except SyntaxError:
+        return _eval(tree.body, variables, text)
+    except (SyntaxError, ValueError, MemoryError):
         raise ExprError(f"cannot read expression {text!r}") from None
-    return _eval(tree.body, variables, text)
+    except RecursionError:
+        raise ExprError(f"expression nested too deeply: {text[:60]!r}...") from None
 
 
 def _lookup(name: str, variables: Mapping[str, Any]) -> Any:
@@ -80,7 +88,7 @@ def _lookup(name: str, variables: Mapping[str, Any]) -> Any:
 
 def _eval(node: ast.expr, variables: Mapping[str, Any], text: str) -> Any:
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
-        return node.value
+        return _bounded(node.value, text)
     if isinstance(node, ast.Name):
         return _lookup(node.id, variables)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
@@ -94,18 +102,29 @@ def _eval(node: ast.expr, variables: Mapping[str, Any], text: str) -> Any:
                 raise ExprError(f"division by zero in {text!r}")
             if isinstance(left, int) and isinstance(right, int) and left % right == 0:
                 return left // right
-            return left / right
+            try:
+                return _bounded(left / right, text)
+            except OverflowError as err:
+                raise ExprError(f"{text!r}: {err}") from None
         op = _BINOPS.get(type(node.op))
         if op is None:
             raise ExprError(f"operator not allowed in {text!r} (use + - * / // % **)")
         if isinstance(node.op, ast.FloorDiv | ast.Mod) and right == 0:
             raise ExprError(f"division by zero in {text!r}")
-        return op(left, right)
+        if isinstance(node.op, ast.Pow):
+            if abs(right) > MAX_EXPONENT and abs(left) != 1:
+                raise ExprError(f"exponent {right} in {text!r} is past {MAX_EXPONENT}, the largest allowed")
+            if left == 0 and right < 0:
+                raise ExprError(f"division by zero in {text!r} (0 to a negative power)")
+        try:
+            return _bounded(op(left, right), text)
+        except (ZeroDivisionError, OverflowError, ValueError) as err:
+            raise ExprError(f"{text!r}: {err}") from None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS and not node.keywords:
         args = [_number(_eval(a, variables, text), text) for a in node.args]
         try:
-            return _FUNCS[node.func.id](*args)
-        except TypeError as err:
+            return _bounded(_FUNCS[node.func.id](*args), text)
+        except (TypeError, ValueError, OverflowError) as err:
             raise ExprError(f"{node.func.id}(): {err} in {text!r}") from None
     if isinstance(node, ast.List | ast.Tuple):
         return [_eval(e, variables, text) for e in node.elts]
@@ -114,8 +133,31 @@ def _eval(node: ast.expr, variables: Mapping[str, Any], text: str) -> Any:
 
 def _number(v: Any, text: str) -> int | float:
     if isinstance(v, bool) or not isinstance(v, int | float):
-        raise ExprError(f"{text!r}: arithmetic on a non-number ({v!r})")
+        raise ExprError(f"{text!r}: arithmetic on a non-number ({_brief(v)})")
+    number: int | float = _bounded(v, text)
+    return number
+
+
+def _bounded(v: Any, text: str) -> Any:
+    """``v`` if it is a finite float or an int within ``MAX_INT`` (a complex or a huge number is refused)."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        if abs(v) > MAX_INT:
+            raise ExprError(f"{text!r} is larger than 2**62, the largest integer netsize accepts")
+        return v
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ExprError(f"{text!r} is not a finite number ({v})")
+        return v
+    if isinstance(v, complex):
+        raise ExprError(f"{text!r} is not a real number")
     return v
+
+
+def _brief(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def substitute(value: Any, variables: Mapping[str, Any]) -> Any:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal, Union
 
 from netsize._layer import Layer
+from netsize._limits import MAX_INT
 
 _MISSING = object()
 
@@ -55,7 +57,8 @@ def coerce(hint: Any, value: Any) -> Any:
     """
     ok, out = _try(hint, value)
     if not ok:
-        raise FieldError(f"must be {describe(hint)} (got {value!r})")
+        shown = repr(value)
+        raise FieldError(f"must be {describe(hint)} (got {shown if len(shown) <= 80 else shown[:77] + '...'})")
     return out
 
 
@@ -74,10 +77,12 @@ def _try(hint: Any, value: Any) -> tuple[bool, Any]:
     if hint is bool:
         return isinstance(value, bool), value
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool), value
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT, value
     if hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return True, float(value)
+        # nan and inf are no size: a scale factor of .inf would make an infinite tensor
+        if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= MAX_INT:
+            as_float = float(value)
+            return math.isfinite(as_float), as_float
         return False, None
     if hint is str:
         return isinstance(value, str), value
@@ -121,7 +126,7 @@ def describe(hint: Any) -> str:
     if hint is int:
         return "an int"
     if hint is float:
-        return "a number"
+        return "a finite number"
     if hint is str:
         return "a string"
     if hint is type(None) or hint is None:

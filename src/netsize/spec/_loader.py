@@ -10,6 +10,7 @@ from typing import Any
 
 from netsize._errors import NetsizeError
 from netsize._layer import CONVENTIONS, Layer
+from netsize._limits import MAX_LAYERS, MAX_RANK, MAX_SPEC_BYTES
 from netsize._network import Network, Node
 from netsize._registry import layer_type
 from netsize._shape import LAYOUTS
@@ -74,6 +75,9 @@ def read_spec(source: str | Path | Mapping[str, Any], variables: Mapping[str, An
     if isinstance(source, Path) or ("\n" not in source and source.strip().lower().endswith((".yaml", ".yml"))):
         path = Path(source)
         try:
+            size = path.stat().st_size
+            if size > MAX_SPEC_BYTES:
+                raise NetsizeError(f"{path}: {size:,} bytes; a spec may have at most {MAX_SPEC_BYTES:,}")
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise NetsizeError(f"spec file not found: {path}") from None
@@ -116,6 +120,13 @@ class _Scope:
         return out
 
 
+class _TooLarge(Exception):
+    """The spec makes more layers than :data:`MAX_LAYERS`: stop building at once."""
+
+    def __init__(self, line: int | None, loc: str) -> None:
+        self.line, self.loc = line, loc
+
+
 class _Builder:
     def __init__(self, file: str, root: Val, overrides: Mapping[str, Any] | None) -> None:
         self.file = file
@@ -128,6 +139,7 @@ class _Builder:
         self.global_names: set[str] = set()
         self.block_stack: list[str] = []
         self.auto: dict[tuple[str, str], int] = {}
+        self.entries = 0  # entries visited, repetitions included: bounds the work of nested blocks
 
     # --- top level -------------------------------------------------------------------
     def build(self) -> Spec:
@@ -164,7 +176,12 @@ class _Builder:
             col.add(layers.line, "layers", "must be a non-empty list of layers")
         else:
             first_input = next(iter(inputs), "input")
-            self._sequence(layers, "layers", "", scope, first_input, variables)
+            try:
+                self._sequence(layers, "layers", "", scope, first_input, variables)
+            except _TooLarge as big:
+                col.add(big.line, big.loc, f"the network has more than {MAX_LAYERS:,} layers (repetitions "
+                        "included), the most netsize analyses")
+                col.raise_if_any()
         outputs: tuple[str, ...] = ()
         outs = top.get("outputs")
         if outs is not None:
@@ -268,6 +285,9 @@ class _Builder:
                 val.line, loc, f"must be a list of positive ints, per sample without the batch (got {value!r})"
             )
             return None
+        if len(value) > MAX_RANK:
+            self.col.add(val.line, loc, f"{len(value)} axes; an input may have at most {MAX_RANK}")
+            return None
         return tuple(value)
 
     def _check_block(self, name: str, bdef: Val) -> bool:
@@ -302,6 +322,9 @@ class _Builder:
 
     def _entry(self, entry: Val, loc: str, prefix: str, scope: _Scope, last: str, variables: dict[str, Any]) -> str:
         col = self.col
+        self.entries += 1
+        if self.entries > 2 * MAX_LAYERS or len(self.nodes) >= MAX_LAYERS:
+            raise _TooLarge(entry.line, loc)
         name: str | None = None
         body: dict[str, Val]
         key_lines: dict[str, int] = {}
@@ -383,6 +406,9 @@ class _Builder:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             self.col.add(val.line, loc, f"must be a positive int (got {n!r})")
             return None
+        if n > MAX_LAYERS:
+            self.col.add(val.line, loc, f"{n:,} repetitions; a network may have at most {MAX_LAYERS:,} layers")
+            return None
         return n
 
     def _refs(self, val: Val, loc: str, scope: _Scope) -> list[str] | None:
@@ -454,6 +480,8 @@ class _Builder:
                 values.update(first.v)
             scope_vars = {**variables, "i": r} if repeat else variables
             layer = None
+            if len(self.nodes) >= MAX_LAYERS:
+                raise _TooLarge(line, loc)
             if cls is not None:
                 layer = self._make(cls, values, key_lines, loc, scope_vars, line, refs)
             self.nodes.append((node, layer, tuple(refs), trainable, tied))

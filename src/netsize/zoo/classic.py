@@ -1,4 +1,4 @@
-"""LeNet-5 and the AlexNet variants of the seed articles and of torchvision."""
+"""LeNet-5 and the AlexNet variants of the paper, of the tutorials that tabulate it, and of torchvision."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def lenet5(input_shape: Shape, num_classes: int = 10) -> Network:
 
 
 def _alexnet_paper(name: str, input_shape: Shape, num_classes: int, groups: int) -> Network:
-    """AlexNet as the seed articles draw it (96-256-384-384-256, 227x227 input, no LRN).
+    """AlexNet as the tutorials tabulate it (96-256-384-384-256, 227x227 input, no LRN).
 
     ``groups=2`` splits conv-2, conv-4 and conv-5 across the paper's two GPUs.
     """
@@ -156,8 +156,8 @@ register(
 register(
     ZooEntry(
         "alexnet",
-        "AlexNet as the seed article tabulates it: 5 conv (96-256-384-384-256), 3 FC, 227x227 input, no groups",
-        "seed 000 (Chinese translation of LearnOpenCV's 'Number of Parameters and Tensor Sizes in a CNN'); "
+        "AlexNet as LearnOpenCV's article tabulates it: 5 conv (96-256-384-384-256), 3 FC, 227x227 input, no groups",
+        "LearnOpenCV, 'Number of Parameters and Tensor Sizes in a Convolutional Neural Network' (62,378,344 params); "
         "Krizhevsky, Sutskever, Hinton 2012",
         (3, 227, 227),
         alexnet,
@@ -167,7 +167,7 @@ register(
     ZooEntry(
         "alexnet-grouped",
         "AlexNet with the paper's two-GPU split: conv-2, conv-4, conv-5 with groups=2",
-        "seed 003 (C2 256x5x5x48, C4 384x3x3x192, C5 256x3x3x192); Krizhevsky, Sutskever, Hinton 2012, fig. 2",
+        "Krizhevsky, Sutskever, Hinton 2012, fig. 2 (C2 256x5x5x48, C4 384x3x3x192, C5 256x3x3x192 per GPU pair)",
         (3, 227, 227),
         alexnet_grouped,
     )
@@ -176,7 +176,7 @@ register(
     ZooEntry(
         "alexnet-d2l",
         "d2l's AlexNet for Fashion-MNIST: 1x224x224 input, conv-1 padding 1, dropout, 10 classes",
-        "seed 001; Dive into Deep Learning, section 8.1 'Deep Convolutional Neural Networks (AlexNet)'",
+        "Dive into Deep Learning, section 8.1 'Deep Convolutional Neural Networks (AlexNet)', https://d2l.ai",
         (1, 224, 224),
         alexnet_d2l,
     )

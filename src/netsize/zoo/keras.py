@@ -1,4 +1,4 @@
-"""The seed article's small Keras model: channels-last, Dense acting on the last axis."""
+"""A small Keras model of the kind parameter-counting tutorials use: channels-last, Dense acting on the last axis."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ register(
     ZooEntry(
         "keras-example",
         "Keras Sequential: Conv2D(16, 2x2) -> MaxPooling2D(2) -> Dense(133) on 224x224x3 (channels-last)",
-        "seed 004, its model.summary(): 208 + 0 + 2,261 = 2,469 params",
+        "Keras model.summary() of this model: 208 + 0 + 2,261 = 2,469 params",
         (224, 224, 3),
         keras_example,
         layout=CHANNELS_LAST,

@@ -1,4 +1,4 @@
-"""U-Net: the original (unpadded convs, cropped skips) and the seed article's half-width variant."""
+"""U-Net: the original (unpadded convs, cropped skips) and the half-width variant parameter-counting tutorials use."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def unet(
     ``pool1..4`` (2x2 max-pool), ``up4..1`` (2x2 up-convolution, stride 2, halving the
     channels), ``crop4..1`` (unpadded only: the encoder map cropped to the up-convolved one),
     ``cat4..1`` (skip first, then the up-convolved map), ``dec4..1.*``, ``out`` (1x1 conv to
-    the classes). The seed article's stage k is ``enc{k}`` + ``dec{k}`` (+ ``out`` for k=1).
+    the classes). A tutorial's stage k is ``enc{k}`` + ``dec{k}`` (+ ``out`` for k=1).
     """
     g = Graph(name, input_shape=input_shape)
     pad = 1 if padded else 0
@@ -82,7 +82,7 @@ register(
     ZooEntry(
         "unet-half",
         "U-Net at half width (32-512 channels), padded 3x3 convs, 2x2 up-convs, 2 classes",
-        "seed 004 ('神经网络参数量的计算:以UNet为例'): 7,759,554 params; " + _PAPER.rstrip(", "),
+        "the half-width U-Net parameter-counting tutorials tabulate (7,759,554 params); " + _PAPER.rstrip(", "),
         (1, 256, 256),
         unet_half,
     )
@@ -91,7 +91,7 @@ register(
     ZooEntry(
         "unet-half-bn",
         "unet-half with BatchNorm after every 3x3 conv",
-        "seed 004: 7,765,442 params with BN; " + _PAPER.rstrip(", "),
+        "the same tutorials' U-Net with BatchNorm (7,765,442 params); " + _PAPER.rstrip(", "),
         (1, 256, 256),
         unet_half_bn,
     )

@@ -108,7 +108,8 @@ register(
     ZooEntry(
         "vgg16-fcn",
         "VGG16 with fc6/fc7/fc8 as 7x7 and 1x1 convs (no adaptive pool): 384x384 in, 1000x6x6 class scores out",
-        f"seed 003 (CS231n: 'converting FC layers to CONV layers'); {_PAPER}, section 3.2",
+        "as CS231n's notes convert it ('Converting FC layers to CONV layers', "
+        f"https://cs231n.github.io/convolutional-networks/); {_PAPER}, section 3.2",
         (3, 384, 384),
         vgg16_fcn,
     )

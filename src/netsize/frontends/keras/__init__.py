@@ -8,13 +8,13 @@ channel, 2 of them non-trainable; one GRU bias set unless ``reset_after``).
 
 A Keras layer that is several core ops (SeparableConv2D, MultiHeadAttention, an LSTM with
 ``return_sequences=False``, a Dense with an activation) becomes a block ``name.*``;
-``summary.rows(depth=0)`` has one row per Keras layer, as ``model.summary()``.
+``summary.rows(depth=1)`` has one row per Keras layer, as ``model.summary()``.
 
 >>> cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
 ...     {"class_name": "InputLayer", "config": {"batch_shape": [None, 8]}},
 ...     {"class_name": "Dense", "config": {"name": "fc", "units": 4, "activation": "relu"}}]}}
 >>> s = summary(cfg)
->>> s.totals.params, [(r.name, r.output_shape) for r in s.rows(depth=0)]
+>>> s.totals.params, [(r.name, r.output_shape) for r in s.rows(depth=1)]
 (36, [('fc', (1, 4))])
 """
 

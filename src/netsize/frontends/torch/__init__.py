@@ -2,15 +2,15 @@
 
 >>> import torch
 >>> from netsize.frontends.torch import summary
->>> s = summary(torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU()), input_size=(2, 8))
+>>> s = summary(torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU()), input_size=(2, 8), verbose=0)
 >>> s.totals.params, s.totals.multiply_adds, s.layer("0").output_shape
 (36, 64, (2, 4))
 """
 
 from __future__ import annotations
 
+from netsize.frontends.torch._api import summary
 from netsize.frontends.torch._custom import register_formula, unregister_formula
 from netsize.frontends.torch._load import load_callable
-from netsize.frontends.torch._trace import summary
 
 __all__ = ["load_callable", "register_formula", "summary", "unregister_formula"]

@@ -131,7 +131,11 @@ class ModelSnapshot:
         if isinstance(v, nn.Module):
             pending.append(v)
             return
-        if depth > _MAX_DEPTH or not isinstance(v, (list, tuple, dict, MutableMapping)):
+        if depth > _MAX_DEPTH or not (
+            # the ABC check is slow the first time for each type (about 0.1 s per model): ask it
+            # only of types that have an items() method, as every MutableMapping does
+            isinstance(v, (list, tuple, dict)) or (hasattr(type(v), "items") and isinstance(v, MutableMapping))
+        ):
             return
         if id(v) in self._seen:
             return

@@ -204,7 +204,6 @@ class _Tracer(TorchDispatchMode):
                 frame.ops.append(_Op(label, layer, ins, term))
         return out
 
-
     def _custom_op(self, func: Any, formula: Any, args: Any, kwargs: Any) -> Any:
         out = func(*args, **kwargs)
         if self.stack:

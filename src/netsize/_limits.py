@@ -1,0 +1,153 @@
+"""Bounds on everything that input data can make large, so that a few bytes of a spec, a config
+or a command line can never make netsize hang or run out of memory (issue 11).
+
+Each bound is generous for real networks (the largest real spec we know has a few thousand layers)
+and small enough that netsize answers or refuses a file under 1 MB in about a second. A value
+past a bound is refused with a :class:`~netsize.NetsizeError` that states the bound.
+
+>>> check_int(2**70, "out_features")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+netsize._errors.NetsizeError: out_features: 1180591620717411303424 is larger than 2**62, ...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from netsize._errors import NetsizeError
+
+#: The largest integer a spec, an expression or an option may hold (a dimension, a count).
+MAX_INT = 2**62
+#: The largest exponent ``**`` accepts in a spec expression.
+MAX_EXPONENT = 64
+#: Digits an integer literal may have in a YAML or JSON file.
+MAX_INT_DIGITS = 30
+#: Nesting depth of lists and mappings in a spec, a --var value or a JSON config.
+MAX_DEPTH = 64
+#: YAML values in one spec after aliases are expanded (an alias counts as the nodes it stands for).
+MAX_YAML_VALUES = 100_000
+#: Bytes of a spec (YAML) file or text.
+MAX_SPEC_BYTES = 256 * 1024
+#: Bytes of a Hugging Face config.json.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+#: Layers (nodes) in one network, counting every repetition.
+MAX_LAYERS = 10_000
+#: Nodes any frontend may build (a zoo model, a config): a backstop behind the readers' own bounds.
+MAX_GRAPH_NODES = 100_000
+#: Layers (blocks) a Hugging Face config may ask for, and experts per layer.
+MAX_CONFIG_LAYERS = 1_000
+MAX_CONFIG_EXPERTS = 4_096
+#: Axes of an input shape.
+MAX_RANK = 16
+#: Characters of a TARGET or another name on the command line.
+MAX_TARGET_CHARS = 4096
+
+
+def check_int(value: int, what: str) -> int:
+    """``value`` if ``|value| <= MAX_INT``, else a NetsizeError naming ``what`` and the bound."""
+    if abs(value) > MAX_INT:
+        raise NetsizeError(f"{what}: {_brief_int(value)} is larger than 2**62, the largest integer netsize accepts")
+    return value
+
+
+def check_float(value: float, what: str) -> float:
+    """``value`` if finite, else a NetsizeError naming ``what``."""
+    if not math.isfinite(value):
+        raise NetsizeError(f"{what}: must be a finite number (got {value})")
+    return value
+
+
+def _brief_int(value: int) -> str:
+    digits = abs(value).bit_length() * 0.30103
+    if digits > 40:
+        return f"a number of about {int(digits) + 1} digits"
+    return str(value)
+
+
+def read_json_object(path: str | Path) -> dict[str, Any]:
+    """A JSON file that must hold an object, read within the bounds above.
+
+    Refuses a file larger than :data:`MAX_CONFIG_BYTES`, nesting deeper than :data:`MAX_DEPTH`,
+    an integer literal with more than :data:`MAX_INT_DIGITS` digits, and a top level that is not
+    an object, each with a message naming the file.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise NetsizeError(f"{path}: {size:,} bytes; a config may have at most {MAX_CONFIG_BYTES:,}")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NetsizeError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise NetsizeError(f"{path}: cannot read the config: {err}") from None
+    def parse_int(literal: str) -> int:
+        if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+            raise NetsizeError(
+                f"{path}: an integer with {len(literal.lstrip('-'))} digits; at most {MAX_INT_DIGITS} are accepted"
+            )
+        return int(literal)
+
+    try:
+        data = json.loads(text, parse_int=parse_int)
+    except json.JSONDecodeError as err:
+        raise NetsizeError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    except RecursionError:
+        raise NetsizeError(f"{path}: JSON nested too deep; a config may nest at most {MAX_DEPTH} levels") from None
+    except ValueError as err:
+        raise NetsizeError(f"{path}: not a readable JSON config ({err})") from None
+    depth = _depth(data)
+    if depth > MAX_DEPTH:
+        raise NetsizeError(f"{path}: JSON nested {depth} levels deep; a config may nest at most {MAX_DEPTH}")
+    if not isinstance(data, dict):
+        raise NetsizeError(f"{path}: a config must be a JSON object (got a {type(data).__name__})")
+    return data
+
+
+_LAYER_KEY = re.compile(r"(n|num|num_hidden|num_decoder|num_encoder|encoder|decoder|n_decoder|n_encoder)_layers?")
+_EXPERT_KEY = re.compile(r"(num_local_experts|num_experts|n_routed_experts|moe_num_experts|num_experts_per_tok)")
+
+
+def check_config_counts(data: dict[str, Any], path: str | Path) -> None:
+    """Refuse a config whose layer or expert count (``n_layer``, ``num_hidden_layers``,
+    ``num_local_experts``..., also in nested configs such as ``text_config``) is past the bound:
+    a builder makes nodes per layer and per expert, so these decide the work."""
+    stack: list[tuple[str, dict[str, Any]]] = [("", data)]
+    while stack:
+        prefix, obj = stack.pop()
+        for key, value in obj.items():
+            if isinstance(value, dict):
+                stack.append((f"{prefix}{key}.", value))
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                continue
+            if _LAYER_KEY.fullmatch(key) and value > MAX_CONFIG_LAYERS:
+                raise NetsizeError(
+                    f"{path}: {prefix}{key} = {_brief_int(value)}; netsize analyses at most "
+                    f"{MAX_CONFIG_LAYERS:,} layers"
+                )
+            if _EXPERT_KEY.fullmatch(key) and value > MAX_CONFIG_EXPERTS:
+                raise NetsizeError(
+                    f"{path}: {prefix}{key} = {_brief_int(value)}; netsize analyses at most "
+                    f"{MAX_CONFIG_EXPERTS:,} experts"
+                )
+
+
+def _depth(data: Any) -> int:
+    """How deeply lists and dicts nest in ``data`` (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            level += 1
+            deepest = max(deepest, level)
+            stack.extend((x, level) for x in item if isinstance(x, dict | list))
+    return deepest

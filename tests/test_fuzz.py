@@ -1,0 +1,281 @@
+"""Fuzz suite (issue 11): mutated specs, zoo networks written as specs, Hugging Face configs and
+command lines. Every case must exit 0 with a result, or exit 2 with one first line
+``netsize: error: ...`` that stands on its own and names the file, field, layer or option; never
+a traceback. A sample runs as real subprocesses under CPU and memory limits.
+
+CI runs 674 cases (about a minute on 2 cores). The long mode runs 25 times as many in-process
+cases (over 16,000): ``NETSIZE_FUZZ_LONG=1 python -m pytest tests/test_fuzz.py`` or
+``python -m pytest tests/test_fuzz.py --long``; ``NETSIZE_FUZZ_LONG=16`` runs 16 times CI's
+cases (10,400 in process). Add ``-s`` to see the counts of exits 0 and 2, and
+``NETSIZE_FUZZ_REPORT=counts.json`` to write them to a file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import fuzz_support
+from fuzz_support import (
+    MAX_RSS_BYTES,
+    NASTY_SCALARS,
+    YAML_SNIPPETS,
+    Outcome,
+    check,
+    network_as_spec,
+    paths,
+    replace_at,
+    run_in_process,
+    run_subprocess,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+ZOO_AS_SPECS = ("lenet5", "alexnet", "vgg11_bn", "resnet18", "mobilenet_v2", "unet-half-bn", "keras-example")
+CONFIG_BASES: dict[str, dict[str, Any]] = {
+    "gpt2": {"model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 128, "vocab_size": 1000},
+    "bert": {"model_type": "bert", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+             "intermediate_size": 128, "vocab_size": 1000, "max_position_embeddings": 128},
+    "llama": {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+              "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 1000,
+              "max_position_embeddings": 128},
+    "t5": {"model_type": "t5", "num_layers": 2, "d_model": 64, "num_heads": 4, "d_kv": 16, "d_ff": 128,
+           "vocab_size": 1000},
+}
+
+
+def _scale(ci: int, processes: bool = False) -> int:
+    """Cases for one test: ``ci`` in CI, ``LONG_FACTOR`` times more in the long mode (subprocess
+    cases, which take a second or two each, a quarter of that)."""
+    if not fuzz_support.LONG:
+        return ci
+    return ci * max(1, fuzz_support.LONG_FACTOR // 4) if processes else ci * fuzz_support.LONG_FACTOR
+
+
+# No shrinking: a mutation is already small, and shrinking a slow case would eat CI's budget.
+SETTINGS = dict(deadline=None, derandomize=not fuzz_support.LONG, database=None,
+                phases=(Phase.explicit, Phase.generate),
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture])
+
+COUNTS: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_counts() -> Iterator[None]:
+    yield
+    total = sum(v for k, v in COUNTS.items() if k.endswith((":ok", ":error")))
+    print(f"\nfuzz cases: {total}; " + ", ".join(f"{k} {v}" for k, v in sorted(COUNTS.items())))
+    report = os.environ.get("NETSIZE_FUZZ_REPORT")
+    if report:
+        Path(report).write_text(json.dumps({"total": total, **COUNTS}, indent=2))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def _record(kind: str, outcome: Outcome, names: list[str]) -> None:
+    result = check(outcome, names)
+    COUNTS[f"{kind}:{result}"] += 1
+
+
+def _spec_bases() -> list[tuple[str, Any]]:
+    from netsize import zoo
+
+    bases = [(p.stem, yaml.safe_load(p.read_text())) for p in EXAMPLES]
+    bases += [(f"zoo-{n}", network_as_spec(zoo.get(n).build())) for n in ZOO_AS_SPECS]
+    return bases
+
+
+SPEC_BASES = _spec_bases()
+
+
+@st.composite
+def mutated_spec(draw: st.DrawFn) -> tuple[str, Any]:
+    name, tree = draw(st.sampled_from(SPEC_BASES))
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(paths(tree)))
+        action = draw(st.sampled_from(["replace", "replace", "delete", "rename", "repeat"]))
+        if action == "delete" and where:
+            tree = replace_at(tree, where, ...)
+        elif action == "rename" and where and isinstance(where[-1], str):
+            new_key = draw(st.sampled_from(["type", "from", "repeat", "layers", "block", "x", "", "a.b", "first"]))
+            tree = replace_at(tree, where[:-1], _renamed(tree, where, new_key))
+        elif action == "repeat" and where:
+            tree = replace_at(tree, (*where[:-1],), _with_repeat(tree, where[:-1], draw))
+        else:
+            tree = replace_at(tree, where, draw(st.sampled_from(NASTY_SCALARS)))
+    return name, tree
+
+
+def _renamed(tree: Any, where: tuple[Any, ...], new_key: str) -> Any:
+    parent = tree
+    for key in where[:-1]:
+        parent = parent[key]
+    return {(new_key if k == where[-1] else k): v for k, v in parent.items()}
+
+
+def _with_repeat(tree: Any, path: tuple[Any, ...], draw: st.DrawFn) -> Any:
+    node = tree
+    for key in path:
+        node = node[key]
+    if isinstance(node, dict):
+        return {**node, "repeat": draw(st.sampled_from([1, 2, 50, 10**4, 10**8, "$depth", 0, -3, 2.5]))}
+    return node
+
+
+COMMANDS = [["summary", "-f", "json"], ["summary"], ["summary", "-d", "0"], ["explain", "{layer}"],
+            ["memory", "--format", "json"], ["summary", "-f", "markdown", "--explain"]]
+
+
+def _argv(command: list[str], target: str) -> list[str]:
+    return [command[0], target, *[("conv1" if c == "{layer}" else c) for c in command[1:]]]
+
+
+@settings(max_examples=_scale(150), **SETTINGS)  # type: ignore[arg-type]
+@given(case=mutated_spec(), command=st.sampled_from(COMMANDS), n=st.integers(0, 10**9))
+def test_mutated_specs(workdir: Path, case: tuple[str, Any], command: list[str], n: int) -> None:
+    name, tree = case
+    path = workdir / f"{name}-{n}.yaml"
+    try:
+        text = yaml.safe_dump(tree, sort_keys=False, allow_unicode=False)
+    except (yaml.YAMLError, RecursionError):
+        return
+    path.write_text(text)
+    argv = _argv(command, str(path))
+    _record("spec", run_in_process(argv), [str(path), *(a for a in argv[2:] if not a.startswith("-"))])
+
+
+@settings(max_examples=_scale(100), **SETTINGS)  # type: ignore[arg-type]
+@given(base=st.sampled_from(EXAMPLES), snippet=st.sampled_from(YAML_SNIPPETS), where=st.floats(0, 1),
+       n=st.integers(0, 10**9))
+def test_mutated_yaml_text(workdir: Path, base: Path, snippet: str, where: float, n: int) -> None:
+    text = base.read_text()
+    at = int(where * len(text))
+    path = workdir / f"text-{base.stem}-{n}.yaml"
+    path.write_text(text[:at] + snippet + text[at:], encoding="utf-8")
+    _record("yaml-text", run_in_process(["summary", str(path), "-f", "json"]), [str(path)])
+
+
+# --- Hugging Face configs ------------------------------------------------------------------------
+
+FILE_LEVEL = ["deep", "bigint", "list", "string", "truncated", "nan-top", "empty"]
+
+
+def _config_text(kind: str, base: dict[str, Any]) -> str:
+    if kind == "deep":
+        return '{"model_type": "gpt2", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    if kind == "bigint":
+        return json.dumps(base)[:-1] + ', "n_layer": 1' + "0" * 5000 + "}"
+    if kind == "list":
+        return json.dumps([base])
+    if kind == "string":
+        return json.dumps("gpt2")
+    if kind == "truncated":
+        return json.dumps(base)[:-5]
+    if kind == "nan-top":
+        return "NaN"
+    return ""
+
+
+@settings(max_examples=_scale(40), **SETTINGS)  # type: ignore[arg-type]
+@given(family=st.sampled_from(sorted(CONFIG_BASES)), kind=st.sampled_from(FILE_LEVEL), n=st.integers(0, 10**9))
+def test_config_files(workdir: Path, family: str, kind: str, n: int) -> None:
+    path = workdir / f"cfg-{kind}-{n}" / "config.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(_config_text(kind, CONFIG_BASES[family]))
+    for argv in (["summary", str(path), "-f", "json"], ["llm", str(path)]):
+        _record("config-file", run_in_process(argv), [str(path)])
+
+
+def _json_safe(value: Any) -> bool:
+    return not (isinstance(value, str) and len(value) > 1000)
+
+
+@settings(max_examples=_scale(120), **SETTINGS)  # type: ignore[arg-type]
+@given(family=st.sampled_from(sorted(CONFIG_BASES)), data=st.data(), n=st.integers(0, 10**9))
+def test_mutated_config_fields(workdir: Path, family: str, data: st.DataObject, n: int) -> None:
+    config = dict(CONFIG_BASES[family])
+    for _ in range(data.draw(st.integers(1, 2))):
+        key = data.draw(st.sampled_from([*config, "architectures", "hidden_act", "feed_forward_proj", "n_inner",
+                                         "tie_word_embeddings", "rope_scaling", "layer_types"]))
+        config[key] = data.draw(st.sampled_from(NASTY_SCALARS).filter(_json_safe))
+    path = workdir / f"cfgf-{n}.json"
+    path.write_text(json.dumps(config))
+    _record("config", run_in_process(["summary", str(path), "-f", "json", "--seq-len", "8"]), [str(path)])
+
+
+# --- command lines -------------------------------------------------------------------------------
+
+OPTION_VALUES = ["3", "0", "-1", "x", "3,x,2", "3,,2", "nan", "inf", "1e400", "1.5", "9" * 5000, "", "3x224x224",
+                 "1,3,32,32", "image=3,8,8", "=3", "num_classes=ten", "num_classes=1.5", "num_classes=10",
+                 "num_classes=&a [*a]", "num_classes=!!python/name:os.system", "x=1", "num_classes=" + "[" * 80,
+                 "\x1b[31m", "float16", "bogus"]
+OPTIONS = ["-i", "-b", "--seq-len", "--var", "--convention", "--depth", "--width", "--dtype", "--lang",
+           "--throughput", "--gpu-flops", "--utilisation", "--samples", "--epochs", "--optimizer", "--autocast"]
+TARGETS = ["lenet5", "alexnet", "resnet18", "nosuchmodel", "a" * 10_000, "a" * 300 + ".yaml", "os:system",
+           "builtins:exit", "x.json", "", "-", "examples/mlp.yaml", "examples/alexnet.yaml", "/dev/null", "."]
+
+
+@st.composite
+def command_line(draw: st.DrawFn) -> list[str]:
+    command = draw(st.sampled_from(["summary", "explain", "memory", "schedule", "zoo", "layers", "llm"]))
+    argv = [command]
+    if command == "schedule":
+        argv += ["--samples", draw(st.sampled_from(["1000", "0", "x", "9" * 50])), "-b", "10"]
+    elif command in ("zoo", "layers"):
+        argv += draw(st.lists(st.sampled_from(["alexnet", "conv2d", "nosuch", "\x1b[2J", "a" * 5000]), max_size=1))
+    else:
+        argv.append(draw(st.sampled_from(TARGETS)))
+        if command == "explain":
+            argv.append(draw(st.sampled_from(["conv1", "fc", "nosuch", "features"])))
+    for _ in range(draw(st.integers(0, 3))):
+        argv += [draw(st.sampled_from(OPTIONS)), draw(st.sampled_from(OPTION_VALUES))]
+    return argv
+
+
+def _names(argv: list[str]) -> list[str]:
+    """What an error's first line may name: an option, the target, a file, an argument."""
+    shown = [a[:50] for a in argv if a and not a.startswith("-")]
+    return [*(a for a in argv if a.startswith("-")), *shown, "TARGET", "argument", "arguments", "command",
+            "--", "netsize"]
+
+
+@settings(max_examples=_scale(200), **SETTINGS)  # type: ignore[arg-type]
+@given(argv=command_line())
+def test_command_lines(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    _record("cli", run_in_process(argv), _names(argv))
+
+
+# --- a sample as real processes under limits ---------------------------------------------------------
+
+
+@st.composite
+def process_case(draw: st.DrawFn) -> list[str]:
+    return draw(command_line())
+
+
+@settings(max_examples=_scale(12, processes=True), **SETTINGS)  # type: ignore[arg-type]
+@given(argv=process_case(), spec=mutated_spec(), snippet=st.sampled_from(YAML_SNIPPETS), n=st.integers(0, 10**9))
+def test_sample_as_processes(workdir: Path, argv: list[str], spec: tuple[str, Any], snippet: str, n: int) -> None:
+    path = workdir / f"proc-{n}.yaml"
+    path.write_text(yaml.safe_dump(spec[1], sort_keys=False) + "\nextra: " + snippet + "\n")
+    for case, names in ((argv, _names(argv)), (["summary", str(path)], [str(path)])):
+        outcome = run_subprocess(case, cwd=str(ROOT))
+        _record("process", outcome, names)
+        slowest = COUNTS["process:max_milliseconds"]
+        COUNTS["process:max_milliseconds"] = max(slowest, math.ceil(outcome.seconds * 1000))
+        assert outcome.max_rss_bytes <= MAX_RSS_BYTES, f"{case}: {outcome.max_rss_bytes:,} bytes resident"
