@@ -1,6 +1,7 @@
-"""Predicted vs measured GPU memory for every case of gpu_memory_h100.json.
+"""Predicted vs measured GPU memory for every case of gpu_memory_h100.json and
+gpu_memory_h100_transformers.json (ViT-B/16, BERT-base; issue 12).
 
-    python benchmarks/memory_vs_gpu.py [path/to/gpu_memory_h100.json]
+    python benchmarks/memory_vs_gpu.py [path/to/cases.json]
 
 Two methods, each case printed for both: "torch" observes the torch rebuilds
 (tests/torch_models.py) and GPT2LMHeadModel (transformers, eager attention) on the meta device;
@@ -20,13 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from gpu_reference_cases import GPU_MEMORY, PREDICTORS, leftover, load_cases  # noqa: E402
+from gpu_reference_cases import PREDICTORS, has_network, leftover, load_all_cases, load_cases  # noqa: E402
 
 MiB = 2**20
 
 
-def main(path: str | Path = GPU_MEMORY) -> int:
-    cases = load_cases(Path(path))
+def main(path: str | Path | None = None) -> int:
+    cases = load_all_cases() if path is None else load_cases(Path(path))
     head = (
         f"{'case':24} {'amp':5} {'opt':4} {'method':7} | {'train step2 pred':>15} {'measured':>10} {'own':>10} "
         f"{'err own':>8} {'err abs':>8} | {'infer pred':>10} {'measured':>10} {'own':>10} {'err own':>8} "
@@ -38,6 +39,8 @@ def main(path: str | Path = GPU_MEMORY) -> int:
     worst = {"torch": 0.0, "network": 0.0}
     for case in cases:
         for method, fn in PREDICTORS.items():
+            if method == "network" and not has_network(case):
+                continue
             t = time.time()
             r = fn(case)
             lo = leftover(case)

@@ -1,9 +1,11 @@
 """How each case of tests/data/reference/gpu_memory_h100.json is predicted, in one place for the
 test (test_memory_gpu_reference.py) and the benchmark (benchmarks/memory_vs_gpu.py).
 
-Two methods: ``torch`` observes the torch rebuilds (torch_models.py) and transformers'
-GPT2LMHeadModel with eager attention on the meta device; ``network`` walks the core network a
-user gets from the zoo (vgg16, resnet50) or from the GPT-2 config (network_from_config, eager).
+Two methods: ``torch`` observes the torch rebuilds (torch_models.py: vgg16, resnet50,
+vit_b_16) and transformers' GPT2LMHeadModel / BertModel with eager attention on the meta
+device; ``network`` walks the core network a user gets from the zoo (vgg16, resnet50) or from
+the GPT-2 / BERT config (network_from_config, eager). ViT-B/16 has no core network (the zoo has no
+ViT), so it is predicted by the torch method only.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ from typing import Any
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "data" / "reference"
 GPU_MEMORY = REFERENCE_DIR / "gpu_memory_h100.json"
+GPU_MEMORY_TRANSFORMERS = REFERENCE_DIR / "gpu_memory_h100_transformers.json"
 
 
 def load_cases(path: Path = GPU_MEMORY) -> list[dict[str, Any]]:
     return json.loads(path.read_text()) if path.is_file() else []
+
+
+def load_all_cases() -> list[dict[str, Any]]:
+    """The H100 file's cases and the transformer cases of issue 12."""
+    return load_cases() + load_cases(GPU_MEMORY_TRANSFORMERS)
+
+
+def has_network(case: dict[str, Any]) -> bool:
+    return not case["name"].startswith("vit")
 
 
 def case_id(case: dict[str, Any]) -> str:
@@ -50,6 +62,19 @@ def predict_torch(case: dict[str, Any]) -> Any:
     from netsize.memory import estimate
 
     name, batch, autocast, optimizer = _setting(case)
+    if name.startswith("bert"):
+        cfg = transformers.BertConfig()
+        cfg._attn_implementation = "eager"
+        with torch.device("meta"):
+            model = transformers.BertModel(cfg)
+        return estimate(
+            model,
+            batch,
+            optimizer=optimizer,
+            autocast=autocast,
+            seq_len=_seq_len(name),
+            loss_fn=lambda out: out.last_hidden_state.float().mean(),
+        )
     if name.startswith("gpt2"):
         cfg = transformers.GPT2Config()
         cfg._attn_implementation = "eager"
@@ -74,8 +99,9 @@ def predict_network(case: dict[str, Any]) -> Any:
     from netsize.memory import estimate
 
     name, batch, autocast, optimizer = _setting(case)
-    if name.startswith("gpt2"):
-        config = json.loads((REFERENCE_DIR / "transformers_params.json").read_text())["gpt2"]["config"]
+    if name.startswith(("gpt2", "bert")):
+        key = "gpt2" if name.startswith("gpt2") else "bert-base-uncased"
+        config = json.loads((REFERENCE_DIR / "transformers_params.json").read_text())[key]["config"]
         network = network_from_config(config, seq_len=_seq_len(name))
     else:
         network = zoo.get(name.split("-")[0]).build()

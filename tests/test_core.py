@@ -19,6 +19,7 @@ from netsize import (
     Context,
     Graph,
     Layer,
+    MemoryContract,
     NetsizeError,
     Network,
     Sequential,
@@ -48,7 +49,7 @@ class Sum(Layer):
         if any(s != first for s in inputs):
             raise NetsizeError("inputs differ in shape")
         adds = (len(inputs) - 1) * elements(first)
-        return Analysis(outputs=(first,), other_ops=Term("other_ops", adds), saved_inputs=())
+        return Analysis(outputs=(first,), other_ops=Term("other_ops", adds), memory=MemoryContract(saved_inputs=()))
 
 
 @dataclass(frozen=True)

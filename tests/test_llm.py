@@ -145,7 +145,7 @@ def test_kv_cache_figure_equals_what_the_memory_model_retains():
     cfg = {"model_type": "llama", **SMALL, "num_key_value_heads": 2}
     f = llm_figures(cfg, seq_len=16, batch_size=3)
     summary = netsize.analyze(network_from_config(cfg, seq_len=16), batch_size=3)
-    retained = sum(r.analysis.retained_elements for r in summary.layers if r.analysis is not None)
+    retained = sum(r.analysis.memory.retained_elements for r in summary.layers if r.analysis is not None)
     assert retained == f.kv_cache_elements_per_token * 3 * 16 > 0
 
 

@@ -17,9 +17,17 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from gpu_reference_cases import PREDICTORS, case_id, leftover, load_cases  # noqa: E402
+from gpu_reference_cases import (  # noqa: E402
+    GPU_MEMORY_TRANSFORMERS,
+    PREDICTORS,
+    case_id,
+    has_network,
+    leftover,
+    load_cases,
+)
 
 CASES = load_cases()
+TRANSFORMER_CASES = load_cases(GPU_MEMORY_TRANSFORMERS)
 BOUND = 0.10
 _id = case_id
 
@@ -52,44 +60,56 @@ def test_training_step2_peak_within_10_percent(case, method):
     assert 0 <= r.weights_bytes - case["params"] * 4 < 0.01 * case["params"] * 4
 
 
-# Inference is not part of the 10% requirement; vgg16's misses are recorded, not hidden.
-_VGG_INFER = "vgg16 inference: H100 peak has ~{} MiB more than predicted (own error {}), most likely cuDNN " \
-             "workspace of the 224x224x64 convolutions, which the meta device cannot show"
-_INFER_XFAIL = {
-    "vgg16-bs32-fp32-adam": _VGG_INFER.format(784, "-37.1%"),
-    "vgg16-bs32-fp32-sgd": _VGG_INFER.format(784, "-37.1%"),
-    "vgg16-bs32-bf16-adam": _VGG_INFER.format(343, "-25.8%"),
-}
+# Inference: within 15% (issue 12's target), with the cuDNN workspace of the 3x3 convolutions
+# estimated (memory/_cuda_workspace.py): vgg16 was -37.1% (fp32) / -25.8% (bf16) without it.
+INFER_BOUND = 0.15
+
+
+@pytest.mark.parametrize("method", ["torch", "network"])
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_inference_peak_within_15_percent(case, method):
+    r = _report(case, method)
+    own = case["inference_peak_bytes"] - leftover(case)
+    assert abs(r.peak_inference_bytes - own) / own <= INFER_BOUND, (r.peak_inference_bytes, own)
+
+
+# Transformer cases of issue 12 (ViT-B/16 with nn.MultiheadAttention, BERT-base from its config).
+# Before: ViT module method +17.0% (the math path's N*H*L*S probabilities on the meta device),
+# BERT network method -26.5% (the config builder had no dropout).
+_TRANSFORMER_TRAIN_XFAIL: dict[tuple[str, str], str] = {}
+
+
+def test_transformer_reference_file_has_vit_and_bert():
+    assert [c["name"] for c in TRANSFORMER_CASES] == ["vit_b_16-bs32", "bert-base-bs16-seq512-eager"]
+    assert [c["params"] for c in TRANSFORMER_CASES] == [86_567_656, 109_482_240]
+
+
+def _transformer_params():
+    out = []
+    for c in TRANSFORMER_CASES:
+        for method in ("torch", "network"):
+            if method == "network" and not has_network(c):
+                continue
+            reason = _TRANSFORMER_TRAIN_XFAIL.get((case_id(c), method))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            out.append(pytest.param(c, method, marks=marks, id=f"{case_id(c)}-{method}"))
+    return out
+
+
+@pytest.mark.parametrize(("case", "method"), _transformer_params())
+def test_transformer_training_peak_within_10_percent(case, method):
+    r = _report(case, method)
+    own = case["train_step2"]["peak"] - leftover(case)
+    assert abs(r.peak_training_bytes - own) / own <= BOUND, (r.peak_training_bytes, own)
+    assert r.params == case["params"]
 
 
 @pytest.mark.parametrize(
-    "case",
-    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=_INFER_XFAIL[_id(c)])) if _id(c) in _INFER_XFAIL
-     else c for c in CASES],
-    ids=_id,
+    ("case", "method"),
+    [pytest.param(c, m, id=f"{case_id(c)}-{m}") for c in TRANSFORMER_CASES for m in ("torch", "network")
+     if m == "torch" or has_network(c)],
 )
-def test_inference_peak_within_10_percent(case):
-    r = _report(case)
+def test_transformer_inference_peak_within_15_percent(case, method):
+    r = _report(case, method)
     own = case["inference_peak_bytes"] - leftover(case)
-    assert abs(r.peak_inference_bytes - own) / own <= BOUND, (r.peak_inference_bytes, own)
-
-
-# The network method's inference misses, recorded: vgg16 as above. GPT-2 passes since transformers'
-# KV cache (use_cache: every layer's K and V alive until the forward returns) is modelled
-# (ScaledDotProductAttention(kv_cache=True) -> Analysis.retained_elements): -0.0% fp32, -4.0% bf16.
-_NET_INFER_XFAIL = {
-    **_INFER_XFAIL,
-    "vgg16-bs32-bf16-adam": None,  # within 10% here (-9.6% own): the network keeps fp32 outputs
-}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=_NET_INFER_XFAIL[_id(c)]))
-     if _NET_INFER_XFAIL.get(_id(c)) else c for c in CASES],
-    ids=_id,
-)
-def test_network_method_inference_peak_within_10_percent(case):
-    r = _report(case, "network")
-    own = case["inference_peak_bytes"] - leftover(case)
-    assert abs(r.peak_inference_bytes - own) / own <= BOUND, (r.peak_inference_bytes, own)
+    assert abs(r.peak_inference_bytes - own) / own <= 0.15, (r.peak_inference_bytes, own)

@@ -27,10 +27,12 @@ __all__ = [
     "DTYPE_BITS",
     "SCHEMA_VERSION",
     "Analysis",
+    "AttentionCall",
     "Context",
     "Graph",
     "Layer",
     "LayerRecord",
+    "MemoryContract",
     "Message",
     "NetsizeError",
     "Network",
@@ -73,6 +75,8 @@ _LAZY: dict[str, str] = {
     "translate": "netsize._i18n",
     "CONVENTIONS": "netsize._layer",
     "Analysis": "netsize._layer",
+    "AttentionCall": "netsize._layer",
+    "MemoryContract": "netsize._layer",
     "Context": "netsize._layer",
     "Layer": "netsize._layer",
     "Window": "netsize._layer",
@@ -136,7 +140,7 @@ if TYPE_CHECKING:
     from netsize._dtypes import DTYPE_BITS, canonical_dtype, dtype_bytes
     from netsize._errors import NetsizeError
     from netsize._i18n import register_messages, translate
-    from netsize._layer import CONVENTIONS, Analysis, Context, Layer, Window
+    from netsize._layer import CONVENTIONS, Analysis, AttentionCall, Context, Layer, MemoryContract, Window
     from netsize._network import Graph, Network, Node, Sequential
     from netsize._registry import layer_names, layer_type, register_layer
     from netsize._shape import CHANNELS_FIRST, CHANNELS_LAST, Shape

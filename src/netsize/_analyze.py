@@ -115,7 +115,7 @@ def _reshaped_from(ref: str, records: list[LayerRecord]) -> str:
     shape, so that an error downstream shows where a size like 9216 came from."""
     base = ref.split(":")[0]
     record = next((r for r in reversed(records) if r.name == base), None)
-    if record is None or record.analysis is None or not record.analysis.inplace or len(record.input_shapes) != 1:
+    if record is None or record.analysis is None or not record.analysis.memory.inplace or len(record.input_shapes) != 1:
         return ""
     before = record.input_shapes[0]
     if before == record.output_shape or elements(before) != elements(record.output_shape):
@@ -162,11 +162,12 @@ def _record(
     trainable_params = weights + biases if trainable else 0
     if not trainable and params:
         notes.append(message("note.frozen"))
-    kept_inputs = range(len(ins)) if a.saved_inputs is None else a.saved_inputs
+    mem = a.memory
+    kept_inputs = range(len(ins)) if mem.saved_inputs is None else mem.saved_inputs
     saved = (
         sum(elements(ins[i]) for i in kept_inputs)
-        + sum(elements(a.outputs[i]) for i in a.saved_outputs)
-        + a.saved_extra_elements
+        + sum(elements(a.outputs[i]) for i in mem.saved_outputs)
+        + mem.saved_extra_elements
     )
     return LayerRecord(
         name=name,
@@ -183,7 +184,7 @@ def _record(
         other_ops=value(a.other_ops),
         activation_elements=sum(elements(s) for s in a.outputs),
         saved_elements=saved,
-        saved_extra_bytes=a.saved_extra_bytes,
+        saved_extra_bytes=mem.saved_extra_bytes,
         receptive_field=rf,
         analysis=a,
         notes=tuple(notes),

@@ -39,52 +39,68 @@ class Window:
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """Everything a layer computes for one set of input shapes.
+class AttentionCall:
+    """One call of ``scaled_dot_product_attention``, with the facts PyTorch's CUDA dispatcher
+    picks its kernel by (``netsize.memory._attention_kernel``): batch ``N``, query heads ``H``,
+    key/value heads, query and key lengths ``L``, ``S``, head sizes, an arbitrary ``attn_mask``
+    (``has_mask``), ``is_causal``, ``dropout_p``, ``enable_gqa``.
 
-    Each count is a :class:`Term` (formula and value together) or ``None`` for zero.
-    ``shape_terms`` explain each output dimension. ``other_ops`` counts work that is not a
-    multiply-add of a convolution/matmul (bias adds, normalisation, activations, pooling
-    comparisons) under the rule the layer documents. ``windows`` (one per spatial axis)
-    drive the receptive field; ``None`` keeps it if ``preserves_spatial``, else ends it.
-
-    What autograd keeps for the backward pass, as PyTorch does for the same op (the memory
-    model deduplicates by tensor, so a ReLU saving its output and the next conv saving its
-    input count once): ``saved_inputs`` indices of inputs kept (``None``: all of them),
-    ``saved_outputs`` indices of outputs kept, ``saved_extra_elements`` further tensors in the
-    activation dtype (e.g. BatchNorm's per-channel mean and inverse std), ``saved_extra_bytes``
-    tensors whose size does not depend on the dtype (max-pool int64 indices: 8 bytes each;
-    dropout's bool mask: 1 byte each). ``saved_float32_elements``: the part of
-    ``saved_extra_elements`` that stays float32 under autocast (softmax probabilities, results of
-    ops autocast runs in float32); without autocast it is in the activation dtype like the rest.
-    ``inplace``: output 0 reuses input 0's storage.
-
-    Working memory of the forward itself: ``workspace_elements`` are tensors the layer's forward
-    allocates and frees internally, alive only while it runs, on top of its inputs and outputs:
-    the most elements alive at once at its peak moment under ``no_grad`` (inference), beyond
-    the inputs and outputs, in the activation dtype. ``workspace_float32_elements`` is the part
-    of it that is float32 under autocast (as ``saved_float32_elements``). The memory model adds
-    it to the live set while the layer runs (inference, and the forward of training, where it
-    is an upper bound: a transient that autograd keeps is also in the saved set).
-
-    Tensors the forward creates that outlive the layer: ``retained_elements`` stay alive until
-    the whole forward returns (and the caller drops its result), whatever consumes them, in the
-    activation dtype (the layer's output dtype under autocast: a KV cache of a causal attention is
-    ``K`` and ``V`` as the low-precision projections make them). ``retained_saved_elements`` is
-    the part of it that is also in ``saved_extra_elements`` (one storage: eager attention's
-    matmuls save the cached ``K`` and ``V`` themselves). The memory model adds the retained
-    tensors to the live set from the layer to the end of the forward at inference, and in
-    training keeps them (the saved part too) to the end of the step.
+    A layer whose :class:`MemoryContract` carries one states the saved set of the fused kernels
+    (q, k, v, the output and a float32 ``N*H*L`` log-sum-exp); where the dispatcher would take the
+    math path instead (float64, odd head sizes), the memory model adds what that path keeps.
     """
 
-    outputs: tuple[Shape, ...]
-    shape_terms: tuple[Term, ...] = ()
-    weights: Term | None = None
-    biases: Term | None = None
-    non_trainable_params: Term | None = None
-    buffers: Term | None = None
-    multiply_adds: Term | None = None
-    other_ops: Term | None = None
+    batch: int
+    heads: int
+    kv_heads: int
+    q_len: int
+    kv_len: int
+    head_dim: int
+    value_head_dim: int
+    has_mask: bool = False
+    causal: bool = False
+    dropout: float = 0.0
+    enable_gqa: bool = False
+    seq_first_output: bool = False
+
+
+@dataclass(frozen=True)
+class MemoryContract:
+    """What one layer's op does with memory, as PyTorch does it for the same op: the layer's
+    side of the memory model (:mod:`netsize.memory` reads only these fields; an extra term of
+    the same name may show a number in the explanation, but is never looked up).
+
+    Saved for the backward pass (the memory model deduplicates by tensor, so a ReLU saving its
+    output and the next conv saving its input count once):
+
+    * ``saved_inputs``: indices of inputs autograd keeps (``None``: all of them);
+    * ``saved_outputs``: indices of outputs it keeps;
+    * ``saved_extra_elements``: further tensors in the activation dtype (BatchNorm's per-channel
+      mean and inverse std), of which ``saved_float32_elements`` stay float32 under autocast
+      (softmax probabilities, results of ops autocast runs in float32);
+    * ``saved_extra_bytes``: tensors whose size does not depend on the dtype (max-pool int64
+      indices: 8 bytes each; dropout's bool mask: 1 byte each);
+    * ``inplace``: output 0 reuses input 0's storage.
+
+    Working memory of the forward: ``workspace_elements`` are tensors the forward allocates and
+    frees internally, the most alive at once beyond its inputs and outputs under ``no_grad``, in
+    the activation dtype; ``workspace_float32_elements`` the part of it that is float32 under
+    autocast. Added to the live set while the layer runs (inference, and the forward of training,
+    where it is an upper bound: a transient that autograd keeps is also in the saved set).
+
+    Tensors that outlive the layer: ``retained_elements`` stay alive until the whole forward
+    returns (a KV cache: ``K`` and ``V`` in the layer's output dtype), ``retained_saved_elements``
+    is the part of it that is also in ``saved_extra_elements`` (one storage). Kept from the layer
+    to the end of the forward at inference and to the end of the step in training.
+
+    ``attention``: the layer is a ``scaled_dot_product_attention`` call (:class:`AttentionCall`);
+    the saved fields above are then those of the fused kernels, and the memory model picks the
+    kernel as PyTorch's CUDA dispatcher would for the dtype.
+
+    >>> MemoryContract(saved_inputs=(0,)).saved_outputs
+    ()
+    """
+
     saved_inputs: tuple[int, ...] | None = None
     saved_outputs: tuple[int, ...] = ()
     saved_extra_elements: int = 0
@@ -95,6 +111,31 @@ class Analysis:
     retained_elements: int = 0
     retained_saved_elements: int = 0
     inplace: bool = False
+    attention: AttentionCall | None = None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything a layer computes for one set of input shapes.
+
+    Each count is a :class:`Term` (formula and value together) or ``None`` for zero.
+    ``shape_terms`` explain each output dimension. ``other_ops`` counts work that is not a
+    multiply-add of a convolution/matmul (bias adds, normalisation, activations, pooling
+    comparisons) under the rule the layer documents. ``windows`` (one per spatial axis)
+    drive the receptive field; ``None`` keeps it if ``preserves_spatial``, else ends it.
+    ``memory``: what the op keeps for backward, its working memory and what outlives it
+    (:class:`MemoryContract`; the default: every input saved, nothing else).
+    """
+
+    outputs: tuple[Shape, ...]
+    shape_terms: tuple[Term, ...] = ()
+    weights: Term | None = None
+    biases: Term | None = None
+    non_trainable_params: Term | None = None
+    buffers: Term | None = None
+    multiply_adds: Term | None = None
+    other_ops: Term | None = None
+    memory: MemoryContract = field(default_factory=MemoryContract)
     windows: tuple[Window, ...] | None = None
     extra_terms: tuple[Term, ...] = field(default=())
 

@@ -93,13 +93,13 @@ def check(layer, module, shape, inplace=False):
     assert rec.multiply_adds == 0 == counter.get_total_flops()
     assert rec.saved_elements == total
     a = rec.analysis
-    assert a.inplace == inplace == (y.untyped_storage().data_ptr() == x_in.untyped_storage().data_ptr())
+    assert a.memory.inplace == inplace == (y.untyped_storage().data_ptr() == x_in.untyped_storage().data_ptr())
     ours = set()
-    if a.saved_inputs is None or a.saved_inputs:
+    if a.memory.saved_inputs is None or a.memory.saved_inputs:
         ours.add("input")
-    if a.saved_outputs:
+    if a.memory.saved_outputs:
         ours.add("input" if inplace else "output")
-    if a.saved_extra_elements:
+    if a.memory.saved_extra_elements:
         ours.add("extra")
     assert ours == kinds
     return rec

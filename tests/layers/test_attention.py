@@ -206,10 +206,10 @@ def test_eager_attention_saves_what_transformers_gpt2_eager_attention_saves(drop
     # GPT2Attention = c_attn (saves its input x: excluded) -> attention core -> c_proj (saves its input)
     layer = ScaledDotProductAttention(heads, causal=True, dropout=dropout)
     a = analyze_layer("attn", layer, ((n, seq, 3 * heads * d),)).analysis
-    assert a.saved_inputs == ()  # eager keeps head copies, not the packed c_attn output
+    assert a.memory.saved_inputs == ()  # eager keeps head copies, not the packed c_attn output
     core_out = n * seq * heads * d  # c_proj's saved input
-    assert got.get("float32", 0) == 4 * (a.saved_extra_elements + core_out)
-    assert got.get("bool", 0) == a.saved_extra_bytes == (n * heads * seq * seq if dropout else 0)
+    assert got.get("float32", 0) == 4 * (a.memory.saved_extra_elements + core_out)
+    assert got.get("bool", 0) == a.memory.saved_extra_bytes == (n * heads * seq * seq if dropout else 0)
 
 
 def test_sdpa_attention_saves_inputs_output_and_logsumexp():
@@ -229,11 +229,11 @@ def test_sdpa_attention_saves_inputs_output_and_logsumexp():
         torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
     layer = ScaledDotProductAttention(heads, causal=True, implementation="sdpa")
     a = analyze_layer("attn", layer, ((n, seq, heads * d),) * 3).analysis
-    assert a.saved_inputs is None  # q, k, v themselves
-    assert sizes == {"torch.float32": 4 * a.saved_extra_elements}  # output + log-sum-exp
-    assert a.saved_float32_elements == n * heads * seq  # the log-sum-exp
+    assert a.memory.saved_inputs is None  # q, k, v themselves
+    assert sizes == {"torch.float32": 4 * a.memory.saved_extra_elements}  # output + log-sum-exp
+    assert a.memory.saved_float32_elements == n * heads * seq  # the log-sum-exp
     assert [t.value for t in a.extra_terms if t.name == "saved_float32_elements"] == [n * heads * seq]
-    assert a.workspace_elements == a.workspace_float32_elements == 0  # fused kernels: no N*H*L*S tensor
+    assert a.memory.workspace_elements == a.memory.workspace_float32_elements == 0  # fused kernels: no N*H*L*S tensor
 
 
 def test_attention_implementation_is_checked():
@@ -274,9 +274,9 @@ def test_eager_attention_workspace_is_what_transformers_eager_attention_holds_at
                 m.__exit__(None, None, None)
     a = analyze_layer("attn", ScaledDotProductAttention(heads, causal=True), ((n, seq, 3 * heads * d),)).analysis
     scores = n * heads * seq * seq
-    assert a.workspace_elements == a.workspace_float32_elements == 2 * scores
+    assert a.memory.workspace_elements == a.memory.workspace_float32_elements == 2 * scores
     # float32 under autocast, the activation dtype (here float32) without: 4 bytes either way
-    assert alloc.peak - before == 2 * block_bytes(4 * scores) == block_bytes(4 * a.workspace_float32_elements)
+    assert alloc.peak - before == 2 * block_bytes(4 * scores) == block_bytes(4 * a.memory.workspace_float32_elements)
     assert out.shape == (n, seq, heads, d)  # transposed back, before the caller merges the heads
 
 
@@ -326,7 +326,7 @@ def test_kv_cache_retains_contiguous_keys_and_values_of_kv_heads_as_transformers
         assert k.untyped_storage() is not v.untyped_storage()
         assert tuple(k.shape) == (n, kv_heads, seq, d)
         elements = (k.untyped_storage().nbytes() + v.untyped_storage().nbytes()) // k.element_size()
-        assert elements == a.retained_elements == 2 * n * seq * kv_heads * d
+        assert elements == a.memory.retained_elements == 2 * n * seq * kv_heads * d
 
 
 @pytest.mark.parametrize(("heads", "kv_heads"), [(4, 4), (4, 2)])
@@ -347,17 +347,19 @@ def test_kv_cache_in_training_is_the_saved_keys_and_values_unless_repeated(heads
     for layer in cache:
         in_saved = {layer.keys.untyped_storage()._cdata in saved, layer.values.untyped_storage()._cdata in saved}
         assert in_saved == {kv_heads == heads}
-    assert a.retained_saved_elements == (a.retained_elements if kv_heads == heads else 0)
+    assert a.memory.retained_saved_elements == (a.memory.retained_elements if kv_heads == heads else 0)
 
 
 def test_kv_cache_changes_no_count_and_sdpa_keeps_it_apart():
     shape = [(16, 3 * 4 * 8)]
     plain = _an(ScaledDotProductAttention(4, causal=True), shape, batch_size=2)
     cached = _an(ScaledDotProductAttention(4, causal=True, kv_cache=True), shape, batch_size=2)
-    assert plain.retained_elements == 0
-    assert cached.retained_elements == cached.retained_saved_elements == 2 * 2 * 16 * 4 * 8
-    for f in ("multiply_adds", "other_ops", "weights", "saved_extra_elements", "workspace_elements"):
+    assert plain.memory.retained_elements == 0
+    assert cached.memory.retained_elements == cached.memory.retained_saved_elements == 2 * 2 * 16 * 4 * 8
+    for f in ("multiply_adds", "other_ops", "weights"):
         assert getattr(plain, f) == getattr(cached, f)
+    for f in ("saved_extra_elements", "workspace_elements"):
+        assert getattr(plain.memory, f) == getattr(cached.memory, f)
     sdpa = _an(ScaledDotProductAttention(4, causal=True, implementation="sdpa", kv_cache=True), shape,
                          batch_size=2)
-    assert sdpa.retained_elements == cached.retained_elements and sdpa.retained_saved_elements == 0
+    assert sdpa.memory.retained_elements == cached.memory.retained_elements and sdpa.memory.retained_saved_elements == 0

@@ -44,7 +44,7 @@ def assert_view_matches(layer, fn, shape):
     assert rec.output_shape == tuple(y.shape)
     assert rec.saved_elements == elems == 0 and rec.saved_extra_bytes == other == 0
     assert rec.params == rec.buffers == rec.multiply_adds == rec.other_ops == counter.get_total_flops() == 0
-    assert rec.analysis.inplace and y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+    assert rec.analysis.memory.inplace and y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
     return rec
 
 
@@ -154,7 +154,7 @@ def test_dropout_saves_what_torch_saves(name, data, p, inplace):
     elems, other, y = saved_storages(module, x)
     assert rec.output_shape == tuple(y.shape)
     assert rec.params == rec.buffers == rec.other_ops == rec.multiply_adds == 0
-    assert rec.analysis.inplace == (y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr())
+    assert rec.analysis.memory.inplace == (y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr())
     if name == "Dropout":
         # CUDA's fused native_dropout keeps a bool mask (1 byte per element), which netsize
         # models; the CPU path here keeps a float noise tensor with the same element count.
@@ -171,7 +171,7 @@ def test_dropout_without_probability_saves_nothing():
 
 def test_dropout2d_channels_last_counts_sample_channels():
     rec = analyze_layer("d", layers.Dropout2d(0.5), ((2, 7, 7, 16),), LAST)
-    assert rec.analysis.saved_extra_elements == 2 * 16
+    assert rec.analysis.memory.saved_extra_elements == 2 * 16
     assert "saved noise elements = N*C = 2*16 = 32" in explain_record(rec)
 
 

@@ -214,9 +214,9 @@ def test_new_gelu_saves_what_transformers_new_gelu_activation_saves(autocast):
             act(xin)
     a = analyze_layer("act", NewGELU(), ((*shape,),)).analysis
     n = 2 * 5 * 12
-    fp32 = a.saved_float32_elements
+    fp32 = a.memory.saved_float32_elements
     assert [t.value for t in a.extra_terms if t.name == "saved_float32_elements"] == [fp32]
-    assert a.saved_inputs == (0,) and a.saved_extra_elements == 3 * n == fp32
+    assert a.memory.saved_inputs == (0,) and a.memory.saved_extra_elements == 3 * n == fp32
     # its input in its own dtype + the float32 part (all float32 without autocast)
     assert sum(seen.values()) == n * low.itemsize + 4 * fp32
     # counts are tanh-GELU's

@@ -26,7 +26,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
                    choices=OPTIMIZER_CHOICES, help="optimizer (default adam)")
     p.add_argument("--dtype", default="float32", help="parameter dtype (default float32)")
     p.add_argument("--autocast", default=None, help="mixed precision: bfloat16 or float16")
-    p.add_argument("--checkpointing", action="store_true", help="activation checkpointing per top-level block")
+    p.add_argument("--checkpointing", action="store_true",
+                   help="activation checkpointing: each transformer layer / block of a stage, "
+                   "checkpoint_sequential segments of a plain layer sequence")
+    p.add_argument("--checkpoint-segments", type=int, default=None, metavar="N",
+                   help="segments of checkpoint_sequential for a plain layer sequence (default sqrt(length))")
     p.add_argument("--layers", action="store_true", help="also print the per-layer activation breakdown")
     add_format(p)
     add_lang(p)
@@ -49,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             optimizer=args.optimizer,
             autocast=args.autocast,
-            checkpointing=args.checkpointing,
+            checkpointing=args.checkpointing or args.checkpoint_segments is not None,
             seq_len=args.seq_len,
+            checkpoint_segments=args.checkpoint_segments,
         )
     except NetsizeError as err:  # a layer that does not fit: name its spec line, as summary does
         raise located(target, err) from None

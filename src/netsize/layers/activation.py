@@ -43,7 +43,7 @@ from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer
+from netsize._layer import Analysis, Context, Layer, MemoryContract
 from netsize._registry import register_layer
 from netsize._shape import CHANNELS_LAST, Shape, elements, shape_str
 from netsize._term import Term, message, prod_str
@@ -136,10 +136,12 @@ class _Elementwise(Layer):
         return Analysis(
             outputs=(x,),
             other_ops=ops,
-            saved_inputs=(0,) if saves == _INPUT else (),
-            saved_outputs=(0,) if saves == _OUTPUT else (),
-            saved_extra_elements=n if saves == _COPY else 0,
-            inplace=inplace,
+            memory=MemoryContract(
+                saved_inputs=(0,) if saves == _INPUT else (),
+                saved_outputs=(0,) if saves == _OUTPUT else (),
+                saved_extra_elements=n if saves == _COPY else 0,
+                inplace=inplace,
+            ),
         )
 
 
@@ -241,7 +243,7 @@ class PReLU(_Elementwise):
             outputs=base.outputs,
             weights=weights,
             other_ops=base.other_ops,
-            saved_inputs=base.saved_inputs,
+            memory=MemoryContract(saved_inputs=base.memory.saved_inputs),
         )
 
 
@@ -432,7 +434,7 @@ class GLU(Layer):
             outputs=(out,),
             shape_terms=(Term("O_dim", size // 2, "I/2", f"{size}/2"),),
             other_ops=Term("other_ops", 4 * n, "out_elements*4 (a*sigmoid(b))", prod_str(*out, 4)),
-            saved_inputs=(0,),
+            memory=MemoryContract(saved_inputs=(0,)),
         )
 
 
@@ -470,8 +472,7 @@ class Softmax(Layer):
         return Analysis(
             outputs=(x,),
             other_ops=_ops_term(n, 3, "exp, sum, divide", x),
-            saved_inputs=(),
-            saved_outputs=(0,),
+            memory=MemoryContract(saved_inputs=(), saved_outputs=(0,)),
             extra_terms=extra,
         )
 
@@ -500,4 +501,5 @@ class LogSoftmax(Layer):
             "elements*3 + rows (exp, sum, subtract; log per row)",
             f"{prod_str(*x)}*3 + {rows}",
         )
-        return Analysis(outputs=(x,), other_ops=ops, saved_inputs=(), saved_outputs=(0,), extra_terms=extra)
+        memory = MemoryContract(saved_inputs=(), saved_outputs=(0,))
+        return Analysis(outputs=(x,), other_ops=ops, memory=memory, extra_terms=extra)

@@ -28,10 +28,10 @@ Work rule (stated once, used by every attention layer here):
     the inputs (q, k, v), the kernel's output ``N*H*L*d_v`` and its log-sum-exp ``N*H*L``
     (float32).
 
-  ``Analysis.saved_float32_elements`` is the part of ``saved_extra_elements`` that stays float32
+  ``MemoryContract.saved_float32_elements`` is the part of ``saved_extra_elements`` that stays float32
   under autocast (eager: the probabilities; sdpa: the log-sum-exp); an extra term of the same
   name shows it in the explanation.
-- Working memory (``Analysis.workspace_elements``), eager only: the op sequence of
+- Working memory (``MemoryContract.workspace_elements``), eager only: the op sequence of
   ``eager_attention_forward`` for a causal layer is ``A = q @ k^T``, ``B = A * scaling``,
   ``C = B + mask``, ``D = softmax(C)``, ``E = D.to(v.dtype)``, dropout, ``E @ v``; each
   ``N*H*L*S`` result is made while its operand is still alive, so two of them coexist at every
@@ -46,7 +46,7 @@ Work rule (stated once, used by every attention layer here):
   concatenated into a ``DynamicCache`` (``torch.cat``: contiguous copies, ``H_kv`` heads, before
   any grouped-query repetition), ``2*N*S*H_kv*d`` elements with ``d_v = d``
   (:func:`kv_cache_elements`), alive until the model's output is dropped:
-  ``Analysis.retained_elements``. Eager attention's matmuls then read (and autograd saves) the
+  ``MemoryContract.retained_elements``. Eager attention's matmuls then read (and autograd saves) the
   cached tensors themselves when ``H_kv = H`` (``repeat_kv`` is a no-op), so the cache is the
   saved key and value copies (``retained_saved_elements``); with ``H_kv < H`` the saved copies
   are the repeated ones and the cache is apart. No change to parameters or work.
@@ -58,7 +58,7 @@ from dataclasses import dataclass
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer, required
+from netsize._layer import Analysis, AttentionCall, Context, Layer, MemoryContract, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, shape_str
 from netsize._term import Term, prod_str
@@ -237,7 +237,7 @@ class ScaledDotProductAttention(Layer):
     ``scaled_dot_product_attention`` kernels); see the module docstring. Counts of work do not
     depend on it.
     ``kv_cache``: the keys and values are kept in a KV cache until the forward returns
-    (transformers' ``use_cache``): ``Analysis.retained_elements = 2*N*S*H_kv*d``; counts of work
+    (transformers' ``use_cache``): ``MemoryContract.retained_elements = 2*N*S*H_kv*d``; counts of work
     and parameters do not depend on it.
     """
 
@@ -336,14 +336,20 @@ class ScaledDotProductAttention(Layer):
             shape_terms=shape_terms,
             multiply_adds=macs,
             other_ops=_sum_ops(ops),
-            saved_inputs=saved_inputs,
-            saved_extra_elements=saved,
-            saved_extra_bytes=mask_bytes,
-            saved_float32_elements=fp32,
-            workspace_elements=workspace,
-            workspace_float32_elements=workspace,  # the C, D (mask add, softmax) moment: float32 under autocast
-            retained_elements=retained,
-            retained_saved_elements=retained_saved,
+            memory=MemoryContract(
+                saved_inputs=saved_inputs,
+                saved_extra_elements=saved,
+                saved_extra_bytes=mask_bytes,
+                saved_float32_elements=fp32,
+                workspace_elements=workspace,
+                workspace_float32_elements=workspace,  # the C, D (mask add, softmax) moment: float32 under autocast
+                retained_elements=retained,
+                retained_saved_elements=retained_saved,
+                attention=None if eager else AttentionCall(
+                    n, h, kvh, q_len, k_len, d, dv, causal=self.causal, dropout=self.dropout,
+                    has_mask=self.sliding_window is not None, enable_gqa=kvh != h,
+                ),
+            ),
             extra_terms=tuple(extra),
         )
 
@@ -358,6 +364,14 @@ class MultiheadAttention(Layer):
     ``E*E + E*kdim + E*vdim``), ``in_proj_bias 3*E`` and ``out_proj`` ``E*E + E`` with ``bias``;
     ``add_bias_kv`` adds ``bias_k``, ``bias_v`` (``E`` each) and one key position;
     ``add_zero_attn`` adds one zero key position. ``causal`` is ``is_causal`` at call time.
+    ``need_weights`` is the call's flag (PyTorch's default ``True``: matmul, softmax, matmul,
+    keeping the ``N*H*L*S`` probabilities); ``False`` (torchvision's ViT) runs
+    ``scaled_dot_product_attention``, whose fused kernels keep the projected q, k, v
+    ``N*(L + 2*S)*E``, their output ``N*L*E``, a float32 log-sum-exp ``N*H*L``; also kept: the
+    in-projections' inputs (batch first: copies of the transposed inputs, ``N*L*E`` for
+    self-attention; not the inputs themselves) and the output projection's input (heads merged:
+    a view of flash's output, a copy ``N*L*E`` of the memory-efficient kernel's,
+    ``AttentionCall.seq_first_output``).
     """
 
     embed_dim: int = required()
@@ -368,6 +382,7 @@ class MultiheadAttention(Layer):
     kdim: int | None = None
     vdim: int | None = None
     causal: bool = False
+    need_weights: bool = True
 
     kind = "MultiheadAttention"
     arity = None
@@ -419,6 +434,18 @@ class MultiheadAttention(Layer):
         if self.bias:
             ops.append(Term("other_ops", n * (2 * q_len + 2 * k_len) * e, "N*(2*L + 2*S)*E (bias adds)",
                             f"{n}*(2*{q_len} + 2*{k_len})*{e}"))
+        memory = MemoryContract(saved_extra_elements=scores + 3 * n * max(q_len, s_eff) * e)
+        if not self.need_weights:  # scaled_dot_product_attention: the fused kernels' saved set
+            lse = n * h * q_len
+            # batch first: the in-projections read transposed views, and the matmul copies them
+            copies = n * q_len * e if len(inputs) == 1 else n * (q_len * e + k_len * kd + v_len * vd)
+            memory = MemoryContract(
+                saved_inputs=(),
+                saved_extra_elements=copies + n * (q_len + 2 * s_eff) * e + n * q_len * e + lse,
+                saved_float32_elements=lse,
+                attention=AttentionCall(n, h, h, q_len, s_eff, d, d, causal=self.causal, seq_first_output=True),
+            )
+            extra.append(Term("saved_float32_elements", lse, "N*H*L (log-sum-exp)", prod_str(n, h, q_len)))
         shape_terms: tuple[Term, ...] = (Term("d", d, "E/H", f"{e}/{h}"),)
         if s_eff != k_len:
             shape_terms += (Term("S", s_eff, "S + add_bias_kv + add_zero_attn", f"{k_len} + {int(self.add_bias_kv)} + "
@@ -430,7 +457,7 @@ class MultiheadAttention(Layer):
             biases=_sum_terms("biases", biases),
             multiply_adds=_sum_terms("multiply_adds", [proj, core]),
             other_ops=_sum_ops(ops),
-            saved_extra_elements=scores + 3 * n * max(q_len, s_eff) * e,
+            memory=memory,
             extra_terms=tuple(extra),
         )
 
@@ -522,6 +549,8 @@ class GroupedQueryAttention(Layer):
             biases=_sum_terms("biases", bias_parts),
             multiply_adds=_sum_terms("multiply_adds", [proj, core]),
             other_ops=_sum_ops(ops),
-            saved_extra_elements=scores + n * (q_len * h * d + 2 * k_len * kvh * d + q_len * h * d),
+            memory=MemoryContract(
+                saved_extra_elements=scores + n * (q_len * h * d + 2 * k_len * kvh * d + q_len * h * d),
+            ),
             extra_terms=tuple(extra),
         )

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer, Window, required
+from netsize._layer import Analysis, Context, Layer, MemoryContract, Window, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, join_channels, shape_str, split_channels
 from netsize._term import Message, Term, floor_div_exact, message, prod_str
@@ -361,7 +361,7 @@ class _Conv(_ConvNd):
             biases=biases,
             multiply_adds=macs,
             other_ops=self._bias_adds(batch, out_spatial),
-            saved_inputs=(0,),
+            memory=MemoryContract(saved_inputs=(0,)),
             windows=windows,
             extra_terms=pad_terms,
         )
@@ -455,7 +455,7 @@ class _ConvTranspose(_ConvNd):
             biases=biases,
             multiply_adds=macs,
             other_ops=self._bias_adds(batch, out_spatial),
-            saved_inputs=(0,),
+            memory=MemoryContract(saved_inputs=(0,)),
             windows=None,
         )
 

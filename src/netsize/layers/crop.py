@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer, Window
+from netsize._layer import Analysis, Context, Layer, MemoryContract, Window
 from netsize._registry import register_layer
 from netsize._shape import Shape, join_channels, shape_str, split_channels
 from netsize._term import Term, message
@@ -80,7 +80,7 @@ class CenterCrop(Layer):
         return Analysis(
             outputs=(out,),
             shape_terms=tuple(terms),
-            saved_inputs=(),
+            memory=MemoryContract(saved_inputs=()),
             windows=tuple(windows),
             extra_terms=tuple(extra),
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netsize._errors import NetsizeError
-from netsize._layer import Analysis, Context, Layer, required
+from netsize._layer import Analysis, Context, Layer, MemoryContract, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -52,8 +52,7 @@ class Embedding(Layer):
             outputs=((*x, d),),
             shape_terms=(Term("O_D", d, "D", str(d)),),
             weights=Term("weights", v * d, "V*D", prod_str(v, d)),
-            saved_inputs=(),
-            saved_extra_bytes=_INDEX_BYTES * elements(x),
+            memory=MemoryContract(saved_inputs=(), saved_extra_bytes=_INDEX_BYTES * elements(x)),
         )
 
 
@@ -92,8 +91,7 @@ class PositionalEmbedding(Layer):
             outputs=((n, s, d),),
             shape_terms=(Term("O_D", d, "D", str(d)),),
             weights=Term("weights", p * d, "P*D", prod_str(p, d)),
-            saved_inputs=(),
-            saved_extra_bytes=_INDEX_BYTES * n * s,
+            memory=MemoryContract(saved_inputs=(), saved_extra_bytes=_INDEX_BYTES * n * s),
         )
 
 
@@ -133,7 +131,7 @@ class SinusoidalPositionalEncoding(Layer):
             outputs=(x,),
             buffers=buffers,
             other_ops=Term("other_ops", elements(x), "N*S*D (adds)", prod_str(*x)),
-            saved_inputs=(),
+            memory=MemoryContract(saved_inputs=()),
         )
 
 
@@ -170,6 +168,5 @@ class RelativePositionBias(Layer):
         return Analysis(
             outputs=((1, h, q_len, k_len),),
             weights=Term("weights", b * h, "B*H", prod_str(b, h)),
-            saved_inputs=(),
-            saved_extra_bytes=_INDEX_BYTES * q_len * k_len,
+            memory=MemoryContract(saved_inputs=(), saved_extra_bytes=_INDEX_BYTES * q_len * k_len),
         )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from netsize._errors import NetsizeError
-from netsize._layer import Analysis, Context, Layer, required
+from netsize._layer import Analysis, Context, Layer, MemoryContract, required
 from netsize._registry import register_layer
 from netsize._shape import CHANNELS_LAST, Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -71,8 +71,7 @@ class _Elementwise(Layer):
         return Analysis(
             outputs=(out,),
             other_ops=ops,
-            saved_inputs=None if self.saves and k > 1 else (),
-            saved_extra_elements=extra,
+            memory=MemoryContract(saved_inputs=None if self.saves and k > 1 else (), saved_extra_elements=extra),
         )
 
 
@@ -191,7 +190,7 @@ class Concat(Layer):
         out = (*inputs[0][:a], sum(sizes), *inputs[0][a + 1 :])
         sym = " + ".join(f"I_{j + 1}" for j in range(len(sizes)))
         term = Term(f"O_{a}", sum(sizes), sym, " + ".join(map(str, sizes)))
-        return Analysis(outputs=(out,), shape_terms=(term,), saved_inputs=())
+        return Analysis(outputs=(out,), shape_terms=(term,), memory=MemoryContract(saved_inputs=()))
 
 
 def _pieces(size: int, piece: int | None, sizes: Sequence[int], a: int, x: Shape) -> Analysis:
@@ -204,7 +203,7 @@ def _pieces(size: int, piece: int | None, sizes: Sequence[int], a: int, x: Shape
             Term(f"O_{a}[{j}]", s, "min(S, I - j*S)", f"min({piece}, {size} - {j}*{piece})")
             for j, s in enumerate(sizes)
         )
-    return Analysis(outputs=outs, shape_terms=terms, saved_inputs=())
+    return Analysis(outputs=outs, shape_terms=terms, memory=MemoryContract(saved_inputs=()))
 
 
 @register_layer("split")
@@ -273,4 +272,6 @@ class Chunk(Layer):
         count = -(-size // piece)
         chunk = Term("S", piece, "ceil(I/chunks)", f"ceil({size}/{self.chunks})")
         a_ = _pieces(size, piece, [min(piece, size - j * piece) for j in range(count)], a, x)
-        return Analysis(outputs=a_.outputs, shape_terms=(chunk, *a_.shape_terms), saved_inputs=())
+        return Analysis(
+            outputs=a_.outputs, shape_terms=(chunk, *a_.shape_terms), memory=MemoryContract(saved_inputs=())
+        )

@@ -29,7 +29,7 @@ from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import KERAS, Analysis, Context, Layer, required
+from netsize._layer import KERAS, Analysis, Context, Layer, MemoryContract, required
 from netsize._registry import register_layer
 from netsize._shape import CHANNELS_LAST, Shape, elements, shape_str
 from netsize._term import Term, message, prod_str
@@ -128,8 +128,7 @@ class _NormBase(Layer):
             non_trainable_params=non_trainable,
             buffers=buffers,
             other_ops=ops,
-            saved_inputs=(0,),
-            saved_extra_elements=saved_extra,
+            memory=MemoryContract(saved_inputs=(0,), saved_extra_elements=saved_extra),
         )
 
 
@@ -310,8 +309,7 @@ class LayerNorm(Layer):
             weights=weights,
             biases=biases,
             other_ops=ops,
-            saved_inputs=(0,),
-            saved_extra_elements=2 * rows,
+            memory=MemoryContract(saved_inputs=(0,), saved_extra_elements=2 * rows),
             extra_terms=(Term("rows", rows, "elements/prod(normalized_shape)", f"{elements(x)}/{size}"),),
         )
 
@@ -369,8 +367,7 @@ class GroupNorm(Layer):
             weights=weights,
             biases=biases,
             other_ops=ops,
-            saved_inputs=(0,),
-            saved_extra_elements=2 * x[0] * self.num_groups,
+            memory=MemoryContract(saved_inputs=(0,), saved_extra_elements=2 * x[0] * self.num_groups),
         )
 
 
@@ -413,6 +410,5 @@ class RMSNorm(Layer):
             outputs=(x,),
             weights=weights,
             other_ops=ops,
-            saved_inputs=(0,),
-            saved_extra_elements=rows + (n if self.elementwise_affine else 0),
+            memory=MemoryContract(saved_inputs=(0,), saved_extra_elements=rows + (n if self.elementwise_affine else 0)),
         )

@@ -20,7 +20,7 @@ from math import prod
 from typing import Any, ClassVar
 
 from netsize._errors import NetsizeError
-from netsize._layer import Analysis, Context, Layer, Window, required
+from netsize._layer import Analysis, Context, Layer, MemoryContract, Window, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, join_channels, split_channels
 from netsize._term import Term, prod_str
@@ -158,8 +158,10 @@ class _Pool(Layer):
             outputs=self._outputs(out_shape),
             shape_terms=tuple(terms),
             other_ops=_ops_term(self.is_max, batch, channels, out, kernel),
-            saved_inputs=(0,),
-            saved_extra_bytes=_INDEX_BYTES * elements(out_shape) if self.is_max else 0,
+            memory=MemoryContract(
+                saved_inputs=(0,),
+                saved_extra_bytes=_INDEX_BYTES * elements(out_shape) if self.is_max else 0,
+            ),
             windows=tuple(windows),
             extra_terms=tuple(pad_terms),
         )
@@ -350,8 +352,10 @@ class _Adaptive(Layer):
             outputs=self._outputs(out_shape),
             shape_terms=tuple(terms),
             other_ops=ops,
-            saved_inputs=(0,),
-            saved_extra_bytes=_INDEX_BYTES * elements(out_shape) if self.is_max else 0,
+            memory=MemoryContract(
+                saved_inputs=(0,),
+                saved_extra_bytes=_INDEX_BYTES * elements(out_shape) if self.is_max else 0,
+            ),
             windows=None,
             extra_terms=tuple(bin_terms),
         )
@@ -466,8 +470,7 @@ class _Global(Layer):
         return Analysis(
             outputs=(out_shape,),
             other_ops=ops,
-            saved_inputs=(0,) if self.is_max else (),
-            saved_outputs=(0,) if self.is_max else (),
+            memory=MemoryContract(saved_inputs=(0,) if self.is_max else (), saved_outputs=(0,) if self.is_max else ()),
             windows=None,
         )
 

@@ -43,7 +43,7 @@ from typing import Any
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import KERAS, Analysis, Context, Layer, required
+from netsize._layer import KERAS, Analysis, Context, Layer, MemoryContract, required
 from netsize._registry import register_layer
 from netsize._shape import Shape, shape_str
 from netsize._term import Term, message
@@ -211,10 +211,12 @@ def _analyze(
         biases=biases,
         multiply_adds=macs,
         other_ops=other,
-        saved_inputs=None,
-        saved_outputs=(0,),
-        saved_extra_elements=saved.value,
-        saved_extra_bytes=mask_bytes,
+        memory=MemoryContract(
+            saved_inputs=None,
+            saved_outputs=(0,),
+            saved_extra_elements=saved.value,
+            saved_extra_bytes=mask_bytes,
+        ),
         extra_terms=(per_step, saved),
     )
 

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer
+from netsize._layer import Analysis, Context, Layer, MemoryContract
 from netsize._registry import register_layer
 from netsize._shape import CHANNELS_LAST, Shape, elements, shape_str
 from netsize._term import Term, message, prod_str
@@ -71,7 +71,7 @@ def _dim(dim: int, rank: int, what: str = "dim") -> int:
 
 
 def _view(out: Shape, terms: tuple[Term, ...] = ()) -> Analysis:
-    return Analysis(outputs=(out,), shape_terms=terms, saved_inputs=(), inplace=True)
+    return Analysis(outputs=(out,), shape_terms=terms, memory=MemoryContract(saved_inputs=(), inplace=True))
 
 
 @register_layer("identity")
@@ -241,7 +241,8 @@ class _Dropout(Layer):
         if self.per_channel and len(x) < 2:
             raise NetsizeError(f"needs a channel axis (N, C, ...) but receives {shape_str(x)}")
         if self.p == 0:
-            return Analysis(outputs=(x,), saved_inputs=(), inplace=True)  # returns the input itself
+            # returns the input itself
+            return Analysis(outputs=(x,), memory=MemoryContract(saved_inputs=(), inplace=True))
         inplace = self.inplace and self.honours_inplace
         if self.per_channel:
             c = x[-1] if ctx.layout == CHANNELS_LAST else x[1]
@@ -252,13 +253,16 @@ class _Dropout(Layer):
             note = message("note.dropout.mask", count=count)
             term = Term("saved_mask_bytes", count, "elements*1 B", f"{prod_str(*x)}*1", (note,))
             return Analysis(
-                outputs=(x,), saved_inputs=(), saved_extra_bytes=count, inplace=inplace, extra_terms=(term,)
+                outputs=(x,),
+                memory=MemoryContract(saved_inputs=(), saved_extra_bytes=count, inplace=inplace),
+                extra_terms=(term,),
             )
         note = message("note.dropout.noise", count=count)
         sym = "N*C" if self.per_channel else "elements"
         sub = f"{x[0]}*{count // x[0]}" if self.per_channel else prod_str(*x)
         term = Term("saved_noise_elements", count, sym, sub, (note,))
-        return Analysis(outputs=(x,), saved_inputs=(), saved_extra_elements=count, inplace=inplace, extra_terms=(term,))
+        memory = MemoryContract(saved_inputs=(), saved_extra_elements=count, inplace=inplace)
+        return Analysis(outputs=(x,), memory=memory, extra_terms=(term,))
 
 
 @register_layer("dropout")

@@ -28,7 +28,7 @@ from math import prod
 from typing import ClassVar
 
 from netsize._errors import NetsizeError
-from netsize._layer import Analysis, Context, Layer
+from netsize._layer import Analysis, Context, Layer, MemoryContract
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -62,7 +62,7 @@ def _axis(axis: int, rank: int, what: str = "axis") -> int:
 
 
 def _view(out: Shape) -> Analysis:
-    return Analysis(outputs=(out,), saved_inputs=())
+    return Analysis(outputs=(out,), memory=MemoryContract(saved_inputs=()))
 
 
 @register_layer("parameter")
@@ -90,7 +90,10 @@ class Parameter(Layer):
     def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
         n = elements(self.shape) if self.count is None else self.count
         sub = prod_str(*self.shape) if self.count is None else str(n)
-        return Analysis(outputs=(self.shape,), weights=Term("weights", n, "elements", sub or "1"), saved_inputs=())
+        return Analysis(
+            outputs=(self.shape,), weights=Term("weights", n, "elements", sub or "1"),
+            memory=MemoryContract(saved_inputs=()),
+        )
 
 
 @register_layer("constant")
@@ -112,7 +115,7 @@ class Constant(Layer):
         object.__setattr__(self, "shape", tuple(self.shape))
 
     def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
-        return Analysis(outputs=(self.shape,), saved_inputs=())
+        return Analysis(outputs=(self.shape,), memory=MemoryContract(saved_inputs=()))
 
 
 @register_layer("transpose")
@@ -307,7 +310,8 @@ class Tile(Layer):
         (x,) = inputs
         if len(self.repeats) != len(x):
             raise NetsizeError(f"repeats {list(self.repeats)} must give one count per axis of {shape_str(x)}")
-        return Analysis(outputs=(tuple(d * r for d, r in zip(x, self.repeats, strict=True)),), saved_inputs=())
+        out = tuple(d * r for d, r in zip(x, self.repeats, strict=True))
+        return Analysis(outputs=(out,), memory=MemoryContract(saved_inputs=()))
 
 
 @register_layer("pad")
@@ -329,7 +333,7 @@ class Pad(Layer):
         out = list(x)
         for j, a in enumerate(axes):
             out[a] += self.pads[j] + self.pads[j + len(axes)]
-        return Analysis(outputs=(tuple(out),), saved_inputs=())
+        return Analysis(outputs=(tuple(out),), memory=MemoryContract(saved_inputs=()))
 
 
 @register_layer("reduce")
@@ -410,7 +414,7 @@ class Resize(Layer):
         resized = sum(1 for a, b in zip(x, out, strict=True) if a != b)
         per = 0 if self.mode == "nearest" else resized
         ops = Term("other_ops", elements(out) * per, f"out_elements*{per}", prod_str(*out, per))
-        return Analysis(outputs=(out,), other_ops=ops if per else None, saved_inputs=())
+        return Analysis(outputs=(out,), other_ops=ops if per else None, memory=MemoryContract(saved_inputs=()))
 
 
 @register_layer("einsum")
@@ -510,5 +514,5 @@ class Standardize(Layer):
                 "non_trainable_params", 2 * f + 1, "2*F + 1", f"2*{f} + 1"
             ),
             other_ops=Term("other_ops", 2 * elements(x), "2*elements", f"2*{prod_str(*x)}"),
-            saved_inputs=(),
+            memory=MemoryContract(saved_inputs=()),
         )

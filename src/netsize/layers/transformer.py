@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer, required, value
+from netsize._layer import Analysis, Context, Layer, MemoryContract, required, value
 from netsize._network import Graph, Network
 from netsize._registry import layer_type, register_layer
 from netsize._shape import Shape, elements, shape_str
@@ -104,7 +104,7 @@ class FeedForward(Layer):
                 f"a*rows*F ({self.activation}, a = {a})" + (" + rows*(F + D) (bias adds)" if self.bias else ""),
                 f"{a}*{rows}*{f}" + (f" + {rows}*({f} + {d})" if self.bias else ""),
             ),
-            saved_extra_elements=2 * rows * f,
+            memory=MemoryContract(saved_extra_elements=2 * rows * f),
         )
 
 
@@ -145,7 +145,7 @@ class GatedFeedForward(Layer):
                 + (" + rows*(2*F + D) (bias adds)" if self.bias else ""),
                 f"{a}*{rows}*{f} + {rows}*{f}" + (f" + {rows}*(2*{f} + {d})" if self.bias else ""),
             ),
-            saved_extra_elements=4 * rows * f,
+            memory=MemoryContract(saved_extra_elements=4 * rows * f),
         )
 
 
@@ -225,7 +225,7 @@ class MixtureOfExperts(Layer):
                 " + 2*k*rows*D (combine)",
                 f"5*{rows}*{e} + {rows}*{e} + {hidden} + 2*{k}*{rows}*{d}",
             ),
-            saved_extra_elements=rows * e + k * rows * (d + 2 * f),
+            memory=MemoryContract(saved_extra_elements=rows * e + k * rows * (d + 2 * f)),
             extra_terms=extra,
         )
 
@@ -244,7 +244,7 @@ class TakeToken(Layer):
         (x,) = inputs
         if len(x) < 2 or not -x[1] <= self.index < x[1]:
             raise NetsizeError(f"token {self.index} is outside a sequence of shape {shape_str(x)}")
-        return Analysis(outputs=((x[0], *x[2:]),), saved_inputs=())
+        return Analysis(outputs=((x[0], *x[2:]),), memory=MemoryContract(saved_inputs=()))
 
 
 @register_layer("bias_add")
@@ -271,7 +271,7 @@ class BiasAdd(Layer):
             outputs=(x,),
             biases=Term("biases", self.features, "F", str(self.features)),
             other_ops=Term("other_ops", elements(x), "elements (adds)", prod_str(*x)) if self.used else None,
-            saved_inputs=(),
+            memory=MemoryContract(saved_inputs=()),
         )
 
 
@@ -283,7 +283,7 @@ class NewGELU(Layer):
     not ``nn.GELU(approximate="tanh")``'s one kernel. Same shape, 9 other ops per element, as
     tanh-GELU. Its backward keeps four tensors of the input's size, where the fused GELU keeps
     one: the input (``pow``), ``tanh(...)``, ``0.5*x`` and ``1 + tanh(...)``. Under autocast
-    ``pow`` runs in float32, so three of them are float32 (``Analysis.saved_float32_elements``,
+    ``pow`` runs in float32, so three of them are float32 (``MemoryContract.saved_float32_elements``,
     shown as an extra term of the same name)."""
 
     kind = "NewGELUActivation"
@@ -296,9 +296,7 @@ class NewGELU(Layer):
         return Analysis(
             outputs=(x,),
             other_ops=ops,
-            saved_inputs=(0,),
-            saved_extra_elements=3 * n,
-            saved_float32_elements=3 * n,
+            memory=MemoryContract(saved_inputs=(0,), saved_extra_elements=3 * n, saved_float32_elements=3 * n),
             extra_terms=(Term("saved_float32_elements", 3 * n, "3*elements (x, tanh, 1 + tanh)", prod_str(3, *x)),),
         )
 

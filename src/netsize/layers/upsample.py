@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer
+from netsize._layer import Analysis, Context, Layer, MemoryContract
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, join_channels, shape_str, split_channels
 from netsize._term import Message, Term, message, prod_str
@@ -129,7 +129,7 @@ class Upsample(Layer):
             f"out_elements*{taps} ({self.mode}: {taps} taps)",
             prod_str(*out, taps),
         )
-        return Analysis(outputs=(out,), shape_terms=tuple(terms), other_ops=ops, saved_inputs=())
+        return Analysis(outputs=(out,), shape_terms=tuple(terms), other_ops=ops, memory=MemoryContract(saved_inputs=()))
 
 
 @register_layer("upsamplingnearest2d")

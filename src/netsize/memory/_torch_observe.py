@@ -33,8 +33,9 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -42,7 +43,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 
-from netsize.memory import block_bytes
+from netsize.memory._attention_kernel import EFFICIENT, FLASH, MATH, sdpa_backend
+from netsize.memory._common import block_bytes
+from netsize.memory._cuda_workspace import cublas_workspace_bytes, cudnn_conv_workspace_bytes
+
+if TYPE_CHECKING:
+    from netsize.memory import MemoryReport
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
 
@@ -72,9 +78,10 @@ _PROMOTE = {"cat", "stack", "addcdiv", "addcmul", "atan2", "bilinear", "cross", 
 class _Autocast(TorchFunctionMode):
     """CUDA autocast, replayed on meta tensors (which have no autocast dispatch key)."""
 
-    def __init__(self, dtype: torch.dtype) -> None:
+    def __init__(self, dtype: torch.dtype, cache: bool = True) -> None:
         super().__init__()
         self.dtype = dtype
+        self.caching = cache
         self.cache: dict[int, torch.Tensor] = {}
 
     def __exit__(self, *exc: Any) -> Any:
@@ -84,7 +91,7 @@ class _Autocast(TorchFunctionMode):
     def _cast(self, x: Any, dtype: torch.dtype) -> Any:
         if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dtype in (dtype, torch.float64):
             return x
-        cacheable = dtype == self.dtype and x.dtype == torch.float32 and x.requires_grad and x.is_leaf
+        cacheable = self.caching and dtype == self.dtype and x.dtype == torch.float32 and x.requires_grad and x.is_leaf
         if cacheable and id(x) in self.cache:
             return self.cache[id(x)]
         y = x.to(dtype)
@@ -135,6 +142,119 @@ class _CudaDropout(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+class _CudaSdpa(TorchFunctionMode):
+    """``scaled_dot_product_attention`` as on a CUDA GPU: the kernel PyTorch's dispatcher would
+    pick (:func:`netsize.memory._attention_kernel.sdpa_backend`), run through its own aten op,
+    whose meta kernel and autograd formula keep what the CUDA kernel keeps (flash: output and a
+    float32 ``N*H*L`` log-sum-exp; memory-efficient: the same, padded to 32 queries, and the mask
+    as a bias). On the meta device the dispatcher would take the math path, which keeps the
+    ``N*H*L*S`` probabilities."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backends: list[str] = []  # the kernel of each call, in order (for tests and reports)
+
+    def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func is torch.nn.functional.scaled_dot_product_attention:
+            return self._sdpa(*args, **kwargs)
+        return func(*args, **kwargs)
+
+    def _sdpa(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        dropout_p: float = 0.0,
+        is_causal: bool = False,
+        scale: float | None = None,
+        enable_gqa: bool = False,
+    ) -> torch.Tensor:
+        backend = MATH
+        if query.dim() == key.dim() == value.dim() == 4 and query.device.type == "meta":
+            enabled = tuple(
+                b for b, on in ((FLASH, torch.backends.cuda.flash_sdp_enabled()),
+                                (EFFICIENT, torch.backends.cuda.mem_efficient_sdp_enabled()),
+                                (MATH, True)) if on
+            )  # fmt: skip
+            backend = sdpa_backend(
+                str(query.dtype).removeprefix("torch."),
+                heads=query.shape[1],
+                kv_heads=key.shape[1],
+                q_len=query.shape[2],
+                kv_len=key.shape[2],
+                head_dim=query.shape[3],
+                key_head_dim=key.shape[3],
+                value_head_dim=value.shape[3],
+                has_mask=attn_mask is not None,
+                causal=is_causal,
+                enable_gqa=enable_gqa,
+                storage_offsets=(query.storage_offset(), key.storage_offset(), value.storage_offset()),
+                enabled=enabled,
+            )
+            if any(t.stride(-1) != 1 for t in (query, key, value)):
+                backend = MATH
+        self.backends.append(backend)
+        if backend == FLASH:
+            return torch.ops.aten._scaled_dot_product_flash_attention(
+                query, key, value, dropout_p, is_causal, False, scale=scale
+            )[0]
+        if backend == EFFICIENT:
+            if key.shape[1] != query.shape[1]:  # grouped-query heads, repeated for the kernel
+                key = key.repeat_interleave(query.shape[1] // key.shape[1], dim=1)
+                value = value.repeat_interleave(query.shape[1] // value.shape[1], dim=1)
+            bias = attn_mask
+            if bias is not None:
+                if bias.dtype == torch.bool:  # CUDA turns a boolean mask into an additive one
+                    bias = torch.zeros(bias.shape, dtype=query.dtype, device=bias.device).masked_fill(
+                        bias.logical_not(), float("-inf")
+                    )
+                bias = bias.expand(query.shape[0], query.shape[1], query.shape[2], key.shape[2])
+            grad = torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value))
+            return torch.ops.aten._scaled_dot_product_efficient_attention(
+                query, key, value, bias, grad, dropout_p, is_causal, scale=scale
+            )[0]
+        return torch.nn.functional.scaled_dot_product_attention(
+            query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa
+        )
+
+
+@contextmanager
+def _composites_under_modes() -> Iterator[None]:
+    """Let the modes see the ops inside ``F.multi_head_attention_forward``.
+
+    That function hands itself to a torch-function mode as one call (its
+    ``has_torch_function`` check), and a mode runs what it handles with itself switched off, so
+    the in-projections, attention and dropout of ``nn.MultiheadAttention`` would run without the
+    autocast, dropout and attention-kernel emulation. ``torch.autograd.backward`` does the same,
+    so a checkpoint's recomputation inside backward would run without them. While observing, the
+    check answers no in those two modules (``F.multi_head_attention_forward`` is the only user of
+    the plain ``has_torch_function`` in ``torch.nn.functional``; ``backward`` and ``grad`` in
+    ``torch.autograd``), so they run their bodies with the modes on.
+    """
+    import sys
+
+    patches: list[tuple[Any, str, Any]] = [
+        (torch.nn.functional, "has_torch_function", lambda *args, **kwargs: False),
+        (torch.autograd, "has_torch_function", lambda *args, **kwargs: False),
+    ]
+    masking = sys.modules.get("transformers.masking_utils")
+    if masking is not None and hasattr(masking, "find_packed_sequence_indices"):
+        # transformers looks for packed sequences in the position ids when there is no KV cache
+        # (training with gradient checkpointing), a data-dependent test the meta device cannot
+        # answer; the batch netsize builds has positions 0..L-1, which are not packed
+        patches.append((masking, "find_packed_sequence_indices", lambda *args, **kwargs: None))
+    originals = [(m, name, getattr(m, name)) for m, name, _ in patches]
+    for m, name, value in patches:
+        setattr(m, name, value)
+    try:
+        yield
+    finally:
+        for m, name, original in originals:
+            setattr(m, name, original)
+
+
 # --- the caching allocator, replayed -------------------------------------------------------
 
 
@@ -148,6 +268,7 @@ class _Allocator(TorchDispatchMode):
         self.refs: dict[int, weakref.ref] = {}
         self.current = 0
         self.peak = 0
+        self.cudnn_workspace = 0  # the largest convolution workspace added to the peak
 
     def track(self, t: Any) -> None:
         if not isinstance(t, torch.Tensor) or t.device.type != self.device_type:
@@ -177,6 +298,14 @@ class _Allocator(TorchDispatchMode):
         out = func(*args, **(kwargs or {}))
         for t in tree_flatten(out)[0]:
             self.track(t)
+        if func is torch.ops.aten.convolution.default:
+            # cuDNN's scratch buffer, alive while the convolution runs (estimated: _cuda_workspace)
+            x, w, _bias, stride, _padding, dilation, transposed, _out_pad, groups = args[:9]
+            if not transposed:
+                ws = cudnn_conv_workspace_bytes(tuple(w.shape[2:]), tuple(stride), tuple(dilation), groups,
+                                                x.numel() * x.element_size())
+                self.peak = max(self.peak, self.current + ws)
+                self.cudnn_workspace = max(self.cudnn_workspace, ws)
         return out
 
 
@@ -208,6 +337,7 @@ class Observation:
     peak_inference_bytes: int = 0
     peak_backward_bytes: int = 0
     peak_optimizer_bytes: int = 0
+    cudnn_workspace_bytes: int = 0
 
     @property
     def activation_bytes(self) -> int:
@@ -281,12 +411,31 @@ def observe(
     loss_fn: Callable[[Any], Any] | None = None,
     checkpointing: bool = False,
     steps: int = 2,
+    checkpoint_segments: int | None = None,
 ) -> Observation:
     """Replay inference and ``steps`` training steps of ``model`` on the meta device.
 
     ``model`` must already be on the meta device (build it under ``torch.device("meta")``);
     ``make_batch()`` returns its input on the meta device (a tensor, tuple or dict of kwargs).
     """
+    undo_checkpointing = _enable_checkpointing(model, checkpoint_segments) if checkpointing else None
+    try:
+        with _composites_under_modes():
+            return _observe(model, make_batch, dtype, autocast, optimizer, loss_fn, steps)
+    finally:
+        if undo_checkpointing is not None:
+            undo_checkpointing()
+
+
+def _observe(
+    model: Any,
+    make_batch: Callable[[], Any],
+    dtype: str,
+    autocast: str | None,
+    optimizer: str,
+    loss_fn: Callable[[Any], Any] | None,
+    steps: int,
+) -> Observation:
     loss_fn = loss_fn or default_loss
     tdtype = DTYPES[dtype]
     model = model.to(dtype=tdtype) if tdtype != torch.float32 else model
@@ -297,8 +446,6 @@ def observe(
     for t in [*all_params, *model.buffers()]:
         alloc.track(t)
     weights = alloc.current
-    if checkpointing:
-        _enable_checkpointing(model)
     with alloc:
         batch = make_batch()
     for t in tree_flatten(batch)[0]:
@@ -312,24 +459,19 @@ def observe(
         optimizer_bytes=0,
     )
 
-    def modes() -> list:
-        ms = [_CudaDropout()]
+    def modes(cache: bool = True) -> list:
+        ms: list = [_CudaDropout(), _CudaSdpa()]  # entered in order: autocast casts first
         if amp is not None:
-            ms.append(_Autocast(amp))
+            ms.append(_Autocast(amp, cache=cache))
         return ms
 
     # inference: eval, no_grad
     model.eval()
     alloc.reset_peak()
-    with alloc, torch.no_grad():
-        ms = modes()
-        for m in ms:
-            m.__enter__()
-        try:
-            out = _call(model, batch)
-        finally:
-            for m in reversed(ms):
-                m.__exit__(None, None, None)
+    with alloc, torch.no_grad(), ExitStack() as stack:
+        for m in modes():
+            stack.enter_context(m)
+        out = _call(model, batch)
         del out
     obs.peak_inference_bytes = alloc.peak
 
@@ -384,7 +526,12 @@ def observe(
                 obs.autocast_weight_copies_bytes = casts
                 obs.saved = [s for k, s in saved.items() if k not in skip]
             del saved_refs[:]
-            loss.backward()
+            # a checkpoint's recomputation runs the forward again inside backward, under autocast
+            # and dropout as CUDA does (its own autocast region: weight casts live only while used)
+            with ExitStack() as stack:
+                for m in modes(cache=False):
+                    stack.enter_context(m)
+                torch.autograd.backward(loss)  # not loss.backward(): it would hand itself to the modes
             obs.peak_backward_bytes = alloc.peak
             before_step = alloc.current
             alloc.peak = before_step
@@ -398,35 +545,81 @@ def observe(
     for h in handles:
         h.remove()
     obs.peak_training_bytes = alloc.peak
+    obs.cudnn_workspace_bytes = alloc.cudnn_workspace
     if opt is not None:
         state = [t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
         obs.optimizer_bytes = sum(alloc.size_of(t) for t in state)
     return obs
 
 
-def _enable_checkpointing(model: Any) -> None:
-    """Activation checkpointing of each direct child module (``torch.utils.checkpoint``)."""
-    from torch.utils.checkpoint import checkpoint
+def _enable_checkpointing(model: Any, segments: int | None = None) -> Callable[[], None]:
+    """Activation checkpointing where users put it (``torch.utils.checkpoint``, non-reentrant);
+    returns the function that undoes it.
 
+    A Hugging Face model: ``gradient_checkpointing_enable()`` (each transformer layer). Else the
+    units of :func:`checkpoint_units`: each block of a stack of blocks (``nn.Sequential`` or
+    ``nn.ModuleList`` whose members have children: ResNet stages, ViT's encoder layers) is
+    checkpointed, and a ``nn.Sequential`` of plain layers (VGG's ``features``) runs through
+    ``checkpoint_sequential`` with ``segments`` segments (default: the square root of its length).
+    """
+    from torch.utils.checkpoint import checkpoint, checkpoint_sequential
+
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        return model.activation_checkpointing_disable  # type: ignore[no-any-return]
     if hasattr(model, "gradient_checkpointing_enable"):
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        return
-    for child in model.children():
-        for sub in _checkpoint_units(child):
-            forward = sub.forward
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        return model.gradient_checkpointing_disable  # type: ignore[no-any-return]
+    patched: list[Any] = []
+    for kind, sub in checkpoint_units(model):
+        forward = sub.forward
+        if kind == "block":
 
             def wrapped(*a: Any, forward: Callable = forward, **k: Any) -> Any:
                 return checkpoint(forward, *a, use_reentrant=False, **k)
 
-            sub.forward = wrapped
+        else:
+            count = segments or sequential_segments_default(len(sub))
+
+            def wrapped(x: Any, sub: Any = sub, count: int = min(count, len(sub))) -> Any:
+                return checkpoint_sequential(sub, count, x, use_reentrant=False)
+
+        sub.forward = wrapped
+        patched.append(sub)
+
+    def undo() -> None:
+        for sub in patched:
+            del sub.forward  # the instance attribute; the class's forward shows again
+
+    return undo
 
 
-def _checkpoint_units(module: Any) -> list:
-    # A Sequential of blocks (a ResNet stage of bottlenecks): each block; else the child whole.
-    blocks = list(module.children()) if isinstance(module, torch.nn.Sequential) else []
-    if blocks and all(any(True for _ in b.children()) for b in blocks):
-        return blocks
-    return [module]
+def sequential_segments_default(length: int) -> int:
+    """``checkpoint_sequential``'s segments when none are given: ``round(sqrt(length))``, at least 1."""
+    return max(1, round(length**0.5))
+
+
+def _has_children(module: Any) -> bool:
+    return any(True for _ in module.children())
+
+
+def checkpoint_units(module: Any) -> list[tuple[str, Any]]:
+    """Where checkpointing goes: ``("block", m)`` for each member of a stack of blocks,
+    ``("sequential", s)`` for a ``nn.Sequential`` of plain layers; found from the top, not
+    inside a unit. A container with neither inside it is checkpointed whole."""
+    stacks = (torch.nn.Sequential, torch.nn.ModuleList)
+    members = list(module.children())
+    if isinstance(module, stacks) and members and all(_has_children(m) for m in members):
+        return [("block", m) for m in members]
+    if isinstance(module, torch.nn.Sequential) and len(members) > 1 and not any(_has_children(m) for m in members):
+        return [("sequential", module)]
+    units: list[tuple[str, Any]] = []
+    for child in members:
+        if _has_children(child):
+            inner = checkpoint_units(child)
+            units += inner if inner else [("block", child)]
+    return units
 
 
 @contextlib.contextmanager
@@ -465,3 +658,77 @@ def batch_maker(model: Any, batch_size: int, input_size: Any, seq_len: int | Non
     if len(shapes) == 1:
         return lambda: torch.zeros(shapes[0], device="meta")
     return lambda: tuple(torch.zeros(s, device="meta") for s in shapes)
+
+
+def from_module(
+    module: Any,
+    batch_size: int,
+    dtype: str,
+    opt: str,
+    autocast: str | None,
+    checkpointing: bool,
+    checkpoint_segments: int | None,
+    input_size: Any,
+    seq_len: int | None,
+    make_batch: Any,
+    loss_fn: Any,
+) -> MemoryReport:
+    """The memory report of a PyTorch module (the entry point of :func:`netsize.memory.estimate`
+    for ``nn.Module`` targets): ``module`` moved to the meta device and observed."""
+    from netsize._errors import NetsizeError
+    from netsize.memory import LayerMemory, MemoryReport
+
+    name = type(module).__name__
+    with untouched(module):  # a meta-built module is observed in place, then restored
+        model = to_meta(module)
+        if not any(p.requires_grad for p in model.parameters()):
+            raise NetsizeError(
+                f"{name}: the model has no trainable parameters, so a training step has nothing to update "
+                "(`netsize summary` shows its shapes and counts)"
+            )
+        if make_batch is None:
+            make_batch = batch_maker(model, batch_size, input_size, seq_len)
+        try:
+            o = observe(
+                model, make_batch, dtype=dtype, autocast=autocast, optimizer=opt, loss_fn=loss_fn,
+                checkpointing=checkpointing, checkpoint_segments=checkpoint_segments,
+            )
+        except NetsizeError:
+            raise
+        except RecursionError:
+            raise NetsizeError(f"{name}: the forward pass recursed without end on meta tensors") from None
+        except Exception as err:  # the user's forward: as `summary` reports it, one line
+            first = str(err).splitlines()[0] if str(err) else ""
+            raise NetsizeError(f"{name}: the training step failed on meta tensors: {type(err).__name__}: {first}") \
+                from None
+        kinds = {name: type(m).__name__ for name, m in model.named_modules()}
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    per_layer: dict[str, int] = {}
+    for s in o.saved:
+        per_layer[s.module] = per_layer.get(s.module, 0) + s.bytes
+    layers = tuple(LayerMemory(n, kinds.get(n, "Module"), b, 0) for n, b in per_layer.items())
+    return MemoryReport(
+        model=type(module).__name__,
+        batch_size=batch_size,
+        dtype=dtype,
+        optimizer=opt,
+        autocast=autocast,
+        checkpointing=checkpointing,
+        checkpoint_segments=checkpoint_segments if checkpointing else None,
+        cudnn_workspace_bytes=o.cudnn_workspace_bytes,
+        cublas_workspace_bytes=cublas_workspace_bytes(training=True),
+        method="torch",
+        params=o.params,
+        trainable_params=trainable,
+        weights_bytes=o.weights_bytes,
+        gradient_bytes=o.gradient_bytes,
+        optimizer_bytes=o.optimizer_bytes,
+        activation_bytes=o.activation_bytes,
+        input_bytes=o.input_bytes,
+        autocast_weight_copies_bytes=o.autocast_weight_copies_bytes,
+        peak_training_bytes=o.peak_training_bytes,
+        peak_inference_bytes=o.peak_inference_bytes,
+        peak_backward_bytes=o.peak_backward_bytes,
+        peak_optimizer_step_bytes=o.peak_optimizer_bytes,
+        layers=layers,
+    )

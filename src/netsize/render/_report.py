@@ -215,6 +215,15 @@ register_messages(
         "report.memory.autocast_weight_copies_bytes": {"en": "autocast weight copies", "zh": "自动混合精度的权重副本"},
         "report.memory.peak_training_bytes": {"en": "peak, training step", "zh": "峰值，训练一步"},
         "report.memory.peak_inference_bytes": {"en": "peak, inference", "zh": "峰值，推理"},
+        "report.memory.cuda_workspace_bytes": {"en": "CUDA workspaces, estimated", "zh": "CUDA 工作区（估计）"},
+        "report.memory.cublas_workspace_bytes": {
+            "en": "  cuBLAS, per process (not in the peaks)",
+            "zh": "  cuBLAS，每个进程（不计入峰值）",
+        },
+        "report.memory.cudnn_workspace_bytes": {
+            "en": "  cuDNN, largest convolution (in the peaks)",
+            "zh": "  cuDNN，最大的卷积工作区（计入峰值）",
+        },
         "report.memory.layer": {"en": "Layer", "zh": "层"},
         "report.memory.kind": {"en": "Kind", "zh": "类型"},
         "report.memory.saved": {"en": "Saved for backward", "zh": "为反向传播保存"},
@@ -273,7 +282,8 @@ def memory_rows(report: MemoryReport, lang: str = "en") -> list[Row]:
     keys = ["weights_bytes", "gradient_bytes", "optimizer_bytes", "activation_bytes", "input_bytes"]
     if report.autocast:
         keys.append("autocast_weight_copies_bytes")
-    keys += ["peak_training_bytes", "peak_inference_bytes"]
+    keys += ["peak_training_bytes", "peak_inference_bytes", "cuda_workspace_bytes", "cublas_workspace_bytes",
+             "cudnn_workspace_bytes"]
     rows = []
     for key in keys:
         n: int = getattr(report, key)

@@ -26,7 +26,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from netsize._analyze import analyze_layer
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
-from netsize._layer import Analysis, Context, Layer
+from netsize._layer import Analysis, Context, Layer, MemoryContract
 from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, Summary
 from netsize._term import Term, message
@@ -540,7 +540,7 @@ def _traced_record(frame: _Frame, name: str, own: _Owned, leaf: bool) -> LayerRe
         buffers=buffers,
         multiply_adds=macs,
         other_ops=other,
-        saved_inputs=None if leaf else (),
+        memory=MemoryContract(saved_inputs=None if leaf else ()),
     )
     params = sum(elements(s) for _, s, _ in own.weights + own.biases)
     trainable = sum(elements(s) for _, s, g in own.weights + own.biases if g)
