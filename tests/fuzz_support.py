@@ -15,10 +15,8 @@ import io
 import os
 import re
 import resource
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,40 +66,51 @@ def _limit() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (SUBPROCESS_MEMORY_BYTES, SUBPROCESS_MEMORY_BYTES))
 
 
+# The case reports its own peak (VmHWM of its process after exec). The kernel's ru_maxrss of a
+# child starts from the memory of the process it was forked from, here pytest with torch loaded,
+# so neither RUSAGE_CHILDREN nor os.wait4 tells what a case itself used.
+_WRAPPER = """
+import atexit, os, sys
+def _peak():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                with open(os.environ["NETSIZE_FUZZ_RSS_FILE"], "w") as out:
+                    out.write(line.split()[1])
+atexit.register(_peak)
+from netsize.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def run_subprocess(argv: Sequence[str], cwd: str | None = None) -> Outcome:
-    """``python -m netsize ARGV`` as a process under CPU and memory limits, with its peak RSS."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "netsize", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=_limit,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "120", "PYTHONWARNINGS": "ignore"},
-    )
-    # os.wait4 gives this child's own peak RSS; RUSAGE_CHILDREN would be the largest of every
-    # child the test process ever waited for (a torch subprocess of an earlier test included).
-    chunks: dict[str, bytes] = {}
-    readers = [
-        threading.Thread(target=lambda n=n, f=f: chunks.__setitem__(n, f.read()))
-        for n, f in (("out", proc.stdout), ("err", proc.stderr))
-    ]
-    for r in readers:
-        r.start()
-    timer = threading.Timer(SUBPROCESS_CPU_SECONDS * 3, proc.kill)
-    timer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        timer.cancel()
-    for r in readers:
-        r.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode == -signal.SIGKILL and time.perf_counter() - start >= SUBPROCESS_CPU_SECONDS * 3:
-        raise AssertionError(f"netsize {' '.join(argv)!r} did not finish in {SUBPROCESS_CPU_SECONDS * 3} s")
-    stdout, stderr = chunks.get("out", b""), chunks.get("err", b"")
-    seconds = time.perf_counter() - start
-    rss = usage.ru_maxrss * 1024  # KiB on Linux
+    """``netsize ARGV`` as a process under CPU and memory limits, with its own peak RSS."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file = os.path.join(tmp, "rss")
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WRAPPER, *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_limit,
+            cwd=cwd,
+            env={**os.environ, "COLUMNS": "120", "PYTHONWARNINGS": "ignore", "NETSIZE_FUZZ_RSS_FILE": rss_file},
+        )
+        try:
+            stdout, stderr = proc.communicate(timeout=SUBPROCESS_CPU_SECONDS * 3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+            limit = SUBPROCESS_CPU_SECONDS * 3
+            raise AssertionError(f"netsize {' '.join(argv)!r} did not finish in {limit} s") from None
+        seconds = time.perf_counter() - start
+        try:
+            with open(rss_file) as f:
+                rss = int(f.read()) * 1024  # KiB
+        except (OSError, ValueError):
+            rss = 0  # killed before its exit handlers ran: the limits above stopped it
     return Outcome(list(argv), proc.returncode, stdout.decode("utf-8", "replace"),
                    stderr.decode("utf-8", "replace"), seconds, rss)
 
