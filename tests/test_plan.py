@@ -284,3 +284,13 @@ def test_schedule_takes_a_named_gpu() -> None:
     # vgg16: 15,470,264,320 multiply-adds per sample; 3 x 2 x that x 500,000 samples seen, at
     # 8 x 989 TFLOP/s x 0.4.
     assert data["time_seconds"] == pytest.approx(3 * 2 * 15_470_264_320 * 500_000 / (8 * 989e12 * 0.4))
+
+
+def test_config_plans_run_sdpa_unless_told_otherwise() -> None:
+    # transformers builds models with sdpa by default: no seq x seq attention scores are kept,
+    # so activations are far below eager attention's at a long sequence.
+    sdpa = plan(str(LLAMA_3_8B), scenarios=("full",), setup=Setup(seq_len=4096)).scenario("full")
+    eager = plan(str(LLAMA_3_8B), scenarios=("full",), setup=Setup(seq_len=4096, attention="eager")).scenario("full")
+    scores = 32 * 32 * 4096 * 4096  # layers x heads x L x S: one score matrix per layer
+    assert eager.part("activations") - sdpa.part("activations") > 2 * scores  # at least bf16 scores, kept
+    assert sdpa.part("weights") == eager.part("weights")

@@ -51,6 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--gpu-memory-utilization", type=float, default=0.9, metavar="F",
                    help="serving: fraction of GPU memory the server may use (0.9, vLLM)")
     p.add_argument("--kv-dtype", default="bfloat16", help="serving: KV-cache dtype (bfloat16; fp8)")
+    p.add_argument("--attention", choices=("sdpa", "eager"), default="sdpa",
+                   help="attention kernel of a config's model when the config names none (sdpa, transformers' "
+                   "default: no seq x seq scores kept; eager keeps them)")
     add_format(p)
     p.add_argument("--explain", action="store_true", help="also print every figure's formula")
     add_lang(p, "labels")
@@ -97,12 +100,16 @@ def run(args: argparse.Namespace) -> int:
         checkpointing=args.checkpointing, lora=parse_lora(args.lora),
         quant=Quantization(args.quant, bits=args.bits, group_size=args.group_size, double_quant=args.double_quant),
         serve_batch=args.batch, context=args.context, block_size=args.block_size,
-        gpu_memory_utilization=args.gpu_memory_utilization, kv_dtype=args.kv_dtype,
+        gpu_memory_utilization=args.gpu_memory_utilization, kv_dtype=args.kv_dtype, attention=args.attention,
     )  # fmt: skip
     target = load_target(args.target, seq_len=args.seq_len)
-    if target.network is None:
+    if target.kind == "hf_config":
+        # Rebuilt from the config itself, so that the attention kernel is the one training runs.
+        result = plan(args.target, scenarios=scenarios, setup=setup, gpu=args.gpu)
+    elif target.network is None:
         raise NetsizeError(f"{args.target}: netsize plan takes a config, spec or zoo model, not a PyTorch callable")
-    result = plan(target.network, scenarios=scenarios, setup=setup, gpu=args.gpu)
+    else:
+        result = plan(target.network, scenarios=scenarios, setup=setup, gpu=args.gpu)
     if args.format == "json":
         from netsize.cli._options import print_json, with_schema
 

@@ -73,7 +73,9 @@ class Setup:
 
     ``precision``: ``amp`` (float32 weights, bf16 autocast; plain PyTorch/HF Trainer), ``master``
     (bf16 weights and gradients, float32 master copy; DeepSpeed/Megatron; the default under
-    ZeRO), ``bf16`` (everything in bf16) or ``fp32``. ``fsdp`` picks PyTorch FSDP's sharding
+    ZeRO), ``bf16`` (everything in bf16) or ``fp32``. ``attention``: the kernel a config's model
+    runs (``sdpa``, transformers' default, or ``eager``) when the config does not name one.
+    ``fsdp`` picks PyTorch FSDP's sharding
     instead of ZeRO (``full_shard`` = stage 3, ``shard_grad_op`` = stage 2, ``hybrid_shard`` =
     stage 3 inside a node).
     """
@@ -100,6 +102,7 @@ class Setup:
     block_size: int = 16
     gpu_memory_utilization: float = 0.9
     kv_dtype: str = "bfloat16"
+    attention: str = "sdpa"
 
     def __post_init__(self) -> None:
         for name in ("seq_len", "micro_batch", "grad_accum", "gpus", "gpus_per_node", "tensor_parallel",
@@ -129,6 +132,8 @@ class Setup:
             raise NetsizeError("offloading parameters needs ZeRO stage 3 (or FSDP full shard)")
         if self.offload_optimizer and self.zero_stage == 0:
             raise NetsizeError("offloading the optimizer needs a ZeRO stage (1, 2 or 3) or FSDP")
+        if self.attention not in ("sdpa", "eager"):
+            raise NetsizeError(f"attention must be sdpa or eager (got {self.attention!r})")
         optimizer_name(self.optimizer)
         canonical_dtype(self.kv_dtype)
 
@@ -547,9 +552,13 @@ def _network(target: Any, setup: Setup) -> Network:
 
             if target in zoo.names():
                 return zoo.get(target).build()
-        from netsize.frontends.hf_config import network_from_config
+        from netsize.frontends.hf_config import load_config, network_from_config
 
-        return network_from_config(target, seq_len=setup.seq_len)
+        config = dict(load_config(target))
+        # What runs the model: transformers' default kernel (sdpa), unless the config names one.
+        if "attn_implementation" not in config and "_attn_implementation" not in config:
+            config["attn_implementation"] = setup.attention
+        return network_from_config(config, seq_len=setup.seq_len)
     network = getattr(target, "network", None)
     if isinstance(network, Network):
         return network

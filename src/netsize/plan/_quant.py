@@ -69,7 +69,7 @@ class Quantization:
             return f"{self.method} int{self.bits} g{self.group_size}"
         if self.method in ("nf4", "fp4") and self.double_quant:
             return f"{self.method} + double quant"
-        return self.method
+        return self.compute_dtype if self.method == "none" else self.method
 
 
 def _ceil(a: int, b: int) -> int:
