@@ -352,3 +352,21 @@ def test_first_summary_in_a_fresh_process_imports_no_dynamo_nor_sympy(name: str,
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_summary_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    import gc
+
+    from netsize.frontends.torch import summary
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        summary(torch.nn.Linear(3, 2), input_size=(1, 3))
+        assert gc.isenabled() is enabled
+        with pytest.raises(Exception):  # noqa: B017  (a failing call restores it too)
+            summary(torch.nn.Linear(3, 2), input_size=(1, 4), fallback=False)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
