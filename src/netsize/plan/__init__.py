@@ -29,7 +29,7 @@ from netsize._summary import Summary
 from netsize._term import Term
 from netsize.plan._gpus import GPU, GPUS
 from netsize.plan._gpus import gpu as gpu_named
-from netsize.plan._lora import LoRA, LoRACount, lora_count
+from netsize.plan._lora import LoRA, LoRACount, lora_count, output_layer
 from netsize.plan._quant import METHODS as QUANT_METHODS
 from netsize.plan._quant import Quantization, linear_weight_bytes
 from netsize.plan._states import OPTIMIZERS, optimizer_name, optimizer_state_bytes
@@ -270,13 +270,8 @@ class _Weights:
     tensors: tuple[tuple[int, ...], ...]  # trainable tensor shapes for a full fine-tune
 
 
-def _lm_head(summary: Summary) -> str | None:
-    linears = [r for r in summary.layers if r.kind == "Linear"]
-    return linears[-1].name if linears else None
-
-
 def _weights(summary: Summary, q: Quantization, dtype: str) -> _Weights:
-    head = _lm_head(summary)
+    head = output_layer(summary)
     total = 0
     quantised = kept = 0
     largest = 0
@@ -362,7 +357,7 @@ def _serve(summary: Summary, setup: Setup, gpu_list: Sequence[GPU]) -> Scenario:
     # head is left out: servers compute logits for the last token of each sequence only. The
     # analysis ran at one sequence of its own length; outputs are linear in tokens for every
     # layer but eager attention's scores, which servers' fused kernels never materialise.
-    head = _lm_head(summary)
+    head = output_layer(summary)
     tokens0 = _tokens(summary)
     outputs = (r.activation_elements for r in summary.layers if r.name != head and "Attention" not in r.kind)
     largest = max(outputs, default=0)

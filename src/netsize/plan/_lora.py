@@ -69,8 +69,9 @@ def _matches(name: str, targets: Sequence[str] | str) -> bool:
     return any(name == t or name.endswith("." + t) for t in targets)
 
 
-def _output_layer(summary: Summary) -> str | None:
-    """The layer peft's ``all-linear`` leaves out: the last linear layer (the LM or classifier head)."""
+def output_layer(summary: Summary) -> str | None:
+    """The last linear layer (the LM or classifier head): what peft's ``all-linear`` leaves out and
+    what quantisers keep in the compute dtype."""
     linears = [r.name for r in summary.layers if r.kind == "Linear"]
     return linears[-1] if linears else None
 
@@ -81,7 +82,7 @@ def lora_count(summary: Summary, lora: LoRA) -> LoRACount:
     Raises when no layer matches the targets, naming the linear layers it could have matched.
     """
     targeted: list[LayerRecord] = []
-    skip = _output_layer(summary) if lora.targets == "all-linear" else None
+    skip = output_layer(summary) if lora.targets == "all-linear" else None
     for rec in summary.layers:
         if rec.kind not in ("Linear", "Embedding"):
             continue

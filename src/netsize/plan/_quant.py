@@ -72,7 +72,8 @@ class Quantization:
         return self.compute_dtype if self.method == "none" else self.method
 
 
-def _ceil(a: int, b: int) -> int:
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` for positive ints, exactly."""
     return -(-a // b)
 
 
@@ -94,10 +95,10 @@ def linear_weight_bytes(in_features: int, out_features: int, bias: bool, q: Quan
         return Term("weight_bytes", n + 4 * n_out + bias_bytes, f"K*N + 4*N (SCB){b_sym}",
                     f"{k}*{n_out} + 4*{n_out}{b_sub}")
     if m in ("nf4", "fp4"):
-        blocks = _ceil(n, q.blocksize)
-        packed = _ceil(n, 2)
+        blocks = ceil_div(n, q.blocksize)
+        packed = ceil_div(n, 2)
         if q.double_quant:
-            nested = _ceil(blocks, 256)
+            nested = ceil_div(blocks, 256)
             value = packed + blocks + 4 * nested + 1024 + 4 + 64 + bias_bytes
             return Term(
                 "weight_bytes", value,
@@ -108,10 +109,10 @@ def linear_weight_bytes(in_features: int, out_features: int, bias: bool, q: Quan
         return Term("weight_bytes", value, f"ceil(K*N/2) + 4*B + 64{b_sym}, B = ceil(K*N/{q.blocksize})",
                     f"{packed} + 4*{blocks} + 64{b_sub}")
     g = k if q.group_size == -1 else q.group_size
-    groups = _ceil(k, g)
+    groups = ceil_div(k, g)
     bits = q.bits
-    packed = _ceil(n * bits, 8)
-    zeros = groups * _ceil(n_out * bits, 32) * 4
+    packed = ceil_div(n * bits, 8)
+    zeros = groups * ceil_div(n_out * bits, 32) * 4
     scales = 2 * groups * n_out
     if m == "gptq":
         value = packed + zeros + scales + 4 * k + bias_bytes

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from netsize._errors import NetsizeError
+from netsize.plan._quant import ceil_div
 
 OPTIMIZERS = ("adamw", "adam", "adam8bit", "adafactor", "sgd", "sgd_momentum")
 _OPT_ALIASES = {
@@ -42,10 +43,6 @@ def optimizer_name(name: str) -> str:
     return key
 
 
-def _ceil(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def optimizer_state_bytes(optimizer: str, tensors: Iterable[tuple[int, ...]]) -> int:
     """Bytes of optimizer state for trainable tensors of the given shapes (float32 states)."""
     opt = optimizer_name(optimizer)
@@ -57,7 +54,7 @@ def optimizer_state_bytes(optimizer: str, tensors: Iterable[tuple[int, ...]]) ->
         if opt in ("adam", "adamw"):
             total += 8 * n
         elif opt == "adam8bit":
-            total += 2 * n + 2 * 4 * _ceil(n, 256) if n >= 4096 else 8 * n
+            total += 2 * n + 2 * 4 * ceil_div(n, 256) if n >= 4096 else 8 * n
         elif opt == "adafactor":
             if len(shape) >= 2:
                 rows = n // shape[-1]

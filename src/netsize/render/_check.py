@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from netsize.render._format import csv_text
+
 if TYPE_CHECKING:
     from netsize.check import ClaimResult
 
@@ -32,12 +34,6 @@ def check_markdown(results: list[ClaimResult]) -> str:
 
 
 def check_csv(results: list[ClaimResult]) -> str:
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["claim", "claimed", "actual", "holds"])
-    for r in results:
-        w.writerow([r.claim.text, r.claim.written, r.actual_value if r.actual_value is not None else r.actual, r.holds])
-    return buf.getvalue()
+    rows = [(r.claim.text, r.claim.written, r.actual_value if r.actual_value is not None else r.actual, r.holds)
+            for r in results]  # fmt: skip
+    return csv_text(["claim", "claimed", "actual", "holds"], rows)

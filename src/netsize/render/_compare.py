@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from netsize._i18n import translate
 from netsize._shape import shape_str
-from netsize.render._format import size
+from netsize.render._format import csv_text, size
 
 if TYPE_CHECKING:
     from netsize.compare import Comparison
@@ -81,16 +81,7 @@ def compare_markdown(c: Comparison) -> str:
 
 def compare_csv(c: Comparison) -> str:
     """One row per quantity, one column per model (exact numbers)."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["quantity", *c.names])
-    for f, values in c.totals.items():
-        w.writerow([f, *values])
-    for d, values in c.model_size_bytes.items():
-        w.writerow([f"model_size_bytes_{d}", *values])
-    for f, values in c.memory.items():
-        w.writerow([f, *values])
-    return buf.getvalue()
+    rows = [(f, *values) for f, values in c.totals.items()]
+    rows += [(f"model_size_bytes_{d}", *values) for d, values in c.model_size_bytes.items()]
+    rows += [(f, *values) for f, values in c.memory.items()]
+    return csv_text(["quantity", *c.names], rows)

@@ -3,8 +3,6 @@ format. Formatting only."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from collections.abc import Sequence
@@ -35,11 +33,9 @@ def emit_listing(fmt: str, keys: Sequence[str], cells: Sequence[Sequence[str]], 
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(keys)
-        writer.writerows(cells)
-        sys.stdout.write(buf.getvalue())
+        from netsize.render._format import csv_text
+
+        sys.stdout.write(csv_text(keys, cells))
         return
     heads = [translate(f"listing.{k}", lang) for k in keys]
     if fmt == "markdown":

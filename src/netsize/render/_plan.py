@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from netsize._i18n import translate
-from netsize.render._format import size
+from netsize.render._format import csv_text, size
 
 if TYPE_CHECKING:
     from netsize.plan import Plan, Scenario
@@ -70,14 +70,8 @@ def plan_markdown(plan: Plan, lang: str = "en") -> str:
 
 def plan_csv(plan: Plan) -> str:
     """One row per scenario and part: bytes per GPU."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["scenario", "part", "bytes"])
+    rows: list[tuple[object, ...]] = []
     for sc in plan.scenarios:
-        for t in sc.parts:
-            w.writerow([sc.name, t.name, t.value])
-        w.writerow([sc.name, "total_per_gpu", sc.total_bytes])
-    return buf.getvalue()
+        rows += [(sc.name, t.name, t.value) for t in sc.parts]
+        rows.append((sc.name, "total_per_gpu", sc.total_bytes))
+    return csv_text(["scenario", "part", "bytes"], rows)
