@@ -14,7 +14,8 @@ from netsize._analyze import analyze
 from netsize._errors import NetsizeError
 from netsize._network import Network
 from netsize._summary import Summary
-from netsize.frontends.hf_config._families import FAMILIES, Config, Family
+from netsize.frontends.hf_config._catalog import FAMILIES
+from netsize.frontends.hf_config._families import Config, Family
 from netsize.frontends.hf_config._fields import Fields
 
 DEFAULT_SEQ_LEN = 1024  # cap on max_position_embeddings when no --seq-len is given

@@ -56,7 +56,7 @@ def build_model(cfg: dict[str, Any], source: str, arch: str | None, device: str 
     model_type = cfg["model_type"]
     kwargs = {k: v for k, v in cfg.items() if k not in ("model_type", "transformers_version", "auto_map")}
     if model_type not in transformers.CONFIG_MAPPING:
-        from netsize.frontends.hf_config._families import FAMILIES
+        from netsize.frontends.hf_config._catalog import FAMILIES
 
         raise NetsizeError(
             f"{source}: model_type {model_type!r} is unknown to transformers {transformers.__version__} and not "
