@@ -138,10 +138,12 @@ _KWARGS = [
     {"starts": (0,), "ends": (2,)}, {"starts": (0,), "ends": (2,), "axes": (1,)}, {"op": "mean"},
     {"op": "add", "ops": 1}, {"op": "x", "shapes": ((2, 8),)},
     {"pads": (0, 0, 1, 1, 0, 0, 1, 1)}, {"repeats": (1, 1, 2, 2)}, {"op": "CumSum", "shapes": ((2, 8),)},
+    {"state_size": 4, "conv_kernel": 4},
 ]
 _INPUTS = [((2, 4, 8, 8),), ((2, 8),), ((2, 4, 8),), ((2, 4, 8, 8, 8),), ((2, 4, 8, 8), (2, 4, 8, 8)),
            ((2, 4, 8), (2, 4, 8), (2, 4, 8)), ((2, 2, 4, 8), (2, 2, 4, 8), (2, 2, 4, 8)), ((2, 3, 4), (2, 4, 5)),
-           ()]  # stored tensors (Parameter, Constant) take no input
+           (),  # stored tensors (Parameter, Constant) take no input
+           ((2, 4, 8), (2, 4, 8), (2, 4, 4), (2, 4, 4), (2, 4, 8))]  # a selective scan's u, delta, B, C, z
 
 
 def test_chinese_explanation_of_every_layer_type_reads_as_chinese():

@@ -24,6 +24,10 @@ Rules, stated once:
   the formula of the KV cache a ``ScaledDotProductAttention(kv_cache=True)`` retains in the
   memory model). (Cross-attention caches of encoder-decoders,
   fixed by the encoder length, are not included.) Bytes per dtype: elements x bits / 8.
+- Recurrent state (Mamba's selective scan): no KV cache; each sequence carries a fixed state,
+  ``conv_state`` ``D*K`` and ``ssm_state`` ``D*S`` per layer, whatever the context length
+  (the scan layers' ``recurrent_state_elements``). It is reported per sequence, adds nothing
+  per token, and the whole context's cache is ``state x batch`` (plus any KV cache).
 - Weights: parameters x bits / 8 per dtype (int4 packs two per byte); a config's
   ``quantization_config`` (GPTQ, AWQ, bitsandbytes) adds the bytes as that method stores them
   (:mod:`netsize.quantization`: packed weights, scales, zeros, 16-bit rest).
@@ -59,6 +63,8 @@ register_messages(
         # English keeps the names these figures have always had in the explanation; Chinese names them.
         "kv_cache_bytes_per_token": {"en": "kv_cache_bytes_per_token", "zh": "每个词元的 KV 缓存字节数"},
         "kv_cache_bytes_context": {"en": "kv_cache_bytes_context", "zh": "整个上下文的 KV 缓存字节数"},
+        "recurrent_state_elements_per_sequence": {"en": "recurrent state elements per sequence",
+                                                  "zh": "每个序列的循环状态元素个数"},
         "weights_bytes": {"en": "weights_bytes", "zh": "权重字节数"},
     }
 )
@@ -84,6 +90,7 @@ class LLMFigures(ShowsItself):
     kv_cache_bytes_context: dict[str, int]
     weights_bytes: dict[str, int]
     terms: tuple[Term, ...] = field(default=(), repr=False, compare=False)
+    recurrent_state_elements_per_sequence: int = 0  # state-space models: fixed, independent of seq_len
 
     def to_dict(self) -> dict[str, Any]:
         """Keys as every JSON of netsize names them (docs/json.md): ``multiply_adds_*``, and bytes
@@ -104,6 +111,8 @@ class LLMFigures(ShowsItself):
             "kv_cache_bytes_per_token": dict(self.kv_cache_bytes_per_token),
             "kv_cache_bytes": dict(self.kv_cache_bytes_context),
             "model_size_bytes": dict(self.weights_bytes),
+            **({"recurrent_state_elements_per_sequence": self.recurrent_state_elements_per_sequence}
+               if self.recurrent_state_elements_per_sequence else {}),
         }
 
     def explain(self, lang: str = "en") -> str:
@@ -255,6 +264,9 @@ def _figures(summary: Summary, causal: dict[str, bool], measured: int | None = N
     macs_seq, seq_notes = floor_div_exact(macs, batch)
     macs_tok, tok_notes = floor_div_exact(macs, tokens)
     kv_tok, per_layer = kv_cache_elements_per_token(summary, causal)
+    states = [t.value for r in summary.layers if r.analysis is not None
+              for t in r.analysis.extra_terms if t.name == "recurrent_state_elements"]
+    state_seq, state_notes = floor_div_exact(sum(states), batch)
     terms: list[Term] = [
         Term("tokens", tokens, "batch*seq_len", prod_str(batch, seq)),
         Term("params", params, "sum of layer params (tied once)", ""),
@@ -270,6 +282,13 @@ def _figures(summary: Summary, causal: dict[str, bool], measured: int | None = N
              f"3*{2 * macs_tok}"),
         Term("training_flops_6n", 6 * active, "6*N (N = params a token uses)", f"6*{active}"),
     ]
+    if states:
+        uniform = len(set(states)) == 1
+        sym = "layers*N*D*(K + S)" if uniform else "sum over layers of N*D*(K + S)"
+        sub = f"{len(states)}*{states[0]}" if uniform else f"({' + '.join(map(str, states))})"
+        terms.append(Term("recurrent_state_elements_per_sequence", state_seq,
+                          f"{sym} / batch (conv_state D*K + ssm_state D*S per layer, independent of seq_len)",
+                          f"{sub}/{batch}", state_notes))
     ctx_sym, ctx_sub = "", ""
     if measured is not None:
         kv_ctx = measured
@@ -282,6 +301,8 @@ def _figures(summary: Summary, causal: dict[str, bool], measured: int | None = N
         sym = "layers*(H_kv*d_k + H_kv*d_v)" if uniform else "sum over causal attention of (H_kv*d_k + H_kv*d_v)"
         sub = f"{len(per_layer)}*{per_layer[0]}" if uniform else " + ".join(map(str, per_layer))
         terms.append(Term("kv_cache_elements_per_token", kv_tok, sym, sub))
+    elif states:
+        terms.append(Term("kv_cache_elements_per_token", 0, "no KV cache: a fixed recurrent state per sequence", ""))
     else:
         terms.append(Term("kv_cache_elements_per_token", 0, "no causal self-attention: nothing cached", ""))
     if measured is None:
@@ -289,6 +310,11 @@ def _figures(summary: Summary, causal: dict[str, bool], measured: int | None = N
             kv_ctx, ctx_sym, ctx_sub = _context_kv(summary, causal, windows, seq, batch)
         else:
             kv_ctx = kv_tok * tokens
+        if states:
+            kv_ctx += state_seq * batch
+            kv_part = f"{kv_tok}*{tokens}" if not ctx_sym else ctx_sub
+            ctx_sym = f"{ctx_sym or 'kv_elements*tokens'} + recurrent_state*batch"
+            ctx_sub = f"({kv_part} + {state_seq}*{batch})"
     kv_bytes_tok = {d: dtype_bytes(kv_tok, d) for d in REPORTED_DTYPES}
     kv_bytes_ctx = {d: dtype_bytes(kv_ctx, d) for d in REPORTED_DTYPES}
     weights = {d: dtype_bytes(params, d) for d in REPORTED_DTYPES}
@@ -326,4 +352,5 @@ def _figures(summary: Summary, causal: dict[str, bool], measured: int | None = N
         kv_cache_bytes_context=kv_bytes_ctx,
         weights_bytes=weights,
         terms=tuple(terms),
+        recurrent_state_elements_per_sequence=state_seq,
     )

@@ -197,6 +197,10 @@ register_messages(
         "report.llm.kv_cache_bytes_per_token": {"en": "KV cache per token, {dtype}",
                                                 "zh": "每个词元的 KV 缓存，{dtype}"},
         "report.llm.kv_cache_bytes": {"en": "KV cache, whole context, {dtype}", "zh": "整个上下文的 KV 缓存，{dtype}"},
+        "report.llm.recurrent_state_elements_per_sequence": {
+            "en": "recurrent state elements per sequence (no KV cache; fixed, any context length)",
+            "zh": "每个序列的循环状态元素个数（没有 KV 缓存；固定，与上下文长度无关）",
+        },
         "report.llm.model_size_bytes": {"en": "weights, {dtype}", "zh": "权重，{dtype}"},
         "report.memory.title": {
             "en": "{model} · batch {batch} · dtype {dtype}{autocast} · optimizer {optimizer}{checkpointing} ({method})",
@@ -264,6 +268,10 @@ def llm_rows(f: LLMFigures, lang: str = "en") -> list[Row]:
                     _count(f.training_flops_6n), f.training_flops_6n))
     rows.append(Row("kv_cache_elements_per_token", tr("report.llm.kv_cache_elements_per_token", lang),
                     _count(f.kv_cache_elements_per_token), f.kv_cache_elements_per_token))
+    if f.recurrent_state_elements_per_sequence:
+        rows.append(Row("recurrent_state_elements_per_sequence",
+                        tr("report.llm.recurrent_state_elements_per_sequence", lang),
+                        _count(f.recurrent_state_elements_per_sequence), f.recurrent_state_elements_per_sequence))
     for key, per_dtype in (("kv_cache_bytes_per_token", f.kv_cache_bytes_per_token),
                            ("kv_cache_bytes", f.kv_cache_bytes_context), ("model_size_bytes", f.weights_bytes)):
         for dtype, n in per_dtype.items():
