@@ -5,16 +5,30 @@ analysed by the PyTorch frontend, which counts every aten op it runs.
 The KV cache of such a model is measured, not derived: one forward with ``use_cache=True`` on
 the meta device, and the elements of every tensor in the returned cache (key/value layers,
 sliding-window layers already capped, state-space states) are counted.
+
+Active parameters of a mixture of experts (what ``netsize llm`` and the ``6N`` rule use) are
+read from the built model, as the native families count them (router plus ``k`` of ``E``
+experts): an expert container is a module whose class name ends in ``Experts`` holding stacks
+of ``E`` experts along the first axis (OLMoE, GraniteMoE, JetMoE's MLP and attention experts;
+routers and 1-d shared biases excepted), or an ``experts`` ModuleList/ModuleDict of ``E`` expert
+modules (Switch Transformers). ``k`` comes from the config (``num_experts_per_tok``,
+``moe_top_k``...) or a router named for it (``Top1Router``). ``(E - k)/E`` of each container's
+expert parameters are inactive; the records holding them carry ``params_total`` and
+``params_active``, the terms :mod:`netsize.llm` sums. Where experts are found but no ``k``, a
+note says that the active parameters are not known and are reported as the total.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
 from netsize._errors import NetsizeError
+from netsize._layer import Analysis
 from netsize._summary import Summary
+from netsize._term import Term
 
 
 @dataclass(frozen=True)
@@ -166,6 +180,106 @@ def cache_elements(model: Any, inputs: dict[str, Any]) -> int | None:
     return sum(storages.values())
 
 
+# Config fields naming how many experts a token is routed to (top-k), in the families transformers has.
+_TOP_K_KEYS = ("num_experts_per_tok", "num_experts_per_token", "experts_per_token", "moe_top_k", "top_k",
+               "num_selected_experts", "moe_k")
+
+
+def _top_k(config: Any, depth: int = 0) -> int | None:
+    """The top-k of the routing, from the config or a sub-config (DBRX's ``ffn_config``,
+    multimodal ``text_config``); None when no field says it."""
+    for key in _TOP_K_KEYS:
+        value = getattr(config, key, None) if not isinstance(config, dict) else config.get(key)
+        if type(value) is int and value > 0:
+            return value
+    if depth < 2:
+        items = config.items() if isinstance(config, dict) else vars(config).items() if hasattr(config, "__dict__") \
+            else ()
+        for name, sub in items:
+            nested = isinstance(sub, dict) or hasattr(sub, "to_dict")
+            if isinstance(name, str) and not name.startswith("_") and nested:
+                found = _top_k(sub, depth + 1)
+                if found is not None:
+                    return found
+    return None
+
+
+def _expert_params(model: Any, torch: Any) -> list[tuple[str, int, int]]:
+    """Expert containers as ``(module name, expert params, experts E)``: a module whose class
+    name ends in ``Experts`` holding stacks of ``E`` experts along the first axis (fused or
+    parallel experts; routers and 1-d shared biases are not experts'), or an ``experts``
+    ModuleList/ModuleDict (or ``...Experts`` container) of ``E`` expert modules."""
+    out: list[tuple[str, int, int]] = []
+    seen: set[int] = set()
+    for name, module in model.named_modules():
+        listed = isinstance(module, (torch.nn.ModuleList, torch.nn.ModuleDict))
+        if not (type(module).__name__.endswith("Experts") or (name.rpartition(".")[2] == "experts" and listed)):
+            continue
+        size, experts = 0, 0
+        if any(True for _ in module.parameters(recurse=False)):  # stacked: (E, ...) per parameter
+            for pname, p in module.named_parameters():
+                if id(p) in seen or "router" in pname.split(".") or p.dim() < 2:
+                    continue
+                seen.add(id(p))
+                size, experts = size + p.numel(), experts or p.shape[0]
+        else:
+            children = [c for c in module.children() if any(True for _ in c.parameters())]
+            experts = len(children)
+            for child in children:
+                for p in child.parameters():
+                    if id(p) not in seen:
+                        seen.add(id(p))
+                        size += p.numel()
+        if size and experts:
+            out.append((name, size, experts))
+    return out
+
+
+def _with_active_params(summary: Summary, model: Any, torch: Any) -> Summary:
+    """The summary with ``params_total``/``params_active`` terms on the records that hold expert
+    parameters (:mod:`netsize.llm` sums ``params_total - params_active`` as the parameters a
+    token does not use: ``(E - k)/E`` of each container's experts), or a note where the experts'
+    top-k is not known. Experts that did not run have no record of their own: their parameters
+    sit in the container's record (or an enclosing one), which then carries the share."""
+    containers = _expert_params(model, torch)
+    if not containers:
+        return summary
+    k = _top_k(model.config)
+    if k is None:  # a router that says its k in its name (Switch Transformers' Top1Router)
+        named = {int(m.group(1)) for mod in model.modules() if (m := re.search(r"Top(\d+)Router$", type(mod).__name__))}
+        k = named.pop() if len(named) == 1 else None
+    if k is None:
+        note = ("active params per token are not known: the model has experts but its config names no top-k "
+                f"({', '.join(_TOP_K_KEYS)}); active params are reported as the total")
+        return replace(summary, notes=(*summary.notes, note))
+    taken: dict[int, list[str]] = {}  # record index -> how its inactive share was computed
+    left: dict[int, int] = {i: r.params for i, r in enumerate(summary.layers)}
+    for name, size, experts in containers:
+        inactive = size * (experts - min(k, experts)) // experts
+        inside = sorted((i for i, r in enumerate(summary.layers) if r.name == name or r.name.startswith(name + ".")),
+                        key=lambda i: -left[i])
+        around = sorted((i for i, r in enumerate(summary.layers) if name.startswith(r.name + ".")),
+                        key=lambda i: -len(summary.layers[i].name))
+        for i in (*inside, *around):
+            share = min(inactive, left[i])
+            if share:
+                left[i] -= share
+                inactive -= share
+                taken.setdefault(i, []).append(f"{share}")
+            if not inactive:
+                break
+    layers = list(summary.layers)
+    for i, shares in taken.items():
+        r = layers[i]
+        active = r.params - sum(int(v) for v in shares)
+        terms = (Term("params_total", r.params, "params (experts included)", str(r.params)),
+                 Term("params_active", active, f"params - experts' params*(E - k)/E (k = {k})",
+                      f"{r.params} - {' - '.join(shares)}"))
+        analysis = r.analysis if r.analysis is not None else Analysis(outputs=r.output_shapes)
+        layers[i] = replace(r, analysis=replace(analysis, extra_terms=(*analysis.extra_terms, *terms)))
+    return replace(summary, layers=tuple(layers))
+
+
 def analyse(cfg: dict[str, Any], source: str, arch: str | None, seq_len: int, batch_size: int,
             with_cache: bool = False) -> TransformersAnalysis:
     """Build with transformers and analyse with the PyTorch frontend; a note says so."""
@@ -203,4 +317,4 @@ def analyse(cfg: dict[str, Any], source: str, arch: str | None, seq_len: int, ba
             "analysed by netsize's PyTorch frontend: model_type "
             f"{cfg.get('model_type')!r} is not built natively")
     result = replace(result, model=type(model).__name__, notes=(*result.notes, note))
-    return TransformersAnalysis(result, cache)
+    return TransformersAnalysis(_with_active_params(result, model, torch), cache)
