@@ -86,6 +86,30 @@ def test_selective_scan_saved_for_backward_equals_autograd(gated):
     assert memory.saved_float32_elements == 2 * n * length * d * s + (length + 1) * n * d * s
 
 
+@pytest.mark.parametrize("n,length,d,s,gated", [(2, 16, 128, 8, True), (2, 8, 256, 4, False)])
+def test_selective_scan_workspace_equals_allocations_of_the_reference_on_meta(n, length, d, s, gated):
+    """Peak bytes alive inside the reference scan under no_grad, beyond its inputs and output
+    (sizes whose every tensor fills whole 512-byte allocator blocks)."""
+    from netsize.memory._torch_observe import _Allocator
+
+    scan = _reference()
+    alloc = _Allocator()
+    with alloc, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u, dt = torch.empty(n, d, length, device="meta"), torch.empty(n, d, length, device="meta")
+        b, c = torch.empty(n, s, length, device="meta"), torch.empty(n, s, length, device="meta")
+        z = torch.empty(n, d, length, device="meta") if gated else None
+        a_log, skip_d = torch.empty(d, s, device="meta"), torch.empty(d, device="meta")
+        before = alloc.current
+        alloc.reset_peak()
+        a = -torch.exp(a_log.float())
+        y = scan(u, dt, a, b, c, D=skip_d.float(), z=z, delta_softplus=True)
+        peak = alloc.peak - before - alloc.size_of(y)
+    r = analyze_layer("scan", SelectiveScan(state_size=s, gated=gated), _inputs(n, length, d, s, gated))
+    assert r.analysis.memory.workspace_elements * 4 == peak
+    assert r.analysis.memory.workspace_float32_elements == 3 * n * length * d * s + n * d * s + d * s
+
+
 def test_selective_scan_explains_with_values_substituted():
     r = analyze_layer("scan", SelectiveScan(state_size=16, conv_kernel=4), _inputs(1, 8, 32, 16, True))
     text = explain_record(r)

@@ -26,6 +26,10 @@ Counts:
 - other ops: ``4*N*L*D*S`` (``delta*A``, ``exp``, ``delta*B``, ``*u``) plus per ``N*L*D``:
   softplus of ``delta`` (5, with ``delta_softplus``), the skip (2: ``D*u`` and its add) and the
   gate (silu 4 + multiply 1), plus ``2*D*S`` for ``A = -exp(A_log)``.
+- working memory (under no_grad, beyond inputs and output): ``3*N*L*D*S`` (``dA``, ``delta*B``,
+  ``delta*B*u``, which the reference path keeps to its end) plus the last state ``N*D*S`` and ``A``
+  (``D*S``), float32; plus ``4*N*L*D`` (softplus output, the list of per-step outputs, the stacked
+  outputs and the skip's or gate's product).
 - saved for backward (the reference path under autograd): the inputs; ``dA`` and ``delta*B``
   (``N*L*D*S`` each) and every state ``h_0..h_L`` (``(L + 1)*N*D*S``), all float32 whatever the
   activation dtype; ``exp(A_log)`` and ``A = -exp(A_log)`` (``D*S`` each); and per ``N*L*D``
@@ -149,6 +153,12 @@ class SelectiveScan(Layer):
         float32 = 2 * states + (length + 1) * n * d * s
         per_row = (1 if self.delta_softplus else 0) + (2 if self.gated else 0)
         saved = float32 + 2 * d * s + per_row * rows
+        # Alive at the forward's peak under no_grad: dA, delta*B and delta*B*u (the reference path
+        # keeps all three to the end), the last state, A; per N*L*D the softplus output, the list of
+        # per-step outputs, and, as the skip or the gate is applied, the stacked outputs and one product.
+        workspace_float32 = 3 * states + n * d * s + d * s
+        per_row_work = (1 if self.delta_softplus else 0) + 1 + (2 if self.skip or self.gated else 0)
+        workspace = workspace_float32 + per_row_work * rows
         k = self.conv_kernel
         state = Term("recurrent_state_elements", n * d * (k + s), "N*D*(K + S) (conv_state N*D*K, ssm_state N*D*S)",
                      f"{n}*{d}*({k} + {s})", (message("note.scan_state"),))
@@ -159,6 +169,7 @@ class SelectiveScan(Layer):
             multiply_adds=macs,
             other_ops=other,
             memory=MemoryContract(saved_extra_elements=saved, saved_float32_elements=float32,
+                                  workspace_elements=workspace, workspace_float32_elements=workspace_float32,
                                   retained_elements=state.value if self.cache else 0),
             extra_terms=(recurrence, readout, seen, state),
         )
