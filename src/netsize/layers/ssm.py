@@ -38,12 +38,12 @@ Counts:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract, required
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, shape_str
 from netsize._term import Term, message, prod_str
@@ -74,7 +74,7 @@ register_messages(
 
 
 @register_layer("selective_scan", "selectivescan", "s6")
-@dataclass(frozen=True)
+@record
 class SelectiveScan(Layer):
     """Mamba's selective scan over ``(u, delta, B, C[, z])``, each ``(N, L, ...)`` batch first.
 
