@@ -154,6 +154,14 @@ def test_published_sizes():
     # CLIP ViT-B/32 (openai/clip-vit-base-patch32 = CLIPConfig's defaults): OpenAI's CLIP notebook
     # "Interacting with CLIP" prints "Model parameters: 151,277,313".
     assert summary_from_config({"model_type": "clip"}).totals.params == 151_277_313
+    # CLIP ViT-L/14 (openai/clip-vit-large-patch14's config.json, written with the older
+    # text_config_dict / vision_config_dict): 428M parameters on its model page; 427,616,513 exactly
+    # is what OpenAI's clip.load("ViT-L/14") holds too.
+    large = {"model_type": "clip", "architectures": ["CLIPModel"], "projection_dim": 768,
+             "text_config_dict": {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12},
+             "vision_config_dict": {"hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16,
+                                    "num_hidden_layers": 24, "patch_size": 14}}
+    assert summary_from_config(large).totals.params == 427_616_513
     # SigLIP base patch16-224 (SiglipConfig's defaults): the model card says 203M parameters.
     siglip = summary_from_config({"model_type": "siglip"}).totals.params
     assert round(siglip / 1e6) == 203
