@@ -11,6 +11,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import netsize
 from netsize import analyze_layer
@@ -96,6 +98,56 @@ def test_params_and_multiply_adds_equal_transformers(case):
     with counter, torch.no_grad():
         model(**_hf_inputs(model_type, arch, config, batch=2, seq=6))
     summary = netsize.analyze(_network(model_type, arch, fields), batch_size=2)
+    assert summary.totals.params == sum(p.numel() for p in model.parameters())
+    assert summary.totals.multiply_adds == counter.get_total_flops() // 2
+
+
+@st.composite
+def _random_tower(draw: st.DrawFn) -> tuple[str, str, dict]:
+    heads = draw(st.integers(1, 4))
+    patch = draw(st.integers(2, 9))
+    fields = {"hidden_size": heads * draw(st.integers(1, 6)), "num_attention_heads": heads,
+              "num_hidden_layers": draw(st.integers(0, 2)), "intermediate_size": draw(st.integers(1, 40)),
+              "patch_size": patch, "image_size": patch * draw(st.integers(1, 4)) + draw(st.integers(0, patch - 1)),
+              "num_channels": draw(st.integers(1, 4)),
+              "hidden_act": draw(st.sampled_from(["gelu", "quick_gelu", "gelu_pytorch_tanh", "relu"]))}
+    model_type, arch = draw(st.sampled_from([
+        ("vit", "ViTModel"), ("vit", "ViTForImageClassification"), ("clip_vision_model", "CLIPVisionModel"),
+        ("clip_vision_model", "CLIPVisionModelWithProjection"), ("siglip_vision_model", "SiglipVisionModel")]))
+    if model_type == "vit":
+        fields["qkv_bias"] = draw(st.booleans())
+        fields["hidden_act"] = "gelu" if fields["hidden_act"] == "quick_gelu" else fields["hidden_act"]
+    if model_type == "siglip_vision_model":
+        fields["vision_use_head"] = draw(st.booleans())
+    return model_type, arch, fields
+
+
+@st.composite
+def _random_text_tower(draw: st.DrawFn) -> tuple[str, str, dict]:
+    heads = draw(st.integers(1, 4))
+    fields = {"hidden_size": heads * draw(st.integers(1, 6)), "num_attention_heads": heads,
+              "num_hidden_layers": draw(st.integers(0, 2)), "intermediate_size": draw(st.integers(1, 40)),
+              "vocab_size": draw(st.integers(1, 50)), "max_position_embeddings": draw(st.integers(6, 20)),
+              "hidden_act": draw(st.sampled_from(["gelu", "quick_gelu", "gelu_pytorch_tanh", "silu"]))}
+    model_type, arch = draw(st.sampled_from([
+        ("clip_text_model", "CLIPTextModel"), ("clip_text_model", "CLIPTextModelWithProjection"),
+        ("siglip_text_model", "SiglipTextModel")]))
+    key = "projection_size" if model_type == "siglip_text_model" else "projection_dim"
+    fields[key] = draw(st.integers(1, 30))
+    return model_type, arch, fields
+
+
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_random_tower(), _random_text_tower()), st.integers(1, 3))
+def test_random_towers_equal_transformers(case, batch):
+    """Random sizes, heads, channels, image sizes that patches do not divide, activations,
+    vocabularies, position tables and projections."""
+    model_type, arch, fields = case
+    model, config = _hf(model_type, arch, fields)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(**_hf_inputs(model_type, arch, config, batch=batch, seq=6))
+    summary = netsize.analyze(_network(model_type, arch, fields), batch_size=batch)
     assert summary.totals.params == sum(p.numel() for p in model.parameters())
     assert summary.totals.multiply_adds == counter.get_total_flops() // 2
 
