@@ -9,10 +9,9 @@ data movement (no multiply-adds). Sequences are ``(N, S, D)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from netsize._errors import NetsizeError
 from netsize._layer import Analysis, Context, Layer, MemoryContract, required
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -32,7 +31,7 @@ def _check(features: int, count: int = 1) -> None:
 
 
 @register_layer("prepend_tokens", "class_token", "cls_token")
-@dataclass(frozen=True)
+@record
 class PrependTokens(Layer):
     """``count`` learned tokens put before a sequence: ``(N, S, D) -> (N, S + count, D)``
     (ViT's ``cls_token``, CLIP's ``class_embedding``: ``cat([token.expand(N, 1, D), x], 1)``).
@@ -64,7 +63,7 @@ class PrependTokens(Layer):
 
 
 @register_layer("learned_query", "probe")
-@dataclass(frozen=True)
+@record
 class LearnedQuery(Layer):
     """``count`` learned query tokens repeated for every sample of the input:
     ``(N, S, D) -> (N, count, D)`` (SigLIP's attention-pooling ``probe.repeat(N, 1, 1)``; the
@@ -94,7 +93,7 @@ class LearnedQuery(Layer):
 
 
 @register_layer("mask_token")
-@dataclass(frozen=True)
+@record
 class MaskToken(Layer):
     """A learned token that replaces masked positions of a sequence (SimMIM,
     ``ViTForMaskedImageModeling``): ``x*(1 - mask) + token*mask`` with a per-position mask.
@@ -125,7 +124,7 @@ class MaskToken(Layer):
 
 
 @register_layer("logit_scale")
-@dataclass(frozen=True)
+@record
 class LogitScale(Layer):
     """A learned temperature on logits, ``x * exp(logit_scale)`` (CLIP, SigLIP): one weight
     whatever the input's shape. Other ops: one multiply per element, one ``exp``.
@@ -148,7 +147,7 @@ class LogitScale(Layer):
 
 
 @register_layer("logit_bias")
-@dataclass(frozen=True)
+@record
 class LogitBias(Layer):
     """A learned scalar added to every logit (SigLIP's ``logit_bias``): one bias, one add per
     element, nothing saved.
