@@ -238,6 +238,9 @@ def _figures(summary: Summary, causal: dict[str, bool], measured: int | None = N
     shape = summary.input_shape
     if len(shape) < 2:
         raise NetsizeError(f"LLM figures need a sequence input (N, S); {summary.model} takes {list(shape)}")
+    if len(shape) >= 4:  # (N, C, H, W): an image (ViT, CLIP's vision tower), whose axis 1 is not a length
+        raise NetsizeError(f"LLM figures need a sequence input (N, S); {summary.model} takes images {list(shape)}: "
+                           "use netsize summary for its counts")
     batch, seq = shape[0], shape[1]
     tokens = batch * seq
     totals = summary.totals

@@ -103,5 +103,6 @@ if TYPE_CHECKING:  # the same names, spelled out for type checkers; tests keep t
     from netsize.layers.recurrent import *  # noqa: F403
     from netsize.layers.shape_ops import *  # noqa: F403
     from netsize.layers.tensor_ops import *  # noqa: F403
+    from netsize.layers.tokens import *  # noqa: F403
     from netsize.layers.transformer import *  # noqa: F403
     from netsize.layers.upsample import *  # noqa: F403

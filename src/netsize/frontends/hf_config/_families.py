@@ -42,6 +42,8 @@ class Family:
     aliases: dict[str, str] = field(default_factory=dict)  # transformers' attribute_map: alias -> field
     position_key: str | None = "max_position_embeddings"  # None: no position limit (T5)
     positions_after_pad: bool = False  # RoBERTa: positions numbered from pad_token_id + 1
+    # The position limit when it is not a top-level field (CLIP: text_config's); None: no limit
+    position_limit: Callable[[Fields], int | None] | None = None
 
 
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
