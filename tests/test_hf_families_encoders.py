@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import netsize
 from netsize.frontends.hf_config import is_native, network_from_config
@@ -22,6 +24,7 @@ BERTISH = {"vocab_size": 97, "hidden_size": 64, "num_hidden_layers": 2, "num_att
 DISTIL = {"vocab_size": 97, "dim": 64, "n_layers": 2, "n_heads": 4, "hidden_dim": 96, "max_position_embeddings": 64}
 ALBERT = {**BERTISH, "embedding_size": 24}
 ELECTRA = {**BERTISH, "embedding_size": 32}
+REL = {**BERTISH, "relative_attention": True, "pos_att_type": "p2c|c2p"}
 
 # (model_type, architecture, fields)
 CASES = [
@@ -52,11 +55,33 @@ CASES = [
     ("electra", "ElectraForSequenceClassification", {**ELECTRA, "num_labels": 3}),
     ("electra", "ElectraForTokenClassification", {**ELECTRA, "classifier_dropout": 0.2}),
     ("electra", "ElectraForQuestionAnswering", ELECTRA),
+    ("deberta-v2", "DebertaV2Model", BERTISH),  # the default config's switches: no relative attention
+    ("deberta-v2", "DebertaV2Model", REL),  # att_span = max_position_embeddings: 128 table rows
+    ("deberta-v2", "DebertaV2Model", {**REL, "pos_att_type": ["c2p"], "max_relative_positions": 8}),
+    ("deberta-v2", "DebertaV2Model", {**REL, "pos_att_type": "p2c", "max_relative_positions": 8}),
+    # DeBERTa-v3's switches: shared keys, log buckets, normalised table, no absolute positions
+    ("deberta-v2", "DebertaV2Model", {**REL, "share_att_key": True, "position_buckets": 16,
+                                      "norm_rel_ebd": "layer_norm", "position_biased_input": False}),
+    # DeBERTa-v2's: a grouped convolution beside the first layer; token types; factorised embedding
+    ("deberta-v2", "DebertaV2Model", {**REL, "conv_kernel_size": 3, "conv_groups": 2, "type_vocab_size": 2,
+                                      "embedding_size": 32}),
+    ("deberta-v2", "DebertaV2ForMaskedLM", REL),
+    ("deberta-v2", "DebertaV2ForMaskedLM", {**BERTISH, "legacy": False}),
+    ("deberta-v2", "DebertaV2ForMaskedLM", {**BERTISH, "embedding_size": 32, "tie_word_embeddings": False}),
+    ("deberta-v2", "DebertaV2ForSequenceClassification", {**REL, "num_labels": 3, "cls_dropout": 0.2,
+                                                          "pooler_hidden_act": "tanh"}),
+    ("deberta-v2", "DebertaV2ForTokenClassification", BERTISH),
+    ("deberta-v2", "DebertaV2ForQuestionAnswering", REL),
 ]
 
 
 def _ids(case):
     return f"{case[1]}-" + "-".join(f"{k}={v}" for k, v in case[2].items() if k not in BERTISH and k not in DISTIL)
+
+
+def _device(model_type: str) -> str:
+    # DeBERTa-v2's forward reads tensor values (its mask and relative positions): tiny, on the CPU.
+    return "cpu" if model_type == "deberta-v2" else "meta"
 
 
 def _hf(model_type: str, arch: str, fields: dict, device: str = "meta"):
@@ -81,15 +106,16 @@ def _measure(model, **inputs) -> int:
 @pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_params_and_multiply_adds_equal_transformers(case):
     model_type, arch, fields = case
-    model = _hf(model_type, arch, fields)
-    ids = torch.ones(2, 6, dtype=torch.long, device="meta")
+    device = _device(model_type)
+    model = _hf(model_type, arch, fields, device)
+    ids = torch.ones(2, 6, dtype=torch.long, device=device)
     flops = _measure(model, input_ids=ids)
     summary = _netsize(model_type, arch, fields, 6, 2)
     assert summary.totals.params == sum(p.numel() for p in model.parameters())
     assert summary.totals.multiply_adds == flops // 2
 
 
-FAMILIES = ["distilbert", "albert", "electra"]
+FAMILIES = ["distilbert", "albert", "electra", "deberta-v2"]
 
 
 @pytest.mark.parametrize("model_type", FAMILIES)
@@ -123,6 +149,12 @@ def test_albert_shared_layers_count_params_once_and_work_per_call():
     ("distilbert", {"architectures": ["DistilBertForQuestionAnswering"], "num_labels": 3}, "num_labels"),
     ("electra", {"add_cross_attention": True}, "add_cross_attention"),
     ("distilbert", {"dim": 64.0}, "dim"),
+    ("deberta-v2", {"pos_att_type": "c2p|x2y"}, "pos_att_type"),
+    ("deberta-v2", {"conv_kernel_size": 4}, "conv_kernel_size"),
+    ("deberta-v2", {"attention_head_size": 32}, "attention_head_size"),
+    ("deberta-v2", {"pooler_hidden_size": 64}, "pooler_hidden_size"),
+    ("deberta-v2", {"norm_rel_ebd": "batch_norm"}, "norm_rel_ebd"),
+    ("deberta-v2", {"architectures": ["DebertaV2ForMaskedLM"], "legacy": False, "embedding_size": 128}, "legacy"),
 ])
 def test_bad_fields_are_refused_by_name(model_type, fields, match):
     with pytest.raises(netsize.NetsizeError, match=match):
@@ -144,6 +176,15 @@ PUBLISHED = {
     # google/electra-small-discriminator: "14M parameters" (Clark et al. 2020, ELECTRA paper, table 1).
     "electra-small-discriminator": ({"model_type": "electra", "architectures": ["ElectraForPreTraining"]},
                                     14e6, 0.5e6),
+    # microsoft/deberta-v3-base (its config.json): "86M backbone parameters with a vocabulary containing
+    # 128K tokens which introduces 98M parameters in the Embedding layer" (model card), 184M in all.
+    # netsize and transformers: 183,831,552 = 98,380,800 (128100 x 768) + 85,450,752 backbone.
+    "deberta-v3-base": ({"model_type": "deberta-v2", "architectures": ["DebertaV2Model"], "hidden_size": 768,
+                         "intermediate_size": 3072, "relative_attention": True, "position_buckets": 256,
+                         "norm_rel_ebd": "layer_norm", "share_att_key": True, "pos_att_type": "p2c|c2p",
+                         "layer_norm_eps": 1e-7, "max_relative_positions": -1, "position_biased_input": False,
+                         "num_attention_heads": 12, "num_hidden_layers": 12, "type_vocab_size": 0,
+                         "vocab_size": 128100}, 184e6, 0.5e6),
 }
 
 
@@ -156,6 +197,8 @@ def test_published_sizes(name):
         model = getattr(transformers, cfg["architectures"][0])(config)
     assert params == sum(p.numel() for p in model.parameters())
     assert abs(params - published) <= rounding, params
+    if name == "deberta-v3-base":
+        assert abs(params - 128100 * 768 - 86e6) <= 1e6  # "86M backbone": 85.45M, rounded up in the card
 
 
 @pytest.mark.parametrize("model_type", FAMILIES)
@@ -170,3 +213,44 @@ def test_cli_summary_and_llm_run_on_a_config_file(tmp_path, model_type):
         assert run.returncode == 0, run.stderr
         assert "Traceback" not in run.stderr
         assert f"{params:,}" in run.stdout
+
+
+# DeBERTa's disentangled attention, checked against FlopCounterMode on random small configs.
+# FlopCounterMode counts DeBERTa's torch.bmm products exactly as netsize counts them (QK^T, c2p
+# against all 2*att_span table rows, p2c likewise, AV) and the Linear projections of the table
+# (run once per forward on (1, 2*att_span, D), not per sample); it counts nothing for the gathers
+# that pick each score's relative position, the key scaling, the masked_fill and softmax: those
+# are netsize's other_ops, outside this comparison.
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(
+    heads=st.sampled_from([1, 2, 4]),
+    seq=st.integers(1, 9),
+    batch=st.integers(1, 2),
+    att=st.sampled_from([[], ["c2p"], ["p2c"], ["c2p", "p2c"]]),
+    share=st.booleans(),
+    span=st.sampled_from([(-1, -1), (4, -1), (-1, 6), (8, 32)]),  # (max_relative_positions, position_buckets)
+    kernel=st.sampled_from([0, 1, 3]),
+)
+def test_deberta_disentangled_attention_equals_flop_counter(heads, seq, batch, att, share, span, kernel):
+    fields = {**BERTISH, "num_hidden_layers": 1, "num_attention_heads": heads, "max_position_embeddings": 16,
+              "relative_attention": True, "pos_att_type": att, "share_att_key": share,
+              "max_relative_positions": span[0], "position_buckets": span[1], "conv_kernel_size": kernel}
+    model = _hf("deberta-v2", "DebertaV2Model", fields, "cpu")
+    flops = _measure(model, input_ids=torch.ones(batch, seq, dtype=torch.long))
+    summary = _netsize("deberta-v2", "DebertaV2Model", fields, seq, batch)
+    assert summary.totals.params == sum(p.numel() for p in model.parameters())
+    assert summary.totals.multiply_adds == flops // 2
+
+
+def test_disentangled_attention_terms():
+    from netsize import analyze_layer
+    from netsize.layers.disentangled_attention import DisentangledSelfAttention
+
+    q, table = (2, 5, 12), (1, 8, 12)  # N=2, L=S=5, H=3, d=4, P=8
+    both = analyze_layer("a", DisentangledSelfAttention(3, c2p=True, p2c=True), (q, q, q, table, table))
+    plain = analyze_layer("a", DisentangledSelfAttention(3), (q, q, q))
+    assert plain.multiply_adds == 2 * 3 * 5 * 5 * (4 + 4)
+    assert both.multiply_adds - plain.multiply_adds == 2 * (2 * 3 * 5 * 8 * 4)  # c2p and p2c
+    assert both.output_shape == (2, 5, 12) and both.params == 0
+    with pytest.raises(netsize.NetsizeError, match="takes 5 inputs"):
+        analyze_layer("a", DisentangledSelfAttention(3, c2p=True, p2c=True), (q, q, q))

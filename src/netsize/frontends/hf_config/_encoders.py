@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netsize._network import Graph, Network
-from netsize.frontends.hf_config._decoder import activation, dropout, make
+from netsize.frontends.hf_config._decoder import ACTIVATIONS, activation, dropout, make
 from netsize.frontends.hf_config._families import (
     _BERT_DEFAULTS,
     BertBody,
@@ -29,6 +29,7 @@ from netsize.frontends.hf_config._families import (
 )
 from netsize.frontends.hf_config._fields import Fields
 from netsize.layers.attention import ScaledDotProductAttention
+from netsize.layers.disentangled_attention import DisentangledSelfAttention
 from netsize.layers.embedding import Embedding, PositionalEmbedding
 from netsize.layers.linear import Linear
 from netsize.layers.transformer import BiasAdd, TakeToken
@@ -279,6 +280,170 @@ def _electra(f: Fields, arch: str, seq_len: int) -> Network:
     return g.build()
 
 
+# ----- DeBERTa-v2 -------------------------------------------------------------------------
+
+_POS_ATT_TYPES = ("c2p", "p2c", "p2p")  # p2p: accepted by configs, unused by DeBERTa-v2's code
+
+
+def _pos_att_type(f: Fields) -> set[str]:
+    """``pos_att_type``: ``"p2c|c2p"`` (split at ``|``, lower-cased, as the config does) or a list."""
+    raw = f.raw("pos_att_type")
+    if raw is None:
+        return set()
+    items = [x.strip() for x in raw.lower().split("|")] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(x, str) and x in _POS_ATT_TYPES for x in items):
+        raise f.error("pos_att_type", "must be a list (or a '|'-separated string) of 'c2p', 'p2c', 'p2p'", raw)
+    return set(items)
+
+
+def _deberta_v2(f: Fields, arch: str, seq_len: int) -> Network:
+    """DeBERTa-v2/v3: disentangled attention (``relative_attention``) adds content-to-position
+    (``c2p``) and position-to-content (``p2c``) scores against a shared table of
+    ``2 * att_span`` relative positions (``att_span``: ``position_buckets`` when > 0, else
+    ``max_relative_positions``, else ``max_position_embeddings``), projected in every layer by
+    ``pos_key_proj``/``pos_query_proj`` or, with ``share_att_key``, by the layer's own
+    ``key_proj``/``query_proj`` (called again: ``#2``). ``norm_rel_ebd: layer_norm`` normalises
+    the table once per forward; ``conv_kernel_size > 0`` adds a convolution beside the first
+    layer. Optional absolute positions (``position_biased_input``), token types
+    (``type_vocab_size > 0``) and a factorised embedding (``embedding_size``, ``embed_proj``).
+    The masked-LM head is the legacy ``cls.predictions`` (``legacy``, the default) or
+    ``lm_predictions.lm_head``, which multiplies by the word embeddings themselves."""
+    d, heads = f.int("hidden_size", min=1), f.int("num_attention_heads", min=1)
+    _heads(f, "num_attention_heads", heads, d, "hidden_size")
+    head_size = f.opt_int("attention_head_size", min=1)
+    if head_size is not None and head_size * heads != d:
+        raise f.error("attention_head_size", f"is not modelled by netsize unless num_attention_heads x "
+                      f"attention_head_size = hidden_size ({d}; the output projection expects it)", head_size)
+    layers, inter = f.int("num_hidden_layers", min=0), f.int("intermediate_size", min=1)
+    act = _act(f, "hidden_act")
+    vocab, positions = f.int("vocab_size", min=1), f.int("max_position_embeddings", min=1)
+    e_size = f.opt_int("embedding_size", min=1) or d
+    types = f.int("type_vocab_size", min=0)
+    pad = f.opt_int("pad_token_id", min=-vocab, max=vocab - 1)
+    eps = f.float("layer_norm_eps", min=0)
+    hidden_p, attn_p = f.rate("hidden_dropout_prob"), f.rate("attention_probs_dropout_prob")
+    biased_input = f.bool("position_biased_input", True)
+    relative = f.bool("relative_attention", False)
+    att_types = _pos_att_type(f)
+    c2p, p2c = "c2p" in att_types, "p2c" in att_types
+    share = f.bool("share_att_key", False)
+    max_rel = f.int("max_relative_positions", default=-1)
+    buckets = f.int("position_buckets", default=-1)
+    norm_rel = f.raw("norm_rel_ebd", "none")
+    if not isinstance(norm_rel, str) or not {x.strip() for x in norm_rel.lower().split("|")} <= {"none", "layer_norm"}:
+        raise f.error("norm_rel_ebd", "must be 'none' or 'layer_norm'", norm_rel)
+    kernel = f.int("conv_kernel_size", min=0, default=0)
+    conv_groups = f.int("conv_groups", min=1, default=1)
+    conv_act = f.str_choice("conv_act", ACTIVATIONS, default="tanh")
+    if kernel and kernel % 2 == 0:
+        raise f.error("conv_kernel_size", "must be odd (ConvLayer pads (k - 1) // 2 per side; an even kernel "
+                      "shortens the sequence and its mask no longer fits)", kernel)
+    if kernel and d % conv_groups:
+        raise f.error("conv_groups", f"must divide hidden_size ({d})", conv_groups)
+    f.float("pooler_dropout", min=0, below=1, default=0.0)
+    pooler_size = f.opt_int("pooler_hidden_size", min=1)
+    if pooler_size is not None and pooler_size != d:
+        raise f.error("pooler_hidden_size", f"is not modelled by netsize unless it equals hidden_size ({d}; the "
+                      "classifier reads hidden_size features)", pooler_size)
+    legacy = f.bool("legacy", True)
+    if not legacy and e_size != d and arch.endswith("ForMaskedLM"):
+        raise f.error("legacy", f"false needs embedding_size = hidden_size ({d}): the head multiplies by the "
+                      "word embeddings", False)
+    tie = f.bool("tie_word_embeddings", True)
+    span = buckets if buckets > 0 else (max_rel if max_rel >= 1 else positions)
+    p = _prefix(arch, "DebertaV2", "deberta.")
+    g = Graph(arch, inputs={"input_ids": (seq_len,)})
+    e = f"{p}embeddings."
+    words = g.add(f"{e}word_embeddings", Embedding(vocab, e_size, pad), "input_ids")
+    parts = [words]
+    if biased_input:
+        parts.append(g.add(f"{e}position_embeddings", PositionalEmbedding(positions, e_size), "input_ids"))
+    if types:
+        parts.append(g.add(f"{e}token_type_embeddings", Embedding(types, e_size), "input_ids"))
+    x = g.add(f"{e}add", make("add"), parts) if len(parts) > 1 else words
+    if e_size != d:
+        x = g.add(f"{e}embed_proj", Linear(e_size, d, bias=False), x)
+    ln = {"normalized_shape": d, "eps": eps}
+    x = g.add(f"{e}LayerNorm", make("layernorm", **ln), x)
+    x = g.add(f"{e}mask", make("elementwise", op="mul"), x)  # embeddings * attention_mask
+    x = dropout(g, f"{e}dropout", hidden_p, x)
+    embedded = x
+    rel = None
+    if relative:
+        rel = g.add(f"{p}encoder.rel_embeddings", make("parameter", shape=(1, 2 * span, d)), [])
+        if "layer_norm" in norm_rel.lower():
+            rel = g.add(f"{p}encoder.LayerNorm", make("layernorm", **ln), rel)
+    for i in range(layers):
+        b = f"{p}encoder.layer.{i}."
+        a = f"{b}attention.self."
+        q = g.add(f"{a}query_proj", Linear(d, d), x)
+        k = g.add(f"{a}key_proj", Linear(d, d), x)
+        v = g.add(f"{a}value_proj", Linear(d, d), x)
+        table: list[str] = []
+        if rel is not None:
+            r = dropout(g, f"{a}pos_dropout", hidden_p, rel)
+            if share:
+                pos_q = g.add(f"{a}query_proj#2", Linear(d, d), r, tied_to=f"{a}query_proj")
+                pos_k = g.add(f"{a}key_proj#2", Linear(d, d), r, tied_to=f"{a}key_proj")
+            else:
+                pos_k = g.add(f"{a}pos_key_proj", Linear(d, d), r) if c2p else ""
+                pos_q = g.add(f"{a}pos_query_proj", Linear(d, d), r) if p2c else ""
+            table = [t for t, used in ((pos_k, c2p), (pos_q, p2c)) if used]
+        core = DisentangledSelfAttention(heads, c2p=bool(table) and c2p, p2c=bool(table) and p2c, dropout=attn_p)
+        h = g.add(f"{a}attn", core, [q, k, v, *table])
+        h = g.add(f"{b}attention.output.dense", Linear(d, d), h)
+        h = dropout(g, f"{b}attention.output.dropout", hidden_p, h)
+        h = g.add(f"{b}attention.output.residual", make("add"), [h, x])
+        x = g.add(f"{b}attention.output.LayerNorm", make("layernorm", **ln), h)
+        h = g.add(f"{b}intermediate.dense", Linear(d, inter), x)
+        h = g.add(f"{b}intermediate.intermediate_act_fn", activation(act), h)
+        h = g.add(f"{b}output.dense", Linear(inter, d), h)
+        h = dropout(g, f"{b}output.dropout", hidden_p, h)
+        h = g.add(f"{b}output.residual", make("add"), [h, x])
+        x = g.add(f"{b}output.LayerNorm", make("layernorm", **ln), h)
+        if i == 0 and kernel:
+            c = f"{p}encoder.conv."
+            t = g.add(f"{c}permute_in", make("transpose", perm=(0, 2, 1)), embedded)
+            t = g.add(f"{c}conv", make("conv1d", in_channels=d, out_channels=d, kernel_size=kernel,
+                                       padding=(kernel - 1) // 2, groups=conv_groups), t)
+            t = g.add(f"{c}permute_out", make("transpose", perm=(0, 2, 1)), t)
+            t = g.add(f"{c}mask_fill", make("elementwise", op="masked_fill"), t)
+            t = dropout(g, f"{c}dropout", hidden_p, t)
+            t = g.add(f"{c}activation", activation(conv_act), t)
+            t = g.add(f"{c}residual", make("add"), [x, t])
+            t = g.add(f"{c}LayerNorm", make("layernorm", **ln), t)
+            x = g.add(f"{c}mask", make("elementwise", op="mul"), t)
+    head = arch.removeprefix("DebertaV2")
+    if head == "ForMaskedLM":
+        if legacy:
+            c = "cls.predictions."
+            h = g.add(f"{c}transform.dense", Linear(d, e_size), x)
+            h = g.add(f"{c}transform.transform_act_fn", activation(act), h)
+            h = g.add(f"{c}transform.LayerNorm", make("layernorm", normalized_shape=e_size, eps=eps), h)
+            _vocab_projection(g, f"{c}decoder", f"{c}bias", h, words, e_size, vocab, tie)
+        else:
+            c = "lm_predictions.lm_head."
+            h = g.add(f"{c}dense", Linear(d, d), x)
+            h = g.add(f"{c}transform_act_fn", activation(act), h)
+            h = g.add(f"{c}LayerNorm", make("layernorm", **ln), h)
+            h = g.add(f"{c}word_embeddings", Linear(d, vocab, bias=False), h, tied_to=words)
+            g.add(f"{c}bias", BiasAdd(vocab), h)
+    elif head == "ForSequenceClassification":
+        t = g.add("pooler.first_token", TakeToken(0), x)
+        t = dropout(g, "pooler.dropout", f.rate("pooler_dropout"), t)
+        t = g.add("pooler.dense", Linear(d, d), t)
+        t = g.add("pooler.activation", activation(f.str_choice("pooler_hidden_act", ACTIVATIONS)), t)
+        cls_p = f.raw("cls_dropout")
+        t = dropout(g, "dropout", f.rate("cls_dropout") if cls_p is not None else hidden_p, t)
+        g.add("classifier", Linear(d, _labels(f)), t)
+    elif head == "ForTokenClassification":
+        t = dropout(g, "dropout", hidden_p, x)
+        g.add("classifier", Linear(d, _labels(f)), t)
+    elif head == "ForQuestionAnswering":
+        g.add("qa_outputs", Linear(d, _labels(f)), x)
+    return g.build()
+
+
 _ENCODER_HEADS = ("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering")
 
 FAMILIES: tuple[Family, ...] = (
@@ -309,5 +474,16 @@ FAMILIES: tuple[Family, ...] = (
          "intermediate_size": 1024, "use_cache": True, "classifier_dropout": None, "is_decoder": False,
          "add_cross_attention": False},
         _electra,
+    ),
+    Family(
+        "deberta-v2",
+        tuple("DebertaV2" + h for h in ("Model", "ForMaskedLM", *_ENCODER_HEADS)),
+        {"vocab_size": 128100, "hidden_size": 1536, "num_hidden_layers": 24, "num_attention_heads": 24,
+         "intermediate_size": 6144, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+         "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 0,
+         "layer_norm_eps": 1e-7, "relative_attention": False, "max_relative_positions": -1, "pad_token_id": 0,
+         "position_biased_input": True, "pos_att_type": None, "pooler_dropout": 0.0, "pooler_hidden_act": "gelu",
+         "legacy": True, "tie_word_embeddings": True},
+        _deberta_v2,
     ),
 )
