@@ -254,3 +254,18 @@ def test_disentangled_attention_terms():
     assert both.output_shape == (2, 5, 12) and both.params == 0
     with pytest.raises(netsize.NetsizeError, match="takes 5 inputs"):
         analyze_layer("a", DisentangledSelfAttention(3, c2p=True, p2c=True), (q, q, q))
+
+
+def test_electra_causal_lm_kv_cache_equals_transformers():
+    from netsize.frontends.hf_config._transformers import cache_elements
+    from netsize.llm import llm_figures
+
+    fields = {**ELECTRA, "is_decoder": True}
+    model = _hf("electra", "ElectraForCausalLM", fields, "cpu")
+    ids = torch.ones(2, 6, dtype=torch.long)
+    f = llm_figures({"model_type": "electra", "architectures": ["ElectraForCausalLM"], **fields}, seq_len=6,
+                    batch_size=2)
+    assert f.kv_cache_elements_per_token == 2 * 2 * 64  # 2 layers, keys and values of hidden_size
+    assert f.kv_cache_bytes_context["float32"] == 4 * cache_elements(model, {"input_ids": ids})
+    # an encoder keeps no cache
+    assert llm_figures({"model_type": "deberta-v2", **REL}, seq_len=6).kv_cache_elements_per_token == 0

@@ -115,11 +115,12 @@ class DisentangledSelfAttention(Layer):
         ops = Term("other_ops", ops_value, rule, sub)
         dropped = scores if self.dropout > 0 else 0
         saved = n * h * (q_len * d + 2 * k_len * d + k_len * dv) + relative * n * h * p * d + scores + dropped
-        workspace = 2 * scores + (n * h * max(q_len if self.c2p else 0, k_len if self.p2c else 0) * p)
+        widest = max(q_len if self.c2p else 0, k_len if self.p2c else 0)
+        workspace = 2 * scores + n * h * widest * p
         extra = (
             Term("saved_float32_elements", scores, "N*H*L*S (softmax)", prod_str(n, h, q_len, k_len)),
             Term("workspace_elements", workspace, "2*N*H*L*S + N*H*max(L, S)*P (un-gathered product)",
-                 str(workspace)),
+                 f"2*{prod_str(n, h, q_len, k_len)} + {prod_str(n, h, widest, p)}"),
         )
         return Analysis(
             outputs=((n, q_len, h * dv),),

@@ -187,6 +187,8 @@ def _albert(f: Fields, arch: str, seq_len: int) -> Network:
         t = g.add(f"{p}pooler", Linear(d, d), t)
         pooled = g.add(f"{p}pooler_activation", make("tanh"), t)
     cls_p = f.rate("classifier_dropout_prob")
+    # token classification alone falls back to hidden_dropout_prob when the field is null
+    token_p = cls_p if f.raw("classifier_dropout_prob") is not None else hidden_p
     if head in ("ForMaskedLM", "ForPreTraining"):
         h = g.add("predictions.dense", Linear(d, e_size), x)
         h = g.add("predictions.activation", activation(act), h)
@@ -201,7 +203,7 @@ def _albert(f: Fields, arch: str, seq_len: int) -> Network:
         t = dropout(g, "dropout", cls_p, pooled)
         g.add("classifier", Linear(d, _labels(f)), t)
     elif head == "ForTokenClassification":
-        t = dropout(g, "dropout", cls_p, x)
+        t = dropout(g, "dropout", token_p, x)
         g.add("classifier", Linear(d, _labels(f)), t)
     elif head == "ForQuestionAnswering":
         g.add("qa_outputs", Linear(d, _labels(f)), x)
