@@ -269,3 +269,52 @@ def test_electra_causal_lm_kv_cache_equals_transformers():
     assert f.kv_cache_bytes_context["float32"] == 4 * cache_elements(model, {"input_ids": ids})
     # an encoder keeps no cache
     assert llm_figures({"model_type": "deberta-v2", **REL}, seq_len=6).kv_cache_elements_per_token == 0
+
+
+@pytest.mark.parametrize("att", [["c2p", "p2c"], ["c2p"], ["p2c"], []])
+def test_disentangled_attention_saves_what_autograd_keeps(att):
+    """The core's saved-for-backward contract against the tensors autograd really keeps inside
+    transformers' DisentangledSelfAttention (its Linear projections' own saves excluded, as
+    netsize counts them on the Linear rows)."""
+    from transformers.models.deberta_v2.modeling_deberta_v2 import DisentangledSelfAttention as HF
+
+    from netsize import analyze_layer
+    from netsize.layers.disentangled_attention import DisentangledSelfAttention
+
+    n, length, heads, d, span = 2, 5, 3, 4, 8
+    config = transformers.DebertaV2Config(hidden_size=heads * d, num_attention_heads=heads,
+                                          relative_attention=True, pos_att_type=att, max_relative_positions=span,
+                                          attention_probs_dropout_prob=0.0, hidden_dropout_prob=0.0)
+    module = HF(config).train()
+    x = torch.randn(n, length, heads * d, requires_grad=True)
+    table = torch.randn(2 * span, heads * d, requires_grad=True)
+    skip = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    skip |= {x.untyped_storage().data_ptr(), table.untyped_storage().data_ptr()}
+    inside_linear: list[bool] = []
+
+    def enter(*_):
+        inside_linear.append(True)
+
+    def leave(*_):
+        inside_linear.pop()  # returns None: the module's output stays
+
+    for sub in module.modules():
+        if isinstance(sub, torch.nn.Linear):
+            sub.register_forward_pre_hook(enter)
+            sub.register_forward_hook(leave)
+    saved: dict[int, tuple[int, torch.dtype]] = {}
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        if not inside_linear and ptr not in skip:
+            saved[ptr] = (t.untyped_storage().nbytes(), t.dtype)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(x, torch.ones(n, 1, length, length), rel_embeddings=table)
+    floats = sum(size // 4 for size, dtype in saved.values() if dtype == torch.float32)
+    other_bytes = sum(size for size, dtype in saved.values() if dtype != torch.float32)
+    q = (n, length, heads * d)
+    core = DisentangledSelfAttention(heads, c2p="c2p" in att, p2c="p2c" in att)
+    memory = analyze_layer("a", core, (q, q, q, *[(1, 2 * span, heads * d)] * len(att))).analysis.memory
+    assert (memory.saved_extra_elements, memory.saved_extra_bytes) == (floats, other_bytes)

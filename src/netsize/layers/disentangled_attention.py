@@ -16,10 +16,13 @@ keys, ``d`` head size, ``P`` rows of the relative-position table (``2 * att_span
 - ``other_ops``: the key scaling ``k / sqrt(d * scale_factor)`` (``N*H*S*d``), per score: for
   each of ``c2p``/``p2c`` a division and an add (2), adding the relative bias to the scores (1,
   when there is one), the mask fill (1) and softmax (5).
-- Saved for backward (eager): the query and key head copies and the scaled key, the value
-  heads, the repeated position keys/queries (``N*H*P*d`` each), the softmax probabilities
-  ``N*H*L*S`` (and the dropped ones with their mask when ``dropout > 0``), and the int64 gather
-  indices (``L*S`` each, shared by the batch).
+- Saved for backward (eager; equal to what autograd keeps, a test checks it with
+  ``saved_tensors_hooks``): the query heads, the scaled keys, the value heads, the key heads
+  again with ``p2c``, the repeated position keys/queries (``N*H*P*d`` each), the un-gathered
+  products (``N*H*L*P`` for ``c2p``, ``N*H*S*P`` for ``p2c``: ``gather`` keeps its input), the
+  softmax probabilities ``N*H*L*S`` (and the dropped ones with their mask when ``dropout > 0``),
+  the scalar scales; in bytes the int64 gather indices (``L*S`` each, shared by the batch) and
+  the mask fill's bool mask (``N*L*S``).
 - Working memory: two ``N*H*L*S`` score tensors at once plus the widest un-gathered product
   (``N*H*max(L, S)*P``).
 """
@@ -114,7 +117,12 @@ class DisentangledSelfAttention(Layer):
         sub = f"{prod_str(n, h, k_len, d)} + {per_score}*{prod_str(n, h, q_len, k_len)}"
         ops = Term("other_ops", ops_value, rule, sub)
         dropped = scores if self.dropout > 0 else 0
-        saved = n * h * (q_len * d + 2 * k_len * d + k_len * dv) + relative * n * h * p * d + scores + dropped
+        # q heads, scaled k^T, v heads (+ the k heads p2c multiplies), the repeated position keys and
+        # queries, the un-gathered c2p/p2c products (gather keeps its input), the probabilities, and
+        # the scalar scales (one for the keys, one per relative term)
+        ungathered = n * h * p * ((q_len if self.c2p else 0) + (k_len if self.p2c else 0))
+        heads_saved = n * h * (q_len * d + k_len * d + (k_len * d if self.p2c else 0) + k_len * dv)
+        saved = heads_saved + relative * n * h * p * d + ungathered + scores + dropped + 1 + relative
         widest = max(q_len if self.c2p else 0, k_len if self.p2c else 0)
         workspace = 2 * scores + n * h * widest * p
         extra = (
@@ -130,7 +138,8 @@ class DisentangledSelfAttention(Layer):
             memory=MemoryContract(
                 saved_inputs=(),
                 saved_extra_elements=saved,
-                saved_extra_bytes=dropped + relative * _INDEX_BYTES * q_len * k_len,
+                # dropout's mask, the gather indices (shared by the batch), masked_fill's bool mask
+                saved_extra_bytes=dropped + relative * _INDEX_BYTES * q_len * k_len + n * q_len * k_len,
                 saved_float32_elements=scores,
                 workspace_elements=workspace,
                 workspace_float32_elements=2 * scores,
