@@ -276,7 +276,7 @@ def test_disentangled_attention_saves_what_autograd_keeps(att):
     """The core's saved-for-backward contract against the tensors autograd really keeps inside
     transformers' DisentangledSelfAttention (its Linear projections' own saves excluded, as
     netsize counts them on the Linear rows)."""
-    from transformers.models.deberta_v2.modeling_deberta_v2 import DisentangledSelfAttention as HF
+    from transformers.models.deberta_v2.modeling_deberta_v2 import DisentangledSelfAttention as HFAttention
 
     from netsize import analyze_layer
     from netsize.layers.disentangled_attention import DisentangledSelfAttention
@@ -285,7 +285,7 @@ def test_disentangled_attention_saves_what_autograd_keeps(att):
     config = transformers.DebertaV2Config(hidden_size=heads * d, num_attention_heads=heads,
                                           relative_attention=True, pos_att_type=att, max_relative_positions=span,
                                           attention_probs_dropout_prob=0.0, hidden_dropout_prob=0.0)
-    module = HF(config).train()
+    module = HFAttention(config).train()
     x = torch.randn(n, length, heads * d, requires_grad=True)
     table = torch.randn(2 * span, heads * d, requires_grad=True)
     skip = {p.untyped_storage().data_ptr() for p in module.parameters()}
