@@ -29,10 +29,9 @@ keys, ``d`` head size, ``P`` rows of the relative-position table (``2 * att_span
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from netsize._errors import NetsizeError
 from netsize._layer import Analysis, Context, Layer, MemoryContract
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, shape_str
 from netsize._term import Term, prod_str
@@ -49,7 +48,7 @@ def _seq(x: Shape, what: str) -> tuple[int, int, int]:
 
 
 @register_layer("disentangled_self_attention", "disentangled_attention", "deberta_attention")
-@dataclass(frozen=True)
+@record
 class DisentangledSelfAttention(Layer):
     """DeBERTa's attention core from projected inputs: ``q (N, L, H*d)``, ``k (N, S, H*d)``,
     ``v (N, S, H*d_v)``, then the projected relative-position table ``(1, P, H*d)`` once as
