@@ -94,6 +94,7 @@ if TYPE_CHECKING:  # the same names, spelled out for type checkers; tests keep t
     from netsize.layers.attention import *  # noqa: F403
     from netsize.layers.conv import *  # noqa: F403
     from netsize.layers.crop import *  # noqa: F403
+    from netsize.layers.disentangled_attention import *  # noqa: F403
     from netsize.layers.embedding import *  # noqa: F403
     from netsize.layers.linear import *  # noqa: F403
     from netsize.layers.matmul import *  # noqa: F403

@@ -188,6 +188,48 @@ def _roberta_positions(f: Fields, seq_len: int, positions: int, pad: int | None)
         )
 
 
+@dataclass(frozen=True)
+class BertBody:
+    """The sizes of a BERT encoder layer (BERT, RoBERTa, ELECTRA share it)."""
+
+    d: int
+    heads: int
+    inter: int
+    act: str
+    ln: dict[str, Any]
+    hidden_p: float
+    attn_p: float
+    impl: str
+
+
+def bert_layer(g: Graph, b: str, x: str, s: BertBody, causal: bool = False, kv_cache: bool = False,
+               cross: str | None = None) -> str:
+    """One ``BertLayer`` under prefix ``b`` (ending in a dot): self-attention, optional
+    cross-attention to ``cross``, then the feed-forward block, each post-norm."""
+
+    def attention(a: str, x: str, memory: str, causal: bool, kv_cache: bool) -> str:
+        q = g.add(f"{a}self.query", Linear(s.d, s.d), x)
+        k = g.add(f"{a}self.key", Linear(s.d, s.d), memory)
+        v = g.add(f"{a}self.value", Linear(s.d, s.d), memory)
+        core = ScaledDotProductAttention(s.heads, causal=causal, dropout=s.attn_p, implementation=s.impl,
+                                         kv_cache=kv_cache)
+        h = g.add(f"{a}self.attn", core, [q, k, v])
+        h = g.add(f"{a}output.dense", Linear(s.d, s.d), h)
+        h = dropout(g, f"{a}output.dropout", s.hidden_p, h)
+        h = g.add(f"{a}output.residual", make("add"), [x, h])
+        return g.add(f"{a}output.LayerNorm", make("layernorm", **s.ln), h)
+
+    x = attention(f"{b}attention.", x, x, causal, kv_cache)
+    if cross is not None:
+        x = attention(f"{b}crossattention.", x, cross, False, False)
+    h = g.add(f"{b}intermediate.dense", Linear(s.d, s.inter), x)
+    h = g.add(f"{b}intermediate.intermediate_act_fn", activation(s.act), h)
+    h = g.add(f"{b}output.dense", Linear(s.inter, s.d), h)
+    h = dropout(g, f"{b}output.dropout", s.hidden_p, h)
+    x = g.add(f"{b}output.residual", make("add"), [x, h])
+    return g.add(f"{b}output.LayerNorm", make("layernorm", **s.ln), x)
+
+
 def _bert_like(f: Fields, arch: str, seq_len: int, roberta: bool) -> Network:
     d, heads = f.int("hidden_size", min=1), f.int("num_attention_heads", min=1)
     inter = f.int("intermediate_size", min=1)
@@ -224,28 +266,10 @@ def _bert_like(f: Fields, arch: str, seq_len: int, roberta: bool) -> Network:
     x = g.add(f"{e}LayerNorm", make("layernorm", **ln), x)
     x = dropout(g, f"{e}dropout", hidden_p, x)
 
-    def attention(a: str, x: str, memory: str, causal: bool, kv_cache: bool) -> str:
-        q = g.add(f"{a}self.query", Linear(d, d), x)
-        k = g.add(f"{a}self.key", Linear(d, d), memory)
-        v = g.add(f"{a}self.value", Linear(d, d), memory)
-        core = ScaledDotProductAttention(heads, causal=causal, dropout=attn_p, implementation=impl, kv_cache=kv_cache)
-        h = g.add(f"{a}self.attn", core, [q, k, v])
-        h = g.add(f"{a}output.dense", Linear(d, d), h)
-        h = dropout(g, f"{a}output.dropout", hidden_p, h)
-        h = g.add(f"{a}output.residual", make("add"), [x, h])
-        return g.add(f"{a}output.LayerNorm", make("layernorm", **ln), h)
-
+    body = BertBody(d, heads, inter, act, ln, hidden_p, attn_p, impl)
     for i in range(layers):
-        b = f"{p}encoder.layer.{i}."
-        x = attention(f"{b}attention.", x, x, decoder, cache)
-        if cross:
-            x = attention(f"{b}crossattention.", x, "encoder_hidden_states", False, False)
-        h = g.add(f"{b}intermediate.dense", Linear(d, inter), x)
-        h = g.add(f"{b}intermediate.intermediate_act_fn", activation(act), h)
-        h = g.add(f"{b}output.dense", Linear(inter, d), h)
-        h = dropout(g, f"{b}output.dropout", hidden_p, h)
-        x = g.add(f"{b}output.residual", make("add"), [x, h])
-        x = g.add(f"{b}output.LayerNorm", make("layernorm", **ln), x)
+        x = bert_layer(g, f"{p}encoder.layer.{i}.", x, body, causal=decoder, kv_cache=cache,
+                       cross="encoder_hidden_states" if cross else None)
     head = arch.removeprefix(stem)
     if roberta:
         _roberta_heads(g, f, head, p, x, words, d, vocab, ln, act, tie, hidden_p)
