@@ -633,7 +633,8 @@ def _t5(f: Fields, arch: str, seq_len: int) -> Network:
     drop = f.rate("dropout_rate")
     impl = _attn_implementation(f)
     inputs: dict[str, Sequence[int]] = {"input_ids": (seq_len,)}
-    if arch != "T5EncoderModel":
+    encoder_only = arch.endswith("EncoderModel")  # T5EncoderModel, MT5EncoderModel
+    if not encoder_only:
         inputs["decoder_input_ids"] = (seq_len,)
     g = Graph(arch, inputs=inputs)
     rms = {"normalized_shape": d, "eps": eps}
@@ -675,7 +676,7 @@ def _t5(f: Fields, arch: str, seq_len: int) -> Network:
         x = sublayer(f"{b}1", x, feed_forward(f"{b}1.DenseReluDense", n))
     encoded = g.add("encoder.final_layer_norm", make("rmsnorm", **rms), x)
     encoded = dropout(g, "encoder.final_dropout", drop, encoded)
-    if arch == "T5EncoderModel":
+    if encoder_only:
         return g.build()
     x = g.add("decoder.embed_tokens", Embedding(vocab, d), "decoder_input_ids", tied_to=shared)
     x = dropout(g, "decoder.dropout", drop, x)
@@ -689,8 +690,8 @@ def _t5(f: Fields, arch: str, seq_len: int) -> Network:
         x = sublayer(f"{b}2", x, feed_forward(f"{b}2.DenseReluDense", n))
     x = g.add("decoder.final_layer_norm", make("rmsnorm", **rms), x)
     x = dropout(g, "decoder.final_dropout", drop, x)
-    if arch == "T5ForConditionalGeneration":
-        # transformers 5 always ties T5's lm_head to `shared`: T5Config.__post_init__ forces
+    if arch.endswith("ForConditionalGeneration"):
+        # transformers 5 always ties T5's (and mT5's) lm_head to `shared`: T5Config.__post_init__ forces
         # tie_word_embeddings=True (a saved False, as in T5 v1.1, only turns off output scaling).
         g.add("lm_head", Linear(d, vocab, bias=False), x, tied_to=shared)
     return g.build()
