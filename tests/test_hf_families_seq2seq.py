@@ -42,7 +42,7 @@ CASES = [
     ("pegasus", "PegasusModel", B),
     ("pegasus", "PegasusForCausalLM", B),
     ("mt5", "MT5ForConditionalGeneration", T),
-    ("mt5", "MT5ForConditionalGeneration", {**T, "num_decoder_layers": 1, "tie_word_embeddings": False}),
+    ("mt5", "MT5ForConditionalGeneration", {**T, "num_decoder_layers": 1}),
     ("mt5", "MT5Model", {**T, "feed_forward_proj": "relu"}),
     ("mt5", "MT5EncoderModel", T),
     ("whisper", "WhisperForConditionalGeneration", W),
@@ -114,3 +114,113 @@ def test_default_config_params_equal_transformers(model_type):
     with torch.device("meta"):
         model = getattr(transformers, net.name)(config)
     assert netsize.analyze(net).totals.params == sum(p.numel() for p in model.parameters())
+
+
+def test_mt5_untied_head_as_loaded_from_a_checkpoint():
+    # Published mT5 configs say tie_word_embeddings false and their checkpoints hold lm_head and shared
+    # apart; transformers' MT5Config forces the flag to true, so a model built from the config ties them,
+    # while from_pretrained (both tensors present, different values) leaves them untied. netsize counts
+    # the model as loaded: transformers' model with lm_head given a tensor of its own, as loading does.
+    fields = {**T, "tie_word_embeddings": False}
+    model = _hf("mt5", "MT5ForConditionalGeneration", fields)
+    assert model.lm_head.weight is model.shared.weight  # tied by the config alone
+    model.lm_head.weight = torch.nn.Parameter(torch.empty_like(model.lm_head.weight))
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(**_inputs("mt5", "MT5ForConditionalGeneration", fields, "meta"))
+    summary = _netsize("mt5", "MT5ForConditionalGeneration", fields)
+    assert summary.totals.params == sum(p.numel() for p in model.parameters())
+    assert summary.totals.multiply_adds == counter.get_total_flops() // 2
+    tied = _netsize("mt5", "MT5ForConditionalGeneration", T)
+    assert summary.totals.params - tied.totals.params == T["vocab_size"] * T["d_model"]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[1].endswith(("ForConditionalGeneration", "ForCausalLM"))],
+                         ids=_ids)
+def test_kv_cache_per_token_is_the_decoder_self_attention_cache(case):
+    """``netsize llm``'s KV cache per token: the decoder's causal self-attention, as transformers'
+    cache holds it after one forward; the cross-attention cache (encoder length, fixed) is apart."""
+    from netsize.llm import llm_figures
+
+    model_type, arch, fields = case
+    model = _hf(model_type, arch, fields)
+    inputs = _inputs(model_type, arch, fields, "meta")
+    with torch.no_grad():
+        out = model(**inputs, use_cache=True)
+    cache = out.past_key_values
+    self_cache = getattr(cache, "self_attention_cache", cache)
+    # (BART's decoder-only cache is sized by num_hidden_layers, an alias of encoder_layers: the extra
+    # layers stay empty)
+    held = sum(layer.keys.numel() + layer.values.numel() for layer in self_cache.layers if layer.keys is not None)
+    f = llm_figures({"model_type": model_type, "architectures": [arch], **fields}, seq_len=SEQ, batch_size=BATCH)
+    assert f.kv_cache_elements_per_token * BATCH * SEQ == held
+    if model_type == "mt5":
+        layers = fields.get("num_decoder_layers", fields["num_layers"])
+        assert f.kv_cache_elements_per_token == 2 * layers * fields["num_heads"] * fields["d_kv"]
+    else:
+        assert f.kv_cache_elements_per_token == 2 * fields["decoder_layers"] * fields["d_model"]
+    assert f.seq_len == SEQ  # Whisper: the decoder's tokens, not the log-mel features' axes
+
+
+def test_whisper_reads_thirty_seconds_of_features_and_seq_len_decoder_tokens():
+    net = network_from_config({"model_type": "whisper", "architectures": ["WhisperForConditionalGeneration"]})
+    assert dict(net.inputs) == {"input_features": (80, 3000), "decoder_input_ids": (448,)}
+    with pytest.raises(netsize.NetsizeError, match="decoder sequence length 449 exceeds max_target_positions"):
+        network_from_config({"model_type": "whisper"}, seq_len=449)
+    with pytest.raises(netsize.NetsizeError, match="use_weighted_layer_sum"):
+        network_from_config({"model_type": "whisper", "architectures": ["WhisperForAudioClassification"],
+                             "use_weighted_layer_sum": True})
+
+
+def test_bart_positions_are_limited_to_max_position_embeddings():
+    # the table has max_position_embeddings + 2 rows, read from row 2: 1024 usable positions of 1026
+    net = network_from_config({"model_type": "bart"})
+    assert net.inputs["input_ids"] == (1024,)
+    with pytest.raises(netsize.NetsizeError, match="sequence length 1025 exceeds max_position_embeddings"):
+        network_from_config({"model_type": "bart"}, seq_len=1025)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"d_model": 30}, "'d_model' must be divisible by decoder_attention_heads"),
+    ({"activation_function": "gelu_bogus"}, "'activation_function' must be one of"),
+    ({"dropout": 1.5}, "'dropout' must be a finite number"),
+    ({"encoder_layers": 2.0}, "'encoder_layers' must be an integer"),
+])
+def test_bad_fields_are_named(bad, match):
+    with pytest.raises(netsize.NetsizeError, match=match):
+        network_from_config({"model_type": "mbart", **bad}, seq_len=8)
+
+
+# Published configs (config.json on the Hugging Face hub) and published sizes.
+PUBLISHED = {
+    # facebook/bart-large: "406M params" (hub page). The default BartConfig is bart-large.
+    "bart-large": ({"model_type": "bart", "architectures": ["BartForConditionalGeneration"]}, 406e6, 0.5e6),
+    # google/pegasus-large: "568M" (PEGASUS paper, arXiv 1912.08777, Table A.1): transformers also counts
+    # the two frozen sinusoidal position tables (2 x 1024 x 1024), so the trainable params are compared.
+    "pegasus-large": ({"model_type": "pegasus", "architectures": ["PegasusForConditionalGeneration"],
+                       "vocab_size": 96103, "encoder_layers": 16, "decoder_layers": 16, "scale_embedding": True},
+                      568e6, 1e6),
+    # google/mt5-small: "300M" (mT5 paper, arXiv 2010.11934, Table 2), lm_head untied (see above).
+    "mt5-small": ({"model_type": "mt5", "architectures": ["MT5ForConditionalGeneration"], "d_ff": 1024,
+                   "d_kv": 64, "d_model": 512, "num_heads": 6, "num_layers": 8, "vocab_size": 250112,
+                   "tie_word_embeddings": False}, 300e6, 0.5e6),
+    # openai/whisper-large-v3: "1.54B params" (hub page; the paper's Table 1 rounds large to 1550M).
+    "whisper-large-v3": ({"model_type": "whisper", "architectures": ["WhisperForConditionalGeneration"],
+                          "d_model": 1280, "encoder_layers": 32, "decoder_layers": 32, "encoder_attention_heads": 20,
+                          "decoder_attention_heads": 20, "encoder_ffn_dim": 5120, "decoder_ffn_dim": 5120,
+                          "num_mel_bins": 128, "vocab_size": 51866}, 1.54e9, 0.005e9),
+}
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED))
+def test_published_sizes(name):
+    cfg, published, rounding = PUBLISHED[name]
+    summary = netsize.analyze(network_from_config(cfg, seq_len=8))
+    config = transformers.AutoConfig.for_model(**cfg)
+    with torch.device("meta"):
+        model = getattr(transformers, cfg["architectures"][0])(config)
+    if name == "mt5-small":  # from_pretrained keeps the checkpoint's own lm_head (see above)
+        model.lm_head.weight = torch.nn.Parameter(torch.empty_like(model.lm_head.weight))
+    assert summary.totals.params == sum(p.numel() for p in model.parameters())
+    counted = summary.totals.trainable_params if name == "pegasus-large" else summary.totals.params
+    assert abs(counted - published) <= rounding

@@ -620,7 +620,8 @@ def _t5_activation(f: Fields) -> tuple[bool, str]:
     return gated, act
 
 
-def _t5(f: Fields, arch: str, seq_len: int) -> Network:
+def _t5(f: Fields, arch: str, seq_len: int, untied_head: bool = False) -> Network:
+    """T5 (and mT5, through ``untied_head``: see the LM head below)."""
     d, dkv, heads, ff = f.int("d_model", min=1), f.int("d_kv", min=1), f.int("num_heads", min=1), f.int("d_ff", min=1)
     inner = heads * dkv
     eps = f.float("layer_norm_epsilon", min=0)
@@ -691,9 +692,12 @@ def _t5(f: Fields, arch: str, seq_len: int) -> Network:
     x = g.add("decoder.final_layer_norm", make("rmsnorm", **rms), x)
     x = dropout(g, "decoder.final_dropout", drop, x)
     if arch.endswith("ForConditionalGeneration"):
-        # transformers 5 always ties T5's (and mT5's) lm_head to `shared`: T5Config.__post_init__ forces
+        # transformers 5 always ties T5's lm_head to `shared`: T5Config.__post_init__ forces
         # tie_word_embeddings=True (a saved False, as in T5 v1.1, only turns off output scaling).
-        g.add("lm_head", Linear(d, vocab, bias=False), x, tied_to=shared)
+        # untied_head (mT5): a saved False keeps lm_head a table of its own, as from_pretrained
+        # loads the published mT5 checkpoints (both tensors present and different: not tied).
+        untied = untied_head and not f.bool("tie_word_embeddings", True)
+        g.add("lm_head", Linear(d, vocab, bias=False), x, tied_to=None if untied else shared)
     return g.build()
 
 

@@ -18,7 +18,14 @@ Sequence lengths: BART, mBART and Pegasus read ``seq_len`` tokens on each side (
 ``max_position_embeddings``. Whisper's encoder input is fixed by the model, not by ``seq_len``:
 ``input_features`` of ``num_mel_bins x 2*max_source_positions`` frames (80 x 3000, 30 s of
 audio; transformers refuses any other length), and ``seq_len`` is the decoder's token count,
-at most ``max_target_positions`` (448; the default). mT5 is T5 v1.1 and reuses T5's builder.
+at most ``max_target_positions`` (448; the default).
+
+mT5 is T5 v1.1 (gated GELU) and reuses T5's builder, with one difference: the published mT5
+configs say ``tie_word_embeddings: false`` and their checkpoints hold ``lm_head`` apart from
+``shared``. transformers 5.23's ``MT5Config`` forces the flag to true, so a model built from the
+config alone ties them (mt5-small: 172,119,424 params), but ``from_pretrained`` leaves two
+different tensors untied (300,176,768, the published "300M"). netsize follows the config's flag:
+the model as loaded.
 
 KV cache (``netsize llm``): the decoder's causal self-attention, per generated token. The
 cross-attention cache (the encoder output's keys and values, fixed by the encoder length, not
@@ -302,6 +309,10 @@ def _pegasus(f: Fields, arch: str, seq_len: int) -> Network:
     return _encoder_decoder(_PEGASUS, f, arch, seq_len)
 
 
+def _mt5(f: Fields, arch: str, seq_len: int) -> Network:
+    return _t5(f, arch, seq_len, untied_head=True)
+
+
 def _whisper(f: Fields, arch: str, seq_len: int) -> Network:
     return _encoder_decoder(_WHISPER, f, arch, seq_len)
 
@@ -342,7 +353,7 @@ FAMILIES: tuple[Family, ...] = (
          "num_heads": 6, "relative_attention_num_buckets": 32, "relative_attention_max_distance": 128,
          "layer_norm_epsilon": 1e-6, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": True,
          "dropout_rate": 0.1},
-        _t5,
+        _mt5,
         aliases={"hidden_size": "d_model", "num_attention_heads": "num_heads", "num_hidden_layers": "num_layers",
                  "head_dim": "d_kv"},
         position_key=None,
