@@ -224,3 +224,20 @@ def test_published_sizes(name):
     assert summary.totals.params == sum(p.numel() for p in model.parameters())
     counted = summary.totals.trainable_params if name == "pegasus-large" else summary.totals.params
     assert abs(counted - published) <= rounding
+
+
+def test_held_but_unused_parameters_and_the_logits_bias_buffer():
+    from netsize import analyze_layer
+    from netsize.layers.tensor_ops import Parameter
+    from netsize.layers.transformer import BiasAdd
+
+    unused = analyze_layer("encoder_attn", Parameter((16640,), used=False), ())
+    assert (unused.params, unused.output_shape, unused.activation_elements) == (16640, (), 1)
+    bias = analyze_layer("final_logits_bias", BiasAdd(97, buffer=True), ((2, 6, 97),))
+    assert (bias.params, bias.buffers, bias.other_ops, bias.output_shape) == (0, 97, 2 * 6 * 97, (2, 6, 97))
+    # BartForCausalLM's decoder layers hold an encoder_attn they never run: counted, no activations
+    # but the scalar placeholder
+    net = network_from_config({"model_type": "bart", "architectures": ["BartForCausalLM"], **B}, seq_len=SEQ)
+    rows = {r.name: r for r in netsize.analyze(net).layers}
+    assert rows["model.decoder.layers.0.encoder_attn"].params == 4 * 32 * 32 + 4 * 32
+    assert rows["model.decoder.layers.0.encoder_attn"].activation_elements == 1

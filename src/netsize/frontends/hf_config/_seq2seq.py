@@ -167,7 +167,7 @@ def _encoder_decoder(style: _Style, f: Fields, arch: str, seq_len: int) -> Netwo
             shared = g.add(f"{p}encoder.embed_tokens", Embedding(vocab, d, sizes.pad), "input_ids")
         else:
             # untied: shared is a table of its own that no forward reads (each stack has its own)
-            g.add(f"{p}shared", Parameter((vocab, d)), [])
+            g.add(f"{p}shared", Parameter((vocab, d), used=False), [])
     source = shared if shared is not None else ("input_features" if style.audio else "input_ids")
     encoded = _encoder(g, style, f, sizes, f"{p}encoder.", source, enc_layers, enc_heads, enc_ff,
                        embedded=shared is not None)
@@ -289,8 +289,8 @@ def _decoder(g: Graph, style: _Style, f: Fields, s: _Sizes, p: str, ids: str, en
                           lambda h, b=b: _attention(g, style, s, f"{b}encoder_attn.", h, encoded, heads, False,
                                                     s.cache))
         else:  # held by the decoder layer, unused without encoder_hidden_states
-            g.add(f"{b}encoder_attn", Parameter((cross_params,)), [])
-            g.add(f"{b}encoder_attn_layer_norm", Parameter((2 * d,)), [])
+            g.add(f"{b}encoder_attn", Parameter((cross_params,), used=False), [])
+            g.add(f"{b}encoder_attn_layer_norm", Parameter((2 * d,), used=False), [])
         x = _sublayer(g, style, s, b, "final_layer_norm", x, lambda h, b=b: _feed_forward(g, s, b, h, ff))
     if style.final_norm:
         x = g.add(f"{p}layer_norm", make("layernorm", normalized_shape=d, eps=_LN_EPS), x)
