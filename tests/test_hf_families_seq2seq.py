@@ -45,6 +45,9 @@ CASES = [
     ("mt5", "MT5ForConditionalGeneration", {**T, "num_decoder_layers": 1}),
     ("mt5", "MT5Model", {**T, "feed_forward_proj": "relu"}),
     ("mt5", "MT5EncoderModel", T),
+    ("mt5", "MT5ForSequenceClassification", {**T, "num_labels": 3, "classifier_dropout": 0.1}),
+    ("mt5", "MT5ForTokenClassification", {**T, "num_labels": 5, "classifier_dropout": 0.1}),
+    ("mt5", "MT5ForQuestionAnswering", T),
     ("whisper", "WhisperForConditionalGeneration", W),
     ("whisper", "WhisperForConditionalGeneration", {**W, "tie_word_embeddings": False, "activation_function": "relu"}),
     ("whisper", "WhisperModel", W),
@@ -69,7 +72,8 @@ def _hf(model_type: str, arch: str, fields: dict, device: str = "meta"):
 
 def _inputs(model_type: str, arch: str, fields: dict, device: str) -> dict:
     ids = torch.full((BATCH, SEQ), 5, dtype=torch.long, device=device)
-    ids[:, -1] = fields.get("eos_token_id", 2)  # the sequence classifier pools the last eos token
+    # the sequence classifiers pool the last eos token
+    ids[:, -1] = fields.get("eos_token_id", 1 if model_type == "mt5" else 2)
     if model_type == "whisper":
         frames = 2 * fields["max_source_positions"]
         features = torch.zeros(BATCH, fields["num_mel_bins"], frames, device=device)
@@ -80,7 +84,7 @@ def _inputs(model_type: str, arch: str, fields: dict, device: str) -> dict:
         return {"input_features": features, "decoder_input_ids": ids}
     if arch.endswith("ForCausalLM"):
         return {"input_ids": ids}
-    if arch.endswith("EncoderModel"):
+    if arch.endswith(("EncoderModel", "TokenClassification")):
         return {"input_ids": ids}
     return {"input_ids": ids, "decoder_input_ids": ids}
 
