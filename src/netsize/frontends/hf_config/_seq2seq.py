@@ -101,11 +101,11 @@ class _Sizes:
     tie: bool
 
 
-def _check_positions(f: Fields, key: str, seq_len: int, side: str) -> int:
+def _check_positions(f: Fields, key: str, seq_len: int, what: str) -> int:
     limit = f.int(key, min=1)
     if seq_len > limit:
         raise NetsizeError(
-            f"{f.source}: {side} sequence length {seq_len} exceeds {key} ({limit}); use --seq-len {limit} or less"
+            f"{f.source}: {what} {seq_len} exceeds {key} ({limit}); use --seq-len {limit} or less"
         )
     return limit
 
@@ -146,7 +146,7 @@ def _encoder_decoder(style: _Style, f: Fields, arch: str, seq_len: int) -> Netwo
         x = g.add("mean", make("reduce", op="mean", axes=(1,), keepdims=False), x)
         g.add("classifier", Linear(proj, _labels(f)), x)
         return g.build()
-    _check_positions(f, dec_key, seq_len, "decoder" if style.audio else "")
+    _check_positions(f, dec_key, seq_len, "decoder sequence length" if style.audio else "sequence length")
     if head == "ForCausalLM":
         g = Graph(arch, inputs={"input_ids": (seq_len,)})
         p = "model.decoder."
