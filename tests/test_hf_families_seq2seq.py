@@ -5,6 +5,8 @@ forward, for the default configs and small variants of every head netsize builds
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import netsize
 from netsize.frontends.hf_config import is_native, network_from_config
@@ -245,3 +247,41 @@ def test_held_but_unused_parameters_and_the_logits_bias_buffer():
     rows = {r.name: r for r in netsize.analyze(net).layers}
     assert rows["model.decoder.layers.0.encoder_attn"].params == 4 * 32 * 32 + 4 * 32
     assert rows["model.decoder.layers.0.encoder_attn"].activation_elements == 1
+
+
+@st.composite
+def _encoder_decoder_configs(draw):
+    model_type = draw(st.sampled_from(["bart", "mbart", "pegasus", "whisper"]))
+    stem = {"bart": "Bart", "mbart": "MBart", "pegasus": "Pegasus", "whisper": "Whisper"}[model_type]
+    head = draw(st.sampled_from(["ForConditionalGeneration", "Model", "ForCausalLM"]))
+    enc_heads, dec_heads = draw(st.sampled_from([1, 2, 4])), draw(st.sampled_from([1, 2, 4]))
+    fields = {
+        "vocab_size": draw(st.integers(8, 64)), "d_model": 4 * draw(st.integers(1, 6)),
+        "encoder_layers": draw(st.integers(0, 2)), "decoder_layers": draw(st.integers(0, 2)),
+        "encoder_attention_heads": enc_heads, "decoder_attention_heads": dec_heads,
+        "encoder_ffn_dim": draw(st.integers(1, 24)), "decoder_ffn_dim": draw(st.integers(1, 24)),
+        "tie_word_embeddings": draw(st.booleans()), "scale_embedding": draw(st.booleans()),
+        "activation_function": draw(st.sampled_from(["gelu", "relu", "silu", "gelu_new"])),
+        "dropout": draw(st.sampled_from([0.0, 0.1])), "attention_dropout": draw(st.sampled_from([0.0, 0.2])),
+        "activation_dropout": draw(st.sampled_from([0.0, 0.3])), "pad_token_id": 0, "eos_token_id": 2,
+    }
+    if model_type == "whisper":
+        fields.update(num_mel_bins=draw(st.integers(1, 8)), max_source_positions=draw(st.integers(1, 8)),
+                      max_target_positions=draw(st.integers(SEQ, 10)), bos_token_id=1, decoder_start_token_id=1)
+    else:
+        fields["max_position_embeddings"] = draw(st.integers(SEQ, 12))
+    return model_type, stem + head, fields
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(_encoder_decoder_configs())
+def test_random_encoder_decoders_equal_transformers(case):
+    model_type, arch, fields = case
+    model = _hf(model_type, arch, fields)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(**_inputs(model_type, arch, fields, "meta"))
+    summary = _netsize(model_type, arch, fields)
+    assert summary.totals.params == sum(p.numel() for p in model.parameters())
+    assert summary.totals.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert summary.totals.multiply_adds == counter.get_total_flops() // 2
