@@ -4,6 +4,11 @@ forward, for the default configs and small variants of every head netsize builds
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -285,3 +290,20 @@ def test_random_encoder_decoders_equal_transformers(case):
     assert summary.totals.params == sum(p.numel() for p in model.parameters())
     assert summary.totals.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert summary.totals.multiply_adds == counter.get_total_flops() // 2
+
+
+def test_cli_llm_and_summary_on_a_whisper_config(tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"model_type": "whisper", "architectures": ["WhisperForConditionalGeneration"]}))
+    env = {**os.environ, "COLUMNS": "200"}
+    llm = subprocess.run([sys.executable, "-m", "netsize", "llm", str(cfg), "--format", "json"], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert llm.returncode == 0, llm.stderr
+    figures = json.loads(llm.stdout)
+    assert (figures["params"], figures["seq_len"]) == (37760640, 448)  # whisper-tiny; 448 decoder tokens
+    assert figures["kv_cache_elements_per_token"] == 4 * 2 * 384
+    summary = subprocess.run([sys.executable, "-m", "netsize", "summary", str(cfg), "--seq-len", "449"],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert summary.returncode == 2
+    assert "decoder sequence length 449 exceeds max_target_positions (448)" in summary.stderr
+    assert "Traceback" not in summary.stderr
