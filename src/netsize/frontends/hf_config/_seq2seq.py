@@ -31,7 +31,12 @@ KV cache (``netsize llm``): the decoder's causal self-attention, per generated t
 cross-attention cache (the encoder output's keys and values, fixed by the encoder length, not
 growing per token) is kept by transformers' ``EncoderDecoderCache`` and by the memory model
 (``kv_cache`` on the cross-attention cores) but is not in the per-token figure, as
-:mod:`netsize.llm` states.
+:mod:`netsize.llm` states. Both caches follow the config's ``use_cache`` (a forward without
+labels); BART's, mBART's and Pegasus' heads turn the cache off when given labels (or QA
+positions): ``"use_cache": false`` models that training step.
+
+Memory (network walk against transformers observed on the meta device, batch 4, 32 tokens,
+small configs): BART training peak +1.2%, Whisper -0.1%; inference peaks -6.5% and -7.7%.
 """
 
 from __future__ import annotations
