@@ -34,7 +34,9 @@ CASES = [
     ("bart", "BartForConditionalGeneration", {**B, "scale_embedding": True, "tie_word_embeddings": False,
                                               "activation_function": "relu", "dropout": 0.0}),
     ("bart", "BartModel", B),
-    ("bart", "BartForSequenceClassification", {**B, "num_labels": 3}),
+    ("bart", "BartForSequenceClassification", {**B, "num_labels": 4}),
+    ("bart", "BartForSequenceClassification", B),  # BartConfig's own default: 3 labels
+    ("bart", "BartForSequenceClassification", {**B, "id2label": {"0": "no", "1": "yes"}}),
     ("bart", "BartForQuestionAnswering", B),
     ("bart", "BartForCausalLM", B),
     ("bart", "BartForCausalLM", {**B, "tie_word_embeddings": False}),
@@ -117,14 +119,23 @@ def test_params_and_multiply_adds_equal_transformers(case):
     assert summary.totals.buffers == sum(buffers.values())
 
 
-@pytest.mark.parametrize("model_type", ["bart", "mbart", "pegasus", "mt5", "whisper"])
-def test_default_config_params_equal_transformers(model_type):
+def _every_head():
+    from netsize.frontends.hf_config._seq2seq import FAMILIES
+
+    return [(f.model_type, arch) for f in FAMILIES for arch in f.architectures]
+
+
+@pytest.mark.parametrize("model_type, arch", _every_head())
+def test_default_config_params_equal_transformers(model_type, arch):
     config = transformers.AutoConfig.for_model(model_type)
-    net = network_from_config({"model_type": model_type}, seq_len=4)
-    assert is_native({"model_type": model_type})
+    cfg = {"model_type": model_type, "architectures": [arch]}
+    assert is_native(cfg)
+    net = network_from_config(cfg, seq_len=4)
     with torch.device("meta"):
-        model = getattr(transformers, net.name)(config)
-    assert netsize.analyze(net).totals.params == sum(p.numel() for p in model.parameters())
+        model = getattr(transformers, arch)(config)
+    summary = netsize.analyze(net)
+    assert summary.totals.params == sum(p.numel() for p in model.parameters())
+    assert summary.totals.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def test_mt5_untied_head_as_loaded_from_a_checkpoint():

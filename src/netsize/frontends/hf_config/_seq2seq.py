@@ -79,11 +79,12 @@ class _Style:
     logits_bias: bool  # ForConditionalGeneration adds the final_logits_bias buffer
     k_bias: bool = True  # Whisper's k_proj has no bias
     audio: bool = False  # Whisper: conv front end on log-mel features
+    default_labels: int = 2  # num_labels without id2label or num_labels (BartConfig: 3, for MNLI)
     lm_head: str = "lm_head"
 
 
 _BART = _Style("Bart", pre_norm=False, positions="offset2", layernorm_embedding=True, final_norm=False,
-               scales_embeddings=True, logits_bias=True)
+               scales_embeddings=True, logits_bias=True, default_labels=3)
 _MBART = _Style("MBart", pre_norm=True, positions="offset2", layernorm_embedding=True, final_norm=True,
                 scales_embeddings=True, logits_bias=True)
 _PEGASUS = _Style("Pegasus", pre_norm=True, positions="sinusoidal", layernorm_embedding=False, final_norm=True,
@@ -191,7 +192,8 @@ def _encoder_decoder(style: _Style, f: Fields, arch: str, seq_len: int) -> Netwo
         x = g.add(f"{c}dense", Linear(d, d), x)
         x = g.add(f"{c}tanh", make("tanh"), x)
         x = dropout(g, f"{c}dropout_out", drop, x)
-        g.add(f"{c}out_proj", Linear(d, _labels(f)), x)
+        given = f.raw("id2label") is not None or f.raw("num_labels") is not None
+        g.add(f"{c}out_proj", Linear(d, _labels(f) if given else style.default_labels), x)
     elif head == "ForQuestionAnswering":
         g.add("qa_outputs", Linear(d, 2), x)  # transformers sets num_labels = 2 for this head
     return g.build()
