@@ -52,6 +52,12 @@ OTHERS = [
                                             "num_layers": 1, "num_heads": 4}),
     ("whisper", "WhisperModel", {**S2S, "num_mel_bins": 8, "max_source_positions": 16, "max_target_positions": 40,
                                  "pad_token_id": 1, "bos_token_id": 1, "eos_token_id": 2, "decoder_start_token_id": 1}),
+    # encoder-decoders netsize does not build (BART, mBART, Pegasus, mT5 and Whisper above are native)
+    ("marian", "MarianMTModel", {**S2S, "decoder_vocab_size": 64, "pad_token_id": 0}),
+    ("m2m_100", "M2M100ForConditionalGeneration", S2S),
+    ("plbart", "PLBartForConditionalGeneration", S2S),
+    ("blenderbot-small", "BlenderbotSmallForConditionalGeneration", S2S),
+    ("blenderbot", "BlenderbotForConditionalGeneration", S2S),
     ("megatron-bert", "MegatronBertForMaskedLM", ENC),
     ("gpt_neo", None, {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "vocab_size": 64,
                        "attention_types": [[["global", "local"], 1]], "window_size": 4}),

@@ -646,7 +646,11 @@ def _t5_activation(f: Fields) -> tuple[bool, str]:
     return gated, act
 
 
-def _t5(f: Fields, arch: str, seq_len: int) -> Network:
+def _t5(f: Fields, arch: str, seq_len: int, untied_head: bool = False) -> Network:
+    """T5 (and mT5, through ``untied_head``: see the LM head below). Heads: conditional
+    generation, the bare model, the encoder alone, and the classifiers transformers wraps around
+    them (``transformer.``: sequence classification on the last eos token's decoder state, token
+    classification on the encoder; question answering on the decoder's output)."""
     d, dkv, heads, ff = f.int("d_model", min=1), f.int("d_kv", min=1), f.int("num_heads", min=1), f.int("d_ff", min=1)
     inner = heads * dkv
     eps = f.float("layer_norm_epsilon", min=0)
@@ -659,11 +663,13 @@ def _t5(f: Fields, arch: str, seq_len: int) -> Network:
     drop = f.rate("dropout_rate")
     impl = _attn_implementation(f)
     inputs: dict[str, Sequence[int]] = {"input_ids": (seq_len,)}
-    if arch != "T5EncoderModel":
+    encoder_only = arch.endswith(("EncoderModel", "ForTokenClassification"))
+    p = "transformer." if arch.endswith(("ForSequenceClassification", "ForTokenClassification")) else ""
+    if not encoder_only:
         inputs["decoder_input_ids"] = (seq_len,)
     g = Graph(arch, inputs=inputs)
     rms = {"normalized_shape": d, "eps": eps}
-    shared = g.add("shared", Embedding(vocab, d), "input_ids")
+    shared = g.add(f"{p}shared", Embedding(vocab, d), "input_ids")
 
     def attention(prefix: str, x: str, memory: str, causal: bool, bias: bool) -> str:
         q = g.add(f"{prefix}.q", Linear(d, inner, bias=False), x)
@@ -692,33 +698,49 @@ def _t5(f: Fields, arch: str, seq_len: int) -> Network:
         h = dropout(g, f"{b}.dropout", drop, h)
         return g.add(f"{b}.residual", make("add"), [x, h])
 
-    x = dropout(g, "encoder.dropout", drop, shared)
+    x = dropout(g, f"{p}encoder.dropout", drop, shared)
     for i in range(layers):
-        b = f"encoder.block.{i}.layer."
+        b = f"{p}encoder.block.{i}.layer."
         n = g.add(f"{b}0.layer_norm", make("rmsnorm", **rms), x)
         x = sublayer(f"{b}0", x, attention(f"{b}0.SelfAttention", n, n, causal=False, bias=i == 0))
         n = g.add(f"{b}1.layer_norm", make("rmsnorm", **rms), x)
         x = sublayer(f"{b}1", x, feed_forward(f"{b}1.DenseReluDense", n))
-    encoded = g.add("encoder.final_layer_norm", make("rmsnorm", **rms), x)
-    encoded = dropout(g, "encoder.final_dropout", drop, encoded)
-    if arch == "T5EncoderModel":
+    encoded = g.add(f"{p}encoder.final_layer_norm", make("rmsnorm", **rms), x)
+    encoded = dropout(g, f"{p}encoder.final_dropout", drop, encoded)
+    if encoder_only:
+        if arch.endswith("ForTokenClassification"):
+            x = dropout(g, "dropout", f.rate("classifier_dropout"), encoded)
+            g.add("classifier", Linear(d, _labels(f)), x)
         return g.build()
-    x = g.add("decoder.embed_tokens", Embedding(vocab, d), "decoder_input_ids", tied_to=shared)
-    x = dropout(g, "decoder.dropout", drop, x)
+    x = g.add(f"{p}decoder.embed_tokens", Embedding(vocab, d), "decoder_input_ids", tied_to=shared)
+    x = dropout(g, f"{p}decoder.dropout", drop, x)
     for i in range(layers if dec_layers is None else dec_layers):
-        b = f"decoder.block.{i}.layer."
+        b = f"{p}decoder.block.{i}.layer."
         n = g.add(f"{b}0.layer_norm", make("rmsnorm", **rms), x)
         x = sublayer(f"{b}0", x, attention(f"{b}0.SelfAttention", n, n, causal=True, bias=i == 0))
         n = g.add(f"{b}1.layer_norm", make("rmsnorm", **rms), x)
         x = sublayer(f"{b}1", x, attention(f"{b}1.EncDecAttention", n, encoded, causal=False, bias=False))
         n = g.add(f"{b}2.layer_norm", make("rmsnorm", **rms), x)
         x = sublayer(f"{b}2", x, feed_forward(f"{b}2.DenseReluDense", n))
-    x = g.add("decoder.final_layer_norm", make("rmsnorm", **rms), x)
-    x = dropout(g, "decoder.final_dropout", drop, x)
-    if arch == "T5ForConditionalGeneration":
+    x = g.add(f"{p}decoder.final_layer_norm", make("rmsnorm", **rms), x)
+    x = dropout(g, f"{p}decoder.final_dropout", drop, x)
+    if arch.endswith("ForConditionalGeneration"):
         # transformers 5 always ties T5's lm_head to `shared`: T5Config.__post_init__ forces
         # tie_word_embeddings=True (a saved False, as in T5 v1.1, only turns off output scaling).
-        g.add("lm_head", Linear(d, vocab, bias=False), x, tied_to=shared)
+        # untied_head (mT5): a saved False keeps lm_head a table of its own, as from_pretrained
+        # loads the published mT5 checkpoints (both tensors present and different: not tied).
+        untied = untied_head and not f.bool("tie_word_embeddings", True)
+        g.add("lm_head", Linear(d, vocab, bias=False), x, tied_to=None if untied else shared)
+    elif arch.endswith("ForQuestionAnswering"):
+        g.add("qa_outputs", Linear(d, _labels(f)), x)
+    elif arch.endswith("ForSequenceClassification"):
+        c, cls_drop = "classification_head.", f.rate("classifier_dropout")
+        x = g.add(f"{c}eos_token", TakeToken(-1), x)  # the last eos token's state (one per example)
+        x = dropout(g, f"{c}dropout", cls_drop, x)
+        x = g.add(f"{c}dense", Linear(d, d), x)
+        x = g.add(f"{c}tanh", make("tanh"), x)
+        x = dropout(g, f"{c}dropout_out", cls_drop, x)
+        g.add(f"{c}out_proj", Linear(d, _labels(f)), x)
     return g.build()
 
 
