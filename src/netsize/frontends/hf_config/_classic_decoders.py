@@ -356,7 +356,7 @@ def _gpt_bigcode(f: Fields, arch: str, seq_len: int) -> Network:
         m = dropout(g, f"{b}mlp.dropout", resid, m)
         x = g.add(f"{b}residual2", make("add"), [x, m])
     x = g.add(f"{p}ln_f", norm("layernorm", d, eps), x)
-    _output_head(g, f, head, x, d, vocab, emb, tie)
+    _output_head(g, f, head, x, d, vocab, emb, tie, dropout_fallback="hidden_dropout")
     return g.build()
 
 
