@@ -349,3 +349,27 @@ def test_token_classifier_dropout_is_transformers(model_type, arch, extra):
     net = network_from_config({"model_type": model_type, "architectures": [arch], **fields}, seq_len=4)
     ours = [n.layer.p for n in net.nodes if n.name == "dropout"] or [0.0]  # p = 0: no node
     assert ours == [model.dropout.p]
+
+
+@pytest.mark.parametrize("model_type, asked, runs", [
+    ("bloom", "sdpa", "eager"),  # BLOOM has only its eager attention
+    ("gptj", "sdpa", "eager"),  # GPT-J: eager or flash-attention, no sdpa
+    ("gptj", "flash_attention_2", "sdpa"),  # a fused kernel (netsize's "sdpa" memory rule)
+    ("falcon", "sdpa", "sdpa"),
+    ("stablelm", "sdpa", "sdpa"),
+])
+def test_attention_kernel_is_one_the_family_has(model_type, asked, runs):
+    net = network_from_config({"model_type": model_type, **SMALL[model_type], "attn_implementation": asked},
+                              seq_len=4)
+    cores = [n.layer for n in net.nodes if isinstance(n.layer, netsize.layers.attention.ScaledDotProductAttention)]
+    assert cores and all(c.implementation == runs for c in cores)
+    if runs == "eager" and asked == "sdpa":
+        config = transformers.AutoConfig.for_model(model_type, **SMALL[model_type])
+        with torch.device("meta"):
+            default = transformers.AutoModelForCausalLM.from_config(config)
+            with pytest.raises(ValueError, match="scaled_dot_product_attention"):  # refused when asked by name
+                transformers.AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+        # what runs by default: BLOOM's one attention (baddbmm, softmax, bmm), GPT-J's eager class
+        block = default.transformer.h[0]
+        attention = block.self_attention if model_type == "bloom" else block.attn
+        assert type(attention).__name__ in ("BloomAttention", "GPTJAttention")

@@ -50,9 +50,17 @@ def _output_head(g: Graph, f: Fields, head: str, x: str, d: int, vocab: int, emb
         g.add("qa_outputs", Linear(d, _labels(f) if qa_labels else 2), x)
 
 
-def _causal_core(heads: int, kv_heads: int, f: Fields, *, rotary: bool, p: float) -> ScaledDotProductAttention:
-    return ScaledDotProductAttention(heads, kv_heads, causal=True, rotary=rotary, dropout=p,
-                                     implementation=_attn_implementation(f), kv_cache=_use_cache(f))
+def _causal_core(heads: int, kv_heads: int, f: Fields, *, rotary: bool, p: float,
+                 kernels: tuple[str, ...] | None = None) -> ScaledDotProductAttention:
+    """The family's causal attention. ``kernels``: when given, the only fused kernels its
+    transformers code has (BLOOM none, GPT-J flash-attention only, no sdpa); any other request
+    runs eager, transformers' default for them (``netsize plan`` asks for sdpa by default)."""
+    impl = _attn_implementation(f)
+    if impl != "eager" and kernels is not None:
+        name = str(f.raw("_attn_implementation") or f.raw("attn_implementation"))
+        impl = impl if any(k in name for k in kernels) else "eager"
+    return ScaledDotProductAttention(heads, kv_heads, causal=True, rotary=rotary, dropout=p, implementation=impl,
+                                     kv_cache=_use_cache(f))
 
 
 # ----- Falcon -----------------------------------------------------------------------------
@@ -244,7 +252,7 @@ def _bloom(f: Fields, arch: str, seq_len: int) -> Network:
         n = g.add(f"{b}input_layernorm", norm("layernorm", d, eps), x)
         a = f"{b}self_attention."
         qkv = g.add(f"{a}query_key_value", Linear(d, 3 * d), n)
-        o = g.add(f"{a}attn", _causal_core(heads, heads, f, rotary=False, p=attn_p), qkv)
+        o = g.add(f"{a}attn", _causal_core(heads, heads, f, rotary=False, p=attn_p, kernels=()), qkv)
         o = g.add(f"{a}dense", Linear(d, d), o)
         o = dropout(g, f"{a}hidden_dropout", hidden_p, o)
         x = g.add(f"{b}residual1", make("add"), [n if post else x, o])
@@ -295,7 +303,8 @@ def _gptj(f: Fields, arch: str, seq_len: int) -> Network:
         q = g.add(f"{a}q_proj", Linear(d, d, bias=False), n)
         k = g.add(f"{a}k_proj", Linear(d, d, bias=False), n)
         v = g.add(f"{a}v_proj", Linear(d, d, bias=False), n)
-        o = g.add(f"{a}attn", _causal_core(heads, heads, f, rotary=True, p=attn_p), [q, k, v])
+        o = g.add(f"{a}attn", _causal_core(heads, heads, f, rotary=True, p=attn_p, kernels=("flash",)),
+                  [q, k, v])
         o = g.add(f"{a}out_proj", Linear(d, d, bias=False), o)
         o = dropout(g, f"{a}resid_dropout", resid, o)
         m = g.add(f"{b}mlp.fc_in", Linear(d, inner), n)
