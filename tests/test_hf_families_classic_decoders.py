@@ -355,15 +355,19 @@ def test_token_classifier_dropout_is_transformers(model_type, arch, extra):
     ("bloom", "sdpa", "eager"),  # BLOOM has only its eager attention
     ("gptj", "sdpa", "eager"),  # GPT-J: eager or flash-attention, no sdpa
     ("gptj", "flash_attention_2", "sdpa"),  # a fused kernel (netsize's "sdpa" memory rule)
-    ("falcon", "sdpa", "sdpa"),
+    ("falcon", "sdpa", "eager"),  # Falcon-7B's one key/value head: no fused kernel, PyTorch's math path
     ("stablelm", "sdpa", "sdpa"),
 ])
 def test_attention_kernel_is_one_the_family_has(model_type, asked, runs):
     net = network_from_config({"model_type": model_type, **SMALL[model_type], "attn_implementation": asked},
                               seq_len=4)
+    if model_type == "falcon":  # with grouped keys broadcast to every head, the fused kernels run
+        wide = network_from_config({"model_type": "falcon", **F, "new_decoder_architecture": True, "num_kv_heads": 2,
+                                    "attn_implementation": "sdpa"}, seq_len=4)
+        assert {n.layer.implementation for n in wide.nodes if n.name.endswith(".attn")} == {"sdpa"}
     cores = [n.layer for n in net.nodes if isinstance(n.layer, netsize.layers.attention.ScaledDotProductAttention)]
     assert cores and all(c.implementation == runs for c in cores)
-    if runs == "eager" and asked == "sdpa":
+    if model_type in ("bloom", "gptj") and asked == "sdpa":
         config = transformers.AutoConfig.for_model(model_type, **SMALL[model_type])
         with torch.device("meta"):
             default = transformers.AutoModelForCausalLM.from_config(config)

@@ -7,6 +7,8 @@ refused by name.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from netsize._errors import NetsizeError
 from netsize._network import Graph, Network
 from netsize.frontends.hf_config._decoder import activation, dropout, make, norm
@@ -76,7 +78,12 @@ def _falcon(f: Fields, arch: str, seq_len: int) -> Network:
 
     KV cache: the new architecture broadcasts each key/value head to its group of query heads
     *before* transformers' ``DynamicCache`` stores them, so the cache holds ``num_attention_heads``
-    heads (as transformers keeps it, not the ``num_kv_heads`` a serving engine would)."""
+    heads (as transformers keeps it, not the ``num_kv_heads`` a serving engine would).
+
+    Kernels: with ``sdpa``, multi-query Falcon hands one key/value head to
+    ``scaled_dot_product_attention`` without ``enable_gqa``, which no fused kernel takes: PyTorch
+    runs its math path, modelled as eager attention. Not modelled: with ALiBi, the causal mask
+    carries the biases per head (``N*H*L*S``, built once and kept by every sdpa call)."""
     d, heads = f.int("hidden_size", min=1), f.int("num_attention_heads", min=1)
     hd = _heads(f, "num_attention_heads", heads, d, "hidden_size")
     layers, vocab = f.int("num_hidden_layers", min=0), f.int("vocab_size", min=1)
@@ -129,6 +136,10 @@ def _falcon(f: Fields, arch: str, seq_len: int) -> Network:
             k, v = (_broadcast_heads(g, f"{a}{name}", t, kv, heads // kv, hd) for name, t in (("key", k), ("value", v)))
             core_kv = heads
         core = _causal_core(heads, core_kv, f, rotary=not alibi, p=attn_p if alibi else 0.0)
+        if core_kv != heads and core.implementation == "sdpa":
+            # one key/value head passed to F.scaled_dot_product_attention without enable_gqa:
+            # no fused kernel takes it, PyTorch runs its math path (matmul, softmax, matmul)
+            core = replace(core, implementation="eager")
         o = g.add(f"{a}attn", core, [f"{parts}:0", k, v])
         o = g.add(f"{a}dense", Linear(d, d, bias), o)
         if new or parallel:
