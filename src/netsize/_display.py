@@ -13,8 +13,10 @@ A dataclass that mixes this in is declared with ``repr=False`` so that its gener
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from netsize._record import record
 
 # torchinfo 1.8's column and row-setting names, with the same meanings.
 COLUMNS = ("input_size", "output_size", "num_params", "params_percent", "kernel_size", "mult_adds", "trainable")
@@ -23,7 +25,7 @@ ROW_SETTINGS = ("ascii_only", "depth", "var_names", "hide_recursive_layers")
 DEFAULT_ROW_SETTINGS = ("depth",)
 
 
-@dataclass(frozen=True)
+@record
 class SummaryView:
     """How a Summary shows itself as a tree (what ``netsize.summary``'s torchinfo arguments ask for).
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar
 
+from netsize._record import record
 from netsize._shape import CHANNELS_FIRST, Shape
 from netsize._term import Term
 
@@ -13,7 +14,7 @@ KERAS = "keras"
 CONVENTIONS = (TORCH, KERAS)
 
 
-@dataclass(frozen=True)
+@record
 class Context:
     """What a layer needs to know beyond its inputs.
 
@@ -25,7 +26,7 @@ class Context:
     layout: str = CHANNELS_FIRST
 
 
-@dataclass(frozen=True)
+@record
 class Window:
     """A sliding window along one spatial axis, for the receptive field.
 
@@ -38,7 +39,7 @@ class Window:
     dilation: int = 1
 
 
-@dataclass(frozen=True)
+@record
 class AttentionCall:
     """One call of ``scaled_dot_product_attention``, with the facts PyTorch's CUDA dispatcher
     picks its kernel by (``netsize.memory._attention_kernel``): batch ``N``, query heads ``H``,
@@ -64,7 +65,7 @@ class AttentionCall:
     seq_first_output: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class MemoryContract:
     """What one layer's op does with memory, as PyTorch does it for the same op: the layer's
     side of the memory model (:mod:`netsize.memory` reads only these fields; an extra term of
@@ -114,7 +115,7 @@ class MemoryContract:
     attention: AttentionCall | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Analysis:
     """Everything a layer computes for one set of input shapes.
 
@@ -160,6 +161,10 @@ def required(placeholder: Any = 0) -> Any:
     return field(default=placeholder, metadata={"required": True})
 
 
+
+
+
+
 def value(term: Term | None) -> int:
     return 0 if term is None else term.value
 
@@ -167,7 +172,8 @@ def value(term: Term | None) -> int:
 class Layer:
     """Base class of every layer type.
 
-    Subclasses are frozen dataclasses of their hyperparameters, registered with
+    Subclasses are frozen dataclasses of their hyperparameters (``@record``, a dataclass made
+    cheaply: :mod:`netsize._record`; ``@dataclass(frozen=True)`` works too), registered with
     :func:`netsize.register_layer`, and implement :meth:`analyze`. ``kind`` is the display
     name (``Conv2d``); ``preserves_spatial`` says the receptive field passes through unchanged.
     Static checks (channels divisible by groups) belong in ``__post_init__``; checks that need

@@ -13,7 +13,6 @@ netsize._errors.NetsizeError: out_features: 1180591620717411303424 is larger tha
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -92,6 +91,8 @@ def read_json_object(path: str | Path) -> dict[str, Any]:
                 f"{path}: an integer with {len(literal.lstrip('-'))} digits; at most {MAX_INT_DIGITS} are accepted"
             )
         return int(literal)
+
+    import json  # here, not at the top: only configs are JSON
 
     try:
         data = json.loads(text, parse_int=parse_int)

@@ -7,15 +7,16 @@ names (``layer1.0.conv1``): a block's counts are the sums of the nodes under its
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from netsize._errors import NetsizeError
 from netsize._layer import Layer
 from netsize._limits import MAX_GRAPH_NODES
+from netsize._record import record
 from netsize._shape import CHANNELS_FIRST, LAYOUTS, Shape
 
 
-@dataclass(frozen=True)
+@record
 class Node:
     """One layer application.
 
@@ -32,7 +33,7 @@ class Node:
     tied_to: str | None = None
 
 
-@dataclass
+@record(frozen=False)
 class Network:
     """Input shapes (per sample, without the batch axis), nodes in execution order, outputs."""
 

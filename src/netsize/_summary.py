@@ -6,7 +6,7 @@ Renderers (table, JSON, CSV, Markdown) read this data; they compute nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from fractions import Fraction
 from typing import Any
 
@@ -15,6 +15,7 @@ from netsize._dtypes import REPORTED_DTYPES, dtype_bytes
 from netsize._errors import NetsizeError
 from netsize._i18n import translate
 from netsize._layer import Analysis
+from netsize._record import record
 from netsize._shape import Shape, shape_str
 from netsize._term import Message, Term
 
@@ -32,7 +33,7 @@ COUNT_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class ReceptiveField:
     """Along one spatial axis: ``size`` input pixels seen, ``jump`` input pixels between
     neighbouring outputs, ``start`` centre of the first output in input coordinates."""
@@ -42,7 +43,7 @@ class ReceptiveField:
     start: Fraction
 
 
-@dataclass(frozen=True)
+@record
 class LayerRecord:
     """One layer's numbers. All counts are ints."""
 
@@ -104,7 +105,7 @@ class LayerRecord:
         return d
 
 
-@dataclass(frozen=True)
+@record
 class Totals:
     params: int
     trainable_params: int
@@ -119,7 +120,7 @@ class Totals:
         return {f: getattr(self, f) for f in COUNT_FIELDS}
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class Summary(ShowsItself):
     """The analysis of one network at one input size.
 
@@ -154,9 +155,9 @@ class Summary(ShowsItself):
         return Totals(flops=2 * sums["multiply_adds"], **sums)
 
     def layer(self, name: str) -> LayerRecord:
-        for record in self.layers:
-            if record.name == name:
-                return record
+        for layer_record in self.layers:
+            if layer_record.name == name:
+                return layer_record
         import difflib
 
         close = difflib.get_close_matches(name, [r.name for r in self.layers], n=3)

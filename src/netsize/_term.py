@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from fractions import Fraction
 
 from netsize._i18n import translate
+from netsize._record import record
 
 
-@dataclass(frozen=True)
+@record
 class Message:
     """A translatable note: a catalogue key and the values it mentions."""
 
@@ -24,7 +25,7 @@ def message(key: str, **params: object) -> Message:
     return Message(key, tuple(params.items()))
 
 
-@dataclass(frozen=True)
+@record
 class Term:
     """One named count: ``name = symbolic = substituted = value``.
 

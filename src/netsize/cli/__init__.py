@@ -24,6 +24,21 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` without importing shutil (and the compression
+    modules it imports), which the parser needs on every run: ``COLUMNS``, else the terminal, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 0
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 class _HelpFormatter(argparse.HelpFormatter):
     """argparse's formatter, asking the terminal's width once instead of at every add_argument."""
 
@@ -33,9 +48,7 @@ class _HelpFormatter(argparse.HelpFormatter):
                  width: int | None = None) -> None:
         if width is None:
             if _HelpFormatter._columns is None:
-                import shutil
-
-                _HelpFormatter._columns = shutil.get_terminal_size().columns - 2
+                _HelpFormatter._columns = _terminal_columns() - 2
             width = _HelpFormatter._columns
         super().__init__(prog, indent_increment, max_help_position, width)
 

@@ -7,8 +7,6 @@ SavedModel, Keras 2 ``.h5``, TFLite). Frontends are imported only for their own 
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,8 @@ _TO_KERAS = "load it with Keras and save it as `model.save('m.keras')` (or write
 
 
 def _is_keras_json(path: Path) -> bool:
+    import json
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # not JSON, or past json's bounds:
@@ -61,6 +61,8 @@ def detect(target: str) -> str | None:
         )
     if low.endswith(".onnx"):
         return "onnx"
+    import zipfile  # here, not at the top: `netsize summary resnet50` never opens a file
+
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netsize._errors import NetsizeError
+from netsize._record import record
 from netsize.cli._values import check_variable_types, parse_input_sizes, parse_shape, parse_variables
 from netsize.cli._values import positive_int as _positive
 
@@ -29,7 +30,7 @@ _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MODEL_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # ORG/NAME: a Hugging Face model id
 
 
-@dataclass
+@record(frozen=False)
 class Target:
     """A resolved TARGET: a core ``network`` or a torch ``module`` (then ``network`` is None)."""
 

@@ -122,6 +122,8 @@ def parse_input_sizes(values: list[str] | None) -> tuple[int, ...] | dict[str, t
 def parse_variables(items: list[str]) -> dict[str, Any]:
     """``["num_classes=10", "kernel=[3,3]"]`` -> ``{"num_classes": 10, "kernel": [3, 3]}`` (YAML values,
     read with a spec's bounds: no tags, no alias bombs, no huge integers)."""
+    if not items:  # the YAML reader is imported only for --var
+        return {}
     from netsize.spec._nodes import parse_value
 
     out: dict[str, Any] = {}

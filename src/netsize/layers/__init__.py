@@ -17,8 +17,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 _HERE = os.path.dirname(__file__)
-_ALL = re.compile(r"^__all__\s*=\s*\[([^\]]*)\]", re.MULTILINE)
-_REGISTER = re.compile(r"^@register_layer\(([^)]*)\)", re.MULTILINE)
 _STRING = re.compile(r"[\"']([^\"']+)[\"']")
 
 # class name -> module, spec key (normalised as the registry does) -> module
@@ -39,14 +37,20 @@ def _scan() -> None:
         _MODULES.append(module)
         with open(os.path.join(_HERE, filename), encoding="utf-8") as file:
             source = file.read()
-        exported = _ALL.search(source)
-        for name in _STRING.findall(exported.group(1)) if exported else ():
-            if name in _CLASS_MODULE:
-                raise ImportError(f"layer class {name} defined twice ({_CLASS_MODULE[name]} and {module})")
-            _CLASS_MODULE[name] = module
-        for args in _REGISTER.findall(source):
-            for name in _STRING.findall(args):
+        # str.find, not a MULTILINE regex: a `^`-anchored pattern is tried at every position of
+        # the 200 kB of layer source, which made this scan ~8 ms of every command.
+        start = source.find("\n__all__")
+        if start >= 0:
+            for name in _STRING.findall(source, start, source.find("]", start)):
+                if name in _CLASS_MODULE:
+                    raise ImportError(f"layer class {name} defined twice ({_CLASS_MODULE[name]} and {module})")
+                _CLASS_MODULE[name] = module
+        start = source.find("\n@register_layer(")
+        while start >= 0:
+            end = source.find(")", start)
+            for name in _STRING.findall(source, start, end):
                 _SPEC_MODULE[_spec_key(name)] = module
+            start = source.find("\n@register_layer(", end)
 
 
 _scan()

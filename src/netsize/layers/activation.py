@@ -38,12 +38,12 @@ original input (``saved_extra_elements`` = input elements), because their backwa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import CHANNELS_LAST, Shape, elements, shape_str
 from netsize._term import Term, message, prod_str
@@ -100,7 +100,7 @@ def _check_rank(x: Shape) -> None:
         raise NetsizeError("needs at least a 1-d input")
 
 
-@dataclass(frozen=True)
+@record
 class _Elementwise(Layer):
     """Shared rule of the elementwise activations: same shape, ``ops`` other ops per element."""
 
@@ -146,7 +146,7 @@ class _Elementwise(Layer):
 
 
 @register_layer("relu")
-@dataclass(frozen=True)
+@record
 class ReLU(_Elementwise):
     """``max(0, x)``: 1 other op per element. Saves its output (in place too)."""
 
@@ -160,7 +160,7 @@ class ReLU(_Elementwise):
 
 
 @register_layer("hardtanh")
-@dataclass(frozen=True)
+@record
 class Hardtanh(_Elementwise):
     """``min(max(x, min_val), max_val)``: 2 other ops per element. Saves its input; in place a copy."""
 
@@ -179,7 +179,7 @@ class Hardtanh(_Elementwise):
 
 
 @register_layer("relu6")
-@dataclass(frozen=True)
+@record
 class ReLU6(_Elementwise):
     """``min(max(x, 0), 6)`` (Hardtanh(0, 6)): 2 other ops per element. Saves its input; in place a copy."""
 
@@ -192,7 +192,7 @@ class ReLU6(_Elementwise):
 
 
 @register_layer("leakyrelu")
-@dataclass(frozen=True)
+@record
 class LeakyReLU(_Elementwise):
     """``x if x > 0 else a*x``: 2 other ops per element (compare, multiply). Saves its input;
     in place its output."""
@@ -206,7 +206,7 @@ class LeakyReLU(_Elementwise):
 
 
 @register_layer("prelu")
-@dataclass(frozen=True)
+@record
 class PReLU(_Elementwise):
     """``x if x > 0 else a_c*x`` with ``num_parameters`` learned slopes (1, or one per channel:
     axis 1, or the last axis under channels_last). 2 other ops per element. Saves its input."""
@@ -248,7 +248,7 @@ class PReLU(_Elementwise):
 
 
 @register_layer("elu")
-@dataclass(frozen=True)
+@record
 class ELU(_Elementwise):
     """``x if x > 0 else alpha*(exp(x) - 1)``: 4 other ops per element. Saves its input; in place
     its output."""
@@ -262,7 +262,7 @@ class ELU(_Elementwise):
 
 
 @register_layer("celu")
-@dataclass(frozen=True)
+@record
 class CELU(_Elementwise):
     """``x if x > 0 else alpha*(exp(x/alpha) - 1)``: 5 other ops per element. Saves its input;
     in place its output."""
@@ -280,7 +280,7 @@ class CELU(_Elementwise):
 
 
 @register_layer("selu")
-@dataclass(frozen=True)
+@record
 class SELU(_Elementwise):
     """``scale*ELU(x)``: 5 other ops per element. Saves its input; in place its output."""
 
@@ -292,7 +292,7 @@ class SELU(_Elementwise):
 
 
 @register_layer("gelu")
-@dataclass(frozen=True)
+@record
 class GELU(_Elementwise):
     """``0.5*x*(1 + erf(x/sqrt(2)))``: 5 other ops per element; ``approximate="tanh"``:
     ``0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))``: 9. Saves its input."""
@@ -314,7 +314,7 @@ class GELU(_Elementwise):
 
 
 @register_layer("sigmoid", "logistic")
-@dataclass(frozen=True)
+@record
 class Sigmoid(_Elementwise):
     """``1/(1 + exp(-x))``: 3 other ops per element. Saves its output."""
 
@@ -325,7 +325,7 @@ class Sigmoid(_Elementwise):
 
 
 @register_layer("tanh")
-@dataclass(frozen=True)
+@record
 class Tanh(_Elementwise):
     """``tanh(x)``: 1 other op per element. Saves its output."""
 
@@ -336,7 +336,7 @@ class Tanh(_Elementwise):
 
 
 @register_layer("silu", "swish")
-@dataclass(frozen=True)
+@record
 class SiLU(_Elementwise):
     """``x*sigmoid(x)``: 4 other ops per element. Saves its input; in place a copy of it."""
 
@@ -349,7 +349,7 @@ class SiLU(_Elementwise):
 
 
 @register_layer("mish")
-@dataclass(frozen=True)
+@record
 class Mish(_Elementwise):
     """``x*tanh(log(1 + exp(x)))``: 5 other ops per element. Saves its input; in place a copy."""
 
@@ -362,7 +362,7 @@ class Mish(_Elementwise):
 
 
 @register_layer("softplus")
-@dataclass(frozen=True)
+@record
 class Softplus(_Elementwise):
     """``log(1 + exp(beta*x))/beta`` (``x`` above ``threshold``): 5 other ops per element
     (multiply, exp, add, log, divide; the threshold test is not counted). Saves its input."""
@@ -376,7 +376,7 @@ class Softplus(_Elementwise):
 
 
 @register_layer("hardswish", "hswish")
-@dataclass(frozen=True)
+@record
 class Hardswish(_Elementwise):
     """``x*min(max(x + 3, 0), 6)/6``: 5 other ops per element. Saves its input; in place a copy."""
 
@@ -389,7 +389,7 @@ class Hardswish(_Elementwise):
 
 
 @register_layer("hardsigmoid", "hsigmoid")
-@dataclass(frozen=True)
+@record
 class Hardsigmoid(_Elementwise):
     """``min(max(x + 3, 0), 6)/6``: 4 other ops per element. Saves its input; in place a copy."""
 
@@ -408,7 +408,7 @@ def _axis(dim: int, rank: int) -> int:
 
 
 @register_layer("glu")
-@dataclass(frozen=True)
+@record
 class GLU(Layer):
     """Gated linear unit ``a*sigmoid(b)`` with ``a, b`` the two halves of ``dim``.
 
@@ -450,7 +450,7 @@ def _softmax_axis(dim: int | None, x: Shape, ctx: Context) -> tuple[int, tuple[T
 
 
 @register_layer("softmax")
-@dataclass(frozen=True)
+@record
 class Softmax(Layer):
     """``exp(x_i) / sum_j exp(x_j)`` along ``dim``: 3 other ops per element (exp, add into the
     row sum, divide). Saves its output.
@@ -478,7 +478,7 @@ class Softmax(Layer):
 
 
 @register_layer("logsoftmax")
-@dataclass(frozen=True)
+@record
 class LogSoftmax(Layer):
     """``x_i - log(sum_j exp(x_j))`` along ``dim``: 3 other ops per element (exp, add into the
     row sum, subtract) plus 1 per row (the log); rows = elements / size of ``dim``. Saves its

@@ -54,11 +54,10 @@ Work rule (stated once, used by every attention layer here):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, AttentionCall, Context, Layer, MemoryContract, required
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, shape_str
 from netsize._term import Term, prod_str
@@ -221,7 +220,7 @@ def _seq(x: Shape, what: str) -> tuple[int, int, int]:
 
 
 @register_layer("scaled_dot_product_attention", "sdpa", "attention_core")
-@dataclass(frozen=True)
+@record
 class ScaledDotProductAttention(Layer):
     """``softmax(Q K^T / sqrt(d) + mask) V`` over heads, from projected ``q, k, v``.
 
@@ -355,7 +354,7 @@ class ScaledDotProductAttention(Layer):
 
 
 @register_layer("multiheadattention", "mha", "multi_head_attention")
-@dataclass(frozen=True)
+@record
 class MultiheadAttention(Layer):
     """``torch.nn.MultiheadAttention`` (batch first): in-projections, attention, out-projection.
 
@@ -463,7 +462,7 @@ class MultiheadAttention(Layer):
 
 
 @register_layer("groupedqueryattention", "gqa", "multi_query_attention", "mqa")
-@dataclass(frozen=True)
+@record
 class GroupedQueryAttention(Layer):
     """Attention with ``num_kv_heads`` key/value heads shared by groups of ``num_heads`` query
     heads (``num_kv_heads = num_heads``: multi-head; ``1``: multi-query), as in LLaMA/Mistral.

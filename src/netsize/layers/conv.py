@@ -16,13 +16,13 @@ The window helpers here are shared with :mod:`netsize.layers.pool`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import Any, ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract, Window, required
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, join_channels, shape_str, split_channels
 from netsize._term import Message, Term, floor_div_exact, message, prod_str
@@ -232,7 +232,7 @@ def windowed_output(
 # --- convolutions ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class _ConvNd(Layer):
     """Shared fields and checks of the six convolution types (see the module docstring)."""
 
@@ -328,7 +328,7 @@ class _ConvNd(Layer):
         )
 
 
-@dataclass(frozen=True)
+@record
 class _Conv(_ConvNd):
     """A convolution.
 
@@ -367,7 +367,7 @@ class _Conv(_ConvNd):
         )
 
 
-@dataclass(frozen=True)
+@record
 class _ConvTranspose(_ConvNd):
     """A transposed convolution (a.k.a. deconvolution, up-convolution).
 
@@ -461,7 +461,7 @@ class _ConvTranspose(_ConvNd):
 
 
 @register_layer("conv1d", "convolution1d")
-@dataclass(frozen=True)
+@record
 class Conv1d(_Conv):
     """1-d convolution on ``(N, C, L)`` (or ``(N, L, C)`` channels-last)."""
 
@@ -470,7 +470,7 @@ class Conv1d(_Conv):
 
 
 @register_layer("conv2d", "convolution2d")
-@dataclass(frozen=True)
+@record
 class Conv2d(_Conv):
     """2-d convolution on ``(N, C, H, W)`` (or ``(N, H, W, C)`` channels-last).
 
@@ -484,7 +484,7 @@ class Conv2d(_Conv):
 
 
 @register_layer("conv3d", "convolution3d")
-@dataclass(frozen=True)
+@record
 class Conv3d(_Conv):
     """3-d convolution on ``(N, C, D, H, W)`` (or ``(N, D, H, W, C)`` channels-last)."""
 
@@ -493,7 +493,7 @@ class Conv3d(_Conv):
 
 
 @register_layer("convtranspose1d", "conv1dtranspose", "deconv1d", "deconvolution1d")
-@dataclass(frozen=True)
+@record
 class ConvTranspose1d(_ConvTranspose):
     """1-d transposed convolution."""
 
@@ -502,7 +502,7 @@ class ConvTranspose1d(_ConvTranspose):
 
 
 @register_layer("convtranspose2d", "conv2dtranspose", "deconv2d", "deconvolution2d")
-@dataclass(frozen=True)
+@record
 class ConvTranspose2d(_ConvTranspose):
     """2-d transposed convolution (U-Net's 2x2 up-convolution: ``ConvTranspose2d(512, 256, 2, stride=2)``)."""
 
@@ -511,7 +511,7 @@ class ConvTranspose2d(_ConvTranspose):
 
 
 @register_layer("convtranspose3d", "conv3dtranspose", "deconv3d", "deconvolution3d")
-@dataclass(frozen=True)
+@record
 class ConvTranspose3d(_ConvTranspose):
     """3-d transposed convolution."""
 

@@ -6,11 +6,10 @@ U-Net's skip connections crop the encoder's map to the decoder's before concaten
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract, Window
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, join_channels, shape_str, split_channels
 from netsize._term import Term, message
@@ -30,7 +29,7 @@ register_messages(
 
 
 @register_layer("center_crop", "crop", "crop_to_match")
-@dataclass(frozen=True)
+@record
 class CenterCrop(Layer):
     """Keep the central ``size`` of each spatial axis of input 0.
 

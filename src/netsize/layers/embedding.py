@@ -9,10 +9,9 @@ sinusoidal encoding costs one add per element). Autograd keeps the int64 indices
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from netsize._errors import NetsizeError
 from netsize._layer import Analysis, Context, Layer, MemoryContract, required
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -23,7 +22,7 @@ _INDEX_BYTES = 8  # torch.long indices saved for the backward pass of a lookup
 
 
 @register_layer("embedding")
-@dataclass(frozen=True)
+@record
 class Embedding(Layer):
     """``torch.nn.Embedding``: integer ids ``(N, *)`` -> vectors ``(N, *, D)``.
 
@@ -57,7 +56,7 @@ class Embedding(Layer):
 
 
 @register_layer("positional_embedding", "learned_positional_embedding", "position_embedding")
-@dataclass(frozen=True)
+@record
 class PositionalEmbedding(Layer):
     """Learned absolute positions (GPT-2 ``wpe``, BERT ``position_embeddings``): a table of
     ``num_embeddings`` positions looked up at ``0 .. S-1`` for an input ``(N, S, ...)``.
@@ -96,7 +95,7 @@ class PositionalEmbedding(Layer):
 
 
 @register_layer("sinusoidal_positional_encoding", "sinusoidal_positions", "positional_encoding")
-@dataclass(frozen=True)
+@record
 class SinusoidalPositionalEncoding(Layer):
     """Fixed sine/cosine positions added to ``(N, S, D)`` ("Attention Is All You Need").
 
@@ -136,7 +135,7 @@ class SinusoidalPositionalEncoding(Layer):
 
 
 @register_layer("relative_position_bias", "t5_relative_position_bias")
-@dataclass(frozen=True)
+@record
 class RelativePositionBias(Layer):
     """T5's bucketed relative position bias: a ``num_buckets x H`` table looked up for every
     query-key offset, giving a ``(1, H, L, S)`` bias added to the attention scores.

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from netsize._errors import NetsizeError
 from netsize._layer import Analysis, Context, Layer, required
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -14,7 +13,7 @@ __all__ = ["Linear"]
 
 
 @register_layer("linear", "dense", "fc")
-@dataclass(frozen=True)
+@record
 class Linear(Layer):
     """``y = x W^T + b`` on the last axis; ``in_features=None`` infers it from the input.
 

@@ -7,11 +7,10 @@ layer counts them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Message, Term, message, prod_str
@@ -42,7 +41,7 @@ def _broadcast(a: Shape, b: Shape) -> Shape:
 
 
 @register_layer("matmul", "mm", "bmm", "batched_matmul")
-@dataclass(frozen=True)
+@record
 class MatMul(Layer):
     """``torch.matmul(a, b)`` of two inputs, with its broadcasting rules.
 

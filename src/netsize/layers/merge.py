@@ -14,11 +14,11 @@ more than two inputs each partial result but the last (``saved_extra_elements``)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._layer import Analysis, Context, Layer, MemoryContract, required
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import CHANNELS_LAST, Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -47,7 +47,7 @@ def broadcast(shapes: Sequence[Shape]) -> Shape:
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@record
 class _Elementwise(Layer):
     """Shared rule: broadcast output, ``ops`` per output element, inputs saved if ``saves``."""
 
@@ -76,7 +76,7 @@ class _Elementwise(Layer):
 
 
 @register_layer("add")
-@dataclass(frozen=True)
+@record
 class Add(_Elementwise):
     """Sum of the inputs (residual connections): ``inputs - 1`` other ops per output element.
 
@@ -89,7 +89,7 @@ class Add(_Elementwise):
 
 
 @register_layer("sub", "subtract")
-@dataclass(frozen=True)
+@record
 class Sub(_Elementwise):
     """``a - b``: 1 other op per output element; saves nothing."""
 
@@ -98,7 +98,7 @@ class Sub(_Elementwise):
 
 
 @register_layer("multiply", "mul")
-@dataclass(frozen=True)
+@record
 class Multiply(_Elementwise):
     """Product of the inputs (gates, attention masks): ``inputs - 1`` other ops per output
     element. Saves every input (each is needed for the others' gradients)."""
@@ -108,7 +108,7 @@ class Multiply(_Elementwise):
 
 
 @register_layer("average")
-@dataclass(frozen=True)
+@record
 class Average(_Elementwise):
     """Mean of the inputs (Keras ``Average``): ``inputs`` other ops per output element
     (``inputs - 1`` adds and a divide). Saves nothing."""
@@ -120,7 +120,7 @@ class Average(_Elementwise):
 
 
 @register_layer("maximum")
-@dataclass(frozen=True)
+@record
 class Maximum(_Elementwise):
     """Elementwise maximum: ``inputs - 1`` comparisons per output element. Saves its inputs."""
 
@@ -129,7 +129,7 @@ class Maximum(_Elementwise):
 
 
 @register_layer("minimum")
-@dataclass(frozen=True)
+@record
 class Minimum(_Elementwise):
     """Elementwise minimum: ``inputs - 1`` comparisons per output element. Saves its inputs."""
 
@@ -152,7 +152,7 @@ def _dim_or_axis(dim: int | None, axis: int | None) -> int | None:
 
 
 @register_layer("concat", "cat", "concatenate")
-@dataclass(frozen=True)
+@record
 class Concat(Layer):
     """Joins its inputs along ``dim`` (``axis`` is the Keras spelling; negative allowed).
     Default: the channel axis (1, or the last under channels_last). All other axes must match.
@@ -207,7 +207,7 @@ def _pieces(size: int, piece: int | None, sizes: Sequence[int], a: int, x: Shape
 
 
 @register_layer("split")
-@dataclass(frozen=True)
+@record
 class Split(Layer):
     """``torch.split``: an int cuts ``dim`` into pieces of that size (the last may be smaller,
     ``ceil(I / size)`` outputs); a list gives each piece's size and must sum to ``I``.
@@ -249,7 +249,7 @@ class Split(Layer):
 
 
 @register_layer("chunk")
-@dataclass(frozen=True)
+@record
 class Chunk(Layer):
     """``torch.chunk``: pieces of ``ceil(I / chunks)`` along ``dim`` (the last may be smaller;
     there may be fewer than ``chunks``). Default ``dim``: the channel axis. No ops; nothing saved."""

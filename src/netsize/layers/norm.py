@@ -24,12 +24,12 @@ input (one per element) when it has a weight.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import KERAS, Analysis, Context, Layer, MemoryContract, required
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import CHANNELS_LAST, Shape, elements, shape_str
 from netsize._term import Term, message, prod_str
@@ -86,7 +86,7 @@ def _affine(c: int, weight: bool, bias: bool, sym: str) -> tuple[Term | None, Te
     return w, b
 
 
-@dataclass(frozen=True)
+@record
 class _NormBase(Layer):
     """BatchNorm and InstanceNorm: per-channel affine and running statistics."""
 
@@ -133,7 +133,7 @@ class _NormBase(Layer):
 
 
 @register_layer("batchnorm", "batchnormalization")
-@dataclass(frozen=True)
+@record
 class BatchNorm(_NormBase):
     """Batch normalisation over the channel axis of any input of rank >= 2 (Keras
     ``BatchNormalization``; the channel axis is 1, or the last under channels_last).
@@ -162,7 +162,7 @@ class BatchNorm(_NormBase):
 
 
 @register_layer("batchnorm1d")
-@dataclass(frozen=True)
+@record
 class BatchNorm1d(BatchNorm):
     """``torch.nn.BatchNorm1d`` on (N, C) or (N, C, L); rules as :class:`BatchNorm`."""
 
@@ -171,7 +171,7 @@ class BatchNorm1d(BatchNorm):
 
 
 @register_layer("batchnorm2d")
-@dataclass(frozen=True)
+@record
 class BatchNorm2d(BatchNorm):
     """``torch.nn.BatchNorm2d`` on (N, C, H, W); rules as :class:`BatchNorm`.
 
@@ -186,7 +186,7 @@ class BatchNorm2d(BatchNorm):
 
 
 @register_layer("batchnorm3d")
-@dataclass(frozen=True)
+@record
 class BatchNorm3d(BatchNorm):
     """``torch.nn.BatchNorm3d`` on (N, C, D, H, W); rules as :class:`BatchNorm`."""
 
@@ -194,7 +194,7 @@ class BatchNorm3d(BatchNorm):
     ranks = (5,)
 
 
-@dataclass(frozen=True)
+@record
 class _InstanceNorm(_NormBase):
     """Per-sample, per-channel normalisation over the spatial axes.
 
@@ -221,7 +221,7 @@ class _InstanceNorm(_NormBase):
 
 
 @register_layer("instancenorm1d")
-@dataclass(frozen=True)
+@record
 class InstanceNorm1d(_InstanceNorm):
     """``torch.nn.InstanceNorm1d`` on (N, C, L)."""
 
@@ -230,7 +230,7 @@ class InstanceNorm1d(_InstanceNorm):
 
 
 @register_layer("instancenorm2d")
-@dataclass(frozen=True)
+@record
 class InstanceNorm2d(_InstanceNorm):
     """``torch.nn.InstanceNorm2d`` on (N, C, H, W)."""
 
@@ -239,7 +239,7 @@ class InstanceNorm2d(_InstanceNorm):
 
 
 @register_layer("instancenorm3d")
-@dataclass(frozen=True)
+@record
 class InstanceNorm3d(_InstanceNorm):
     """``torch.nn.InstanceNorm3d`` on (N, C, D, H, W)."""
 
@@ -269,7 +269,7 @@ def _check_ns(ns: int | tuple[int, ...] | None) -> None:
 
 
 @register_layer("layernorm", "layernormalization")
-@dataclass(frozen=True)
+@record
 class LayerNorm(Layer):
     """Normalises over the last ``len(normalized_shape)`` axes (``None``: the last axis,
     inferred, as Keras' ``LayerNormalization(axis=-1)``).
@@ -324,7 +324,7 @@ def _stat_rule(weight: bool, bias: bool) -> str:
 
 
 @register_layer("groupnorm", "groupnormalization")
-@dataclass(frozen=True)
+@record
 class GroupNorm(Layer):
     """Normalises each of ``num_groups`` channel groups per sample (channel axis 1, or last
     under channels_last). ``num_channels=None`` is inferred; it must divide by ``num_groups``.
@@ -372,7 +372,7 @@ class GroupNorm(Layer):
 
 
 @register_layer("rmsnorm", "rmsnormalization")
-@dataclass(frozen=True)
+@record
 class RMSNorm(Layer):
     """``x / sqrt(mean(x^2) + eps) * weight`` over the last ``len(normalized_shape)`` axes
     (``None``: the last axis). ``torch.nn.RMSNorm`` has a weight and no bias.

@@ -15,12 +15,12 @@ Window elements are the kernel's ``prod(K)`` positions, padding included.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import Any, ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._layer import Analysis, Context, Layer, MemoryContract, Window, required
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, join_channels, split_channels
 from netsize._term import Term, prod_str
@@ -82,7 +82,7 @@ def _ops_term(is_max: bool, batch: int, channels: int, out: Shape, kernel: tuple
     )
 
 
-@dataclass(frozen=True)
+@record
 class _Pool(Layer):
     """Fields and shape rule shared by max and average pooling (see the module docstring)."""
 
@@ -170,7 +170,7 @@ class _Pool(Layer):
         return (out_shape,)
 
 
-@dataclass(frozen=True)
+@record
 class _MaxPool(_Pool):
     """Max pooling. Other ops: ``prod(K) - 1`` comparisons per output element.
 
@@ -192,7 +192,7 @@ class _MaxPool(_Pool):
         return (out_shape, out_shape) if self.return_indices else (out_shape,)
 
 
-@dataclass(frozen=True)
+@record
 class _AvgPool(_Pool):
     """Average pooling. Other ops: ``prod(K)`` per output element (``prod(K) - 1`` adds, 1 divide).
 
@@ -207,7 +207,7 @@ class _AvgPool(_Pool):
 
 
 @register_layer("maxpool1d", "maxpooling1d")
-@dataclass(frozen=True)
+@record
 class MaxPool1d(_MaxPool):
     """1-d max pooling."""
 
@@ -216,7 +216,7 @@ class MaxPool1d(_MaxPool):
 
 
 @register_layer("maxpool2d", "maxpooling2d")
-@dataclass(frozen=True)
+@record
 class MaxPool2d(_MaxPool):
     """2-d max pooling (Keras ``MaxPooling2D``; its ``pool_size`` is ``kernel_size``).
 
@@ -230,7 +230,7 @@ class MaxPool2d(_MaxPool):
 
 
 @register_layer("maxpool3d", "maxpooling3d")
-@dataclass(frozen=True)
+@record
 class MaxPool3d(_MaxPool):
     """3-d max pooling."""
 
@@ -239,7 +239,7 @@ class MaxPool3d(_MaxPool):
 
 
 @register_layer("avgpool1d", "averagepooling1d")
-@dataclass(frozen=True)
+@record
 class AvgPool1d(_AvgPool):
     """1-d average pooling."""
 
@@ -248,7 +248,7 @@ class AvgPool1d(_AvgPool):
 
 
 @register_layer("avgpool2d", "averagepooling2d")
-@dataclass(frozen=True)
+@record
 class AvgPool2d(_AvgPool):
     """2-d average pooling (Keras ``AveragePooling2D``)."""
 
@@ -257,7 +257,7 @@ class AvgPool2d(_AvgPool):
 
 
 @register_layer("avgpool3d", "averagepooling3d")
-@dataclass(frozen=True)
+@record
 class AvgPool3d(_AvgPool):
     """3-d average pooling. As PyTorch's ``avg_pool3d``, each input size must be at least the
     kernel size before padding (``AvgPool1d``/``2d`` only need the padded input to fit)."""
@@ -275,7 +275,7 @@ def _bins(size: int, out: int) -> list[int]:
     return [-(-(i + 1) * size // out) - (i * size // out) for i in range(out)]
 
 
-@dataclass(frozen=True)
+@record
 class _Adaptive(Layer):
     """Adaptive pooling to ``output_size`` (an int, or one entry per axis; ``None`` keeps the input size).
 
@@ -364,7 +364,7 @@ class _Adaptive(Layer):
         return (out_shape,)
 
 
-@dataclass(frozen=True)
+@record
 class _AdaptiveMax(_Adaptive):
     return_indices: bool = False
 
@@ -375,7 +375,7 @@ class _AdaptiveMax(_Adaptive):
 
 
 @register_layer("adaptiveavgpool1d")
-@dataclass(frozen=True)
+@record
 class AdaptiveAvgPool1d(_Adaptive):
     """1-d adaptive average pooling."""
 
@@ -384,7 +384,7 @@ class AdaptiveAvgPool1d(_Adaptive):
 
 
 @register_layer("adaptiveavgpool2d")
-@dataclass(frozen=True)
+@record
 class AdaptiveAvgPool2d(_Adaptive):
     """2-d adaptive average pooling (AlexNet's ``AdaptiveAvgPool2d((6, 6))``)."""
 
@@ -393,7 +393,7 @@ class AdaptiveAvgPool2d(_Adaptive):
 
 
 @register_layer("adaptiveavgpool3d")
-@dataclass(frozen=True)
+@record
 class AdaptiveAvgPool3d(_Adaptive):
     """3-d adaptive average pooling."""
 
@@ -402,7 +402,7 @@ class AdaptiveAvgPool3d(_Adaptive):
 
 
 @register_layer("adaptivemaxpool1d")
-@dataclass(frozen=True)
+@record
 class AdaptiveMaxPool1d(_AdaptiveMax):
     """1-d adaptive max pooling."""
 
@@ -411,7 +411,7 @@ class AdaptiveMaxPool1d(_AdaptiveMax):
 
 
 @register_layer("adaptivemaxpool2d")
-@dataclass(frozen=True)
+@record
 class AdaptiveMaxPool2d(_AdaptiveMax):
     """2-d adaptive max pooling."""
 
@@ -420,7 +420,7 @@ class AdaptiveMaxPool2d(_AdaptiveMax):
 
 
 @register_layer("adaptivemaxpool3d")
-@dataclass(frozen=True)
+@record
 class AdaptiveMaxPool3d(_AdaptiveMax):
     """3-d adaptive max pooling."""
 
@@ -431,7 +431,7 @@ class AdaptiveMaxPool3d(_AdaptiveMax):
 # --- global pooling (Keras) --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class _Global(Layer):
     """Keras global pooling over all spatial axes: ``(N, C, *spatial) -> (N, C)``.
 
@@ -475,13 +475,13 @@ class _Global(Layer):
         )
 
 
-@dataclass(frozen=True)
+@record
 class _GlobalMax(_Global):
     is_max: ClassVar[bool] = True
 
 
 @register_layer("globalavgpool1d", "globalaveragepooling1d")
-@dataclass(frozen=True)
+@record
 class GlobalAvgPool1d(_Global):
     """Keras ``GlobalAveragePooling1D``: ``(N, C, L) -> (N, C)``."""
 
@@ -490,7 +490,7 @@ class GlobalAvgPool1d(_Global):
 
 
 @register_layer("globalavgpool2d", "globalaveragepooling2d", "globalavgpool")
-@dataclass(frozen=True)
+@record
 class GlobalAvgPool2d(_Global):
     """Keras ``GlobalAveragePooling2D``: ``(N, C, H, W) -> (N, C)``."""
 
@@ -499,7 +499,7 @@ class GlobalAvgPool2d(_Global):
 
 
 @register_layer("globalavgpool3d", "globalaveragepooling3d")
-@dataclass(frozen=True)
+@record
 class GlobalAvgPool3d(_Global):
     """Keras ``GlobalAveragePooling3D``: ``(N, C, D, H, W) -> (N, C)``."""
 
@@ -508,7 +508,7 @@ class GlobalAvgPool3d(_Global):
 
 
 @register_layer("globalmaxpool1d", "globalmaxpooling1d")
-@dataclass(frozen=True)
+@record
 class GlobalMaxPool1d(_GlobalMax):
     """Keras ``GlobalMaxPooling1D``: ``(N, C, L) -> (N, C)``."""
 
@@ -517,7 +517,7 @@ class GlobalMaxPool1d(_GlobalMax):
 
 
 @register_layer("globalmaxpool2d", "globalmaxpooling2d", "globalmaxpool")
-@dataclass(frozen=True)
+@record
 class GlobalMaxPool2d(_GlobalMax):
     """Keras ``GlobalMaxPooling2D``: ``(N, C, H, W) -> (N, C)``."""
 
@@ -526,7 +526,7 @@ class GlobalMaxPool2d(_GlobalMax):
 
 
 @register_layer("globalmaxpool3d", "globalmaxpooling3d")
-@dataclass(frozen=True)
+@record
 class GlobalMaxPool3d(_GlobalMax):
     """Keras ``GlobalMaxPooling3D``: ``(N, C, D, H, W) -> (N, C)``."""
 

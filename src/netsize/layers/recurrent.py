@@ -38,12 +38,12 @@ Counts, per layer and direction:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import KERAS, Analysis, Context, Layer, MemoryContract, required
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, shape_str
 from netsize._term import Term, message
@@ -222,7 +222,7 @@ def _analyze(
 
 
 @register_layer("rnn", "simple_rnn")
-@dataclass(frozen=True)
+@record
 class RNN(Layer):
     """Elman RNN, ``h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)``, ``act`` tanh or relu.
 
@@ -258,7 +258,7 @@ class RNN(Layer):
 
 
 @register_layer("lstm")
-@dataclass(frozen=True)
+@record
 class LSTM(Layer):
     """Long short-term memory with input, forget, cell and output gates (``G = 4``).
 
@@ -300,7 +300,7 @@ class LSTM(Layer):
 
 
 @register_layer("gru")
-@dataclass(frozen=True)
+@record
 class GRU(Layer):
     """Gated recurrent unit with reset, update and new gates (``G = 3``), as ``torch.nn.GRU``.
 

@@ -19,12 +19,12 @@ the input's storage (``inplace``). Dropout in training saves its mask, as PyTorc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import CHANNELS_LAST, Shape, elements, shape_str
 from netsize._term import Term, message, prod_str
@@ -75,7 +75,7 @@ def _view(out: Shape, terms: tuple[Term, ...] = ()) -> Analysis:
 
 
 @register_layer("identity")
-@dataclass(frozen=True)
+@record
 class Identity(Layer):
     """Returns its input: same shape, nothing counted, nothing saved."""
 
@@ -88,7 +88,7 @@ class Identity(Layer):
 
 
 @register_layer("flatten")
-@dataclass(frozen=True)
+@record
 class Flatten(Layer):
     """Merges axes ``start_dim..end_dim`` (batch axis included in the numbering, as torch):
     ``O = I_start*...*I_end``. Keras' Flatten (channels_last) flattens the same axes in its own
@@ -115,7 +115,7 @@ class Flatten(Layer):
 
 
 @register_layer("unflatten")
-@dataclass(frozen=True)
+@record
 class Unflatten(Layer):
     """Splits axis ``dim`` into ``unflattened_size`` (one entry may be -1, inferred)."""
 
@@ -164,7 +164,7 @@ def _infer(target: tuple[int, ...], total: int, what: str, source: str) -> tuple
 
 
 @register_layer("reshape", "view")
-@dataclass(frozen=True)
+@record
 class Reshape(Layer):
     """Reshapes each sample to ``shape`` (the batch axis is kept; one entry may be -1, inferred).
     The element counts must agree."""
@@ -185,7 +185,7 @@ class Reshape(Layer):
 
 
 @register_layer("permute")
-@dataclass(frozen=True)
+@record
 class Permute(Layer):
     """Reorders axes. ``dims`` is either a permutation of all axes, batch included
     (``torch.permute``, torchvision's ``Permute([0, 2, 3, 1])``), or of the per-sample axes
@@ -219,7 +219,7 @@ class Permute(Layer):
         return _view(tuple(x[i] for i in order))
 
 
-@dataclass(frozen=True)
+@record
 class _Dropout(Layer):
     """Shared rule: same shape, no ops, mask or noise saved in training (see the module doc)."""
 
@@ -266,7 +266,7 @@ class _Dropout(Layer):
 
 
 @register_layer("dropout")
-@dataclass(frozen=True)
+@record
 class Dropout(_Dropout):
     """Zeroes elements with probability ``p``; training saves a 1-byte mask per element."""
 
@@ -275,7 +275,7 @@ class Dropout(_Dropout):
 
 
 @register_layer("dropout1d", "spatialdropout1d")
-@dataclass(frozen=True)
+@record
 class Dropout1d(_Dropout):
     """Zeroes whole channels of (N, C, L); training saves N*C noise values."""
 
@@ -284,7 +284,7 @@ class Dropout1d(_Dropout):
 
 
 @register_layer("dropout2d", "spatialdropout2d")
-@dataclass(frozen=True)
+@record
 class Dropout2d(_Dropout):
     """Zeroes whole channels of (N, C, H, W); training saves N*C noise values."""
 
@@ -293,7 +293,7 @@ class Dropout2d(_Dropout):
 
 
 @register_layer("dropout3d", "spatialdropout3d")
-@dataclass(frozen=True)
+@record
 class Dropout3d(_Dropout):
     """Zeroes whole channels of (N, C, D, H, W); training saves N*C noise values."""
 
@@ -302,7 +302,7 @@ class Dropout3d(_Dropout):
 
 
 @register_layer("alphadropout")
-@dataclass(frozen=True)
+@record
 class AlphaDropout(_Dropout):
     """Dropout keeping SELU's mean and variance; training saves one noise value per element.
     ``inplace`` is accepted and ignored, as ``torch.nn.AlphaDropout`` does."""
@@ -312,7 +312,7 @@ class AlphaDropout(_Dropout):
 
 
 @register_layer("featurealphadropout")
-@dataclass(frozen=True)
+@record
 class FeatureAlphaDropout(_Dropout):
     """AlphaDropout of whole channels; training saves N*C noise values. ``inplace`` is ignored,
     as ``torch.nn.FeatureAlphaDropout`` does."""

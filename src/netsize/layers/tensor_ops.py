@@ -23,12 +23,12 @@ axes from the end. Counts:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._layer import Analysis, Context, Layer, MemoryContract
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -66,7 +66,7 @@ def _view(out: Shape) -> Analysis:
 
 
 @register_layer("parameter")
-@dataclass(frozen=True)
+@record
 class Parameter(Layer):
     """A learned tensor of ``shape`` used as a value (``count``: its stored elements, when the
     graph uses it broadcast to a larger ``shape``; default all of ``shape``).
@@ -97,7 +97,7 @@ class Parameter(Layer):
 
 
 @register_layer("constant")
-@dataclass(frozen=True)
+@record
 class Constant(Layer):
     """A stored tensor that is not learned (a scale, a table of positions): no counts.
 
@@ -119,7 +119,7 @@ class Constant(Layer):
 
 
 @register_layer("transpose")
-@dataclass(frozen=True)
+@record
 class Transpose(Layer):
     """Reorders all axes by ``perm`` (default: reversed). ``O_i = I_perm[i]``.
 
@@ -141,7 +141,7 @@ class Transpose(Layer):
 
 
 @register_layer("tensor_reshape")
-@dataclass(frozen=True)
+@record
 class TensorReshape(Layer):
     """Reshape of the whole tensor (batch axis included) to ``shape``: ``0`` copies the input's
     size on that axis (unless ``allowzero``), one ``-1`` is inferred. Element counts must agree.
@@ -178,7 +178,7 @@ class TensorReshape(Layer):
 
 
 @register_layer("squeeze")
-@dataclass(frozen=True)
+@record
 class Squeeze(Layer):
     """Removes the size-1 ``axes`` (default: every size-1 axis).
 
@@ -203,7 +203,7 @@ class Squeeze(Layer):
 
 
 @register_layer("unsqueeze")
-@dataclass(frozen=True)
+@record
 class Unsqueeze(Layer):
     """Inserts size-1 axes at ``axes`` (numbered in the output).
 
@@ -225,7 +225,7 @@ class Unsqueeze(Layer):
 
 
 @register_layer("slice")
-@dataclass(frozen=True)
+@record
 class Slice(Layer):
     """``x[starts:ends:steps]`` on ``axes`` (ONNX ``Slice``; indices clamped as numpy does).
     ``O = len(range(start, end, step))`` after clamping.
@@ -256,7 +256,7 @@ class Slice(Layer):
 
 
 @register_layer("gather")
-@dataclass(frozen=True)
+@record
 class Gather(Layer):
     """Picks entries of ``data`` (input 0) along ``axis`` by an index tensor (input 1):
     ``O = data[:axis] + indices + data[axis+1:]``.
@@ -278,7 +278,7 @@ class Gather(Layer):
 
 
 @register_layer("expand")
-@dataclass(frozen=True)
+@record
 class Expand(Layer):
     """Broadcasts the input to ``shape`` (numpy rules, as ONNX ``Expand``): the result has the
     larger size on each axis.
@@ -298,7 +298,7 @@ class Expand(Layer):
 
 
 @register_layer("tile")
-@dataclass(frozen=True)
+@record
 class Tile(Layer):
     """Repeats the input ``repeats[i]`` times along axis ``i``: ``O_i = I_i * repeats_i``."""
 
@@ -315,7 +315,7 @@ class Tile(Layer):
 
 
 @register_layer("pad")
-@dataclass(frozen=True)
+@record
 class Pad(Layer):
     """Pads with ``pads`` as ONNX writes them: every axis' before-count, then every axis'
     after-count (on ``axes``, default all). ``O_i = I_i + before_i + after_i``. 0 ops."""
@@ -337,7 +337,7 @@ class Pad(Layer):
 
 
 @register_layer("reduce")
-@dataclass(frozen=True)
+@record
 class Reduce(Layer):
     """A reduction (``op``: sum, mean, max, min, prod, l2...) over ``axes`` (default all),
     keeping them as size 1 if ``keepdims``. Other ops: one per input element.
@@ -365,7 +365,7 @@ class Reduce(Layer):
 
 
 @register_layer("elementwise")
-@dataclass(frozen=True)
+@record
 class Elementwise(Layer):
     """An elementwise op ``op`` (div, pow, sqrt, exp, where, equal...) on inputs that broadcast.
     Other ops per output element: ``ops`` for one input, ``inputs - 1`` for several (``where``,
@@ -391,7 +391,7 @@ class Elementwise(Layer):
 
 
 @register_layer("resize")
-@dataclass(frozen=True)
+@record
 class Resize(Layer):
     """Resizes to ``sizes`` (whole shape); ``mode`` nearest: 0 ops, linear or cubic: one op per
     output element per resized axis.
@@ -418,7 +418,7 @@ class Resize(Layer):
 
 
 @register_layer("einsum")
-@dataclass(frozen=True)
+@record
 class Einsum(Layer):
     """``einsum(equation, *inputs)`` (explicit ``->`` output). Multiply-adds: the product of the
     sizes of every index letter, for two inputs (each combination multiplies once and adds once).
@@ -463,7 +463,7 @@ class Einsum(Layer):
 
 
 @register_layer("uncounted")
-@dataclass(frozen=True)
+@record
 class Uncounted(Layer):
     """An op netsize has no rule for, kept in the graph with the output ``shapes`` its source
     states (ONNX shape inference). Nothing counted; the frontend lists it in the summary's notes.
@@ -486,7 +486,7 @@ class Uncounted(Layer):
 
 
 @register_layer("standardize", "keras_normalization")
-@dataclass(frozen=True)
+@record
 class Standardize(Layer):
     """Keras ``Normalization``: ``(x - mean) / sqrt(variance)`` per feature of the last axis,
     with ``mean``, ``variance`` and the sample ``count`` stored as non-trainable weights

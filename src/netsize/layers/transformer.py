@@ -14,12 +14,11 @@ The block builders (:func:`encoder_block`, :func:`decoder_block`, :func:`llama_b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract, required, value
 from netsize._network import Graph, Network
+from netsize._record import record
 from netsize._registry import layer_type, register_layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Term, prod_str
@@ -70,7 +69,7 @@ def _check(kind: str, activation: str, **sizes: int | None) -> None:
 
 
 @register_layer("feedforward", "ffn")
-@dataclass(frozen=True)
+@record
 class FeedForward(Layer):
     """``fc2(act(fc1(x)))``: ``D -> F -> D`` on the last axis (BERT, GPT-2, T5 ``DenseReluDense``).
 
@@ -109,7 +108,7 @@ class FeedForward(Layer):
 
 
 @register_layer("gatedfeedforward", "gated_ffn", "swiglu", "geglu")
-@dataclass(frozen=True)
+@record
 class GatedFeedForward(Layer):
     """``down(act(gate(x)) * up(x))`` (SwiGLU with ``silu``, GEGLU with ``gelu``; LLaMA's MLP,
     T5 v1.1's ``DenseGatedActDense``).
@@ -150,7 +149,7 @@ class GatedFeedForward(Layer):
 
 
 @register_layer("mixtureofexperts", "moe", "sparse_moe")
-@dataclass(frozen=True)
+@record
 class MixtureOfExperts(Layer):
     """A router ``D -> E`` picks the top ``k`` of ``E`` expert feed-forwards per token (Mixtral).
 
@@ -231,7 +230,7 @@ class MixtureOfExperts(Layer):
 
 
 @register_layer("take_token", "select_token", "first_token")
-@dataclass(frozen=True)
+@record
 class TakeToken(Layer):
     """One position of a sequence: ``(N, S, ...) -> (N, ...)`` (BERT's pooler reads token 0,
     ``hidden_states[:, 0]``). A view: no work, nothing saved."""
@@ -248,7 +247,7 @@ class TakeToken(Layer):
 
 
 @register_layer("bias_add")
-@dataclass(frozen=True)
+@record
 class BiasAdd(Layer):
     """A learned bias added on the last axis: ``features`` parameters, one add per element.
 
@@ -276,7 +275,7 @@ class BiasAdd(Layer):
 
 
 @register_layer("new_gelu", "gelu_new_python")
-@dataclass(frozen=True)
+@record
 class NewGELU(Layer):
     """transformers' ``NewGELUActivation`` (``activation_function: gelu_new``, GPT-2): the tanh
     GELU ``0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))`` written as separate PyTorch ops,

@@ -13,12 +13,12 @@ sizes: nothing is saved.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import ClassVar
 
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract
+from netsize._record import record
 from netsize._registry import register_layer
 from netsize._shape import Shape, elements, join_channels, shape_str, split_channels
 from netsize._term import Message, Term, message, prod_str
@@ -52,7 +52,7 @@ def _per_axis(value: float | tuple[float, ...], n: int, what: str) -> tuple[floa
 
 
 @register_layer("upsample", "interpolate")
-@dataclass(frozen=True)
+@record
 class Upsample(Layer):
     """``torch.nn.Upsample`` / ``F.interpolate``: give ``size`` (output spatial size) or
     ``scale_factor`` (int, float or one per axis), not both.
@@ -133,7 +133,7 @@ class Upsample(Layer):
 
 
 @register_layer("upsamplingnearest2d")
-@dataclass(frozen=True)
+@record
 class UpsamplingNearest2d(Upsample):
     """``torch.nn.UpsamplingNearest2d``: Upsample with mode nearest on (N, C, H, W)."""
 
@@ -146,7 +146,7 @@ class UpsamplingNearest2d(Upsample):
 
 
 @register_layer("upsamplingbilinear2d")
-@dataclass(frozen=True)
+@record
 class UpsamplingBilinear2d(Upsample):
     """``torch.nn.UpsamplingBilinear2d``: Upsample with mode bilinear, align_corners=True."""
 
@@ -165,7 +165,7 @@ _KERAS_MODES = {"nearest": "nearest", "bilinear": "bilinear", "bicubic": "bicubi
 
 
 @register_layer("upsampling1d", "upsampling2d", "upsampling3d")
-@dataclass(frozen=True)
+@record
 class UpSampling(Layer):
     """Keras ``UpSampling1D/2D/3D``: ``size`` is the integer factor per spatial axis (an int or
     one per axis), ``interpolation`` nearest (any rank) or bilinear / bicubic (2-d).

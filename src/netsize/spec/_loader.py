@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from netsize._errors import NetsizeError
 from netsize._layer import CONVENTIONS, Layer
 from netsize._limits import MAX_LAYERS, MAX_RANK, MAX_SPEC_BYTES
 from netsize._network import Network, Node
+from netsize._record import record
 from netsize._registry import layer_type
 from netsize._shape import LAYOUTS
 from netsize.spec._expr import ExprError, has_vars, substitute
@@ -25,7 +26,7 @@ BLOCK_KEYS = ("inputs", "variables", "layers", "output", "description")
 RESERVED_VARIABLES = ("i",)
 
 
-@dataclass(frozen=True)
+@record
 class Spec:
     """A loaded spec: the network plus what the spec says about it.
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import yaml
 
 from netsize._errors import NetsizeError
 from netsize._limits import MAX_DEPTH, MAX_INT, MAX_INT_DIGITS, MAX_SPEC_BYTES, MAX_YAML_VALUES
+from netsize._record import record
 
 try:  # libyaml is much faster; the pure-Python parser gives the same marks
     _LOADER: Any = yaml.CSafeLoader
@@ -21,7 +22,7 @@ _TAG = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "seq", "map", "timestamp")}
 
 
-@dataclass
+@record(frozen=False)
 class Val:
     """A YAML value and the (1-based) line it starts on; ``None`` line for values built in Python.
 
@@ -49,7 +50,7 @@ class Val:
         return self.v
 
 
-@dataclass(frozen=True)
+@record
 class Issue:
     """One mistake in a spec: where (file, line, path of fields) and what."""
 

@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from netsize._errors import NetsizeError
 from netsize._network import Network
+from netsize._record import record
 from netsize._shape import CHANNELS_FIRST, Shape
 
 __all__ = ["ZooEntry", "get", "names", "register"]
 
 
-@dataclass(frozen=True)
+@record
 class ZooEntry:
     """A named network: where it comes from, its default input, and how to build it.
 
