@@ -62,7 +62,12 @@ OTHERS = [
     ("gpt_neo", None, {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "vocab_size": 64,
                        "attention_types": [[["global", "local"], 1]], "window_size": 4}),
     ("vit", "ViTModel", {**ENC, "image_size": 32, "patch_size": 8}),
+    ("ernie", "ErnieForMaskedLM", ENC),
+    ("convbert", "ConvBertForMaskedLM", ENC),
+    ("bert-generation", "BertGenerationEncoder", ENC),
+    ("ctrl", None, {"n_embd": 32, "n_layer": 2, "n_head": 4, "dff": 48, "vocab_size": 64}),
 ]
+MPT = {"d_model": 32, "n_layers": 2, "n_heads": 4, "vocab_size": 64}  # a family netsize does not build
 
 
 def _ids(case):
@@ -109,18 +114,18 @@ def test_at_least_twenty_families_go_through_transformers():
 
 def test_network_from_config_refuses_non_native_naming_transformers():
     with pytest.raises(netsize.NetsizeError, match="installing transformers"):
-        network_from_config({"model_type": "falcon"})
+        network_from_config({"model_type": "mpt"})
 
 
 def test_without_transformers_the_error_names_the_family(tmp_path):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"model_type": "falcon", **H}))
+    path.write_text(json.dumps({"model_type": "mpt", **MPT}))
     code = ("import sys; sys.modules['transformers'] = None\n"
             "from netsize.cli import main; sys.exit(main(['summary', sys.argv[1], '--seq-len', '4']))")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False)
     assert done.returncode == 2
     first = done.stderr.splitlines()[0]
-    assert "'falcon'" in first and "installing transformers" in first and str(path) in first
+    assert "'mpt'" in first and "installing transformers" in first and str(path) in first
 
 
 def test_transformers_refusing_a_config_is_one_clear_error():
@@ -192,10 +197,10 @@ def test_cli_summary_and_memory_of_a_fallback_config(tmp_path, capsys):
     from netsize.cli import main
 
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"model_type": "falcon", **H}))
+    path.write_text(json.dumps({"model_type": "mpt", **MPT}))
     assert main(["summary", str(path), "--seq-len", "8", "-b", "2", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    params, _ = _reference("falcon", None, H, 2, 8)
+    params, _ = _reference("mpt", None, MPT, 2, 8)
     assert data["totals"]["params"] == params and data["input_shape"] == [2, 8]
     assert any("built by transformers" in n for n in data["notes"])
     assert main(["memory", str(path), "--seq-len", "8", "-b", "2", "--format", "json"]) == 0
