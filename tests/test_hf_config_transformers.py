@@ -66,6 +66,10 @@ OTHERS = [
     ("convbert", "ConvBertForMaskedLM", ENC),
     ("bert-generation", "BertGenerationEncoder", ENC),
     ("ctrl", None, {"n_embd": 32, "n_layer": 2, "n_head": 4, "dff": 48, "vocab_size": 64}),
+    ("roformer", "RoFormerForMaskedLM", {**ENC, "embedding_size": 32}),
+    ("squeezebert", "SqueezeBertForMaskedLM", {**ENC, "embedding_size": 32}),
+    ("rembert", "RemBertForMaskedLM", {**ENC, "input_embedding_size": 16, "output_embedding_size": 24}),
+    ("nemotron", None, {**ENC, "num_key_value_heads": 2, "head_dim": 8}),
 ]
 MPT = {"d_model": 32, "n_layers": 2, "n_heads": 4, "vocab_size": 64}  # a family netsize does not build
 
