@@ -20,12 +20,12 @@ from netsize.frontends.hf_config._families import (
     Family,
     _act,
     _attn_implementation,
-    _classifier_dropout,
     _heads,
     _labels,
     _use_cache,
     _vocab_projection,
     bert_layer,
+    first_token_classification_heads,
 )
 from netsize.frontends.hf_config._fields import Fields
 from netsize.layers.attention import ScaledDotProductAttention
@@ -266,19 +266,8 @@ def _electra(f: Fields, arch: str, seq_len: int) -> Network:
         h = g.add("generator_predictions.activation", activation("gelu"), h)
         h = g.add("generator_predictions.LayerNorm", make("layernorm", normalized_shape=e_size, eps=eps), h)
         _tied_head(g, "generator_lm_head", h, words, e_size, vocab, tie)
-    elif head == "ForSequenceClassification":
-        drop = _classifier_dropout(f, "hidden_dropout_prob", 0.0)
-        t = g.add("classifier.first_token", TakeToken(0), x)
-        t = dropout(g, "classifier.dropout", drop, t)
-        t = g.add("classifier.dense", Linear(d, d), t)
-        t = g.add("classifier.activation", activation("gelu"), t)
-        t = dropout(g, "classifier.dropout_out", drop, t)
-        g.add("classifier.out_proj", Linear(d, _labels(f)), t)
-    elif head == "ForTokenClassification":
-        t = dropout(g, "dropout", _classifier_dropout(f, "hidden_dropout_prob", 0.0), x)
-        g.add("classifier", Linear(d, _labels(f)), t)
-    elif head == "ForQuestionAnswering":
-        g.add("qa_outputs", Linear(d, _labels(f)), x)
+    else:
+        first_token_classification_heads(g, f, head, x, d, ("classifier.activation", activation("gelu")))
     return g.build()
 
 

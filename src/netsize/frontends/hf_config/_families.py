@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netsize._errors import NetsizeError
+from netsize._layer import Layer
 from netsize._network import Graph, Network
 from netsize.frontends.hf_config._decoder import (
     ACTIVATIONS,
@@ -326,12 +327,21 @@ def _roberta_heads(g: Graph, f: Fields, head: str, p: str, x: str, words: str, d
         h = g.add("lm_head.gelu", activation("gelu"), h)
         h = g.add("lm_head.layer_norm", make("layernorm", **ln), h)
         _vocab_projection(g, "lm_head.decoder", "lm_head.bias", h, words, d, vocab, tie)
-    elif head == "ForSequenceClassification":
+    else:
+        first_token_classification_heads(g, f, head, x, d, ("classifier.tanh", make("tanh")))
+
+
+def first_token_classification_heads(g: Graph, f: Fields, head: str, x: str, d: int,
+                                     act: tuple[str, Layer]) -> None:
+    """The sequence classifier on the first token (dropout, dense, ``act``, dropout, out_proj:
+    RoBERTa's tanh, ELECTRA's GELU), the token classifier and the QA span head, as RoBERTa and
+    ELECTRA build them; ``act`` is the activation's row name and layer."""
+    if head == "ForSequenceClassification":
         drop = _classifier_dropout(f, "hidden_dropout_prob", 0.0)
         t = g.add("classifier.first_token", TakeToken(0), x)
         t = dropout(g, "classifier.dropout", drop, t)
         t = g.add("classifier.dense", Linear(d, d), t)
-        t = g.add("classifier.tanh", make("tanh"), t)
+        t = g.add(act[0], act[1], t)
         t = dropout(g, "classifier.dropout_out", drop, t)
         g.add("classifier.out_proj", Linear(d, _labels(f)), t)
     elif head == "ForTokenClassification":
