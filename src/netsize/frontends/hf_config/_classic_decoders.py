@@ -13,6 +13,7 @@ from netsize._errors import NetsizeError
 from netsize._network import Graph, Network
 from netsize.frontends.hf_config._decoder import activation, dropout, make, norm
 from netsize.frontends.hf_config._families import (
+    GPT2_ALIASES,
     Family,
     _act,
     _attn_implementation,
@@ -501,8 +502,7 @@ FAMILIES: tuple[Family, ...] = (
          "n_inner": None, "activation_function": "gelu_new", "resid_pdrop": 0.0, "embd_pdrop": 0.0,
          "attn_pdrop": 0.0, "layer_norm_epsilon": 1e-5, "use_cache": True, "tie_word_embeddings": False},
         _gptj,
-        aliases={"max_position_embeddings": "n_positions", "hidden_size": "n_embd", "num_attention_heads": "n_head",
-                 "num_hidden_layers": "n_layer"},
+        aliases=GPT2_ALIASES,
         position_key="n_positions",
     ),
     Family(
@@ -515,8 +515,7 @@ FAMILIES: tuple[Family, ...] = (
          "attention_softmax_in_fp32": True, "scale_attention_softmax_in_fp32": True, "multi_query": True,
          "add_cross_attention": False, "tie_word_embeddings": True},
         _gpt_bigcode,
-        aliases={"hidden_size": "n_embd", "max_position_embeddings": "n_positions", "num_attention_heads": "n_head",
-                 "num_hidden_layers": "n_layer"},
+        aliases=GPT2_ALIASES,
         position_key="n_positions",
     ),
     Family(

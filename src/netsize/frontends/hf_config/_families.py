@@ -49,6 +49,10 @@ class Family:
 
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
 
+# transformers' attribute_map of GPT-2 and the families that kept its field names (GPT-J, GPTBigCode)
+GPT2_ALIASES = {"hidden_size": "n_embd", "max_position_embeddings": "n_positions", "num_attention_heads": "n_head",
+                "num_hidden_layers": "n_layer"}
+
 
 def _attn_implementation(f: Fields) -> str:
     """``eager`` unless the config asks for a fused kernel (``sdpa``, ``flash_attention_2``...)."""
@@ -794,8 +798,7 @@ CORE_FAMILIES: tuple[Family, ...] = (
          "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True,
          "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1, "use_cache": True},
         _gpt2,
-        aliases={"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
-                 "num_attention_heads": "n_head", "num_hidden_layers": "n_layer"},
+        aliases=GPT2_ALIASES,
         position_key="n_positions",
     ),
     Family(
