@@ -29,6 +29,7 @@ it; netsize's time includes starting Python.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -114,6 +115,21 @@ STARTUP_COMMANDS = {
 }
 
 
+def _in_terminal(cmd: list[str]) -> list[str]:
+    """``cmd`` with a pseudo-terminal as its stdout (util-linux ``script``), where netsize draws
+    with rich as a user at a terminal sees it; piped, it writes plain text without rich."""
+    import shlex
+
+    return ["script", "-qec", f"COLUMNS=120 {shlex.join(cmd)}", "/dev/null"]
+
+
+if shutil.which("script"):
+    STARTUP_COMMANDS["floor in a terminal"] = _in_terminal(STARTUP_COMMANDS[
+        "python -c 'import yaml, rich Console, Table'"])
+    STARTUP_COMMANDS["netsize summary resnet50 in a terminal"] = _in_terminal(STARTUP_COMMANDS[
+        "netsize summary resnet50"])
+
+
 def time_startup(repeat: int) -> dict[str, list[float]]:
     """Seconds of each whole process, ``repeat`` rounds interleaved (stdout to a pipe, as in `| less`).
 
@@ -144,12 +160,16 @@ def print_startup(repeat: int) -> None:
         print(f"{name:<48} {min(xs):>8.3f} {statistics.median(xs):>9.3f}")
     floor = times["python -c 'import yaml, rich Console, Table'"]
     bare = times["python -c pass"]
-    for name, base, target in (("netsize summary resnet50", floor, 1.5), ("netsize --help", bare, 3.0)):
+    pairs = [("netsize summary resnet50", floor, 1.5), ("netsize --help", bare, 3.0)]
+    if "floor in a terminal" in times:
+        pairs.append(("netsize summary resnet50 in a terminal", times["floor in a terminal"], 1.5))
+    for name, base, target in pairs:
         xs = times[name]
         print(f"{name}: {min(xs) / min(base):.2f}x by min, {statistics.median(xs) / statistics.median(base):.2f}x "
               f"by median (target {target}x)")
     print(f"\n{repeat} interleaved rounds; the console-script wrapper is replaced by `python -c` so that both "
-          "sides start the same interpreter.")
+          "sides start the same interpreter. Piped (the first rows) netsize writes plain text without importing "
+          "rich; in a terminal (util-linux `script` gives it one, and the floor too) it draws with rich.")
 MODULE = """
 import sys
 sys.path.insert(0, {tests!r})

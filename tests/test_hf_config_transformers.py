@@ -54,11 +54,26 @@ OTHERS = [
                                             "num_layers": 1, "num_heads": 4}),
     ("whisper", "WhisperModel", {**S2S, "num_mel_bins": 8, "max_source_positions": 16, "max_target_positions": 40,
                                  "pad_token_id": 1, "bos_token_id": 1, "eos_token_id": 2, "decoder_start_token_id": 1}),
+    # encoder-decoders netsize does not build (BART, mBART, Pegasus, mT5 and Whisper above are native)
+    ("marian", "MarianMTModel", {**S2S, "decoder_vocab_size": 64, "pad_token_id": 0}),
+    ("m2m_100", "M2M100ForConditionalGeneration", S2S),
+    ("plbart", "PLBartForConditionalGeneration", S2S),
+    ("blenderbot-small", "BlenderbotSmallForConditionalGeneration", S2S),
+    ("blenderbot", "BlenderbotForConditionalGeneration", S2S),
     ("megatron-bert", "MegatronBertForMaskedLM", ENC),
     ("gpt_neo", None, {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "vocab_size": 64,
                        "attention_types": [[["global", "local"], 1]], "window_size": 4}),
     ("vit", "ViTModel", {**ENC, "image_size": 32, "patch_size": 8}),
+    ("ernie", "ErnieForMaskedLM", ENC),
+    ("convbert", "ConvBertForMaskedLM", ENC),
+    ("bert-generation", "BertGenerationEncoder", ENC),
+    ("ctrl", None, {"n_embd": 32, "n_layer": 2, "n_head": 4, "dff": 48, "vocab_size": 64}),
+    ("roformer", "RoFormerForMaskedLM", {**ENC, "embedding_size": 32}),
+    ("squeezebert", "SqueezeBertForMaskedLM", {**ENC, "embedding_size": 32}),
+    ("rembert", "RemBertForMaskedLM", {**ENC, "input_embedding_size": 16, "output_embedding_size": 24}),
+    ("nemotron", None, {**ENC, "num_key_value_heads": 2, "head_dim": 8}),
 ]
+MPT = {"d_model": 32, "n_layers": 2, "n_heads": 4, "vocab_size": 64}  # a family netsize does not build
 
 
 def _ids(case):
@@ -105,18 +120,18 @@ def test_at_least_twenty_families_go_through_transformers():
 
 def test_network_from_config_refuses_non_native_naming_transformers():
     with pytest.raises(netsize.NetsizeError, match="installing transformers"):
-        network_from_config({"model_type": "falcon"})
+        network_from_config({"model_type": "mpt"})
 
 
 def test_without_transformers_the_error_names_the_family(tmp_path):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"model_type": "falcon", **H}))
+    path.write_text(json.dumps({"model_type": "mpt", **MPT}))
     code = ("import sys; sys.modules['transformers'] = None\n"
             "from netsize.cli import main; sys.exit(main(['summary', sys.argv[1], '--seq-len', '4']))")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False)
     assert done.returncode == 2
     first = done.stderr.splitlines()[0]
-    assert "'falcon'" in first and "installing transformers" in first and str(path) in first
+    assert "'mpt'" in first and "installing transformers" in first and str(path) in first
 
 
 def test_transformers_refusing_a_config_is_one_clear_error():
@@ -188,10 +203,10 @@ def test_cli_summary_and_memory_of_a_fallback_config(tmp_path, capsys):
     from netsize.cli import main
 
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"model_type": "falcon", **H}))
+    path.write_text(json.dumps({"model_type": "mpt", **MPT}))
     assert main(["summary", str(path), "--seq-len", "8", "-b", "2", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    params, _ = _reference("falcon", None, H, 2, 8)
+    params, _ = _reference("mpt", None, MPT, 2, 8)
     assert data["totals"]["params"] == params and data["input_shape"] == [2, 8]
     assert any("built by transformers" in n for n in data["notes"])
     assert main(["memory", str(path), "--seq-len", "8", "-b", "2", "--format", "json"]) == 0

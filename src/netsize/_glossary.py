@@ -96,6 +96,9 @@ FORMULA_WORDS: dict[str, str] = {
     "bias adds": "偏置加法",
     "mask add": "掩码加法",
     "log-sum-exp": "log-sum-exp",
+    "key scaling": "键的缩放",
+    "relative terms, mask, softmax": "相对位置项、掩码、softmax",
+    "un-gathered product": "按相对位置选取前的乘积",
     # single words and identifiers
     "multiply_adds": "乘加次数",
     "macs_per_token": "每个词元的乘加次数",

@@ -23,8 +23,9 @@ Point(x=1, y=5)
 
 from __future__ import annotations
 
-from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
-from typing import Any, TypeVar, dataclass_transform, overload
+import inspect
+from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field, fields
+from typing import Any, ClassVar, TypeVar, dataclass_transform, get_origin, overload
 
 _T = TypeVar("_T", bound=type)
 
@@ -40,13 +41,12 @@ def record(cls: Any = None, /, *, frozen: bool = True, repr: bool = True, eq: bo
     """Class decorator: ``@dataclass(frozen=frozen, repr=repr, eq=eq)``, made cheaply (see the module)."""
 
     def decorate(cls: Any) -> Any:
-        missing_doc = cls.__dict__.get("__doc__") is None
-        dataclass(init=False, repr=False, eq=False)(cls)
-        names = tuple(f.name for f in fields(cls))
-        if missing_doc:  # dataclass wrote it from a signature that was not yet the real one
-            cls.__doc__ = f"{cls.__name__}({', '.join(names)})"
-        cls.__record_repr__ = tuple(f.name for f in fields(cls) if f.repr)
-        cls.__record_compare__ = tuple(f.name for f in fields(cls) if f.compare)
+        own = _collect_fields(cls)
+        cls.__dataclass_params__ = _FROZEN_PARAMS if frozen else _MUTABLE_PARAMS
+        if cls.__dict__.get("__doc__") is None:
+            cls.__doc__ = f"{cls.__name__}({', '.join(own)})"
+        cls.__record_repr__ = tuple(f.name for f in own.values() if f.repr)
+        cls.__record_compare__ = tuple(f.name for f in own.values() if f.compare)
         cls.__init__ = _first_init(cls)
         if repr:
             cls.__repr__ = _repr
@@ -59,6 +59,60 @@ def record(cls: Any = None, /, *, frozen: bool = True, repr: bool = True, eq: bo
         return cls
 
     return decorate if cls is None else decorate(cls)
+
+
+@dataclass(frozen=True)
+class _Frozen:
+    marked: int = 0
+
+
+@dataclass
+class _Mutable:
+    pass
+
+
+# What dataclasses would record for the class (a dataclass subclassing a record checks that both
+# are frozen or neither is), and the marker of a field proper; taken from real dataclasses so as
+# not to name dataclasses' private constants.
+_FROZEN_PARAMS = _Frozen.__dataclass_params__  # type: ignore[attr-defined]
+_MUTABLE_PARAMS = _Mutable.__dataclass_params__  # type: ignore[attr-defined]
+_FIELD_MARK = fields(_Frozen)[0]._field_type  # type: ignore[attr-defined]
+
+
+def _is_classvar(annotation: Any) -> bool:
+    if isinstance(annotation, str):  # `from __future__ import annotations`
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    return annotation is ClassVar or get_origin(annotation) is ClassVar
+
+
+def _collect_fields(cls: Any) -> dict[str, Field[Any]]:
+    """The fields dataclasses would find: the bases' (in reverse method resolution order), then
+    the class's own annotations that are not ``ClassVar``; ``__dataclass_fields__`` is set."""
+    collected: dict[str, Field[Any]] = {}
+    for base in cls.__mro__[-1:0:-1]:
+        for f in getattr(base, "__dataclass_fields__", {}).values():
+            if f._field_type is _FIELD_MARK:
+                collected[f.name] = f
+    for name, annotation in inspect.get_annotations(cls).items():
+        if _is_classvar(annotation):
+            continue
+        if isinstance(annotation, str) and annotation.startswith(("InitVar", "KW_ONLY", "dataclasses.")):
+            raise TypeError(f"{cls.__name__}.{name}: records take plain fields ({annotation})")
+        default = cls.__dict__.get(name, MISSING)
+        f = default if isinstance(default, Field) else field(default=default)
+        f.name, f.type, f.kw_only = name, annotation, False
+        f._field_type = _FIELD_MARK  # type: ignore[union-attr]
+        if f.default is not MISSING and type(f.default).__hash__ is None:
+            raise ValueError(f"{cls.__name__}.{name}: mutable default {type(f.default).__name__} "
+                             "is not allowed: use default_factory")
+        if isinstance(default, Field):  # the class attribute becomes the default itself, as in dataclasses
+            if f.default is MISSING:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, f.default)
+        collected[name] = f
+    cls.__dataclass_fields__ = collected
+    return collected
 
 
 def _repr(self: Any) -> str:

@@ -6,8 +6,9 @@ context (grouped-query aware), and the weights' bytes per dtype.
 
 Rules, stated once:
 
-- ``tokens = batch * seq_len`` (the first input's length; an encoder-decoder reads ``seq_len``
-  tokens on each side, and a "token" here is one position of that length).
+- ``tokens = batch * seq_len`` (the first token-id input's length; an encoder-decoder reads
+  ``seq_len`` tokens on each side, and a "token" here is one position of that length; Whisper's
+  encoder reads its fixed 30 s of log-mel frames and ``seq_len`` is the decoder's tokens).
 - Forward multiply-adds are the analysis' total (projections, attention's ``QK^T`` and ``AV``
   over the full ``s x s`` scores as the kernel computes them, the LM head); per token = total /
   tokens.
@@ -244,9 +245,13 @@ def _context_kv(summary: Summary, causal: dict[str, bool], windows: dict[str, in
 
 def _figures(summary: Summary, causal: dict[str, bool], measured: int | None = None,
              windows: dict[str, int] | None = None) -> LLMFigures:
-    shape = summary.input_shape
+    # the first (N, S) input: token ids (Whisper's log-mel features (N, mels, frames) come before them)
+    shape = next((s for s in summary.input_shapes.values() if len(s) == 2), summary.input_shape)
     if len(shape) < 2:
         raise NetsizeError(f"LLM figures need a sequence input (N, S); {summary.model} takes {list(shape)}")
+    if len(shape) >= 4:  # (N, C, H, W): an image (ViT, CLIP's vision tower), whose axis 1 is not a length
+        raise NetsizeError(f"LLM figures need a sequence input (N, S); {summary.model} takes images {list(shape)}: "
+                           "use netsize summary for its counts")
     batch, seq = shape[0], shape[1]
     tokens = batch * seq
     totals = summary.totals

@@ -94,6 +94,7 @@ if TYPE_CHECKING:  # the same names, spelled out for type checkers; tests keep t
     from netsize.layers.attention import *  # noqa: F403
     from netsize.layers.conv import *  # noqa: F403
     from netsize.layers.crop import *  # noqa: F403
+    from netsize.layers.disentangled_attention import *  # noqa: F403
     from netsize.layers.embedding import *  # noqa: F403
     from netsize.layers.linear import *  # noqa: F403
     from netsize.layers.matmul import *  # noqa: F403
@@ -104,5 +105,6 @@ if TYPE_CHECKING:  # the same names, spelled out for type checkers; tests keep t
     from netsize.layers.shape_ops import *  # noqa: F403
     from netsize.layers.ssm import *  # noqa: F403
     from netsize.layers.tensor_ops import *  # noqa: F403
+    from netsize.layers.tokens import *  # noqa: F403
     from netsize.layers.transformer import *  # noqa: F403
     from netsize.layers.upsample import *  # noqa: F403

@@ -69,7 +69,9 @@ def _view(out: Shape) -> Analysis:
 @record
 class Parameter(Layer):
     """A learned tensor of ``shape`` used as a value (``count``: its stored elements, when the
-    graph uses it broadcast to a larger ``shape``; default all of ``shape``).
+    graph uses it broadcast to a larger ``shape``; default all of ``shape``). ``used=False``: a
+    tensor the model holds but its forward never reads (BART's decoder-only ``encoder_attn``):
+    counted, and only a scalar placeholder flows from it (output shape ``()``, one element).
 
     >>> from netsize import analyze_layer
     >>> analyze_layer("cls", Parameter((1, 1, 768)), ()).params
@@ -78,6 +80,7 @@ class Parameter(Layer):
 
     shape: tuple[int, ...] = ()
     count: int | None = None
+    used: bool = True
 
     kind: ClassVar[str] = "Parameter"
     arity: ClassVar[int | None] = 0
@@ -91,7 +94,7 @@ class Parameter(Layer):
         n = elements(self.shape) if self.count is None else self.count
         sub = prod_str(*self.shape) if self.count is None else str(n)
         return Analysis(
-            outputs=(self.shape,), weights=Term("weights", n, "elements", sub or "1"),
+            outputs=(self.shape if self.used else (),), weights=Term("weights", n, "elements", sub or "1"),
             memory=MemoryContract(saved_inputs=()),
         )
 

@@ -254,10 +254,12 @@ class BiasAdd(Layer):
     For a bias that is its own parameter beside a tied weight (BERT's ``cls.predictions.bias``
     next to the decoder tied to the word embeddings). ``used=False``: a parameter the module
     holds but its forward does not apply (BERT's ``cls.predictions.bias`` when the decoder is
-    untied and has its own bias): counted, no work, output = input."""
+    untied and has its own bias): counted, no work, output = input. ``buffer=True``: the bias is
+    a buffer, not a parameter (BART's ``final_logits_bias``): counted as buffers, not params."""
 
     features: int = required()
     used: bool = True
+    buffer: bool = False
 
     kind = "BiasAdd"
     preserves_spatial = True
@@ -268,7 +270,8 @@ class BiasAdd(Layer):
             raise NetsizeError(f"expects {self.features} features on the last axis, got {shape_str(x)}")
         return Analysis(
             outputs=(x,),
-            biases=Term("biases", self.features, "F", str(self.features)),
+            biases=None if self.buffer else Term("biases", self.features, "F", str(self.features)),
+            buffers=Term("buffers", self.features, "F", str(self.features)) if self.buffer else None,
             other_ops=Term("other_ops", elements(x), "elements (adds)", prod_str(*x)) if self.used else None,
             memory=MemoryContract(saved_inputs=()),
         )

@@ -26,7 +26,7 @@ The terms and how they were checked against an H100 are in ``docs/memory.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from netsize._analyze import analyze
@@ -34,6 +34,7 @@ from netsize._display import ShowsItself
 from netsize._dtypes import canonical_dtype
 from netsize._errors import NetsizeError
 from netsize._network import Network
+from netsize._record import record
 from netsize._summary import Summary
 from netsize.memory._common import (
     AUTOCAST_DTYPES,
@@ -46,7 +47,7 @@ from netsize.memory._common import (
 
 __all__ = ["BLOCK", "OPTIMIZERS", "LayerMemory", "MemoryReport", "block_bytes", "estimate", "optimizer_state_factor"]
 
-@dataclass(frozen=True)
+@record
 class LayerMemory:
     """One layer's share: bytes of the tensors it keeps for backward (each tensor counted once,
     at the first layer that keeps it) and bytes of its outputs."""
@@ -65,7 +66,7 @@ class LayerMemory:
         }
 
 
-@dataclass(frozen=True, repr=False)  # str/repr/HTML/pandas: netsize._display
+@record(repr=False)  # str/repr/HTML/pandas: netsize._display
 class MemoryReport(ShowsItself):
     """Bytes of one training step and of inference (CUDA caching allocator blocks)."""
 

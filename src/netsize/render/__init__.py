@@ -30,7 +30,18 @@ __all__ = [
 
 
 def print_table(summary: Summary, console: Any = None, **options: Any) -> None:
-    """Print the rich table to ``console`` (default stdout at the terminal's width)."""
+    """Print the rich table to ``console`` (default stdout at the terminal's width; when stdout
+    is not a terminal and no width is given, every column in plain text, without rich)."""
+    if console is None and options.get("width") is None:
+        import sys
+
+        from netsize.render._console import _is_terminal
+
+        if not _is_terminal(sys.stdout):
+            from netsize.render._plain import plain_table
+
+            sys.stdout.write(plain_table(summary, **{k: v for k, v in options.items() if k != "width"}))
+            return
     from netsize.render._table import print_table as _print
 
     _print(summary, console, **options)

@@ -6,14 +6,21 @@ import io
 from typing import Any
 
 from rich import box
-from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from netsize._i18n import translate
-from netsize._summary import LayerRecord, Summary, explain_record
-from netsize.render._format import convention_line, count, footer_items, keras_shape, printable, shape, title
+from netsize._summary import Summary, explain_record
+from netsize.render._format import convention_line, footer_items, printable, title
+from netsize.render._plain import (
+    OPTIONAL_COLUMNS,
+    RIGHT_ALIGNED_FROM,
+    aligned_line,
+    column_widths,
+    columns,
+    rule,
+)
 
 
 def table(
@@ -31,30 +38,24 @@ def table(
     (``netsize explain`` and wider terminals show it), then Activations (its total stays in the
     footer). Shapes and numbers never fold; a long layer name folds (to 16 columns at least).
     """
-    rows = summary.rows(depth)
-    totals = summary.totals
-    heads = [translate(k, lang) for k in ("render.layer", "render.kind", "render.output_shape", "render.params",
-                                           "render.multiply_adds", "render.activations")]
-    keras = summary.convention == "keras" and summary.batch_size == 1
-    cells = [_cells(r, keras) for r in rows]
-    foot = [translate("render.total", lang), "", "", count(totals.params), count(totals.multiply_adds),
-            count(totals.activation_elements)]
-    widths = [max(cell_len(str(c[i])) for c in [heads, foot, *cells]) for i in range(len(heads))]
+    heads, cells, foot = columns(summary, depth, lang)
+    widths = column_widths(heads, cells, foot)
     # When every name fits on one line the table is drawn as one aligned text (see _aligned);
     # otherwise a long layer name may fold to 16 columns before columns are left out.
     fixed = sum(widths) + 2 * len(widths) - 1 <= width
     if not fixed:
         widths[0] = min(widths[0], 16)
     shown = list(range(len(heads)))
-    for optional in (1, 5):  # Kind, then Activations
+    for optional in OPTIONAL_COLUMNS:
         if sum(widths[i] for i in shown) + 2 * len(shown) - 1 <= width:
             break
         shown.remove(optional)
-    dropped = [heads[i] for i in (1, 5) if i not in shown]
+    dropped = [heads[i] for i in OPTIONAL_COLUMNS if i not in shown]
     t: Any
     if fixed:
         t = _aligned(title(summary, lang), [heads[i] for i in shown], [[c[i] for i in shown] for c in cells],
-                     [foot[i] for i in shown], [widths[i] for i in shown], [i >= 3 for i in shown],
+                     [foot[i] for i in shown], [widths[i] for i in shown],
+                     [i >= RIGHT_ALIGNED_FROM for i in shown],
                      kind_column=shown.index(1) if 1 in shown else None)
     else:
         t = _rich_table(title(summary, lang), heads, foot, cells, shown)
@@ -88,7 +89,8 @@ def _rich_table(title_text: str, heads: list[str], foot: list[str], cells: list[
     )
     for i in shown:
         if i >= 2:
-            t.add_column(heads[i], footer=foot[i], justify="right" if i >= 3 else "left", no_wrap=True)
+            t.add_column(heads[i], footer=foot[i], justify="right" if i >= RIGHT_ALIGNED_FROM else "left",
+                         no_wrap=True)
         else:
             t.add_column(heads[i], footer=foot[i], overflow="fold", style="cyan" if i == 1 else None)
     for c in cells:
@@ -102,33 +104,20 @@ def _aligned(title_text: str, heads: list[str], rows: list[list[str]], foot: lis
     out as rich's SIMPLE_HEAD box draws it. Rich drawing 150 rows cell by cell was most of the time
     of `netsize summary resnet50` (README, start-up); one text draws in a fraction of it."""
 
-    def line(cells: list[str]) -> str:
-        parts = [(c.rjust if r else c.ljust)(w - cell_len(c) + len(c)) for c, w, r in zip(cells, widths, right,
-                                                                                          strict=True)]
-        return " " + "  ".join(parts)
-
-    total_width = sum(widths) + 2 * len(widths)
     starts = [1 + sum(widths[:i]) + 2 * i for i in range(len(widths))]
     text = Text("\n")
-    text.append(line(heads) + "\n", style="bold")
-    text.append(" " + "─" * (total_width - 2) + "\n")
+    text.append(aligned_line(heads, widths, right) + "\n", style="bold")
+    text.append(rule(widths) + "\n")
     for cells in rows:
         at = len(text)
-        text.append(line(cells) + "\n")
+        text.append(aligned_line(cells, widths, right) + "\n")
         if kind_column is not None:
             text.stylize("cyan", at + starts[kind_column], at + starts[kind_column] + widths[kind_column])
     text.append("\n")
-    text.append(line(foot) + "\n", style="bold")
+    text.append(aligned_line(foot, widths, right) + "\n", style="bold")
     text.no_wrap = True
     text.overflow = "ignore"
     return Group(Text(title_text, style="bold"), text)  # the title wraps in a narrow terminal
-
-
-def _cells(r: LayerRecord, keras: bool = False) -> list[str]:
-    # Keras models show their batch axis as None, as model.summary() does: (None, 111, 111, 16).
-    out = keras_shape(r.output_shape) if keras else shape(r.output_shape)
-    return [printable(r.name), printable(r.kind), out, count(r.params), count(r.multiply_adds),
-            count(r.activation_elements)]
 
 
 def print_table(summary: Summary, console: Console | None = None, width: int | None = None,

@@ -162,6 +162,9 @@ def _not_native(cfg: Config, source: str, arch: str | None) -> NetsizeError:
 
 
 def default_seq_len(family: Family | None, fields: Fields) -> int:
+    if family is not None and family.position_limit is not None:
+        nested = family.position_limit(fields)
+        return _NO_POSITION_LIMIT_SEQ_LEN if nested is None else max(1, min(nested, DEFAULT_SEQ_LEN))
     key = family.position_key if family is not None else "max_position_embeddings"
     if key is None:
         return _NO_POSITION_LIMIT_SEQ_LEN

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netsize._errors import NetsizeError
+from netsize._layer import Layer
 from netsize._network import Graph, Network
 from netsize.frontends.hf_config._decoder import (
     ACTIVATIONS,
@@ -42,9 +43,15 @@ class Family:
     aliases: dict[str, str] = field(default_factory=dict)  # transformers' attribute_map: alias -> field
     position_key: str | None = "max_position_embeddings"  # None: no position limit (T5)
     positions_after_pad: bool = False  # RoBERTa: positions numbered from pad_token_id + 1
+    # The position limit when it is not a top-level field (CLIP: text_config's); None: no limit
+    position_limit: Callable[[Fields], int | None] | None = None
 
 
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
+
+# transformers' attribute_map of GPT-2 and the families that kept its field names (GPT-J, GPTBigCode)
+GPT2_ALIASES = {"hidden_size": "n_embd", "max_position_embeddings": "n_positions", "num_attention_heads": "n_head",
+                "num_hidden_layers": "n_layer"}
 
 
 def _attn_implementation(f: Fields) -> str:
@@ -186,6 +193,48 @@ def _roberta_positions(f: Fields, seq_len: int, positions: int, pad: int | None)
         )
 
 
+@dataclass(frozen=True)
+class BertBody:
+    """The sizes of a BERT encoder layer (BERT, RoBERTa, ELECTRA share it)."""
+
+    d: int
+    heads: int
+    inter: int
+    act: str
+    ln: dict[str, Any]
+    hidden_p: float
+    attn_p: float
+    impl: str
+
+
+def bert_layer(g: Graph, b: str, x: str, s: BertBody, causal: bool = False, kv_cache: bool = False,
+               cross: str | None = None) -> str:
+    """One ``BertLayer`` under prefix ``b`` (ending in a dot): self-attention, optional
+    cross-attention to ``cross``, then the feed-forward block, each post-norm."""
+
+    def attention(a: str, x: str, memory: str, causal: bool, kv_cache: bool) -> str:
+        q = g.add(f"{a}self.query", Linear(s.d, s.d), x)
+        k = g.add(f"{a}self.key", Linear(s.d, s.d), memory)
+        v = g.add(f"{a}self.value", Linear(s.d, s.d), memory)
+        core = ScaledDotProductAttention(s.heads, causal=causal, dropout=s.attn_p, implementation=s.impl,
+                                         kv_cache=kv_cache)
+        h = g.add(f"{a}self.attn", core, [q, k, v])
+        h = g.add(f"{a}output.dense", Linear(s.d, s.d), h)
+        h = dropout(g, f"{a}output.dropout", s.hidden_p, h)
+        h = g.add(f"{a}output.residual", make("add"), [x, h])
+        return g.add(f"{a}output.LayerNorm", make("layernorm", **s.ln), h)
+
+    x = attention(f"{b}attention.", x, x, causal, kv_cache)
+    if cross is not None:
+        x = attention(f"{b}crossattention.", x, cross, False, False)
+    h = g.add(f"{b}intermediate.dense", Linear(s.d, s.inter), x)
+    h = g.add(f"{b}intermediate.intermediate_act_fn", activation(s.act), h)
+    h = g.add(f"{b}output.dense", Linear(s.inter, s.d), h)
+    h = dropout(g, f"{b}output.dropout", s.hidden_p, h)
+    x = g.add(f"{b}output.residual", make("add"), [x, h])
+    return g.add(f"{b}output.LayerNorm", make("layernorm", **s.ln), x)
+
+
 def _bert_like(f: Fields, arch: str, seq_len: int, roberta: bool) -> Network:
     d, heads = f.int("hidden_size", min=1), f.int("num_attention_heads", min=1)
     inter = f.int("intermediate_size", min=1)
@@ -222,28 +271,10 @@ def _bert_like(f: Fields, arch: str, seq_len: int, roberta: bool) -> Network:
     x = g.add(f"{e}LayerNorm", make("layernorm", **ln), x)
     x = dropout(g, f"{e}dropout", hidden_p, x)
 
-    def attention(a: str, x: str, memory: str, causal: bool, kv_cache: bool) -> str:
-        q = g.add(f"{a}self.query", Linear(d, d), x)
-        k = g.add(f"{a}self.key", Linear(d, d), memory)
-        v = g.add(f"{a}self.value", Linear(d, d), memory)
-        core = ScaledDotProductAttention(heads, causal=causal, dropout=attn_p, implementation=impl, kv_cache=kv_cache)
-        h = g.add(f"{a}self.attn", core, [q, k, v])
-        h = g.add(f"{a}output.dense", Linear(d, d), h)
-        h = dropout(g, f"{a}output.dropout", hidden_p, h)
-        h = g.add(f"{a}output.residual", make("add"), [x, h])
-        return g.add(f"{a}output.LayerNorm", make("layernorm", **ln), h)
-
+    body = BertBody(d, heads, inter, act, ln, hidden_p, attn_p, impl)
     for i in range(layers):
-        b = f"{p}encoder.layer.{i}."
-        x = attention(f"{b}attention.", x, x, decoder, cache)
-        if cross:
-            x = attention(f"{b}crossattention.", x, "encoder_hidden_states", False, False)
-        h = g.add(f"{b}intermediate.dense", Linear(d, inter), x)
-        h = g.add(f"{b}intermediate.intermediate_act_fn", activation(act), h)
-        h = g.add(f"{b}output.dense", Linear(inter, d), h)
-        h = dropout(g, f"{b}output.dropout", hidden_p, h)
-        x = g.add(f"{b}output.residual", make("add"), [x, h])
-        x = g.add(f"{b}output.LayerNorm", make("layernorm", **ln), x)
+        x = bert_layer(g, f"{p}encoder.layer.{i}.", x, body, causal=decoder, kv_cache=cache,
+                       cross="encoder_hidden_states" if cross else None)
     head = arch.removeprefix(stem)
     if roberta:
         _roberta_heads(g, f, head, p, x, words, d, vocab, ln, act, tie, hidden_p)
@@ -300,12 +331,21 @@ def _roberta_heads(g: Graph, f: Fields, head: str, p: str, x: str, words: str, d
         h = g.add("lm_head.gelu", activation("gelu"), h)
         h = g.add("lm_head.layer_norm", make("layernorm", **ln), h)
         _vocab_projection(g, "lm_head.decoder", "lm_head.bias", h, words, d, vocab, tie)
-    elif head == "ForSequenceClassification":
+    else:
+        first_token_classification_heads(g, f, head, x, d, ("classifier.tanh", make("tanh")))
+
+
+def first_token_classification_heads(g: Graph, f: Fields, head: str, x: str, d: int,
+                                     act: tuple[str, Layer]) -> None:
+    """The sequence classifier on the first token (dropout, dense, ``act``, dropout, out_proj:
+    RoBERTa's tanh, ELECTRA's GELU), the token classifier and the QA span head, as RoBERTa and
+    ELECTRA build them; ``act`` is the activation's row name and layer."""
+    if head == "ForSequenceClassification":
         drop = _classifier_dropout(f, "hidden_dropout_prob", 0.0)
         t = g.add("classifier.first_token", TakeToken(0), x)
         t = dropout(g, "classifier.dropout", drop, t)
         t = g.add("classifier.dense", Linear(d, d), t)
-        t = g.add("classifier.tanh", make("tanh"), t)
+        t = g.add(act[0], act[1], t)
         t = dropout(g, "classifier.dropout_out", drop, t)
         g.add("classifier.out_proj", Linear(d, _labels(f)), t)
     elif head == "ForTokenClassification":
@@ -620,7 +660,11 @@ def _t5_activation(f: Fields) -> tuple[bool, str]:
     return gated, act
 
 
-def _t5(f: Fields, arch: str, seq_len: int) -> Network:
+def _t5(f: Fields, arch: str, seq_len: int, untied_head: bool = False) -> Network:
+    """T5 (and mT5, through ``untied_head``: see the LM head below). Heads: conditional
+    generation, the bare model, the encoder alone, and the classifiers transformers wraps around
+    them (``transformer.``: sequence classification on the last eos token's decoder state, token
+    classification on the encoder; question answering on the decoder's output)."""
     d, dkv, heads, ff = f.int("d_model", min=1), f.int("d_kv", min=1), f.int("num_heads", min=1), f.int("d_ff", min=1)
     inner = heads * dkv
     eps = f.float("layer_norm_epsilon", min=0)
@@ -633,11 +677,13 @@ def _t5(f: Fields, arch: str, seq_len: int) -> Network:
     drop = f.rate("dropout_rate")
     impl = _attn_implementation(f)
     inputs: dict[str, Sequence[int]] = {"input_ids": (seq_len,)}
-    if arch != "T5EncoderModel":
+    encoder_only = arch.endswith(("EncoderModel", "ForTokenClassification"))
+    p = "transformer." if arch.endswith(("ForSequenceClassification", "ForTokenClassification")) else ""
+    if not encoder_only:
         inputs["decoder_input_ids"] = (seq_len,)
     g = Graph(arch, inputs=inputs)
     rms = {"normalized_shape": d, "eps": eps}
-    shared = g.add("shared", Embedding(vocab, d), "input_ids")
+    shared = g.add(f"{p}shared", Embedding(vocab, d), "input_ids")
 
     def attention(prefix: str, x: str, memory: str, causal: bool, bias: bool) -> str:
         q = g.add(f"{prefix}.q", Linear(d, inner, bias=False), x)
@@ -666,33 +712,49 @@ def _t5(f: Fields, arch: str, seq_len: int) -> Network:
         h = dropout(g, f"{b}.dropout", drop, h)
         return g.add(f"{b}.residual", make("add"), [x, h])
 
-    x = dropout(g, "encoder.dropout", drop, shared)
+    x = dropout(g, f"{p}encoder.dropout", drop, shared)
     for i in range(layers):
-        b = f"encoder.block.{i}.layer."
+        b = f"{p}encoder.block.{i}.layer."
         n = g.add(f"{b}0.layer_norm", make("rmsnorm", **rms), x)
         x = sublayer(f"{b}0", x, attention(f"{b}0.SelfAttention", n, n, causal=False, bias=i == 0))
         n = g.add(f"{b}1.layer_norm", make("rmsnorm", **rms), x)
         x = sublayer(f"{b}1", x, feed_forward(f"{b}1.DenseReluDense", n))
-    encoded = g.add("encoder.final_layer_norm", make("rmsnorm", **rms), x)
-    encoded = dropout(g, "encoder.final_dropout", drop, encoded)
-    if arch == "T5EncoderModel":
+    encoded = g.add(f"{p}encoder.final_layer_norm", make("rmsnorm", **rms), x)
+    encoded = dropout(g, f"{p}encoder.final_dropout", drop, encoded)
+    if encoder_only:
+        if arch.endswith("ForTokenClassification"):
+            x = dropout(g, "dropout", f.rate("classifier_dropout"), encoded)
+            g.add("classifier", Linear(d, _labels(f)), x)
         return g.build()
-    x = g.add("decoder.embed_tokens", Embedding(vocab, d), "decoder_input_ids", tied_to=shared)
-    x = dropout(g, "decoder.dropout", drop, x)
+    x = g.add(f"{p}decoder.embed_tokens", Embedding(vocab, d), "decoder_input_ids", tied_to=shared)
+    x = dropout(g, f"{p}decoder.dropout", drop, x)
     for i in range(layers if dec_layers is None else dec_layers):
-        b = f"decoder.block.{i}.layer."
+        b = f"{p}decoder.block.{i}.layer."
         n = g.add(f"{b}0.layer_norm", make("rmsnorm", **rms), x)
         x = sublayer(f"{b}0", x, attention(f"{b}0.SelfAttention", n, n, causal=True, bias=i == 0))
         n = g.add(f"{b}1.layer_norm", make("rmsnorm", **rms), x)
         x = sublayer(f"{b}1", x, attention(f"{b}1.EncDecAttention", n, encoded, causal=False, bias=False))
         n = g.add(f"{b}2.layer_norm", make("rmsnorm", **rms), x)
         x = sublayer(f"{b}2", x, feed_forward(f"{b}2.DenseReluDense", n))
-    x = g.add("decoder.final_layer_norm", make("rmsnorm", **rms), x)
-    x = dropout(g, "decoder.final_dropout", drop, x)
-    if arch == "T5ForConditionalGeneration":
+    x = g.add(f"{p}decoder.final_layer_norm", make("rmsnorm", **rms), x)
+    x = dropout(g, f"{p}decoder.final_dropout", drop, x)
+    if arch.endswith("ForConditionalGeneration"):
         # transformers 5 always ties T5's lm_head to `shared`: T5Config.__post_init__ forces
         # tie_word_embeddings=True (a saved False, as in T5 v1.1, only turns off output scaling).
-        g.add("lm_head", Linear(d, vocab, bias=False), x, tied_to=shared)
+        # untied_head (mT5): a saved False keeps lm_head a table of its own, as from_pretrained
+        # loads the published mT5 checkpoints (both tensors present and different: not tied).
+        untied = untied_head and not f.bool("tie_word_embeddings", True)
+        g.add("lm_head", Linear(d, vocab, bias=False), x, tied_to=None if untied else shared)
+    elif arch.endswith("ForQuestionAnswering"):
+        g.add("qa_outputs", Linear(d, _labels(f)), x)
+    elif arch.endswith("ForSequenceClassification"):
+        c, cls_drop = "classification_head.", f.rate("classifier_dropout")
+        x = g.add(f"{c}eos_token", TakeToken(-1), x)  # the last eos token's state (one per example)
+        x = dropout(g, f"{c}dropout", cls_drop, x)
+        x = g.add(f"{c}dense", Linear(d, d), x)
+        x = g.add(f"{c}tanh", make("tanh"), x)
+        x = dropout(g, f"{c}dropout_out", cls_drop, x)
+        g.add(f"{c}out_proj", Linear(d, _labels(f)), x)
     return g.build()
 
 
@@ -736,8 +798,7 @@ CORE_FAMILIES: tuple[Family, ...] = (
          "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True,
          "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1, "use_cache": True},
         _gpt2,
-        aliases={"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
-                 "num_attention_heads": "n_head", "num_hidden_layers": "n_layer"},
+        aliases=GPT2_ALIASES,
         position_key="n_positions",
     ),
     Family(

@@ -35,13 +35,14 @@ import random
 import sys
 from collections import OrderedDict
 from collections.abc import MutableMapping
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.modules import module as _module_hooks
 from torch.utils._python_dispatch import TorchDispatchMode
+
+from netsize._record import record
 
 _MAX_DEPTH = 12
 
@@ -62,7 +63,7 @@ _GLOBAL_HOOK_DICTS = (
 )
 
 
-@dataclass
+@record(frozen=False)
 class _TensorState:
     tensor: torch.Tensor
     alias: torch.Tensor  # shares the original storage: restores storage, shape, dtype, device

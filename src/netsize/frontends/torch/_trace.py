@@ -14,7 +14,7 @@ import copy
 import inspect
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +27,7 @@ from netsize._analyze import analyze_layer
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract
+from netsize._record import record
 from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, Summary
 from netsize._term import Term, message
@@ -88,7 +89,7 @@ class _LazyModel(Exception):
     """The model has parameters whose sizes its first forward pass decides."""
 
 
-@dataclass
+@record(frozen=False)
 class _Op:
     label: str
     layer: Layer | None  # None: a user's formula
@@ -96,7 +97,7 @@ class _Op:
     term: Term
 
 
-@dataclass
+@record(frozen=False)
 class _Frame:
     module: nn.Module
     name: str
@@ -453,7 +454,7 @@ def _run_real(
 # records
 
 
-@dataclass
+@record(frozen=False)
 class _Owned:
     """Parameters and buffers a frame counts, and the names of frames it shares tensors with."""
 
