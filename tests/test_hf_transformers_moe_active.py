@@ -82,3 +82,33 @@ def test_dense_model_has_no_expert_params():
     with torch.device("meta"):
         model = transformers.LlamaForCausalLM(config)
     assert _expert_params(model, torch) == []
+
+
+@pytest.mark.parametrize("model_type,experts", [("olmoe", {"num_experts": E}),
+                                               ("granitemoe", {"num_local_experts": E})])
+def test_experts_on_meta_run_as_grouped_mm_with_the_eager_loops_counts(model_type, experts):
+    """The eager experts loop picks tokens by value (nonzero), which meta tensors cannot: the
+    experts run as transformers' grouped_mm kernel there, and the multiply-adds equal
+    FlopCounterMode's on the eager loop run for real on the CPU."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from netsize.frontends.hf_config._transformers import build_model, model_inputs
+
+    cfg = {"model_type": model_type, **SMALL, **experts, "num_experts_per_tok": K}
+    summary = summary_from_config(cfg, seq_len=6, batch_size=2)
+    assert any("grouped_mm experts kernel" in n for n in summary.notes)
+    model = build_model(cfg, "config", None, device="cpu")
+    inputs = {k: torch.zeros(v.shape, dtype=v.dtype) for k, v in model_inputs(model, 2, 6).items()}
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(**inputs)
+    assert summary.totals.params == sum(p.numel() for p in model.parameters())
+    assert summary.totals.multiply_adds == counter.get_total_flops() // 2
+
+
+def test_full_size_moe_through_transformers_runs_on_meta():
+    """OLMoE's default config (13.4 B params): too big for the real-CPU fallback, so before the
+    grouped_mm retry it was refused."""
+    summary = summary_from_config({"model_type": "olmoe"}, seq_len=8)
+    assert summary.totals.params == _transformers_params({"model_type": "olmoe"})
+    assert summary.totals.params > 10**10

@@ -20,6 +20,7 @@ note says that the active parameters are not known and are reported as the total
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from dataclasses import dataclass, replace
@@ -62,10 +63,14 @@ def _first_line(err: BaseException) -> str:
 
 
 _REAL_FALLBACK_PARAMS = 50_000_000  # a model this small may be built on the CPU when meta cannot run it
+_GROUPED_NOTE = ("mixture-of-experts layers analysed as transformers' grouped_mm experts kernel (its default): the "
+                 "eager loop over experts reads the routing's values, which the meta device does not have")
 
 
-def build_model(cfg: dict[str, Any], source: str, arch: str | None, device: str = "meta") -> Any:
-    """transformers' model of ``cfg`` on the meta device (eager attention, as netsize counts)."""
+def build_model(cfg: dict[str, Any], source: str, arch: str | None, device: str = "meta",
+                experts: str = "eager") -> Any:
+    """transformers' model of ``cfg`` on the meta device (eager attention, as netsize counts;
+    mixture-of-experts layers run ``experts``: transformers' ``_experts_implementation``)."""
     torch, transformers = _import()
     model_type = cfg["model_type"]
     kwargs = {k: v for k, v in cfg.items() if k not in ("model_type", "transformers_version", "auto_map")}
@@ -90,7 +95,7 @@ def build_model(cfg: dict[str, Any], source: str, arch: str | None, device: str 
         if inner is not None and hasattr(inner, "_attn_implementation"):
             inner._attn_implementation = "eager"
     if hasattr(config, "_experts_implementation"):
-        config._experts_implementation = "eager"  # a loop over experts: the counter sees each matmul
+        config._experts_implementation = experts  # eager: a loop over experts, each matmul seen
     if arch is not None:
         cls = getattr(transformers, arch, None)
         if cls is None:
@@ -297,14 +302,27 @@ def analyse(cfg: dict[str, Any], source: str, arch: str | None, seq_len: int, ba
     try:
         model = build_model(cfg, source, arch)
         inputs = model_inputs(model, batch_size, seq_len)
+        failure: NetsizeError | None = None
         try:
             result = torch_summary(model, input_data=inputs, fallback=False)
         except NetsizeError as err:
+            failure, result = err, None
+            if "cannot run on meta tensors" in str(err) and hasattr(model.config, "_experts_implementation"):
+                # The eager experts loop picks each expert's tokens by value (nonzero): on meta the
+                # experts run as transformers' default grouped_mm kernel instead, whose sizes do not
+                # depend on the routing; netsize counts each token's k experts, as the loop does.
+                with contextlib.suppress(NetsizeError):  # a family without that kernel: on to the CPU
+                    grouped = build_model(cfg, source, arch, experts="grouped_mm")
+                    grouped_inputs = model_inputs(grouped, batch_size, seq_len)
+                    result = torch_summary(grouped, input_data=grouped_inputs, fallback=False)
+                    result = replace(result, notes=(*result.notes, _GROUPED_NOTE))
+                    model, inputs = grouped, grouped_inputs
+        if result is None:
             # Some forwards read tensor values (DeBERTa's relative positions, Megatron-BERT):
             # a small model is built on the CPU and run once for real instead.
             small = sum(p.numel() for p in model.parameters()) <= _REAL_FALLBACK_PARAMS
-            if "cannot run on meta tensors" not in str(err) or not small:
-                raise NetsizeError(f"{source}: {err}") from None
+            if "cannot run on meta tensors" not in str(failure) or not small:
+                raise NetsizeError(f"{source}: {failure}") from None
             model = build_model(cfg, source, arch, device="cpu")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # the summary's notes say it
