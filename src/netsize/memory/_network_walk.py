@@ -283,6 +283,10 @@ def from_network(
         for k in saved
     }
     pending_savers = {k: len(holders[k]) for k in saved}
+    held_by: dict[int, list[str]] = {}  # layer -> the saved tensors it holds (one pass, not one per layer)
+    for k, who in holders.items():
+        for i in who:
+            held_by.setdefault(i, []).append(k)
     for key in outputs:  # gradient of the outputs (loss backward)
         grad_live[key] = tensors[key].bytes
         cur += tensors[key].bytes
@@ -306,8 +310,8 @@ def from_network(
             r = root(tensors[key]).key
             if r in grad_live and tensors[r].producer == i:
                 cur -= grad_live.pop(r)
-        for key in list(live_saved):
-            if i in holders[key]:
+        for key in held_by.get(i, ()):
+            if key in live_saved:
                 pending_savers[key] -= 1
                 if pending_savers[key] == 0 and key not in outputs:
                     cur -= live_saved.pop(key)
