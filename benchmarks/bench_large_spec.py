@@ -18,10 +18,13 @@ values), each as large as the bounds let it be:
 - ``branching``: every layer adds the outputs of earlier ones (up to ``MAX_YAML_VALUES`` references);
 - ``concat_far``: every layer takes the very first layer (the longest look-back).
 
-Modes: ``table`` (``netsize summary``), ``json`` (``--format json``), ``explain`` (``--explain``,
-output to a pipe), ``memory`` (``netsize memory``). Prints, per spec and mode, the median wall
-seconds, the largest peak RSS in MB (the child's ru_maxrss, from ``os.wait4``) and the exit code;
-a line is flagged ``OVER`` past 1 s or 200 MB. Run by hand; tests never assert on timings.
+Modes: ``table`` (``netsize summary``), ``json`` (``--format json``), ``explain``
+(``--explain``, output to a pipe), ``memory`` (``netsize memory``). Prints, per spec and mode,
+the median wall seconds, the median CPU seconds (user + system of the child: steadier than wall
+time when other processes share the machine), the largest peak RSS in MB (the child's
+ru_maxrss, from ``os.wait4``) and the exit code; a line is flagged ``OVER`` past 1 s or 200 MB.
+``--src DIR`` runs the netsize found in DIR (say, an older checkout's ``src``) instead of this
+one, for a before/after comparison on the same machine. Run by hand; tests never assert on timings.
 """
 
 from __future__ import annotations
@@ -164,17 +167,18 @@ MODES: dict[str, list[str]] = {
 }
 
 
-def run_once(argv: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB and exit code of one fresh process."""
+def run_once(argv: list[str], src: Path) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds, peak RSS in MB and exit code of one fresh process."""
+    env = {**os.environ, "PYTHONPATH": str(src.resolve())}
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode not in (0,):
         print(f"    exit {proc.returncode}: {err.strip().splitlines()[:1]}")
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode
 
 
 def main() -> None:
@@ -183,23 +187,26 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="write the generated specs to this folder")
     parser.add_argument("--only", nargs="*", choices=list(SPECS), help="specs to run (default all)")
     parser.add_argument("--modes", nargs="*", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--src", type=Path, default=ROOT / "src", help="the netsize package's parent folder")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="netsize-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"{'spec':<14}{'bytes':>8}  {'mode':<8}{'wall s':>8}{'max MB':>8}")
+    print(f"{'spec':<14}{'bytes':>8}  {'mode':<8}{'wall s':>8}{'cpu s':>8}{'max MB':>8}")
     for name in args.only or SPECS:
         text = SPECS[name]()
         path = folder / f"{name}.yaml"
         path.write_text(text)
         for mode in args.modes:
             argv = [sys.executable, "-m", "netsize", *MODES[mode][:1], str(path), *MODES[mode][1:]]
-            runs = [run_once(argv) for _ in range(args.repeat)]
+            runs = [run_once(argv, args.src) for _ in range(args.repeat)]
             wall = statistics.median(r[0] for r in runs)
-            rss = max(r[1] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
+            rss = max(r[2] for r in runs)
             flag = "  OVER" if wall > LIMIT_SECONDS or rss > LIMIT_MB else ""
-            codes = {r[2] for r in runs}
+            codes = {r[3] for r in runs}
             code = "" if codes == {0} else f"  exit {sorted(codes)}"
-            print(f"{name:<14}{len(text.encode()):>8}  {mode:<8}{wall:>8.2f}{rss:>8.0f}{flag}{code}", flush=True)
+            print(f"{name:<14}{len(text.encode()):>8}  {mode:<8}{wall:>8.2f}{cpu:>8.2f}{rss:>8.0f}{flag}{code}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from netsize._display import ShowsItself, SummaryView
@@ -148,7 +149,7 @@ class Summary(ShowsItself):
     def input_shape(self) -> Shape:
         return next(iter(self.input_shapes.values()))
 
-    @property
+    @cached_property  # a frozen summary's totals never change; summed once, not per row drawn
     def totals(self) -> Totals:
         sums = {f: sum(getattr(r, f) for r in self.layers) for f in COUNT_FIELDS if f != "flops"}
         return Totals(flops=2 * sums["multiply_adds"], **sums)

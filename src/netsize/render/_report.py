@@ -55,13 +55,14 @@ def emit(fmt: str, title: str, rows: Sequence[Row], data: dict[str, object], *, 
          explain: str = "", lang: str = "en", width: int | None = None, detail: Detail | None = None) -> None:
     """Write a report to stdout in ``fmt``: ``data`` is its JSON object (``explain`` added to it
     when given); tables go through :func:`netsize.render._console.emit`."""
-    import json
     import sys
 
     if fmt == "json":
+        from netsize.render._json import dumps_indented
+
         if explain:
             data = {**data, "explain": explain}
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(dumps_indented(data) + "\n")
     elif fmt == "csv":
         if detail is not None:
             buf = io.StringIO()

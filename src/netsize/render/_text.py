@@ -30,7 +30,7 @@ CSV_COLUMNS = (
 def to_json(summary: Summary, depth: int | None = None, explain: bool = False, lang: str = "en") -> str:
     """``Summary.to_dict`` as JSON text (schema in docs/json.md); ``explain`` adds each layer's
     derivation as ``explain`` (text) to its row."""
-    import json
+    from netsize.render._json import dumps_indented
 
     data: dict[str, Any] = summary.to_dict(depth)
     if explain:
@@ -39,7 +39,7 @@ def to_json(summary: Summary, depth: int | None = None, explain: bool = False, l
             record = by_name.get(row["name"])
             if record is not None:
                 row["explain"] = explain_record(record, lang)
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return dumps_indented(data) + "\n"
 
 
 def to_csv(summary: Summary, depth: int | None = None) -> str:
