@@ -284,9 +284,9 @@ def from_network(
     }
     pending_savers = {k: len(holders[k]) for k in saved}
     held_by: dict[int, list[str]] = {}  # layer -> the saved tensors it holds (one pass, not one per layer)
-    for k, who in holders.items():
-        for i in who:
-            held_by.setdefault(i, []).append(k)
+    for saved_key, who in holders.items():
+        for holder in who:
+            held_by.setdefault(holder, []).append(saved_key)
     for key in outputs:  # gradient of the outputs (loss backward)
         grad_live[key] = tensors[key].bytes
         cur += tensors[key].bytes
