@@ -267,8 +267,24 @@ def block_record(name: str, kind: str, members: Sequence[LayerRecord]) -> LayerR
     )
 
 
-def explain_record(record: LayerRecord, lang: str = "en") -> str:
+def explain_records(records: Sequence[LayerRecord], lang: str = "en") -> list[str]:
+    """:func:`explain_record` of each record; a formula that records share (repeated identical
+    layers share their analysis) is written once."""
+    rendered: dict[int, tuple[Term, str]] = {}
+    return [explain_record(r, lang, _rendered=rendered) for r in records]
+
+
+def explain_record(record: LayerRecord, lang: str = "en", *, _rendered: dict[int, tuple[Term, str]] | None = None
+                   ) -> str:  # fmt: skip
     from netsize._glossary import colon, formula
+
+    def show(t: Term) -> str:
+        if _rendered is None:
+            return t.render(lang)
+        hit = _rendered.get(id(t))
+        if hit is None or hit[0] is not t:
+            hit = _rendered[id(t)] = (t, t.render(lang))  # the term is kept, so its id is not reused
+        return hit[1]
 
     a = record.analysis
     lines = [translate("explain.header", lang, name=record.name, kind=record.kind)]
@@ -278,12 +294,12 @@ def explain_record(record: LayerRecord, lang: str = "en") -> str:
     if a is not None:
         terms.extend(a.shape_terms)
     outs = ", ".join(shape_str(s) for s in record.output_shapes)
-    lines.extend(f"  {t.render(lang)}" for t in terms)
+    lines.extend(f"  {show(t)}" for t in terms)
     lines.append(f"  {translate('output_shape', lang)}{colon(lang)}{outs}")
     if a is not None:
         for t in (a.weights, a.biases, a.non_trainable_params):
             if t is not None:
-                lines.append(f"  {t.render(lang)}")
+                lines.append(f"  {show(t)}")
         # The counted values: a tied layer's weights count 0 here (they are counted where they live).
         counted = {
             "weights": record.weights,
@@ -298,14 +314,14 @@ def explain_record(record: LayerRecord, lang: str = "en") -> str:
         elif not parts:
             lines.append(f"  {translate('params', lang)} = 0")
         if a.buffers is not None:
-            lines.append(f"  {a.buffers.render(lang)}")
+            lines.append(f"  {show(a.buffers)}")
         if a.multiply_adds is not None:
-            lines.append(f"  {a.multiply_adds.render(lang)}")
+            lines.append(f"  {show(a.multiply_adds)}")
             flops = Term("flops", record.flops, formula("2*multiply_adds", lang), f"2*{record.multiply_adds}")
             lines.append(f"  {flops.render(lang)}")
         if a.other_ops is not None:
-            lines.append(f"  {a.other_ops.render(lang)}")
-        lines.extend(f"  {t.render(lang)}" for t in a.extra_terms)
+            lines.append(f"  {show(a.other_ops)}")
+        lines.extend(f"  {show(t)}" for t in a.extra_terms)
     lines.append(f"  {translate('activation_elements', lang)} = {record.activation_elements:,}")
     if record.receptive_field:
         rf = ("，" if lang == "zh" else ", ").join(

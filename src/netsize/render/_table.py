@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Span, Text
 
 from netsize._i18n import translate
-from netsize._summary import LayerRecord, Summary, explain_record
+from netsize._summary import LayerRecord, Summary, explain_records
 from netsize.render._format import convention_line, count, footer_items, keras_shape, printable, shape, title
 
 
@@ -69,7 +69,9 @@ def table(
         parts.append(Text(translate("render.dropped", lang, columns=", ".join(dropped), width=width), style="dim"))
     if explain:
         parts += [Text(""), Text(translate("render.formulas", lang), style="bold")]
-        parts += [Text(printable(explain_record(record, lang)) + "\n") for record in summary.layers]
+        # one text (each explanation and a blank line): a Text each was most of the time on 10,000 layers
+        texts = explain_records(summary.layers, lang)
+        parts.append(Text("".join(printable(t) + "\n\n" for t in texts)[:-1]))
     return Group(*parts)
 
 

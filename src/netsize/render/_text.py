@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from netsize._i18n import translate
-from netsize._summary import Summary, explain_record
+from netsize._summary import Summary, explain_records
 from netsize.render._format import count, footer_lines, printable, shape, title
 
 CSV_COLUMNS = (
@@ -34,11 +34,13 @@ def to_json(summary: Summary, depth: int | None = None, explain: bool = False, l
 
     data: dict[str, Any] = summary.to_dict(depth)
     if explain:
-        by_name = {r.name: r for r in summary.layers}
+        shown = {row["name"] for row in data["layers"]}
+        records = [r for r in summary.layers if r.name in shown]  # --depth sums the others into blocks
+        by_name = dict(zip((r.name for r in records), explain_records(records, lang), strict=True))
         for row in data["layers"]:
-            record = by_name.get(row["name"])
-            if record is not None:
-                row["explain"] = explain_record(record, lang)
+            text = by_name.get(row["name"])
+            if text is not None:
+                row["explain"] = text
     return dumps_indented(data) + "\n"
 
 
@@ -78,8 +80,8 @@ def to_markdown(
     lines.extend(f"- {_md(line)}" for line in footer_lines(summary, lang, dtype))
     if explain:
         lines += ["", f"### {translate('render.formulas', lang)}", ""]
-        for record in summary.layers:
-            lines += ["```text", printable(explain_record(record, lang)), "```"]
+        for text in explain_records(summary.layers, lang):
+            lines += ["```text", printable(text), "```"]
     return "\n".join(lines) + "\n"
 
 
