@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from netsize._errors import NetsizeError
+from netsize._gc import gc_paused
 from netsize._layer import CONVENTIONS, Analysis, Context, Layer, value
 from netsize._network import Network
 from netsize._shape import Shape, elements, shape_str
@@ -31,6 +32,11 @@ def analyze(network: Network, batch_size: int = 1, convention: str = "torch", un
         raise NetsizeError(f"batch size must be a positive integer (got {batch_size!r})")
     if convention not in CONVENTIONS:
         raise NetsizeError(f"convention must be one of {', '.join(CONVENTIONS)} (got {convention!r})")
+    with gc_paused():  # many small records, no cycles (see netsize._gc)
+        return _analyze(network, batch_size, convention, until)
+
+
+def _analyze(network: Network, batch_size: int, convention: str, until: str | None) -> Summary:
     ctx = Context(convention=convention, layout=network.layout)
     shapes: dict[str, tuple[Shape, ...]] = {}
     fields: dict[str, RF] = {}

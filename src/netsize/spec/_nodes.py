@@ -19,6 +19,8 @@ except AttributeError:  # pragma: no cover
 # The plain data YAML can hold; any other tag (!!python/..., !custom, !!binary, !!set) is refused.
 _TAG = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "seq", "map", "timestamp")}
+_PLAIN_SCALAR_TAGS = {_TAG + t for t in ("null", "bool", "float", "str", "timestamp")}  # int: its digits are checked
+_STR_TAG = _TAG + "str"
 
 
 @dataclass
@@ -199,8 +201,13 @@ def _check_graph(root: yaml.Node, file: str, issues: list[Issue]) -> None:
             children = (
                 [x for pair in n.value for x in pair] if isinstance(n, yaml.MappingNode) else list(n.value)
             )
+            inner_ok = depth < MAX_DEPTH
             for child in children:
-                total += size(child, depth + 1)
+                # a plain scalar that passes every check counts 1, without a call (most nodes are)
+                if inner_ok and type(child) is yaml.ScalarNode and child.tag in _PLAIN_SCALAR_TAGS:
+                    total += 1
+                else:
+                    total += size(child, depth + 1)
                 if total > MAX_YAML_VALUES:
                     raise _Refused(line(root), f"expands to more than {MAX_YAML_VALUES:,} values (aliases "
                                                "included), the most a spec may hold")
@@ -246,6 +253,8 @@ def _convert(node: yaml.Node, file: str, issues: list[Issue], loader: yaml.SafeL
 
 
 def _scalar(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
+    if node.tag == _STR_TAG:  # most scalars: the text is the value
+        return node.value
     # construct_scalar directly: construct_object would keep every node in the loader's cache
     constructor = loader.yaml_constructors.get(node.tag)
     if constructor is None:  # pragma: no cover - tags are checked before
