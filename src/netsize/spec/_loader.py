@@ -106,7 +106,8 @@ def _suggest(word: str, options: list[str] | tuple[str, ...], what: str = "") ->
     close = difflib.get_close_matches(word, list(options), n=3, cutoff=0.6)
     if close:
         return "; did you mean " + ", ".join(close) + "?"
-    return f"; {what or 'expected'}: {', '.join(options)}" if options else ""
+    shown = ", ".join(options[:20]) + (f", ... ({len(options) - 20:,} more)" if len(options) > 20 else "")
+    return f"; {what or 'expected'}: {shown}" if options else ""
 
 
 class _Scope:
@@ -147,8 +148,9 @@ class _Scope:
             dot = name.find(".", dot + 1)
         return None
 
-    def visible(self, limit: int = 5000) -> list[str]:
-        """Names for suggestions (nearest scope first), at most ``limit`` of them."""
+    def visible(self, limit: int = 1000) -> list[str]:
+        """Names for suggestions (nearest scope first, a scope's latest ``limit`` names), at most
+        ``limit`` of them: a search for a close name costs a few microseconds a name."""
         out: dict[str, None] = {}
         scope: _Scope | None = self
         while scope is not None and len(out) < limit:
@@ -158,7 +160,7 @@ class _Scope:
         return list(out)[:limit]
 
     def exported(self, limit: int) -> list[str]:
-        out = list(self.names)[:limit]
+        out = list(self.names)[-limit:]
         for local, (group, hidden) in self.groups.items():
             if len(out) >= limit:
                 break

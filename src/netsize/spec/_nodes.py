@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from netsize._errors import NetsizeError
-from netsize._limits import MAX_DEPTH, MAX_INT, MAX_INT_DIGITS, MAX_SPEC_BYTES, MAX_YAML_VALUES
+from netsize._limits import MAX_DEPTH, MAX_INT, MAX_INT_DIGITS, MAX_SPEC_BYTES, MAX_SPEC_ISSUES, MAX_YAML_VALUES
 
 try:  # libyaml is much faster; the pure-Python parser gives the same marks
     _LOADER: Any = yaml.CSafeLoader
@@ -68,7 +68,7 @@ class Issue:
 class SpecError(NetsizeError):
     """Every mistake found in a spec; ``issues`` lists them, the message shows them all."""
 
-    def __init__(self, issues: list[Issue]) -> None:
+    def __init__(self, issues: list[Issue], stopped: bool = False) -> None:
         issues = sorted(issues, key=lambda i: (i.line is None, i.line or 0))
         self.issues = list(issues)
         if len(issues) == 1:
@@ -79,6 +79,8 @@ class SpecError(NetsizeError):
                 f"{issues[0]} (and {len(issues) - 1} more mistake{'s' if len(issues) > 2 else ''} "
                 f"in {issues[0].file}, below)\n" + "\n".join(f"  {i}" for i in issues[1:])
             )
+        if stopped:  # the reader stopped at MAX_SPEC_ISSUES (Collector.add)
+            text += f"\n  {issues[0].file}: stopped after {len(issues)} mistakes; fix these and run it again"
         super().__init__(text)
 
 
@@ -95,6 +97,8 @@ class Collector:
         if issue not in self._seen:
             self._seen.add(issue)
             self.issues.append(issue)
+            if len(self.issues) >= MAX_SPEC_ISSUES:
+                raise SpecError(self.issues, stopped=True)
 
     def raise_if_any(self) -> None:
         if self.issues:
