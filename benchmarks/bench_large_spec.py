@@ -16,7 +16,10 @@ values), each as large as the bounds let it be:
 - ``nested``: groups nested as deep as ``MAX_DEPTH`` allows, each level repeated twice, up to
   ``MAX_LAYERS`` layers;
 - ``branching``: every layer adds the outputs of earlier ones (up to ``MAX_YAML_VALUES`` references);
-- ``concat_far``: every layer takes the very first layer (the longest look-back).
+- ``concat_far``: every layer takes the very first layer (the longest look-back);
+- refused specs (exit 2 expected): ``bad_refs`` (a wrong reference on every line, each one a
+  search for a close name), ``late_error`` (a shape mistake at the last of ``MAX_LAYERS`` layers),
+  ``too_many`` (one layer past ``MAX_LAYERS``).
 
 Modes: ``table`` (``netsize summary``), ``json`` (``--format json``), ``explain``
 (``--explain``, output to a pipe), ``memory`` (``netsize memory``). Prints, per spec and mode,
@@ -149,6 +152,35 @@ def spec_concat_far() -> str:
     return "".join(lines)
 
 
+def spec_bad_refs() -> str:
+    """Refused: every layer takes a layer that does not exist (each mistake searches for a close name)."""
+    lines = ["name: bad_refs\ninput: [16]\nlayers:\n", "  - l0: {type: linear, out_features: 16}\n"]
+    size = sum(map(len, lines))
+    k = 1
+    while k < MAX_LAYERS:
+        line = f"  - l{k}: {{type: relu, from: m{k - 1}}}\n"
+        if size + len(line) > MAX_SPEC_BYTES - 16:
+            break
+        lines.append(line)
+        size += len(line)
+        k += 1
+    return "".join(lines)
+
+
+def spec_late_error() -> str:
+    """Refused at the last layer: MAX_LAYERS - 1 layers analysed, then a shape that does not fit."""
+    return ("name: late_error\ninput: [16]\nlayers:\n" + "  - relu\n" * (MAX_LAYERS - 1)
+            + "  - {type: linear, in_features: 7, out_features: 3}\n")
+
+
+def spec_too_many() -> str:
+    """Refused: one layer past MAX_LAYERS."""
+    return "name: too_many\ninput: [16]\nlayers:\n" + "  - relu\n" * (MAX_LAYERS + 1)
+
+
+#: Specs netsize refuses (exit 2), after as much work as the bounds allow.
+REFUSED = {"bad_refs", "late_error", "too_many"}
+
 SPECS: dict[str, Callable[[], str]] = {
     "distinct": spec_distinct,
     "many": spec_many,
@@ -157,6 +189,9 @@ SPECS: dict[str, Callable[[], str]] = {
     "nested": spec_nested,
     "branching": spec_branching,
     "concat_far": spec_concat_far,
+    "bad_refs": spec_bad_refs,
+    "late_error": spec_late_error,
+    "too_many": spec_too_many,
 }
 
 MODES: dict[str, list[str]] = {
@@ -167,7 +202,7 @@ MODES: dict[str, list[str]] = {
 }
 
 
-def run_once(argv: list[str], src: Path) -> tuple[float, float, float, int]:
+def run_once(argv: list[str], src: Path, expected: int = 0) -> tuple[float, float, float, int]:
     """Wall seconds, CPU seconds, peak RSS in MB and exit code of one fresh process."""
     env = {**os.environ, "PYTHONPATH": str(src.resolve())}
     start = time.perf_counter()
@@ -176,7 +211,7 @@ def run_once(argv: list[str], src: Path) -> tuple[float, float, float, int]:
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.returncode not in (0,):
+    if proc.returncode != expected:
         print(f"    exit {proc.returncode}: {err.strip().splitlines()[:1]}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode
 
@@ -198,13 +233,16 @@ def main() -> None:
         path.write_text(text)
         for mode in args.modes:
             argv = [sys.executable, "-m", "netsize", *MODES[mode][:1], str(path), *MODES[mode][1:]]
-            runs = [run_once(argv, args.src) for _ in range(args.repeat)]
+            expected = 2 if name in REFUSED else 0
+            runs = [run_once(argv, args.src, expected) for _ in range(args.repeat)]
             wall = statistics.median(r[0] for r in runs)
             cpu = statistics.median(r[1] for r in runs)
             rss = max(r[2] for r in runs)
             flag = "  OVER" if wall > LIMIT_SECONDS or rss > LIMIT_MB else ""
             codes = {r[3] for r in runs}
-            code = "" if codes == {0} else f"  exit {sorted(codes)}"
+            code = "" if codes == {expected} else f"  exit {sorted(codes)}"
+            if expected:
+                code += "  (refused, as it should be)" if codes == {expected} else ""
             print(f"{name:<14}{len(text.encode()):>8}  {mode:<8}{wall:>8.2f}{cpu:>8.2f}{rss:>8.0f}{flag}{code}",
                   flush=True)
 
