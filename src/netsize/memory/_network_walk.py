@@ -11,6 +11,7 @@ give the peaks. See ``docs/memory.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from netsize._dtypes import dtype_bytes
@@ -45,7 +46,7 @@ class _Tensor:
     savers: list[int] = field(default_factory=list)
     alias_of: str | None = None
 
-    @property
+    @cached_property  # elements and dtype are fixed when the tensor is made; asked for many times
     def bytes(self) -> int:
         return block_bytes(dtype_bytes(self.elements, self.dtype))
 
