@@ -283,3 +283,25 @@ def test_piped_table_equals_what_rich_draws(name: str, options: dict[str, object
     out = io.StringIO()
     emit(table(summary, width=UNLIMITED, **options), width=UNLIMITED, file=out)  # type: ignore[arg-type]
     assert out.getvalue() == plain_text(console.export_text())
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_memory_layer_table_aligned_equals_what_rich_draws(terminal: bool, lang: str) -> None:
+    """`netsize memory --layers` draws its per-layer table as one aligned text when the cells fit:
+    the same characters (and colours in a terminal) as rich's table."""
+    import io
+
+    from rich.console import Console
+
+    from netsize.render._report import _detail_table, memory_detail
+
+    for network in (zoo.get("resnet18").build(), load_spec(REPEATED_SPECS["block_repeat"])):
+        detail = memory_detail(estimate(network), lang)
+        outs = []
+        for width in (None, 300):  # None: rich's own table
+            console = Console(width=300, file=io.StringIO(), color_system="truecolor" if terminal else None,
+                              force_terminal=terminal, record=not terminal, soft_wrap=False)
+            console.print(_detail_table(detail, width))
+            outs.append(console.file.getvalue() if terminal else console.export_text())  # type: ignore[attr-defined]
+        assert outs[0] == outs[1]
