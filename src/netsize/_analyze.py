@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from netsize._errors import NetsizeError
+from netsize._gc import gc_paused
 from netsize._layer import CONVENTIONS, Analysis, Context, Layer, value
 from netsize._network import Network
 from netsize._shape import Shape, elements, shape_str
@@ -31,6 +32,11 @@ def analyze(network: Network, batch_size: int = 1, convention: str = "torch", un
         raise NetsizeError(f"batch size must be a positive integer (got {batch_size!r})")
     if convention not in CONVENTIONS:
         raise NetsizeError(f"convention must be one of {', '.join(CONVENTIONS)} (got {convention!r})")
+    with gc_paused():  # many small records, no cycles (see netsize._gc)
+        return _analyze(network, batch_size, convention, until)
+
+
+def _analyze(network: Network, batch_size: int, convention: str, until: str | None) -> Summary:
     ctx = Context(convention=convention, layout=network.layout)
     shapes: dict[str, tuple[Shape, ...]] = {}
     fields: dict[str, RF] = {}
@@ -42,21 +48,37 @@ def analyze(network: Network, batch_size: int = 1, convention: str = "torch", un
         spatial = _spatial_rank(full, network.layout)
         fields[name] = tuple(ReceptiveField(1, 1, Fraction(1, 2)) for _ in range(spatial)) or None
     records: list[LayerRecord] = []
+    by_name: dict[str, LayerRecord] = {}
     nodes = network.nodes
     if until is not None:
         inside = [i for i, n in enumerate(nodes) if n.name == until or n.name.startswith(until + ".")]
         if not inside:
             raise NetsizeError(f"no layer named {until!r} in {network.name!r}")
         nodes = nodes[: inside[-1] + 1]
+    # Repeated identical layers are analysed once: a layer is a frozen dataclass of its
+    # hyperparameters, so an equal layer on equal input shapes has the same analysis (shapes,
+    # counts, formulas, memory contract). Each node still gets its own record (its name, its
+    # receptive field, trainable and tied flags), so every per-layer row and total stays exact.
+    analyses: dict[tuple[Layer, tuple[Shape, ...]], Analysis] = {}
     for node in nodes:
         ins = tuple(_resolve(ref, shapes, node.name) for ref in node.inputs)
         layer = node.layer
-        origins = tuple(_reshaped_from(ref, records) for ref in node.inputs)
-        analysis = _run(node.name, layer, ins, ctx, origins)
+        key = (layer, ins)
+        try:
+            analysis = analyses.get(key)
+            cacheable = True
+        except TypeError:  # a layer that cannot be hashed (a user's mutable class) is analysed each time
+            analysis, cacheable = None, False
+        if analysis is None:
+            analysis = _run(node.name, layer, ins, ctx, node.inputs, by_name)
+            if cacheable:
+                analyses[key] = analysis
         shapes[node.name] = analysis.outputs
         rf = _receptive_field(layer, analysis, [fields.get(r.split(":")[0]) for r in node.inputs])
         fields[node.name] = rf
-        records.append(_record(node.name, layer, ins, analysis, rf, node.trainable, node.tied_to))
+        record = _record(node.name, layer, ins, analysis, rf, node.trainable, node.tied_to)
+        records.append(record)
+        by_name[node.name] = record
     refs = network.output_refs if until is None else (nodes[-1].name,)
     outputs = tuple(_resolve(ref, shapes, "(network outputs)") for ref in refs)
     return Summary(
@@ -92,12 +114,18 @@ def analyze_layer(
 
 
 def _run(
-    name: str, layer: Layer, ins: tuple[Shape, ...], ctx: Context, origins: tuple[str, ...] = ()
+    name: str,
+    layer: Layer,
+    ins: tuple[Shape, ...],
+    ctx: Context,
+    refs: tuple[str, ...] = (),
+    records: dict[str, LayerRecord] | None = None,
 ) -> Analysis:
     _check_arity(name, layer, len(ins))
     try:
         analysis = layer.analyze(ins, ctx)
     except NetsizeError as err:
+        origins = [_reshaped_from(ref, records or {}) for ref in refs]
         given = ", ".join(shape_str(s) + (origins[i] if i < len(origins) else "") for i, s in enumerate(ins))
         raise NetsizeError(f"{name} ({layer.kind}, input {given}): {err}") from None
     for out in analysis.outputs:
@@ -110,11 +138,10 @@ def _run(
     return analysis
 
 
-def _reshaped_from(ref: str, records: list[LayerRecord]) -> str:
+def _reshaped_from(ref: str, records: dict[str, LayerRecord]) -> str:
     """`` = 1x256x6x6 reshaped by flatten`` when ``ref`` is a view (Flatten, Reshape) of another
     shape, so that an error downstream shows where a size like 9216 came from."""
-    base = ref.split(":")[0]
-    record = next((r for r in reversed(records) if r.name == base), None)
+    record = records.get(ref.split(":")[0])
     if record is None or record.analysis is None or not record.analysis.memory.inplace or len(record.input_shapes) != 1:
         return ""
     before = record.input_shapes[0]
@@ -218,6 +245,8 @@ def _receptive_field(layer: Layer, a: Analysis, inputs: list[RF]) -> RF:
             )
         return tuple(out)
     if layer.preserves_spatial:
+        if len(known) == 1:
+            return known[0]
         ranks = {len(f) for f in known}
         if len(ranks) != 1:
             return None

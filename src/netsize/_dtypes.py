@@ -41,5 +41,7 @@ def canonical_dtype(name: str) -> str:
 
 def dtype_bytes(count: int, dtype: str) -> int:
     """Bytes of ``count`` elements of ``dtype``, rounded up to whole bytes (int4 packs two)."""
-    bits = DTYPE_BITS[canonical_dtype(dtype)]
+    bits = DTYPE_BITS.get(dtype)  # a canonical name (the memory walk asks ~10 times a layer)
+    if bits is None:
+        bits = DTYPE_BITS[canonical_dtype(dtype)]
     return -((-count * bits) // 8)

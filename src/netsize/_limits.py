@@ -43,6 +43,9 @@ MAX_CONFIG_LAYERS = 1_000
 MAX_CONFIG_EXPERTS = 4_096
 #: Axes of an input shape.
 MAX_RANK = 16
+#: Mistakes the spec reader lists before it stops reading (as compilers stop after many errors):
+#: each may cost a search for a close name, and a list longer than this helps nobody.
+MAX_SPEC_ISSUES = 50
 #: Characters of a TARGET or another name on the command line.
 MAX_TARGET_CHARS = 4096
 

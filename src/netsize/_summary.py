@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import field
 from fractions import Fraction
+from functools import cached_property, lru_cache
 from typing import Any
 
 from netsize._display import ShowsItself, SummaryView
@@ -149,7 +150,7 @@ class Summary(ShowsItself):
     def input_shape(self) -> Shape:
         return next(iter(self.input_shapes.values()))
 
-    @property
+    @cached_property  # a frozen summary's totals never change; summed once, not per row drawn
     def totals(self) -> Totals:
         sums = {f: sum(getattr(r, f) for r in self.layers) for f in COUNT_FIELDS if f != "flops"}
         return Totals(flops=2 * sums["multiply_adds"], **sums)
@@ -267,23 +268,66 @@ def block_record(name: str, kind: str, members: Sequence[LayerRecord]) -> LayerR
     )
 
 
-def explain_record(record: LayerRecord, lang: str = "en") -> str:
+def explain_records(records: Sequence[LayerRecord], lang: str = "en") -> list[str]:
+    """:func:`explain_record` of each record; a formula that records share (repeated identical
+    layers share their analysis) is written once."""
+    rendered: dict[object, tuple[object, str]] = {}
+    return [explain_record(r, lang, _rendered=rendered) for r in records]
+
+
+@lru_cache(maxsize=8)
+def _words(lang: str) -> dict[str, str]:
+    """The fixed words of an explanation in ``lang``, translated once."""
     from netsize._glossary import colon, formula
+
+    return {
+        "input": f"  {translate('explain.input', lang)}{colon(lang)}",
+        "output": f"  {translate('output_shape', lang)}{colon(lang)}",
+        "params": translate("params", lang),
+        "activations": f"  {translate('activation_elements', lang)} = ",
+        "receptive_field": f"  {translate('receptive_field', lang)} = ",
+        "2*multiply_adds": formula("2*multiply_adds", lang),
+        **{k: translate(k, lang) for k in ("weights", "biases", "non_trainable_params")},
+    }
+
+
+def explain_record(record: LayerRecord, lang: str = "en", *,
+                   _rendered: dict[object, tuple[object, str]] | None = None) -> str:  # fmt: skip
+    words = _words(lang)
+
+    def show(t: Term) -> str:
+        if _rendered is None:
+            return t.render(lang)
+        hit = _rendered.get(id(t))
+        if hit is None or hit[0] is not t:
+            hit = _rendered[id(t)] = (t, t.render(lang))  # the term is kept, so its id is not reused
+        return hit[1]
+
+    def flops_line(t: Term) -> str:  # the FLOPs of a layer follow from its multiply-adds term
+        def text() -> str:
+            return Term("flops", 2 * t.value, words["2*multiply_adds"], f"2*{t.value}").render(lang)
+
+        if _rendered is None:
+            return text()
+        hit = _rendered.get(("flops", id(t)))
+        if hit is None or hit[0] is not t:
+            hit = _rendered[("flops", id(t))] = (t, text())
+        return hit[1]
 
     a = record.analysis
     lines = [translate("explain.header", lang, name=record.name, kind=record.kind)]
     ins = ", ".join(shape_str(s) for s in record.input_shapes)
-    lines.append(f"  {translate('explain.input', lang)}{colon(lang)}{ins}")
+    lines.append(f"{words['input']}{ins}")
     terms: list[Term] = []
     if a is not None:
         terms.extend(a.shape_terms)
     outs = ", ".join(shape_str(s) for s in record.output_shapes)
-    lines.extend(f"  {t.render(lang)}" for t in terms)
-    lines.append(f"  {translate('output_shape', lang)}{colon(lang)}{outs}")
+    lines.extend(f"  {show(t)}" for t in terms)
+    lines.append(f"{words['output']}{outs}")
     if a is not None:
         for t in (a.weights, a.biases, a.non_trainable_params):
             if t is not None:
-                lines.append(f"  {t.render(lang)}")
+                lines.append(f"  {show(t)}")
         # The counted values: a tied layer's weights count 0 here (they are counted where they live).
         counted = {
             "weights": record.weights,
@@ -292,26 +336,25 @@ def explain_record(record: LayerRecord, lang: str = "en") -> str:
         }
         parts = [t for t in (a.weights, a.biases, a.non_trainable_params) if t is not None]
         if len(parts) > 1 or (parts and counted[parts[0].name] != parts[0].value):
-            sym = " + ".join(translate(t.name, lang) for t in parts)
+            sym = " + ".join(words[t.name] for t in parts)
             sub = " + ".join(str(counted[t.name]) for t in parts)
-            lines.append(f"  {translate('params', lang)} = {sym} = {sub} = {record.params:,}")
+            lines.append(f"  {words['params']} = {sym} = {sub} = {record.params:,}")
         elif not parts:
-            lines.append(f"  {translate('params', lang)} = 0")
+            lines.append(f"  {words['params']} = 0")
         if a.buffers is not None:
-            lines.append(f"  {a.buffers.render(lang)}")
+            lines.append(f"  {show(a.buffers)}")
         if a.multiply_adds is not None:
-            lines.append(f"  {a.multiply_adds.render(lang)}")
-            flops = Term("flops", record.flops, formula("2*multiply_adds", lang), f"2*{record.multiply_adds}")
-            lines.append(f"  {flops.render(lang)}")
+            lines.append(f"  {show(a.multiply_adds)}")
+            lines.append(f"  {flops_line(a.multiply_adds)}")
         if a.other_ops is not None:
-            lines.append(f"  {a.other_ops.render(lang)}")
-        lines.extend(f"  {t.render(lang)}" for t in a.extra_terms)
-    lines.append(f"  {translate('activation_elements', lang)} = {record.activation_elements:,}")
+            lines.append(f"  {show(a.other_ops)}")
+        lines.extend(f"  {show(t)}" for t in a.extra_terms)
+    lines.append(f"{words['activations']}{record.activation_elements:,}")
     if record.receptive_field:
         rf = ("，" if lang == "zh" else ", ").join(
             translate("rf.axis", lang, size=r.size, jump=r.jump, start=_fr(r.start)) for r in record.receptive_field
         )
-        lines.append(f"  {translate('receptive_field', lang)} = {rf}")
+        lines.append(f"{words['receptive_field']}{rf}")
     lines.extend(f"  {n.render(lang)}" for n in record.notes)
     return "\n".join(lines)
 

@@ -138,6 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # netsize's own warnings travel in the Summary's notes, which every format prints.
     warnings.filterwarnings("ignore", message="netsize: ", category=RuntimeWarning)
+    import gc
+
+    # One command, then the process ends: the cycle collector waits (see netsize._gc), except for
+    # the server, which runs until stopped.
+    collecting = gc.isenabled()
+    if _command(argv) != "serve":
+        gc.disable()
     try:
         return int(func(args) or 0)
     except NetsizeError as err:
@@ -160,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _is_input_error(err):
             return _fail(f"{type(err).__name__}: {err}")
         raise
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _fail(message: str) -> int:

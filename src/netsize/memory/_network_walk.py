@@ -11,6 +11,7 @@ give the peaks. See ``docs/memory.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from netsize._dtypes import dtype_bytes
@@ -45,7 +46,7 @@ class _Tensor:
     savers: list[int] = field(default_factory=list)
     alias_of: str | None = None
 
-    @property
+    @cached_property  # elements and dtype are fixed when the tensor is made; asked for many times
     def bytes(self) -> int:
         return block_bytes(dtype_bytes(self.elements, self.dtype))
 
@@ -283,6 +284,10 @@ def from_network(
         for k in saved
     }
     pending_savers = {k: len(holders[k]) for k in saved}
+    held_by: dict[int, list[str]] = {}  # layer -> the saved tensors it holds (one pass, not one per layer)
+    for saved_key, who in holders.items():
+        for holder in who:
+            held_by.setdefault(holder, []).append(saved_key)
     for key in outputs:  # gradient of the outputs (loss backward)
         grad_live[key] = tensors[key].bytes
         cur += tensors[key].bytes
@@ -306,8 +311,8 @@ def from_network(
             r = root(tensors[key]).key
             if r in grad_live and tensors[r].producer == i:
                 cur -= grad_live.pop(r)
-        for key in list(live_saved):
-            if i in holders[key]:
+        for key in held_by.get(i, ()):
+            if key in live_saved:
                 pending_savers[key] -= 1
                 if pending_savers[key] == 0 and key not in outputs:
                     cur -= live_saved.pop(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 
 from netsize._i18n import translate
-from netsize._summary import LayerRecord, Summary, explain_record
+from netsize._summary import LayerRecord, Summary, explain_records
 from netsize.render._format import convention_line, count, footer_items, keras_shape, printable, shape, title
 
 RULE = "─"
@@ -83,6 +83,6 @@ def plain_table(summary: Summary, *, depth: int | None = None, lang: str = "en",
     lines += [printable(translate("render.note", lang, note=note)) for note in summary.notes]
     if explain:
         lines += ["", translate("render.formulas", lang)]
-        for record in summary.layers:
-            lines += [printable(explain_record(record, lang)), ""]
+        for text in explain_records(summary.layers, lang):
+            lines += [printable(text), ""]
     return "".join(line.rstrip() + "\n" for item in lines for line in item.splitlines() or [""])

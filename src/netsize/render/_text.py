@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from netsize._i18n import translate
-from netsize._summary import Summary, explain_record
+from netsize._summary import Summary, explain_records
 from netsize.render._format import count, footer_lines, printable, shape, title
 
 CSV_COLUMNS = (
@@ -30,16 +30,18 @@ CSV_COLUMNS = (
 def to_json(summary: Summary, depth: int | None = None, explain: bool = False, lang: str = "en") -> str:
     """``Summary.to_dict`` as JSON text (schema in docs/json.md); ``explain`` adds each layer's
     derivation as ``explain`` (text) to its row."""
-    import json
+    from netsize.render._json import dumps_indented
 
     data: dict[str, Any] = summary.to_dict(depth)
     if explain:
-        by_name = {r.name: r for r in summary.layers}
+        shown = {row["name"] for row in data["layers"]}
+        records = [r for r in summary.layers if r.name in shown]  # --depth sums the others into blocks
+        by_name = dict(zip((r.name for r in records), explain_records(records, lang), strict=True))
         for row in data["layers"]:
-            record = by_name.get(row["name"])
-            if record is not None:
-                row["explain"] = explain_record(record, lang)
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+            text = by_name.get(row["name"])
+            if text is not None:
+                row["explain"] = text
+    return dumps_indented(data) + "\n"
 
 
 def to_csv(summary: Summary, depth: int | None = None) -> str:
@@ -78,8 +80,8 @@ def to_markdown(
     lines.extend(f"- {_md(line)}" for line in footer_lines(summary, lang, dtype))
     if explain:
         lines += ["", f"### {translate('render.formulas', lang)}", ""]
-        for record in summary.layers:
-            lines += ["```text", printable(explain_record(record, lang)), "```"]
+        for text in explain_records(summary.layers, lang):
+            lines += ["```text", printable(text), "```"]
     return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from netsize._errors import NetsizeError
+from netsize._gc import gc_paused
 from netsize._layer import CONVENTIONS, Layer
 from netsize._limits import MAX_LAYERS, MAX_RANK, MAX_SPEC_BYTES
 from netsize._network import Network, Node
@@ -71,6 +72,11 @@ def load_spec(source: str | Path | Mapping[str, Any], variables: Mapping[str, An
 
 def read_spec(source: str | Path | Mapping[str, Any], variables: Mapping[str, Any] | None = None) -> Spec:
     """Like :func:`load_spec`, keeping the spec's convention, description and line numbers."""
+    with gc_paused():
+        return _read_spec(source, variables)
+
+
+def _read_spec(source: str | Path | Mapping[str, Any], variables: Mapping[str, Any] | None) -> Spec:
     if isinstance(source, Mapping):
         return _Builder("<spec>", from_python(source), variables).build()
     if isinstance(source, Path) or ("\n" not in source and source.strip().lower().endswith((".yaml", ".yml"))):
@@ -90,34 +96,76 @@ def read_spec(source: str | Path | Mapping[str, Any], variables: Mapping[str, An
     return _Builder(file, parse_yaml(text, file), variables).build()
 
 
+def _typed(value: Any) -> Any:
+    """``value`` with its type, so that equal values of different types (1, 1.0, True) stay apart."""
+    if isinstance(value, tuple):
+        return tuple, tuple(_typed(v) for v in value)
+    return type(value), value
+
+
 def _suggest(word: str, options: list[str] | tuple[str, ...], what: str = "") -> str:
     close = difflib.get_close_matches(word, list(options), n=3, cutoff=0.6)
     if close:
         return "; did you mean " + ", ".join(close) + "?"
-    return f"; {what or 'expected'}: {', '.join(options)}" if options else ""
+    shown = ", ".join(options[:20]) + (f", ... ({len(options) - 20:,} more)" if len(options) > 20 else "")
+    return f"; {what or 'expected'}: {shown}" if options else ""
 
 
 class _Scope:
-    """Names visible where a layer is written: local name -> global node (or input) name."""
+    """Names visible where a layer is written: local name -> global node (or input) name.
+
+    A group or block's own names are reached from outside by dotted names (``h.3.fc1``) through
+    ``groups``, looked up when asked: copying every inner name into every enclosing scope cost
+    layers x depth entries on deeply nested specs.
+    """
 
     def __init__(self, parent: _Scope | None = None) -> None:
         self.parent = parent
         self.names: dict[str, str] = {}
+        # local name of a finished group or block (``h.3``) -> its scope and its input names (not exported)
+        self.groups: dict[str, tuple[_Scope, tuple[str, ...]]] = {}
 
     def lookup(self, name: str) -> str | None:
         scope: _Scope | None = self
         while scope is not None:
-            if name in scope.names:
-                return scope.names[name]
+            found = scope.own(name)
+            if found is not None:
+                return found
             scope = scope.parent
         return None
 
-    def visible(self) -> list[str]:
-        out: list[str] = []
+    def own(self, name: str) -> str | None:
+        """``name`` among the names written in this scope, dotted names into its groups included."""
+        found = self.names.get(name)
+        if found is not None:
+            return found
+        dot = name.find(".")
+        while dot != -1:
+            group = self.groups.get(name[:dot])
+            if group is not None and name[dot + 1:] not in group[1]:
+                found = group[0].own(name[dot + 1:])
+                if found is not None:
+                    return found
+            dot = name.find(".", dot + 1)
+        return None
+
+    def visible(self, limit: int = 1000) -> list[str]:
+        """Names for suggestions (nearest scope first, a scope's latest ``limit`` names), at most
+        ``limit`` of them: a search for a close name costs a few microseconds a name."""
+        out: dict[str, None] = {}
         scope: _Scope | None = self
-        while scope is not None:
-            out.extend(n for n in scope.names if n not in out)
+        while scope is not None and len(out) < limit:
+            for name in scope.exported(limit - len(out)):
+                out.setdefault(name)
             scope = scope.parent
+        return list(out)[:limit]
+
+    def exported(self, limit: int) -> list[str]:
+        out = list(self.names)[-limit:]
+        for local, (group, hidden) in self.groups.items():
+            if len(out) >= limit:
+                break
+            out.extend(f"{local}.{n}" for n in group.exported(limit - len(out)) if n not in hidden)
         return out
 
 
@@ -141,6 +189,11 @@ class _Builder:
         self.block_stack: list[str] = []
         self.auto: dict[tuple[str, str], int] = {}
         self.entries = 0  # entries visited, repetitions included: bounds the work of nested blocks
+        # Computed once per spec, not per layer: auto-name bases, layer classes by type name, and
+        # layers by class and field values (equal layers are one object; a layer is immutable).
+        self.bases: dict[str, str] = {}
+        self.types: dict[str, type[Layer]] = {}
+        self.made: dict[tuple[type[Layer], tuple[tuple[str, Any], ...]], Layer] = {}
 
     # --- top level -------------------------------------------------------------------
     def build(self) -> Spec:
@@ -391,7 +444,9 @@ class _Builder:
         return self._group(name, kind, body, key_lines, loc, prefix, scope, from_refs, variables, repeat, line)
 
     def _auto_name(self, prefix: str, label: str) -> str:
-        base = "".join(ch if ch.isalnum() else "_" for ch in label.lower())
+        base = self.bases.get(label)
+        if base is None:
+            base = self.bases[label] = "".join(ch if ch.isalnum() else "_" for ch in label.lower())
         key = (prefix, base)
         self.auto[key] = self.auto.get(key, 0) + 1
         return f"{base}_{self.auto[key]}"
@@ -458,10 +513,12 @@ class _Builder:
         if not isinstance(type_val.v, str):
             col.add(type_val.line, f"{loc}.type", f"must be a layer type name (got {type_val.plain()!r})")
         else:
-            try:
-                cls = layer_type(type_val.v)
-            except NetsizeError as err:
-                col.add(type_val.line, f"{loc}.type", str(err))
+            cls = self.types.get(type_val.v)
+            if cls is None:
+                try:
+                    cls = self.types[type_val.v] = layer_type(type_val.v)
+                except NetsizeError as err:
+                    col.add(type_val.line, f"{loc}.type", str(err))
         tied: str | None = None
         if "tied_to" in body:
             refs = self._refs(body["tied_to"], f"{loc}.tied_to", scope)
@@ -533,8 +590,19 @@ class _Builder:
             ok = False
         if not ok:
             return None
+        made_key = (cls, tuple((k, _typed(v)) for k, v in kwargs.items()))
         try:
-            return cls(**kwargs)
+            made = self.made.get(made_key)
+            cacheable = True
+        except TypeError:  # a value that cannot be hashed: made each time
+            made, cacheable = None, False
+        if made is not None:
+            return made
+        try:
+            layer = cls(**kwargs)
+            if cacheable:
+                self.made[made_key] = layer
+            return layer
         except NetsizeError as err:
             col.add(line, loc, str(err))
         except (TypeError, ValueError) as err:
@@ -623,9 +691,7 @@ class _Builder:
             if output is not None:
                 target = self._refs(output, f"{inner_loc.rsplit('.', 1)[0]}.output", inner)
                 last = target[0] if target else last
-            for key, value in inner.names.items():
-                if key not in input_names:
-                    scope.names[f"{local}.{key}"] = value
+            scope.groups[local] = (inner, tuple(input_names))
             scope.names[local] = last
             refs = [last]
             out = last

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from netsize._errors import NetsizeError
-from netsize._limits import MAX_DEPTH, MAX_INT, MAX_INT_DIGITS, MAX_SPEC_BYTES, MAX_YAML_VALUES
+from netsize._limits import MAX_DEPTH, MAX_INT, MAX_INT_DIGITS, MAX_SPEC_BYTES, MAX_SPEC_ISSUES, MAX_YAML_VALUES
 from netsize._record import record
 
 try:  # libyaml is much faster; the pure-Python parser gives the same marks
@@ -20,6 +20,8 @@ except AttributeError:  # pragma: no cover
 # The plain data YAML can hold; any other tag (!!python/..., !custom, !!binary, !!set) is refused.
 _TAG = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "seq", "map", "timestamp")}
+_PLAIN_SCALAR_TAGS = {_TAG + t for t in ("null", "bool", "float", "str", "timestamp")}  # int: its digits are checked
+_STR_TAG = _TAG + "str"
 
 
 @record(frozen=False)
@@ -67,7 +69,7 @@ class Issue:
 class SpecError(NetsizeError):
     """Every mistake found in a spec; ``issues`` lists them, the message shows them all."""
 
-    def __init__(self, issues: list[Issue]) -> None:
+    def __init__(self, issues: list[Issue], stopped: bool = False) -> None:
         issues = sorted(issues, key=lambda i: (i.line is None, i.line or 0))
         self.issues = list(issues)
         if len(issues) == 1:
@@ -78,6 +80,8 @@ class SpecError(NetsizeError):
                 f"{issues[0]} (and {len(issues) - 1} more mistake{'s' if len(issues) > 2 else ''} "
                 f"in {issues[0].file}, below)\n" + "\n".join(f"  {i}" for i in issues[1:])
             )
+        if stopped:  # the reader stopped at MAX_SPEC_ISSUES (Collector.add)
+            text += f"\n  {issues[0].file}: stopped after {len(issues)} mistakes; fix these and run it again"
         super().__init__(text)
 
 
@@ -94,6 +98,8 @@ class Collector:
         if issue not in self._seen:
             self._seen.add(issue)
             self.issues.append(issue)
+            if len(self.issues) >= MAX_SPEC_ISSUES:
+                raise SpecError(self.issues, stopped=True)
 
     def raise_if_any(self) -> None:
         if self.issues:
@@ -200,8 +206,13 @@ def _check_graph(root: yaml.Node, file: str, issues: list[Issue]) -> None:
             children = (
                 [x for pair in n.value for x in pair] if isinstance(n, yaml.MappingNode) else list(n.value)
             )
+            inner_ok = depth < MAX_DEPTH
             for child in children:
-                total += size(child, depth + 1)
+                # a plain scalar that passes every check counts 1, without a call (most nodes are)
+                if inner_ok and type(child) is yaml.ScalarNode and child.tag in _PLAIN_SCALAR_TAGS:
+                    total += 1
+                else:
+                    total += size(child, depth + 1)
                 if total > MAX_YAML_VALUES:
                     raise _Refused(line(root), f"expands to more than {MAX_YAML_VALUES:,} values (aliases "
                                                "included), the most a spec may hold")
@@ -247,6 +258,8 @@ def _convert(node: yaml.Node, file: str, issues: list[Issue], loader: yaml.SafeL
 
 
 def _scalar(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
+    if node.tag == _STR_TAG:  # most scalars: the text is the value
+        return node.value
     # construct_scalar directly: construct_object would keep every node in the loader's cache
     constructor = loader.yaml_constructors.get(node.tag)
     if constructor is None:  # pragma: no cover - tags are checked before
