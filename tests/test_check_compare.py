@@ -201,3 +201,26 @@ def test_serve_api_limits_and_errors() -> None:
     assert client.get("/api/zoo/nonet/spec").status_code == 404
     html = client.post("/api/report", json={"zoo": "lenet5"})
     assert html.status_code == 200 and html.text.startswith("<!doctype html>")
+
+
+def test_plot_and_serve_take_lang() -> None:
+    """`--lang zh` on every command (issue 10): the plot's title and labels, the calculator's page."""
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from netsize import analyze, zoo
+    from netsize.memory import estimate
+    from netsize.render._plot import plot_memory, plot_summary
+    from netsize.serve import create_app
+
+    s = analyze(zoo.get("lenet5").build(), batch_size=2)
+    ax = plot_summary(s, "multiply-adds", lang="zh")
+    assert ax.get_title() == f"lenet5：乘加次数，合计 {s.totals.multiply_adds:,}"
+    assert ax.get_xlabel() == "每层的乘加次数"
+    assert plot_summary(s, "params", lang="en").get_title() == "lenet5: parameters, total 61,706"
+    ax = plot_memory(s, estimate(zoo.get("lenet5").build(), batch_size=2), lang="zh")
+    assert ax.get_ylabel() == "占用的内存（MiB）" and "训练一步" in ax.get_title()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["前向", "反向"]
+    client = TestClient(create_app(lang="zh"))
+    assert 'lang: "zh"}' in client.get("/").text and 'lang: "en"}' in client.get("/?lang=en").text

@@ -22,6 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--top", type=int, default=None, metavar="N", help="only the N largest")
     p.add_argument("--log", action="store_true", help="log scale")
     p.add_argument("--optimizer", default="adam", help="optimizer for --what memory (adam)")
+    from netsize.cli._options import add_lang
+
+    add_lang(p, "titles and axis labels")
     p.set_defaults(func=run)
 
 
@@ -40,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
         from netsize.memory import estimate
 
         report = estimate(target, batch_size=args.batch_size, optimizer=args.optimizer, seq_len=args.seq_len)
-        ax = plot_memory(summary, report)
+        ax = plot_memory(summary, report, lang=args.lang)
     else:
-        ax = plot_summary(summary, args.what, depth=args.depth, log=args.log, top=args.top)
+        ax = plot_summary(summary, args.what, depth=args.depth, log=args.log, top=args.top, lang=args.lang)
     ax.figure.savefig(out, dpi=120)
     print(f"wrote {out}")
     return 0

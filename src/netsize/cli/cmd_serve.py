@@ -16,6 +16,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    from netsize.cli._options import add_lang
+
+    add_lang(p, "the page when it opens (its en/zh buttons switch it)")
     p.set_defaults(func=run)
 
 
@@ -27,5 +30,5 @@ def run(args: argparse.Namespace) -> int:
     from netsize.serve import create_app
 
     print(f"netsize calculator on http://{args.host}:{args.port}/  (Ctrl-C stops it)")
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(lang=args.lang), host=args.host, port=args.port, log_level="warning")
     return 0

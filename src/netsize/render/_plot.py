@@ -8,17 +8,39 @@ from __future__ import annotations
 from typing import Any
 
 from netsize._errors import NetsizeError
+from netsize._i18n import register_messages, translate
 from netsize._summary import Summary
 
-WHAT = {
-    "params": ("params", "parameters"),
-    "multiply-adds": ("multiply_adds", "multiply-adds"),
-    "flops": ("flops", "FLOPs"),
-    "activations": ("activation_elements", "activation elements"),
+WHAT = {  # --what -> (Totals and LayerRecord field, message key of its name)
+    "params": ("params", "plot.params"),
+    "multiply-adds": ("multiply_adds", "plot.multiply_adds"),
+    "flops": ("flops", "plot.flops"),
+    "activations": ("activation_elements", "plot.activations"),
 }
 
+register_messages({
+    "plot.params": {"en": "parameters", "zh": "参数量"},
+    "plot.multiply_adds": {"en": "multiply-adds", "zh": "乘加次数"},
+    "plot.flops": {"en": "FLOPs", "zh": "浮点运算次数"},
+    "plot.activations": {"en": "activation elements", "zh": "激活元素个数"},
+    "plot.per_layer": {"en": "{what} per layer", "zh": "每层的{what}"},
+    "plot.log": {"en": " (log scale)", "zh": "（对数刻度）"},
+    "plot.title": {"en": "{model}: {what}, total {total}", "zh": "{model}：{what}，合计 {total}"},
+    "plot.forward": {"en": "forward", "zh": "前向"},
+    "plot.backward": {"en": "backward", "zh": "反向"},
+    "plot.peak": {"en": "peak {mib} MiB\nafter {phase} of {name}", "zh": "峰值 {mib} MiB\n{name} 的{phase}之后"},
+    "plot.memory_x": {"en": "layers: forward, then backward", "zh": "各层：先前向，后反向"},
+    "plot.memory_y": {"en": "memory held (MiB)", "zh": "占用的内存（MiB）"},
+    "plot.memory_title": {"en": "{model}: one training step, batch {batch}, {dtype}, {optimizer}",
+                          "zh": "{model}：训练一步，批大小 {batch}，{dtype}，{optimizer}"},
+})
 
-def _pyplot() -> Any:
+# Fonts with Chinese glyphs, tried in order after matplotlib's own (DejaVu has none).
+_CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei",
+              "PingFang SC", "Heiti SC", "SimHei"]
+
+
+def _pyplot(lang: str = "en") -> Any:
     try:
         import matplotlib
 
@@ -26,6 +48,9 @@ def _pyplot() -> Any:
         import matplotlib.pyplot as plt
     except ImportError:
         raise NetsizeError("plots need matplotlib: pip install 'netsize[plot]'") from None
+    if lang == "zh":
+        families = list(matplotlib.rcParams["font.sans-serif"])
+        matplotlib.rcParams["font.sans-serif"] = [*families, *(f for f in _CJK_FONTS if f not in families)]
     return plt
 
 
@@ -43,15 +68,17 @@ def _labels(names: list[str]) -> list[str]:
 
 
 def plot_summary(summary: Summary, what: str = "params", depth: int | None = None, log: bool = False,
-                 top: int | None = None, ax: Any = None) -> Any:  # fmt: skip
-    """A bar per layer (or block at ``depth``) of ``what``: params, multiply-adds, flops, activations."""
+                 top: int | None = None, ax: Any = None, lang: str = "en") -> Any:  # fmt: skip
+    """A bar per layer (or block at ``depth``) of ``what``: params, multiply-adds, flops, activations;
+    titles and labels in ``lang`` (en or zh)."""
     if what not in WHAT:
         raise NetsizeError(f"cannot plot {what!r}; choose one of {', '.join(WHAT)}, or memory")
-    field, label = WHAT[what]
+    field, key = WHAT[what]
+    label = translate(key, lang)
     rows = [r for r in summary.rows(depth) if getattr(r, field)]
     if top:
         rows = sorted(rows, key=lambda r: -int(getattr(r, field)))[:top]
-    plt = _pyplot()
+    plt = _pyplot(lang)
     if ax is None:
         height = max(3.0, 0.22 * len(rows) + 1.2)
         _, ax = plt.subplots(figsize=(8, min(height, 40)))
@@ -60,7 +87,7 @@ def plot_summary(summary: Summary, what: str = "params", depth: int | None = Non
     ax.barh(range(len(rows)), values, color="#4C78A8")
     ax.set_yticks(range(len(rows)), names, fontsize=7 if len(rows) > 40 else 9)
     ax.invert_yaxis()
-    ax.set_xlabel(f"{label} per layer" + (" (log scale)" if log else ""))
+    ax.set_xlabel(translate("plot.per_layer", lang, what=label) + (translate("plot.log", lang) if log else ""))
     if log:
         ax.set_xscale("log")
     else:
@@ -70,32 +97,36 @@ def plot_summary(summary: Summary, what: str = "params", depth: int | None = Non
 
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: human(int(v))))
     total = int(getattr(summary.totals, field))
-    ax.set_title(f"{summary.model}: {label}, total {total:,}")
+    ax.set_title(translate("plot.title", lang, model=summary.model, what=label, total=f"{total:,}"))
     ax.figure.tight_layout()
     return ax
 
 
-def plot_memory(summary: Summary, report: Any, ax: Any = None) -> Any:
-    """The memory held through one training step, with the peak marked (MiB on the y axis)."""
+def plot_memory(summary: Summary, report: Any, ax: Any = None, lang: str = "en") -> Any:
+    """The memory held through one training step, with the peak marked (MiB on the y axis);
+    titles and labels in ``lang`` (en or zh)."""
     from netsize.timeline import peak, training_timeline
 
     points = training_timeline(summary, report)
-    plt = _pyplot()
+    plt = _pyplot(lang)
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4))
     mib = [p.bytes / 2**20 for p in points]
     ax.plot(range(len(points)), mib, color="#4C78A8")
     n_fwd = sum(1 for p in points if p.phase == "forward")
-    ax.axvspan(0, n_fwd, color="#E45756", alpha=0.06, label="forward")
-    ax.axvspan(n_fwd, len(points) - 1, color="#72B7B2", alpha=0.08, label="backward")
+    ax.axvspan(0, n_fwd, color="#E45756", alpha=0.06, label=translate("plot.forward", lang))
+    ax.axvspan(n_fwd, len(points) - 1, color="#72B7B2", alpha=0.08, label=translate("plot.backward", lang))
     top = peak(points)
     i = points.index(top)
     ax.plot([i], [top.bytes / 2**20], "o", color="#E45756")
-    ax.annotate(f"peak {top.bytes / 2**20:,.1f} MiB\nafter {top.phase} of {top.name}", (i, top.bytes / 2**20),
+    phase = translate(f"plot.{top.phase}", lang) if top.phase in ("forward", "backward") else top.phase
+    ax.annotate(translate("plot.peak", lang, mib=f"{top.bytes / 2**20:,.1f}", phase=phase, name=top.name),
+                (i, top.bytes / 2**20),
                 textcoords="offset points", xytext=(8, -24), fontsize=8)  # fmt: skip
-    ax.set_xlabel("layers: forward, then backward")
-    ax.set_ylabel("memory held (MiB)")
-    ax.set_title(f"{summary.model}: one training step, batch {report.batch_size}, {report.dtype}, {report.optimizer}")
+    ax.set_xlabel(translate("plot.memory_x", lang))
+    ax.set_ylabel(translate("plot.memory_y", lang))
+    ax.set_title(translate("plot.memory_title", lang, model=summary.model, batch=report.batch_size, dtype=report.dtype,
+                           optimizer=report.optimizer))
     ax.legend(loc="upper left", fontsize=8)
     ax.figure.tight_layout()
     return ax

@@ -90,8 +90,9 @@ def _error_json(err: Exception) -> dict[str, Any]:
     return {"error": text, "line": int(m.group(1)) if m else None}
 
 
-def create_app() -> Any:
-    """The Starlette application."""
+def create_app(lang: str = "en") -> Any:
+    """The Starlette application; ``lang`` (en or zh) is the page's language unless the address
+    asks for another (``/?lang=zh``)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
@@ -126,8 +127,8 @@ def create_app() -> Any:
             raise NetsizeError(f"the analysis took longer than {MAX_SECONDS:g} s and was refused") from None
 
     async def index(request: Request) -> Response:
-        lang = request.query_params.get("lang", "en")
-        return HTMLResponse(page(None, mode="serve", lang="zh" if lang == "zh" else "en", title="netsize calculator"))
+        asked = request.query_params.get("lang", lang)
+        return HTMLResponse(page(None, mode="serve", lang="zh" if asked == "zh" else "en", title="netsize calculator"))
 
     async def zoo_names(request: Request) -> Response:
         from netsize import zoo
