@@ -211,3 +211,17 @@ def test_cli_summary_and_memory_of_a_fallback_config(tmp_path, capsys):
     assert any("built by transformers" in n for n in data["notes"])
     assert main(["memory", str(path), "--seq-len", "8", "-b", "2", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["peak_training_bytes"] > 4 * params
+
+
+def test_layerdrop_is_off_so_every_layer_is_counted():
+    """M2M-100 (and wav2vec2...) default to LayerDrop, which skips layers at random in training
+    mode: the count was a random draw (a flaky 168,960 or 259,584 multiply-adds here). Every layer
+    runs, as at inference, and a note says which fields were set to 0."""
+    fields = dict(S2S)
+    cfg = {"model_type": "m2m_100", "architectures": ["M2M100ForConditionalGeneration"], **fields}
+    counts = {summary_from_config(cfg, seq_len=6, batch_size=2).totals.multiply_adds for _ in range(3)}
+    assert len(counts) == 1
+    summary = summary_from_config(cfg, seq_len=6, batch_size=2)
+    assert any("encoder_layerdrop=0.05, decoder_layerdrop=0.05 set to 0" in n for n in summary.notes)
+    params, macs = _reference("m2m_100", "M2M100ForConditionalGeneration", fields, 2, 6)
+    assert counts == {macs} and summary.totals.params == params

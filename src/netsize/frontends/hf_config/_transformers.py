@@ -63,6 +63,7 @@ def _first_line(err: BaseException) -> str:
 
 
 _REAL_FALLBACK_PARAMS = 50_000_000  # a model this small may be built on the CPU when meta cannot run it
+_LAYERDROP_FIELDS = ("layerdrop", "encoder_layerdrop", "decoder_layerdrop")
 _GROUPED_NOTE = ("mixture-of-experts layers analysed as transformers' grouped_mm experts kernel (its default): the "
                  "eager loop over experts reads the routing's values, which the meta device does not have")
 
@@ -94,6 +95,12 @@ def build_model(cfg: dict[str, Any], source: str, arch: str | None, device: str 
         inner = getattr(config, sub, None)
         if inner is not None and hasattr(inner, "_attn_implementation"):
             inner._attn_implementation = "eager"
+    dropped = []
+    for name in _LAYERDROP_FIELDS:  # every layer runs: the count of the model, not of one random draw
+        value = getattr(config, name, None)
+        if isinstance(value, int | float) and value > 0:
+            dropped.append(f"{name}={value}")
+            setattr(config, name, 0.0)
     if hasattr(config, "_experts_implementation"):
         config._experts_implementation = experts  # eager: a loop over experts, each matmul seen
     if arch is not None:
@@ -113,7 +120,9 @@ def build_model(cfg: dict[str, Any], source: str, arch: str | None, device: str 
             raise NetsizeError(f"{source}: transformers has no model class for model_type {model_type!r}")
     try:
         with torch.device(device):
-            return factory(config)
+            model = factory(config)
+        model.netsize_layerdrop = tuple(dropped)  # our own model object: analyse() names them in a note
+        return model
     except NetsizeError:
         raise
     except Exception as err:
@@ -334,5 +343,9 @@ def analyse(cfg: dict[str, Any], source: str, arch: str | None, seq_len: int, ba
     note = (f"built by transformers {transformers.__version__} ({type(model).__name__}) on the meta device and "
             "analysed by netsize's PyTorch frontend: model_type "
             f"{cfg.get('model_type')!r} is not built natively")
+    dropped = getattr(model, "netsize_layerdrop", ())
+    if dropped:
+        note += (f"; {', '.join(dropped)} set to 0 (LayerDrop skips layers at random in training): every layer "
+                 "counted, as at inference")
     result = replace(result, model=type(model).__name__, notes=(*result.notes, note))
     return TransformersAnalysis(_with_active_params(result, model, torch), cache)
