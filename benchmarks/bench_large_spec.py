@@ -138,33 +138,28 @@ def spec_branching() -> str:
     return "".join(lines)
 
 
-def spec_concat_far() -> str:
-    lines = ["name: concat_far\ninput: [16]\nlayers:\n", "  - l0: {type: linear, out_features: 16}\n"]
-    size = sum(map(len, lines))
-    k = 1
-    while k < MAX_LAYERS:
-        line = f"  - l{k}: {{type: add, from: [l0, l{k - 1}]}}\n"
-        if size + len(line) > MAX_SPEC_BYTES - 16:
+def _numbered(head: str, line: Callable[[int], str]) -> str:
+    """``head`` then ``line(k)`` for k = 1, 2, ... while under MAX_LAYERS and MAX_SPEC_BYTES."""
+    lines = [head]
+    size = len(head)
+    for k in range(1, MAX_LAYERS):
+        text = line(k)
+        if size + len(text) > MAX_SPEC_BYTES - 16:
             break
-        lines.append(line)
-        size += len(line)
-        k += 1
+        lines.append(text)
+        size += len(text)
     return "".join(lines)
+
+
+def spec_concat_far() -> str:
+    return _numbered("name: concat_far\ninput: [16]\nlayers:\n  - l0: {type: linear, out_features: 16}\n",
+                     lambda k: f"  - l{k}: {{type: add, from: [l0, l{k - 1}]}}\n")
 
 
 def spec_bad_refs() -> str:
     """Refused: every layer takes a layer that does not exist (each mistake searches for a close name)."""
-    lines = ["name: bad_refs\ninput: [16]\nlayers:\n", "  - l0: {type: linear, out_features: 16}\n"]
-    size = sum(map(len, lines))
-    k = 1
-    while k < MAX_LAYERS:
-        line = f"  - l{k}: {{type: relu, from: m{k - 1}}}\n"
-        if size + len(line) > MAX_SPEC_BYTES - 16:
-            break
-        lines.append(line)
-        size += len(line)
-        k += 1
-    return "".join(lines)
+    return _numbered("name: bad_refs\ninput: [16]\nlayers:\n  - l0: {type: linear, out_features: 16}\n",
+                     lambda k: f"  - l{k}: {{type: relu, from: m{k - 1}}}\n")
 
 
 def spec_late_error() -> str:
