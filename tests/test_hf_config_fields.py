@@ -11,6 +11,7 @@ import sys
 import pytest
 
 import netsize
+from hf_support import transformers_model as _hf
 from netsize.frontends.hf_config import network_from_config
 
 SMALL = {"vocab_size": 97, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -140,13 +141,6 @@ def test_model_id_not_in_cache_is_one_clear_error_without_network(tmp_path):
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-
-def _hf(model_type: str, arch: str, fields: dict):
-    config = transformers.AutoConfig.for_model(model_type, **fields)
-    config._attn_implementation = "eager"
-    with torch.device("meta"):
-        return getattr(transformers, arch)(config)
 
 
 def _macs(model, **inputs) -> int:

@@ -13,6 +13,8 @@ import sys
 import pytest
 
 import netsize
+from hf_support import netsize_summary as _netsize
+from hf_support import transformers_model as _hf
 from netsize.frontends.hf_config import is_native, network_from_config
 
 torch = pytest.importorskip("torch")
@@ -87,18 +89,6 @@ SMALL = {"falcon": F, "opt": OP, "bloom": B, "gptj": J, "gpt_bigcode": C, "stabl
 def _ids(case):
     base = SMALL[case[0]]
     return f"{case[1]}-" + "-".join(f"{k}={v}" for k, v in case[2].items() if base.get(k) != v)
-
-
-def _hf(model_type: str, arch: str, fields: dict, device: str = "meta"):
-    config = transformers.AutoConfig.for_model(model_type, **fields)
-    config._attn_implementation = "eager"
-    with torch.device(device):
-        return getattr(transformers, arch)(config)
-
-
-def _netsize(model_type: str, arch: str, fields: dict, seq: int, batch: int) -> netsize.Summary:
-    cfg = {"model_type": model_type, "architectures": [arch], **fields}
-    return netsize.analyze(network_from_config(cfg, seq_len=seq), batch_size=batch)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids)

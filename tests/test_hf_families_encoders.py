@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import netsize
+from hf_support import netsize_summary as _netsize
+from hf_support import transformers_model as _hf
 from netsize.frontends.hf_config import is_native, network_from_config
 
 torch = pytest.importorskip("torch")
@@ -82,18 +84,6 @@ def _ids(case):
 def _device(model_type: str) -> str:
     # DeBERTa-v2's forward reads tensor values (its mask and relative positions): tiny, on the CPU.
     return "cpu" if model_type == "deberta-v2" else "meta"
-
-
-def _hf(model_type: str, arch: str, fields: dict, device: str = "meta"):
-    config = transformers.AutoConfig.for_model(model_type, **fields)
-    config._attn_implementation = "eager"
-    with torch.device(device):
-        return getattr(transformers, arch)(config)
-
-
-def _netsize(model_type: str, arch: str, fields: dict, seq: int, batch: int) -> netsize.Summary:
-    cfg = {"model_type": model_type, "architectures": [arch], **fields}
-    return netsize.analyze(network_from_config(cfg, seq_len=seq), batch_size=batch)
 
 
 def _measure(model, **inputs) -> int:

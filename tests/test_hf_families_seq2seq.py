@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import netsize
+from hf_support import transformers_model as _hf
 from netsize.frontends.hf_config import is_native, network_from_config
 
 torch = pytest.importorskip("torch")
@@ -70,13 +71,6 @@ SEQ, BATCH = 6, 2
 def _ids(case):
     base = {"bart": B, "mbart": B, "pegasus": B, "mt5": T, "whisper": W}[case[0]]
     return f"{case[1]}-" + "-".join(f"{k}={v}" for k, v in case[2].items() if base.get(k) != v)
-
-
-def _hf(model_type: str, arch: str, fields: dict, device: str = "meta"):
-    config = transformers.AutoConfig.for_model(model_type, **fields)
-    config._attn_implementation = "eager"
-    with torch.device(device):
-        return getattr(transformers, arch)(config)
 
 
 def _inputs(model_type: str, arch: str, fields: dict, device: str) -> dict:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import netsize
+from hf_support import transformers_model
 from netsize import analyze_layer
 from netsize.frontends.hf_config import is_native, network_from_config, summary_from_config
 from netsize.layers.activation import QuickGELU
@@ -66,12 +67,8 @@ def _ids(case):
 
 
 def _hf(model_type: str, arch: str, fields: dict):
-    config = transformers.AutoConfig.for_model(model_type, **fields)
-    for c in (config, getattr(config, "text_config", None), getattr(config, "vision_config", None)):
-        if c is not None:
-            c._attn_implementation = "eager"
-    with torch.device("meta"):
-        return getattr(transformers, arch)(config), config
+    model = transformers_model(model_type, arch, fields)
+    return model, model.config
 
 
 def _hf_inputs(model_type: str, arch: str, config, batch: int, seq: int) -> dict:
