@@ -171,3 +171,11 @@ def test_required_is_exported_for_custom_layers():
         out_features: int = required()
 
     assert fields(Custom)[1].metadata["required"] is True
+
+
+def test_a_record_without_fields_compares_and_hashes():
+    @record
+    class Empty(Layer):
+        pass
+
+    assert Empty() == Empty() and hash(Empty()) == hash(Empty()) and repr(Empty()).endswith(".Empty()")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field, fields
+from operator import attrgetter
 from typing import Any, ClassVar, TypeVar, dataclass_transform, get_origin, overload
 
 _T = TypeVar("_T", bound=type)
@@ -46,7 +47,11 @@ def record(cls: Any = None, /, *, frozen: bool = True, repr: bool = True, eq: bo
         if cls.__dict__.get("__doc__") is None:
             cls.__doc__ = f"{cls.__name__}({', '.join(own)})"
         cls.__record_repr__ = tuple(f.name for f in own.values() if f.repr)
-        cls.__record_compare__ = tuple(f.name for f in own.values() if f.compare)
+        compared = tuple(f.name for f in own.values() if f.compare)
+        # attrgetter reads the fields in C: hashing layers (the op-count cache, shared analyses of
+        # repeated layers) was a visible part of a summary with a generator here
+        cls.__record_compare__ = (attrgetter(*compared, compared[0]) if len(compared) == 1 else attrgetter(*compared)
+                                  ) if compared else staticmethod(_no_fields)
         cls.__init__ = _first_init(cls)
         if repr:
             cls.__repr__ = _repr
@@ -120,8 +125,12 @@ def _repr(self: Any) -> str:
     return f"{type(self).__qualname__}({inner})"
 
 
+def _no_fields(obj: Any) -> tuple[Any, ...]:
+    return ()
+
+
 def _compared(self: Any) -> tuple[Any, ...]:
-    return tuple(getattr(self, name) for name in self.__record_compare__)
+    return self.__record_compare__(self)  # type: ignore[no-any-return]
 
 
 def _eq(self: Any, other: object) -> Any:
