@@ -524,3 +524,25 @@ def test_analyze_until_stops_after_the_named_layer_or_block():
     assert s.output_shapes == ((1, 2),)
     with pytest.raises(NetsizeError, match="no layer named 'nope'"):
         analyze(net, until="nope")
+
+
+def test_layer_analyses_are_remembered_and_equal_fresh_ones():
+    """The same layer on the same shapes is analysed once per process (the steady state of a
+    notebook or server); the remembered analysis is the one a fresh call computes, and a layer
+    with an unhashable field is still analysed."""
+    from netsize import layers
+    from netsize._analyze import _analysis, _cached_analysis
+    from netsize._layer import Context
+
+    conv = layers.Conv2d(3, 8, kernel_size=3, stride=2)
+    first = _analysis(conv, ((2, 3, 17, 17),), Context())
+    again = _analysis(layers.Conv2d(3, 8, kernel_size=3, stride=2), ((2, 3, 17, 17),), Context())
+    assert again is first and again == conv.analyze(((2, 3, 17, 17),), Context())
+    assert _cached_analysis.cache_info().hits >= 1
+
+    class Odd(layers.ReLU):  # an unhashable field: analysed every time, not refused
+        pass
+
+    odd = Odd()
+    object.__setattr__(odd, "inplace", [False])
+    assert _analysis(odd, ((2, 4),), Context()).outputs == ((2, 4),)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 from netsize._errors import NetsizeError
 from netsize._gc import gc_paused
@@ -113,6 +114,22 @@ def analyze_layer(
     return _record(name, layer, input_shapes, a, None, trainable, tied_to)
 
 
+@lru_cache(maxsize=8192)
+def _cached_analysis(layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analysis:
+    return layer.analyze(ins, ctx)
+
+
+def _analysis(layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analysis:
+    """``layer.analyze(ins, ctx)``, remembered: layers and contexts are frozen values and an
+    analysis is a function of them alone, so the same layer on the same shapes (a repeated
+    block, the next summary of the same model in a notebook or a server) is not analysed again.
+    A layer with an unhashable field is analysed every time."""
+    try:
+        return _cached_analysis(layer, ins, ctx)
+    except TypeError:  # unhashable (or the analysis itself failed so: it fails again, uncached)
+        return layer.analyze(ins, ctx)
+
+
 def _run(
     name: str,
     layer: Layer,
@@ -123,7 +140,7 @@ def _run(
 ) -> Analysis:
     _check_arity(name, layer, len(ins))
     try:
-        analysis = layer.analyze(ins, ctx)
+        analysis = _analysis(layer, ins, ctx)
     except NetsizeError as err:
         origins = [_reshaped_from(ref, records or {}) for ref in refs]
         given = ", ".join(shape_str(s) + (origins[i] if i < len(origins) else "") for i, s in enumerate(ins))
