@@ -107,6 +107,22 @@ def test_config_layer_counts_are_bounded(tmp_path: Path, config: dict[str, objec
     _fails(["llm", str(path)], str(path), expected)
 
 
+def test_library_config_readers_apply_the_same_bounds(tmp_path: Path) -> None:
+    """The bounds live in the config reader every entry point uses, not only in the command
+    line: the library's summary and llm figures refuse the same configs, dict or file."""
+    from netsize.frontends.hf_config import summary_from_config
+    from netsize.llm import llm_figures
+
+    huge = {"model_type": "gpt2", "n_layer": 1_000_000_000}
+    for read in (summary_from_config, llm_figures):
+        with pytest.raises(NetsizeError, match="netsize analyses at most 1,000"):
+            read(huge)
+    deep = tmp_path / "config.json"
+    deep.write_text('{"model_type": "gpt2", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(NetsizeError, match="nest"):
+        summary_from_config(deep)
+
+
 def test_graph_nodes_are_bounded() -> None:
     from netsize import Sequential
     from netsize._limits import MAX_GRAPH_NODES

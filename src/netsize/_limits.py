@@ -71,6 +71,20 @@ def _brief_int(value: int) -> str:
     return str(value)
 
 
+def read_bounded_text(path: Path, max_bytes: int, what: str) -> str:
+    """The UTF-8 text of a ``what`` file (``config``, ``spec``), refused unread when larger than
+    ``max_bytes``; a missing or unreadable file is a NetsizeError naming it."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise NetsizeError(f"{path}: {size:,} bytes; a {what} may have at most {max_bytes:,}")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NetsizeError(f"{what} file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise NetsizeError(f"{path}: cannot read the {what}: {err}") from None
+
+
 def read_json_object(path: str | Path) -> dict[str, Any]:
     """A JSON file that must hold an object, read within the bounds above.
 
@@ -79,15 +93,7 @@ def read_json_object(path: str | Path) -> dict[str, Any]:
     an object, each with a message naming the file.
     """
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise NetsizeError(f"{path}: {size:,} bytes; a config may have at most {MAX_CONFIG_BYTES:,}")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NetsizeError(f"config file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise NetsizeError(f"{path}: cannot read the config: {err}") from None
+    text = read_bounded_text(path, MAX_CONFIG_BYTES, "config")
     def parse_int(literal: str) -> int:
         if len(literal.lstrip("-")) > MAX_INT_DIGITS:
             raise NetsizeError(

@@ -280,10 +280,6 @@ def _hf_target(path: Path, input_size: Any, seq_len: int | None, variables: dict
 
         raise NetsizeError(f"config {str(path)!r} not found: give a config.json, a folder holding one, or a model id "
                            f"downloaded to the Hugging Face cache ({hub_cache()}); netsize never downloads")
-    from netsize._limits import check_config_counts, read_json_object
-
-    # size, nesting, huge integers, the top level, the layer count: before a builder reads it
-    check_config_counts(read_json_object(config), config)
     if not is_native(config):  # through transformers, analysed now at this batch size
         summary = analyse_config(config, seq_len=seq_len, batch_size=batch_size)[0]
         # the model itself too: `netsize memory` observes it with the PyTorch method

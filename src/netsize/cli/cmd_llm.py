@@ -30,21 +30,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
-    from netsize._limits import check_config_counts, read_json_object
     from netsize.cli._options import with_schema
     from netsize.frontends.hf_config import find_config
     from netsize.llm import llm_figures
     from netsize.render._report import emit, llm_rows, llm_title
 
     try:
-        found = find_config(args.config)
+        find_config(args.config)  # the config reader bounds what it reads (netsize._limits)
     except OSError as err:  # a name too long for the file system
         from netsize._errors import NetsizeError
 
         raise NetsizeError(f"CONFIG {args.config[:60]!r}: {err.strerror}") from None
-    if found is not None:
-        # size, nesting, huge integers, the top level, the layer count: before a builder reads it
-        check_config_counts(read_json_object(found), found)
     f = llm_figures(args.config, seq_len=args.seq_len, batch_size=args.batch_size)
     emit(args.format, llm_title(f, args.lang), llm_rows(f, args.lang), with_schema(f.to_dict()),
          explain=f.explain(args.lang) if args.explain else "", lang=args.lang, width=args.width)

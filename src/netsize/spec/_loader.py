@@ -11,7 +11,7 @@ from typing import Any
 from netsize._errors import NetsizeError
 from netsize._gc import gc_paused
 from netsize._layer import CONVENTIONS, Layer
-from netsize._limits import MAX_LAYERS, MAX_RANK, MAX_SPEC_BYTES
+from netsize._limits import MAX_LAYERS, MAX_RANK, MAX_SPEC_BYTES, read_bounded_text
 from netsize._network import Network, Node
 from netsize._record import record
 from netsize._registry import layer_type
@@ -81,15 +81,7 @@ def _read_spec(source: str | Path | Mapping[str, Any], variables: Mapping[str, A
         return _Builder("<spec>", from_python(source), variables).build()
     if isinstance(source, Path) or ("\n" not in source and source.strip().lower().endswith((".yaml", ".yml"))):
         path = Path(source)
-        try:
-            size = path.stat().st_size
-            if size > MAX_SPEC_BYTES:
-                raise NetsizeError(f"{path}: {size:,} bytes; a spec may have at most {MAX_SPEC_BYTES:,}")
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise NetsizeError(f"spec file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise NetsizeError(f"cannot read spec file {path}: {err}") from None
+        text = read_bounded_text(path, MAX_SPEC_BYTES, "spec")
         file = str(source)
     else:
         text, file = source, "<spec>"

@@ -4,7 +4,6 @@ network)."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 from netsize._analyze import analyze
 from netsize._errors import NetsizeError
+from netsize._limits import check_config_counts, read_json_object
 from netsize._network import Network
 from netsize._summary import Summary
 from netsize.frontends.hf_config._catalog import FAMILIES
@@ -74,6 +74,7 @@ def load_config(config: Config | str | Path) -> Config:
 
 def _load(config: Config | str | Path) -> tuple[Config, str]:
     if isinstance(config, dict):
+        check_config_counts(config, "config")
         return dict(config), "config"
     found = find_config(config)
     if found is None:
@@ -82,15 +83,9 @@ def _load(config: Config | str | Path) -> tuple[Config, str]:
             f"config {str(config)!r} not found: give a config.json, a folder holding one, or a model id "
             f"downloaded to the Hugging Face cache ({where}); netsize never downloads"
         )
-    try:
-        data = json.loads(found.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        line = f" at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else ""
-        raise NetsizeError(f"{found}: not valid JSON ({getattr(err, 'msg', err)}{line})") from None
-    except OSError as err:
-        raise NetsizeError(f"{found}: cannot be read ({err.strerror or err})") from None
-    if not isinstance(data, dict):
-        raise NetsizeError(f"{found}: a config must be a JSON object")
+    # size, nesting, huge integers, the top level and the layer count, before any builder reads it
+    data = read_json_object(found)
+    check_config_counts(data, found)
     return data, str(found)
 
 
