@@ -29,3 +29,15 @@ def netsize_summary(model_type: str, arch: str, fields: dict[str, Any], seq: int
     """netsize's analysis of the same config, built natively."""
     cfg = {"model_type": model_type, "architectures": [arch], **fields}
     return netsize.analyze(network_from_config(cfg, seq_len=seq), batch_size=batch)
+
+
+def transformers_counts(model: Any, **inputs: Any) -> tuple[int, int]:
+    """``model``'s parameter count (tied tensors once) and FlopCounterMode's FLOPs / 2 of one
+    forward on ``inputs``: what netsize's params and multiply-adds must equal."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(**inputs)
+    return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2
