@@ -659,8 +659,9 @@ def _wrong(args: tuple) -> tuple:
     return (torch.zeros(shape, dtype=first.dtype), *args[1:])
 
 
-@pytest.mark.parametrize("name", sorted(HARMLESS))
-def test_every_model_is_left_exactly_as_found_by_summary(name: str) -> None:
+def _harmless_case(name: str) -> tuple[nn.Module, object, bool]:
+    """The model of HARMLESS[name] (seeded; built on the meta device where the case says so),
+    its arguments (made on the default device), and whether it is meta-built."""
     factory, make_args, meta = HARMLESS[name]
     torch.manual_seed(0)
     if meta:
@@ -668,8 +669,13 @@ def test_every_model_is_left_exactly_as_found_by_summary(name: str) -> None:
             model = factory()
     else:
         model = factory()
+    return model, make_args(), meta
+
+
+@pytest.mark.parametrize("name", sorted(HARMLESS))
+def test_every_model_is_left_exactly_as_found_by_summary(name: str) -> None:
+    model, args, meta = _harmless_case(name)
     model.train()
-    args = make_args()
     before = capture(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -690,15 +696,8 @@ def test_every_model_is_left_exactly_as_found_by_summary(name: str) -> None:
 def test_every_model_is_left_exactly_as_found_by_memory_estimate(name: str) -> None:
     from netsize import memory
 
-    factory, make_args, meta = HARMLESS[name]
-    torch.manual_seed(0)
-    if meta:
-        with torch.device("meta"):
-            model = factory()
-    else:
-        model = factory()
+    model, args, meta = _harmless_case(name)
     model.eval()
-    args = make_args()
     before = capture(model)
     memory.estimate(model, batch_size=1, dtype="bfloat16", make_batch=lambda: _to_meta_args(args, torch.bfloat16))
     assert_unchanged(before, model)
