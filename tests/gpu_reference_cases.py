@@ -54,40 +54,27 @@ def _seq_len(name: str) -> int:
     return int(re.search(r"-seq(\d+)", name).group(1))  # type: ignore[union-attr]
 
 
+# transformers models of the reference cases: class and the loss the GPU script took from its output
+_TEXT_MODELS = {
+    "bert": ("BertModel", lambda out: out.last_hidden_state.float().mean()),
+    "gpt2": ("GPT2LMHeadModel", lambda out: out.logits.float().mean()),
+}
+
+
 def predict_torch(case: dict[str, Any]) -> Any:
     import torch
-    import transformers
 
     import torch_models
     from netsize.memory import estimate
 
     name, batch, autocast, optimizer = _setting(case)
-    if name.startswith("bert"):
-        cfg = transformers.BertConfig()
-        cfg._attn_implementation = "eager"
-        with torch.device("meta"):
-            model = transformers.BertModel(cfg)
-        return estimate(
-            model,
-            batch,
-            optimizer=optimizer,
-            autocast=autocast,
-            seq_len=_seq_len(name),
-            loss_fn=lambda out: out.last_hidden_state.float().mean(),
-        )
-    if name.startswith("gpt2"):
-        cfg = transformers.GPT2Config()
-        cfg._attn_implementation = "eager"
-        with torch.device("meta"):
-            model = transformers.GPT2LMHeadModel(cfg)
-        return estimate(
-            model,
-            batch,
-            optimizer=optimizer,
-            autocast=autocast,
-            seq_len=_seq_len(name),
-            loss_fn=lambda out: out.logits.float().mean(),
-        )
+    for model_type, (arch, loss_fn) in _TEXT_MODELS.items():
+        if name.startswith(model_type):
+            from hf_support import transformers_model
+
+            model = transformers_model(model_type, arch, {})  # default config, eager attention, on meta
+            return estimate(model, batch, optimizer=optimizer, autocast=autocast, seq_len=_seq_len(name),
+                            loss_fn=loss_fn)
     with torch.device("meta"):
         model = torch_models.build(name.split("-")[0])
     return estimate(model, batch, optimizer=optimizer, autocast=autocast, input_size=(3, 224, 224))
