@@ -129,15 +129,12 @@ def _aligned(title_text: str, heads: list[str], rows: list[list[str]], foot: lis
 
 def print_table(summary: Summary, console: Console | None = None, width: int | None = None,
                 **options: Any) -> None:
-    """Print the table to ``console``; by default to stdout at the terminal's width, or at full
-    width without trailing spaces when stdout is not a terminal (a pipe keeps every column)."""
+    """Print the table to ``console``; by default to stdout at ``width`` or the terminal's width.
+    (Stdout that is not a terminal, without a width, never gets here: :func:`netsize.render.print_table`
+    writes it as plain text without importing rich.)"""
     if console is None:
-        import sys
+        from netsize.render._console import emit
 
-        from netsize.render._console import UNLIMITED, _is_terminal, emit
-
-        if width is None and not _is_terminal(sys.stdout):
-            width = UNLIMITED
         if width is None:
             width = Console().width
         emit(table(summary, width=width, **options), width=width)
