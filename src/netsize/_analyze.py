@@ -56,24 +56,13 @@ def _analyze(network: Network, batch_size: int, convention: str, until: str | No
         if not inside:
             raise NetsizeError(f"no layer named {until!r} in {network.name!r}")
         nodes = nodes[: inside[-1] + 1]
-    # Repeated identical layers are analysed once: a layer is a frozen dataclass of its
-    # hyperparameters, so an equal layer on equal input shapes has the same analysis (shapes,
-    # counts, formulas, memory contract). Each node still gets its own record (its name, its
-    # receptive field, trainable and tied flags), so every per-layer row and total stays exact.
-    analyses: dict[tuple[Layer, tuple[Shape, ...]], Analysis] = {}
+    # Repeated identical layers are analysed once (_run remembers analyses: see _analysis). Each
+    # node still gets its own record (its name, its receptive field, trainable and tied flags), so
+    # every per-layer row and total stays exact.
     for node in nodes:
         ins = tuple(_resolve(ref, shapes, node.name) for ref in node.inputs)
         layer = node.layer
-        key = (layer, ins)
-        try:
-            analysis = analyses.get(key)
-            cacheable = True
-        except TypeError:  # a layer that cannot be hashed (a user's mutable class) is analysed each time
-            analysis, cacheable = None, False
-        if analysis is None:
-            analysis = _run(node.name, layer, ins, ctx, node.inputs, by_name)
-            if cacheable:
-                analyses[key] = analysis
+        analysis = _run(node.name, layer, ins, ctx, node.inputs, by_name)
         shapes[node.name] = analysis.outputs
         rf = _receptive_field(layer, analysis, [fields.get(r.split(":")[0]) for r in node.inputs])
         fields[node.name] = rf

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from netsize.render._report import emit, llm_rows, llm_title
 
     try:
-        find_config(args.config)  # the config reader bounds what it reads (netsize._limits)
+        find_config(args.config)  # only to turn a name the file system refuses into one clear line
     except OSError as err:  # a name too long for the file system
         from netsize._errors import NetsizeError
 

@@ -15,7 +15,6 @@ import inspect
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import field, replace
-from functools import lru_cache
 from typing import Any
 
 import torch
@@ -23,7 +22,7 @@ from torch import nn
 from torch.nn.modules import module as _module_hooks
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from netsize._analyze import analyze_layer
+from netsize._analyze import _analysis, analyze_layer
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract
@@ -112,9 +111,8 @@ class _Frame:
     counted_by_core: bool = False  # its record is the core layer's (which counts its ops)
 
 
-@lru_cache(maxsize=4096)
 def _op_term(layer: Layer, inputs: tuple[Shape, ...]) -> tuple[Term, tuple[Shape, ...]]:
-    a = layer.analyze(inputs, Context())
+    a = _analysis(layer, inputs, Context())  # remembered per process, like every layer's analysis
     term = a.multiply_adds or Term("multiply_adds", 0)
     return term, a.outputs
 
