@@ -20,6 +20,11 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, tuple[str, argpar
     return {name: (helps.get(name, ""), sub) for name, sub in action.choices.items()}
 
 
+def _positional_choices(parser: argparse.ArgumentParser) -> list[str]:
+    """The values a positional argument with choices takes (``completion bash|zsh|fish``)."""
+    return [str(c) for a in parser._actions if not a.option_strings and a.choices for c in a.choices]
+
+
 def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     return [a for a in parser._actions if a.option_strings and a.help != argparse.SUPPRESS]
 
@@ -67,8 +72,7 @@ def _bash(parser: argparse.ArgumentParser, zoo_names: list[str]) -> str:
         words = " ".join(o for a in options for o in a.option_strings)
         lines.append(f'        if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W {shlex.quote(words)} -- "$cur")); '
                      "return; fi")
-        positional_choices = [str(c) for a in sub._actions if not a.option_strings and a.choices
-                              for c in a.choices]
+        positional_choices = _positional_choices(sub)
         if any(a.dest == "target" for a in sub._actions):
             lines.append(f'        COMPREPLY=($(compgen -W {zoo} -- "$cur") $(compgen -f -- "$cur"))')
         elif positional_choices:
@@ -99,8 +103,7 @@ def _fish(parser: argparse.ArgumentParser, zoo_names: list[str]) -> str:
             else:
                 values = " -x" if a.nargs != 0 else ""
             out.append(f"complete -c netsize {seen} {flags}{values} -d {shlex.quote((a.help or '')[:80])}")
-        positional_choices = [str(c) for a in sub._actions if not a.option_strings and a.choices
-                              for c in a.choices]
+        positional_choices = _positional_choices(sub)
         if any(a.dest == "target" for a in sub._actions):
             out.append(f"complete -c netsize {seen} -a {shlex.quote(' '.join(zoo_names))} -F")
         elif positional_choices:
