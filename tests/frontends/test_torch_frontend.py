@@ -590,6 +590,40 @@ class CachedInAttributes(nn.Module):
         return y[y > 0] if self.data_dependent else y
 
 
+class WritesThroughClosures(nn.Module):
+    """Hooks that hold the real buffers in closures and write them in place, positionally and
+    through ``out=``: the meta pass swaps the module's tensors for stand-ins, but not these."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.register_buffer("count", torch.zeros(()))
+        self.register_buffer("last", torch.full((4,), 3.0))
+        count, last, weight = self.count, self.last, self.lin.weight
+
+        def write(module: nn.Module, args: tuple) -> None:  # a pre-hook that returns None keeps the input
+            torch.mul(last, 2, out=last)
+            weight.data.mul_(0.5)  # through .data: no version bump
+
+        self.lin.register_forward_pre_hook(write)
+        self.lin.register_forward_hook(lambda m, i, o: count.add_(1) and None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x)
+
+
+def test_real_tensors_written_through_closures_during_the_meta_pass_get_their_values_back() -> None:
+    torch.manual_seed(0)
+    model = WritesThroughClosures()
+    weight = model.lin.weight.detach().clone()
+    before = capture(model)
+    s = summary(model, input_size=(2, 4))
+    assert_unchanged(before, model)
+    assert s.totals.multiply_adds == 2 * 4 * 4
+    assert float(model.count) == 0 and model.last.tolist() == [3.0] * 4
+    assert torch.equal(model.lin.weight, weight)
+
+
 def test_submodule_registered_under_two_names_keeps_its_weights() -> None:
     model = SharedUnderTwoNames().eval()
     before = capture(model)
@@ -632,6 +666,7 @@ def _harmless_models() -> dict[str, tuple]:
                                           lambda: (torch.randn(3, 4),), False)  # fmt: skip
     models["sparse_attribute"] = (SparseGraph, lambda: (torch.randn(5, 4),), False)
     models["shared_under_two_names"] = (SharedUnderTwoNames, lambda: (torch.randn(1, 8),), False)
+    models["writes_through_closures"] = (WritesThroughClosures, lambda: (torch.randn(2, 4),), False)
     models["cached_attributes"] = (lambda: CachedInAttributes(False), lambda: (torch.randn(2, 4),), False)
     models["cached_attributes_dd"] = (lambda: CachedInAttributes(True), lambda: (torch.randn(2, 4),), False)
     models["lazy"] = (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(5)),

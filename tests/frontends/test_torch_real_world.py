@@ -275,3 +275,63 @@ def test_module_formula_counts_the_module_as_one_row_with_its_params() -> None:
     assert s.layer("0").multiply_adds == 400 and s.layer("0").params == 72
     assert s.totals.params == n_params(model)
     assert s.totals.multiply_adds == 400 + 4 * 8 * 2
+
+
+# --- fused fast paths --------------------------------------------------------------------------
+
+
+class _ViTLike(nn.Module):
+    """torchvision's ViT encoder block pattern: nn.MultiheadAttention called with
+    need_weights=False, batch first, plus a stock nn.TransformerEncoderLayer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(32, 4, batch_first=True)
+        self.layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = self.attention(x, x, x, need_weights=False)
+        return self.head(self.layer(x + y))
+
+
+def test_mha_fast_path_counted_and_the_flopcounter_gap_noted() -> None:
+    torch.manual_seed(0)
+    model = _ViTLike().eval()
+    x = torch.randn(2, 7, 32)
+    s = summary(model, input_data=x)
+    unfused = flopcounter_macs(model, x)  # on meta tensors, which the fast paths do not take
+    fused = flopcounter_macs(model, x, real=True)  # eval, no_grad, CPU: PyTorch takes the fast paths
+    assert s.totals.multiply_adds == unfused > fused
+    gap = unfused - fused
+    note = next(n for n in s.notes if "fast path" in n)
+    assert f"{gap:,}" in note and "2 nn.MultiheadAttention or nn.TransformerEncoderLayer modules" in note
+    assert s.totals.multiply_adds - gap == s.layer("head").multiply_adds  # all but the head was fused
+    assert not any("fast path" in n for n in summary(model, input_data=x, mode="train").notes)
+
+
+class _SdpaBlock(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(32, 96)
+        self.out = nn.Linear(32, 32)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, 4, 8).permute(2, 0, 3, 1, 4)
+        y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.out(y.transpose(1, 2).reshape(b, n, 32))
+
+
+def test_sdpa_products_noted_where_a_real_cpu_pass_hides_them_from_flopcounter() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(_SdpaBlock(), _SdpaBlock()).eval()
+    x = torch.randn(2, 9, 32)
+    s = summary(model, input_data=x)
+    assert s.totals.multiply_adds == flopcounter_macs(model, x)  # on meta FlopCounterMode counts them
+    gap = s.totals.multiply_adds - flopcounter_macs(model, x, real=True)
+    assert gap == 2 * 2 * (2 * 4 * 9 * 9 * 8)  # two blocks, q@k^T and scores@v each
+    assert any(f"lower by {gap:,}" in n and "_for_cpu" in n for n in s.notes)
+    with torch.device("meta"):
+        meta_model = nn.Sequential(_SdpaBlock(), _SdpaBlock())
+    assert not any("_for_cpu" in n for n in summary(meta_model, input_data=x).notes)  # nothing real to measure

@@ -93,3 +93,27 @@ def test_reference_configs_params(name: str) -> None:
     model = _meta_model(entry["model_class"], config)
     s = summary(model, input_size=(1, 8), dtypes=[torch.long])
     assert s.totals.params == entry["params"] == sum(p.numel() for p in model.parameters())
+
+
+def test_meta_built_model_that_reads_values_is_refused_with_the_config_route_when_netsize_builds_it() -> None:
+    from netsize import NetsizeError
+    from netsize.frontends.hf_config import summary_from_config
+
+    config = transformers.BartConfig(
+        encoder_layers=1, decoder_layers=1, d_model=32, encoder_attention_heads=2, decoder_attention_heads=2,
+        encoder_ffn_dim=64, decoder_ffn_dim=64, vocab_size=300, max_position_embeddings=64,
+    )  # fmt: skip
+    with torch.device("meta"):
+        model = transformers.BartModel(config).eval()
+    ids = torch.zeros(1, 16, dtype=torch.long)
+    with pytest.raises(NetsizeError, match=r"_local_scalar_dense.*summary_from_config\(model\.config\.to_dict\(\)\)"):
+        summary(model, input_data={"input_ids": ids})
+    counted = summary_from_config(model.config.to_dict(), seq_len=16)
+    assert counted.totals.params == sum(p.numel() for p in model.parameters())
+    # a model netsize cannot build from its config gets no such hint
+    with torch.device("meta"):
+        plain = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    plain.register_forward_hook(lambda m, i, o: o.sum().item() and None)
+    with pytest.raises(NetsizeError) as err:
+        summary(plain, input_size=(1, 4))
+    assert "summary_from_config" not in str(err.value)

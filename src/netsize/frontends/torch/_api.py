@@ -109,24 +109,26 @@ def summary(
     result = _CACHE.get(model, {}).get(key) if key is not None else None
     if result is None:
         flags = [(m, m.training) for m in model.modules()]
+        # model.train() calls every module's train(), which a model may override: only when needed
+        switch = any(flag != train for _, flag in flags)
         # A call allocates many small objects; after `import torch` and building a model, that
         # tips Python into a full collection of torch's object graph (about 75 ms, most of a
         # first call on ResNet-50). It waits until the call returns; the previous state comes back.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            model.train(train)
+            if switch:
+                model.train(train)
             result = _trace.summary(
                 model, input_size, input_data, depth=None, batch_dim=batch_dim, dtypes=dtypes, fallback=fallback,
                 formulas=formulas, **kwargs,
             )
         finally:
-            for m, flag in flags:
-                m.training = flag
+            if switch:
+                for m, flag in flags:
+                    m.training = flag
             if collecting:
                 gc.enable()
-        kinds = {name: type(m).__name__ for name, m in model.named_modules()}
-        result = replace(result, block_kinds=kinds)
         if key is not None:
             _CACHE.setdefault(model, {})[key] = result
     if view.verbose >= 2:

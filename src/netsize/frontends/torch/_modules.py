@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from netsize import _registry
 from netsize._errors import NetsizeError
 from netsize._layer import Layer
 from netsize._registry import layer_type
@@ -28,8 +29,8 @@ _DERIVED: dict[str, dict[str, Any]] = {
 }
 
 
-def _torch_class(module: nn.Module) -> type | None:
-    for cls in type(module).__mro__:
+def _torch_class_of(module_class: type) -> type | None:
+    for cls in module_class.__mro__:
         if cls.__module__.startswith("torch.nn.") and cls is not nn.Module:
             return cls
     return None
@@ -43,9 +44,17 @@ def _value(v: Any) -> Any:
     return v
 
 
-def core_layer(module: nn.Module) -> Layer | None:
-    """The core layer for ``module``, or ``None`` when there is none or it cannot be built."""
-    cls = _torch_class(module)
+# Per module class: the core layer type and, per field, how to read it from the module (None:
+# no core layer). Per (core type, field values): the built layer, frozen and shareable; building
+# and validating it again for every module of every call was a tenth of a steady-state call.
+_PLANS: dict[type, tuple[type, tuple[tuple[str, Any], ...]] | None] = {}
+_LAYERS: dict[tuple[Any, ...], Layer | None] = {}
+_MAX_LAYERS = 4096
+_PLANS_FOR = [0]  # the number of registered layer names the plans were made with
+
+
+def _plan(module_class: type) -> tuple[type, tuple[tuple[str, Any], ...]] | None:
+    cls = _torch_class_of(module_class)
     if cls is None:
         return None
     for candidate in (cls, *cls.__mro__[1:]):
@@ -58,16 +67,46 @@ def core_layer(module: nn.Module) -> Layer | None:
         if not dataclasses.is_dataclass(core):
             return None
         derived = _DERIVED.get(candidate.__name__, {})
-        kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(core):
-            if f.name in derived:
-                kwargs[f.name] = derived[f.name](module)
-            elif f.name == "bias" and (getattr(module, "bias", False) is None):
-                kwargs[f.name] = False
-            elif hasattr(module, f.name):
-                kwargs[f.name] = _value(getattr(module, f.name))
-        try:
-            return core(**kwargs)
-        except (NetsizeError, TypeError, ValueError):
-            return None
+        return core, tuple((f.name, derived.get(f.name)) for f in dataclasses.fields(core))
     return None
+
+
+def core_layer(module: nn.Module) -> Layer | None:
+    """The core layer for ``module``, or ``None`` when there is none or it cannot be built."""
+    if len(_registry._LAYERS) != _PLANS_FOR[0]:  # a layer type registered since: plans may change
+        _PLANS.clear()
+        _LAYERS.clear()
+        _PLANS_FOR[0] = len(_registry._LAYERS)
+    module_class = type(module)
+    if module_class in _PLANS:
+        plan = _PLANS[module_class]
+    else:
+        plan = _PLANS[module_class] = _plan(module_class)
+    if plan is None:
+        return None
+    core, fields = plan
+    kwargs: dict[str, Any] = {}
+    for name, derive in fields:
+        if derive is not None:
+            kwargs[name] = derive(module)
+        elif name == "bias" and (getattr(module, "bias", False) is None):
+            kwargs[name] = False
+        elif hasattr(module, name):
+            kwargs[name] = _value(getattr(module, name))
+    try:
+        key = (core, *((name, type(v), v) for name, v in kwargs.items()))  # type: 1 == True == 1.0
+        hash(key)
+    except TypeError:  # a field value that cannot be a key (a dict): built every time
+        return _build(core, kwargs)
+    if key not in _LAYERS:
+        if len(_LAYERS) >= _MAX_LAYERS:
+            _LAYERS.clear()
+        _LAYERS[key] = _build(core, kwargs)
+    return _LAYERS[key]
+
+
+def _build(core: type, kwargs: dict[str, Any]) -> Layer | None:
+    try:
+        return core(**kwargs)  # type: ignore[no-any-return]
+    except (NetsizeError, TypeError, ValueError):
+        return None

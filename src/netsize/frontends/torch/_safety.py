@@ -71,6 +71,7 @@ class _TensorState:
     grad: torch.Tensor | None
     version: int
     copy: torch.Tensor | None  # the values, for tensors a pass may write
+    key: tuple[Any, ...]  # the original storage (_storage_key of alias)
     written: bool = False  # an in-place op wrote its storage (through .data, no version bump)
 
 
@@ -88,32 +89,43 @@ class ModelSnapshot:
     """Everything of ``model`` that a forward pass may change; :meth:`restore` puts it back.
 
     ``restore`` may be called several times (after a failed meta pass, then after the real one).
+    ``copy_values=False`` copies no values up front: for a pass on meta stand-ins
+    (:func:`swap_to_meta`), which cannot reach the real tensors through the model, and whose
+    tracer copies any real tensor it is about to write (:func:`copy_before_write`). Call
+    :meth:`copy_values` before a real pass.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, copy_values: bool = True) -> None:
+        self._copy_values = copy_values
         self.modules: list[tuple[nn.Module, dict[str, Any]]] = []
         self.lists: list[tuple[list[Any], list[Any]]] = []
         self.dicts: list[tuple[MutableMapping[Any, Any], list[tuple[Any, Any]]]] = []
+        self.empty_dicts: list[dict[Any, Any]] = []  # the many empty hook dicts: restored if any fills
         self.tensors: dict[int, _TensorState] = {}
+        # (module, attribute) whose value holds a tensor: all that swap_to_meta needs to visit
+        self.tensor_slots: list[tuple[nn.Module, str]] = []
         self._seen: set[int] = set()
+        self.uninitialized = False  # met a lazy module's uninitialized parameter or buffer
         pending: list[nn.Module] = [model]
+        # The loop runs for every attribute of every module (about 25 each, most of them empty
+        # hook dicts): kept to a few operations each.
+        seen, atoms, empties, modules = self._seen, _ATOMS, self.empty_dicts, self.modules
         while pending:
             m = pending.pop()
-            if id(m) in self._seen:
+            if id(m) in seen:
                 continue
-            self._seen.add(id(m))
+            seen.add(id(m))
             state = dict(vars(m))
-            self.modules.append((m, state))
-            for v in state.values():
+            modules.append((m, state))
+            for key, v in state.items():
                 tp = type(v)
-                if tp in _ATOMS:
+                if tp in atoms:
                     continue
-                if (tp is dict or tp is OrderedDict) and not v:  # the many empty hook dicts
-                    if id(v) not in self._seen:
-                        self._seen.add(id(v))
-                        self.dicts.append((v, []))
+                if (tp is dict or tp is OrderedDict) and not v:
+                    empties.append(v)  # a dict met twice is listed twice: clearing it twice is harmless
                     continue
-                self._walk(v, pending, 0)
+                if self._walk(v, pending, 0) and key not in _NOT_STATE:
+                    self.tensor_slots.append((m, key))
         present = [n for n in _GLOBAL_HOOK_DICTS if hasattr(_module_hooks, n)]
         self.global_hooks = {n: dict(getattr(_module_hooks, n)) for n in present}
         self.mha_fastpath = torch.backends.mha.get_fastpath_enabled()
@@ -125,23 +137,24 @@ class ModelSnapshot:
         np_random = sys.modules.get("numpy.random")
         self.np_rng = np_random.get_state() if np_random is not None else None
 
-    def _walk(self, v: Any, pending: list[nn.Module], depth: int) -> None:
+    def _walk(self, v: Any, pending: list[nn.Module], depth: int) -> bool:
+        """Record ``v``; whether it holds a tensor (or may: a container met before)."""
         if type(v) in _ATOMS:
-            return
+            return False
         if isinstance(v, torch.Tensor):
             self._tensor(v)
-            return
+            return True
         if isinstance(v, nn.Module):
             pending.append(v)
-            return
+            return False
         if depth > _MAX_DEPTH or not (
             # the ABC check is slow the first time for each type (about 0.1 s per model): ask it
             # only of types that have an items() method, as every MutableMapping does
             isinstance(v, (list, tuple, dict)) or (hasattr(type(v), "items") and isinstance(v, MutableMapping))
         ):
-            return
+            return False
         if id(v) in self._seen:
-            return
+            return True
         self._seen.add(id(v))
         if isinstance(v, list):
             self.lists.append((v, list(v)))
@@ -152,30 +165,42 @@ class ModelSnapshot:
             try:
                 pairs = list(v.items())
             except Exception:  # a mapping-like object that cannot be listed: leave it alone
-                return
+                return False
             if isinstance(v, MutableMapping):
                 self.dicts.append((v, pairs))
             items = [x for _, x in pairs]
+        found = False
         for x in items:
-            self._walk(x, pending, depth + 1)
+            if self._walk(x, pending, depth + 1):
+                found = True
+        return found
 
     def _tensor(self, t: torch.Tensor) -> None:
-        if id(t) in self.tensors or isinstance(t, nn.parameter.UninitializedTensorMixin):
+        if id(t) in self.tensors:
+            return
+        if isinstance(t, nn.parameter.UninitializedTensorMixin):
+            self.uninitialized = True
             return  # an uninitialized (lazy) parameter has no data: the dicts keep its identity
         alias = t.detach()
         real = not (t.is_meta or t.device.type == "meta")
-        copy = None
-        if real and not isinstance(t, nn.Parameter):
-            try:
-                copy = t.detach().clone()
-            except Exception:  # a tensor subclass that cannot be cloned: identity is still restored
-                copy = None
-        self.tensors[id(t)] = _TensorState(t, alias, t.requires_grad, t.grad, t._version, copy)
+        copy = _clone(t) if real and self._copy_values and not isinstance(t, nn.Parameter) else None
+        self.tensors[id(t)] = _TensorState(t, alias, t.requires_grad, t.grad, t._version, copy, _storage_key(alias))
+
+    def copy_values(self) -> None:
+        """Copy the values of every real tensor that is not a parameter and has no copy yet (before
+        a real pass, on a snapshot taken with ``copy_values=False``)."""
+        if self._copy_values:
+            return
+        self._copy_values = True
+        for s in self.tensors.values():
+            if s.copy is None and not isinstance(s.tensor, nn.Parameter) and not s.alias.is_meta:
+                s.copy = _clone(s.tensor)
+                s.version = s.tensor._version
 
     # --- copy on write -----------------------------------------------------------------------
     def watched_storages(self) -> dict[tuple[Any, ...], _TensorState]:
         """Real tensors without a copy of their values, by storage: what :class:`CopyOnWrite` guards."""
-        return {_storage_key(s.alias): s for s in self.tensors.values() if s.copy is None and not s.alias.is_meta}
+        return {s.key: s for s in self.tensors.values() if s.copy is None and not s.alias.is_meta}
 
     # --- restore --------------------------------------------------------------------------
     def restore(self) -> None:
@@ -190,6 +215,9 @@ class ModelSnapshot:
             for lst, items in self.lists:
                 if len(lst) != len(items) or not all(map(operator.is_, lst, items)):
                     lst[:] = items
+            if any(map(len, self.empty_dicts)):
+                for empty in self.empty_dicts:
+                    empty.clear()
             for dct, pairs in self.dicts:
                 if len(dct) != len(pairs) or (
                     pairs
@@ -225,8 +253,7 @@ class ModelSnapshot:
             or t.shape != a.shape
             or t.layout != a.layout
             or (t.layout == torch.strided and t.stride() != a.stride())
-            or (_storage_key(t) != _storage_key(a)
-            and not a.is_meta)
+            or (not a.is_meta and _storage_key(t) != s.key)
         )
         if moved:
             t.data = a
@@ -246,6 +273,36 @@ def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
         return False
 
 
+# Per aten op: the names and positions of the arguments it writes (an empty tuple for most ops).
+_WRITES: dict[Any, tuple[tuple[int, str], ...]] = {}
+
+
+def _written_arguments(func: Any) -> tuple[tuple[int, str], ...]:
+    known = _WRITES.get(func)
+    if known is None:
+        schema = func._schema
+        known = tuple(
+            (i, a.name)
+            for i, a in enumerate(schema.arguments)
+            if a.alias_info is not None and a.alias_info.is_write
+        ) if schema.is_mutable else ()
+        _WRITES[func] = known
+    return known
+
+
+def copy_before_write(watched: dict[tuple[Any, ...], _TensorState], func: Any, args: Any, kwargs: Any) -> None:
+    """Copy the values of every watched tensor (by storage) that ``func`` is about to write in
+    place, positionally or by keyword (``out=``), the first time it is written."""
+    for i, name in _written_arguments(func):
+        value = args[i] if i < len(args) else kwargs.get(name)
+        if isinstance(value, torch.Tensor) and not value.is_meta:
+            s = watched.pop(_storage_key(value), None)
+            if s is not None:
+                s.copy = s.alias.clone()
+                s.version = s.tensor._version
+                s.written = True
+
+
 class CopyOnWrite(TorchDispatchMode):
     """Copies a watched tensor's values just before an in-place op first writes it, so that
     :meth:`ModelSnapshot.restore` can put them back (parameters are not copied up front)."""
@@ -261,27 +318,34 @@ class CopyOnWrite(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        if self.watched and func._schema.is_mutable:
-            for arg, value in zip(func._schema.arguments, args, strict=False):
-                info = arg.alias_info
-                if info is not None and info.is_write and isinstance(value, torch.Tensor) and not value.is_meta:
-                    s = self.watched.pop(_storage_key(value), None)
-                    if s is not None:
-                        s.copy = s.alias.clone()
-                        s.version = s.tensor._version
-                        s.written = True
+        if self.watched and _written_arguments(func):
+            copy_before_write(self.watched, func, args, kwargs)
         return func(*args, **kwargs)
 
 
+def _clone(t: torch.Tensor) -> torch.Tensor | None:
+    try:
+        return t.detach().clone()
+    except Exception:  # a tensor subclass that cannot be cloned: identity is still restored
+        return None
+
+
 def _meta_like(t: torch.Tensor, memo: dict[int, torch.Tensor]) -> torch.Tensor:
-    if t.is_meta or t.device.type == "meta" or isinstance(t, nn.parameter.UninitializedTensorMixin):
+    known = memo.get(id(t))
+    if known is not None:
+        return known
+    plain = type(t) is torch.Tensor or type(t) is nn.Parameter
+    if t.is_meta or (not plain and t.device.type == "meta") or isinstance(t, nn.parameter.UninitializedTensorMixin):
         return t
     if t.layout != torch.strided or t.is_quantized:  # no meta stand-in with strides: left real
         return t
-    if id(t) not in memo:
-        m = torch.empty_strided(tuple(t.shape), tuple(t.stride()), dtype=t.dtype, device="meta")
-        memo[id(t)] = nn.Parameter(m, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else m
-    return memo[id(t)]
+    m = torch.empty_strided(tuple(t.shape), tuple(t.stride()), dtype=t.dtype, device="meta")
+    if type(t) is nn.Parameter:  # what Parameter(m) does for a plain tensor, without its Python frame
+        m = torch.Tensor._make_subclass(nn.Parameter, m, t.requires_grad)
+    elif isinstance(t, nn.Parameter):
+        m = nn.Parameter(m, requires_grad=t.requires_grad)
+    memo[id(t)] = m
+    return m
 
 
 def _meta_value(v: Any, memo: dict[int, torch.Tensor], depth: int) -> Any:
@@ -322,11 +386,9 @@ def swap_to_meta(snapshot: ModelSnapshot) -> None:
     every real tensor of every snapshotted module: parameters, buffers and tensors in plain
     attributes. :meth:`ModelSnapshot.restore` undoes it."""
     memo: dict[int, torch.Tensor] = {}
-    for m, _ in snapshot.modules:
+    for m, key in snapshot.tensor_slots:
         d = vars(m)
-        for key, v in list(d.items()):
-            if key in _NOT_STATE:
-                continue
-            y = _meta_value(v, memo, 0)
-            if y is not v:
-                d[key] = y
+        v = d[key]
+        y = _meta_value(v, memo, 0)
+        if y is not v:
+            d[key] = y

@@ -34,7 +34,14 @@ from netsize.frontends.torch import _fast
 from netsize.frontends.torch._custom import Formulas, counts
 from netsize.frontends.torch._modules import core_layer
 from netsize.frontends.torch._ops import META_OUTPUTS, NOT_IN_FLOPCOUNTER, TRANSLATIONS, does_arithmetic
-from netsize.frontends.torch._safety import CopyOnWrite, ModelSnapshot, swap_to_meta
+from netsize.frontends.torch._safety import (
+    CopyOnWrite,
+    ModelSnapshot,
+    _TensorState,
+    _written_arguments,
+    copy_before_write,
+    swap_to_meta,
+)
 
 ROOT = "(root)"
 
@@ -70,18 +77,31 @@ _IGNORED = {
 _COPIES = {torch.ops.aten.clone, torch.ops.aten.copy_, torch.ops.aten.copy, torch.ops.aten.lift_fresh_copy}
 
 
-def _elementwise_ops(func: Any, args: Any, out: Any) -> int:
-    """Other ops of a traced module (one documented rule, by aten's own op tags): one per output
-    element of a pointwise op, one per input element of a reduction; fused kernels that carry
-    neither tag (softmax, layer_norm) and data movement count nothing."""
+# The other-ops rule of a traced module (one documented rule, by aten's own op tags): one per
+# output element of a pointwise op, one per input element of a reduction; fused kernels that
+# carry neither tag (softmax, layer_norm) and data movement count nothing.
+_POINTWISE = "pointwise output elements"
+_REDUCTION = "reduction input elements"
+
+# What the tracer does with each aten op, worked out once per op (tags, tables and dispatch
+# keys cost more to ask than most ops cost to trace): (translation to core ops, decomposable,
+# meta-output rule, other-ops rule, name to report as uncounted).
+_IGNORE: tuple[Any, ...] = ()
+_SAFE_SOFTMAX = getattr(torch.ops.aten, "_safe_softmax", None)
+_SAFE_SOFTMAX = _SAFE_SOFTMAX.default if _SAFE_SOFTMAX is not None else None
+_PLANS: dict[Any, tuple[Any, ...]] = {}
+
+
+def _plan(func: Any) -> tuple[Any, ...]:
+    if func in _IGNORED:
+        return _IGNORE
+    packet = func._overloadpacket
+    translate = TRANSLATIONS.get(packet)
     tags = func.tags
-    if torch.Tag.pointwise in tags and func._overloadpacket not in _COPIES:
-        tensors = _tensors(out)
-        return elements(_shape(tensors[0])) if tensors else 0
-    if torch.Tag.reduction in tags:
-        tensors = _tensors(args)
-        return elements(_shape(tensors[0])) if tensors else 0
-    return 0
+    pointwise, reduction = torch.Tag.pointwise in tags, torch.Tag.reduction in tags
+    rule = _POINTWISE if pointwise and packet not in _COPIES else _REDUCTION if reduction else None
+    uncounted = str(packet) if not (pointwise or reduction) and does_arithmetic(func) else None
+    return (translate, translate is None and _decomposable(func), META_OUTPUTS.get(packet), rule, uncounted)
 
 
 class _LazyModel(Exception):
@@ -129,6 +149,15 @@ class _Tracer(TorchDispatchMode):
         self.calls: dict[str, int] = {}
         self.unknown: set[str] = set()
         self.failed_op: Any = None  # the innermost aten op that raised
+        # Real tensors (by storage) to copy before an op writes them: set for the meta pass, where
+        # only a tensor the model holds outside its modules (a hook's closure) can still be real.
+        self.watched: dict[tuple[Any, ...], _TensorState] = {}
+        # scaled_dot_product_attention on meta tensors runs its math path: q@k^T, _safe_softmax
+        # (which nothing else calls), scores@v. The two products around each _safe_softmax are
+        # what a real CPU pass computes in one fused op that FlopCounterMode does not count.
+        self.sdpa_macs = 0
+        self._last_product = 0
+        self._after_softmax = False
 
     # module hooks -------------------------------------------------------------------------
     def pre(self, module: nn.Module, args: Any) -> None:
@@ -163,44 +192,62 @@ class _Tracer(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        if func in _IGNORED:
+        plan = _PLANS.get(func)
+        if plan is None:
+            plan = _PLANS[func] = _plan(func)
+        if plan is _IGNORE:
             return func(*args, **kwargs)
-        packet = func._overloadpacket
-        custom = self.formulas.for_op(func)
-        if custom is not None:
-            return self._custom_op(func, custom, args, kwargs)
-        translate = TRANSLATIONS.get(packet)
-        if translate is None and _decomposable(func):
+        translate, decompose, meta_outputs, rule, uncounted = plan
+        if func is _SAFE_SOFTMAX:
+            self.sdpa_macs += self._last_product
+            self._after_softmax = True
+        if self.watched and _written_arguments(func):
+            copy_before_write(self.watched, func, args, kwargs)
+        if self.formulas.ops:
+            custom = self.formulas.for_op(func)
+            if custom is not None:
+                return self._custom_op(func, custom, args, kwargs)
+        if decompose:
             # As FlopCounterMode does: look inside ops that decompose into counted ones.
             with self:
                 r = func.decompose(*args, **kwargs)
             if r is not NotImplemented:
                 return r
         try:
-            if packet in META_OUTPUTS and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
-                out = META_OUTPUTS[packet](args, kwargs)
+            if meta_outputs is not None and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+                out = meta_outputs(args, kwargs)
             else:
                 out = _fast.run(func, args, kwargs)
         except Exception:
             if self.failed_op is None:
                 self.failed_op = func
             raise
-        if translate is None and self.stack:
-            frame = self.stack[-1]
-            frame.other_ops += _elementwise_ops(func, args, out)
-            if not _counted_elementwise(func) and does_arithmetic(func):
-                name = str(packet)
-                frame.uncounted[name] = frame.uncounted.get(name, 0) + 1
-        if translate is not None and self.stack:
-            frame = self.stack[-1]
-            for label, layer, ins in translate(args, kwargs):
-                try:
-                    term, _ = _op_term(layer, ins)
-                except NetsizeError as err:
-                    raise NetsizeError(
-                        f"{frame.name or ROOT}: {packet} with inputs {', '.join(shape_str(s) for s in ins)}: {err}"
-                    ) from None
-                frame.ops.append(_Op(label, layer, ins, term))
+        if not self.stack:
+            return out
+        frame = self.stack[-1]
+        if translate is None:
+            if rule is not None:
+                tensors = _tensors(out if rule == _POINTWISE else args)
+                if tensors:
+                    frame.other_ops += elements(_shape(tensors[0]))
+            if uncounted is not None:
+                frame.uncounted[uncounted] = frame.uncounted.get(uncounted, 0) + 1
+            return out
+        product = 0
+        for label, layer, ins in translate(args, kwargs):
+            try:
+                term, _ = _op_term(layer, ins)
+            except NetsizeError as err:
+                raise NetsizeError(
+                    f"{frame.name or ROOT}: {func._overloadpacket} with inputs {', '.join(shape_str(s) for s in ins)}: "
+                    f"{err}"
+                ) from None
+            frame.ops.append(_Op(label, layer, ins, term))
+            product += term.value
+        if self._after_softmax:
+            self.sdpa_macs += product
+            self._after_softmax = False
+        self._last_product = product
         return out
 
     def _custom_op(self, func: Any, formula: Any, args: Any, kwargs: Any) -> Any:
@@ -213,12 +260,6 @@ class _Tracer(TorchDispatchMode):
             frame.ops.append(_Op(str(func._overloadpacket), None, ins, term))
             frame.other_ops += other
         return out
-
-
-def _counted_elementwise(func: Any) -> bool:
-    """Whether the traced other-ops rule (:func:`_elementwise_ops`) covers ``func``."""
-    tags = func.tags
-    return torch.Tag.pointwise in tags or torch.Tag.reduction in tags
 
 
 _DECOMPOSABLE: dict[Any, bool] = {}
@@ -239,27 +280,31 @@ def _decomposable(func: Any) -> bool:
 
 
 def _shape(t: torch.Tensor) -> Shape:
-    return tuple(int(d) for d in t.shape)
+    return tuple(map(int, t.shape))
 
 
 def _tensors(obj: Any) -> list[torch.Tensor]:
     """Tensors in an argument or output structure, in order (tuples, lists, dicts, HF outputs)."""
+    # An explicit stack, not a recursive closure: called twice per module call, a closure that
+    # refers to itself is a reference cycle each time, left for the garbage collector.
+    if isinstance(obj, torch.Tensor):
+        return [obj]
     out: list[torch.Tensor] = []
-
-    def walk(o: Any, depth: int) -> None:
+    stack: list[tuple[Any, int]] = [(obj, 0)]
+    while stack:
+        o, depth = stack.pop()
         if isinstance(o, torch.Tensor):
             out.append(o)
-        elif depth > 20:
-            return
-        elif isinstance(o, Mapping):
-            for v in o.values():
-                walk(v, depth + 1)
+        elif depth > 20 or type(o) in _NO_TENSORS:
+            continue
         elif isinstance(o, (list, tuple)):
-            for v in o:
-                walk(v, depth + 1)
-
-    walk(obj, 0)
+            stack.extend((v, depth + 1) for v in reversed(o))
+        elif isinstance(o, Mapping):
+            stack.extend((v, depth + 1) for v in reversed(list(o.values())))
     return out
+
+
+_NO_TENSORS = frozenset({bool, int, float, str, type(None)})
 
 
 # ------------------------------------------------------------------------------------------
@@ -435,6 +480,7 @@ def _run_meta(
 ) -> Any:
     args, kwargs = _to_meta(args), _to_meta(kwargs)
     swap_to_meta(snapshot)  # parameters, buffers and tensors in attributes; snapshot.restore() undoes it
+    tracer.watched = snapshot.watched_storages()
     with torch.no_grad(), _hooked(tracer), tracer:
         return model(*args, **kwargs)
 
@@ -442,6 +488,7 @@ def _run_meta(
 def _run_real(
     model: nn.Module, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any], snapshot: ModelSnapshot
 ) -> Any:
+    snapshot.copy_values()  # a real pass can write any tensor the model holds
     device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
     args, kwargs = _to_real(args, device), _to_real(kwargs, device)
     with torch.no_grad(), _hooked(tracer), CopyOnWrite(snapshot), tracer:
@@ -476,26 +523,30 @@ def _owner(path: str, called: set[str]) -> str:
 def _ownership(model: nn.Module, called: set[str]) -> dict[str, _Owned]:
     owned: dict[str, _Owned] = {}
     first: dict[int, str] = {}
-    for kind, items in (
-        ("p", model.named_parameters(remove_duplicate=False)),
-        ("b", model.named_buffers(remove_duplicate=False)),
-    ):
-        for full, t in items:
-            path, _, local = full.rpartition(".")
-            who = _owner(path, called)
-            entry = owned.setdefault(who, _Owned())
-            if id(t) in first:
-                if first[id(t)] != who:
-                    entry.shared_with.append(first[id(t)])
+    # named_parameters then named_buffers (remove_duplicate=False), from one walk of the modules
+    modules = list(model.named_modules(remove_duplicate=False))
+    for kind, attr in (("p", "_parameters"), ("b", "_buffers")):
+        for path, module in modules:
+            if not getattr(module, attr):
                 continue
-            first[id(t)] = who
-            rel = full[len(who) + 1 :] if who else full
-            if kind == "b":
-                entry.buffers.append((rel, _shape(t)))
-            elif "bias" in local:
-                entry.biases.append((rel, _shape(t), t.requires_grad))
-            else:
-                entry.weights.append((rel, _shape(t), t.requires_grad))
+            who = _owner(path, called)
+            for local, t in getattr(module, attr).items():
+                if t is None:
+                    continue
+                full = f"{path}.{local}" if path else local
+                entry = owned.setdefault(who, _Owned())
+                if id(t) in first:
+                    if first[id(t)] != who:
+                        entry.shared_with.append(first[id(t)])
+                    continue
+                first[id(t)] = who
+                rel = full[len(who) + 1 :] if who else full
+                if kind == "b":
+                    entry.buffers.append((rel, _shape(t)))
+                elif "bias" in local:
+                    entry.biases.append((rel, _shape(t), t.requires_grad))
+                else:
+                    entry.weights.append((rel, _shape(t), t.requires_grad))
     return owned
 
 
@@ -584,8 +635,8 @@ def _core_record(frame: _Frame, name: str, own: _Owned) -> LayerRecord | None:
         record = analyze_layer(name, layer, ins)
     except (NetsizeError, TypeError, ValueError, IndexError):
         return None
-    module_params = sum(p.numel() for p in frame.module.parameters())
-    module_buffers = sum(b.numel() for b in frame.module.buffers())
+    module_params = _elements_of(frame.module, "_parameters")
+    module_buffers = _elements_of(frame.module, "_buffers")
     traced_macs = sum(op.term.value for op in frame.ops)
     if (
         record.output_shapes != frame.outputs
@@ -617,6 +668,17 @@ def _core_record(frame: _Frame, name: str, own: _Owned) -> LayerRecord | None:
         buffers=buffers,
         notes=tuple(notes),
     )
+
+
+def _elements_of(module: nn.Module, kind: str) -> int:
+    """Elements of ``module``'s distinct parameters or buffers (``kind``: ``_parameters`` or
+    ``_buffers``) and its submodules', as ``sum(p.numel() for p in module.parameters())``."""
+    if module._modules:
+        tensors = module.parameters() if kind == "_parameters" else module.buffers()
+        return sum(t.numel() for t in tensors)
+    # a module without submodules: its own dict, without the generator machinery of parameters()
+    distinct = {id(t): t for t in getattr(module, kind).values() if t is not None}
+    return sum(t.numel() for t in distinct.values())
 
 
 def _records(model: nn.Module, frames: list[_Frame]) -> list[LayerRecord]:
@@ -689,7 +751,7 @@ def summary(
     if not isinstance(model, nn.Module):
         raise NetsizeError(f"summary needs a torch.nn.Module (got {type(model).__name__})")
     args, kw = _make_inputs(input_size, input_data, dtypes, batch_dim, kwargs)
-    snapshot = ModelSnapshot(model)
+    snapshot = ModelSnapshot(model, copy_values=False)  # the meta pass cannot reach the real values
     try:
         return _summary(model, snapshot, args, kw, depth, batch_dim, fallback, Formulas(formulas))
     finally:
@@ -727,6 +789,64 @@ def _flopcounter_notes(frames: list[_Frame], real_pass: bool) -> list[str]:
     return notes
 
 
+def _fast_path_note(frames: list[_Frame]) -> str | None:
+    """What PyTorch's fused fast paths would hide from FlopCounterMode in a real eval pass.
+
+    In eval mode under ``torch.no_grad()``, ``nn.TransformerEncoderLayer`` can run as one
+    ``aten._transformer_encoder_layer_fwd`` and ``nn.MultiheadAttention`` as one
+    ``aten._native_multi_head_attention`` (torchvision's ViT does). FlopCounterMode has no formula
+    for either, so a real pass measured with it misses their multiply-adds. netsize turns the fast
+    paths off while it traces and counts the ops they stand for, as in training.
+    """
+    layers = [f.name for f in frames if isinstance(f.module, nn.TransformerEncoderLayer) and not f.module.training]
+    fused = 0
+    modules = 0
+    for f in frames:
+        inside = any(f.name == n or f.name.startswith(n + ".") for n in layers)
+        alone = isinstance(f.module, nn.MultiheadAttention) and not f.module.training
+        if inside or alone:
+            fused += sum(op.term.value for op in f.ops)
+            if f.name in layers or (alone and not inside):
+                modules += 1
+    if not fused:
+        return None
+    return (
+        f"{fused:,} multiply-adds are in {modules} nn.MultiheadAttention or nn.TransformerEncoderLayer module"
+        f"{'s' if modules > 1 else ''} in eval mode: under torch.no_grad() PyTorch may run them through its fused "
+        "fast path (aten._native_multi_head_attention, aten._transformer_encoder_layer_fwd), which "
+        "torch.utils.flop_counter.FlopCounterMode counts as 0, so a real pass measured with it can be lower by up "
+        f"to {fused:,}; netsize counts the projections and attention products the fast path computes"
+    )
+
+
+def _on_cpu(model: nn.Module) -> bool:
+    """Whether the model holds real tensors on the CPU (where a user would measure it for real)."""
+    tensor = next(iter(model.parameters()), None)
+    if tensor is None:
+        tensor = next(iter(model.buffers()), None)
+    return tensor is not None and tensor.device.type == "cpu"
+
+
+def _config_hint(model: nn.Module) -> str:
+    """For a Hugging Face model of a family netsize builds from its config: how to count it
+    without any forward pass."""
+    config = getattr(model, "config", None)
+    if not hasattr(config, "to_dict") or not getattr(config, "model_type", None):
+        return ""
+    try:
+        from netsize.frontends.hf_config import is_native
+
+        native = is_native({**config.to_dict(), "architectures": [type(model).__name__]})
+    except Exception:  # any config netsize cannot read: no hint
+        return ""
+    if not native:
+        return ""
+    return (
+        f" netsize builds {config.model_type} models from their config, without a forward pass: "
+        "netsize.frontends.hf_config.summary_from_config(model.config.to_dict()), or `netsize summary config.json`."
+    )
+
+
 def _failure(model: nn.Module, tracer: _Tracer, err: BaseException) -> tuple[str, str]:
     """Where a pass failed (`` in name (Class), in aten op``) and what the error said."""
     frame = tracer.stack[-1] if tracer.stack else None
@@ -747,9 +867,11 @@ def _summary(
     fallback: bool,
     formulas: Formulas,
 ) -> Summary:
-    names = {id(m): n for n, m in model.named_modules()}
+    named = list(model.named_modules())
+    names = {id(m): n for n, m in named}
     tracer = _Tracer(names, formulas)
-    lazy = any(isinstance(t, nn.parameter.UninitializedTensorMixin) for t in [*model.parameters(), *model.buffers()])
+    lazy = snapshot.uninitialized
+    on_cpu = _on_cpu(model)  # asked before the meta pass swaps the model's tensors
     notes: list[str] = []
     try:
         if lazy:
@@ -773,11 +895,12 @@ def _summary(
             raise NetsizeError(
                 f"{type(model).__name__} cannot run on meta tensors{where}: {first_line}. {why} "
                 + (
-                    "Build the model on a real device and pass fallback=True so netsize can fall back to one "
-                    "real forward pass, or make the forward shape-only."
+                    "Build the model on a real device (netsize then falls back to one real forward pass), "
+                    "or make the forward shape-only."
                     if not real
                     else "Pass fallback=True so netsize can fall back to one real forward pass."
                 )
+                + _config_hint(model)
             ) from None
         if lazy:
             model = copy.deepcopy(model)
@@ -806,7 +929,19 @@ def _summary(
         notes.append(fallback_note)
         warnings.warn(f"netsize: {fallback_note}", RuntimeWarning, stacklevel=3)
     records = _records(model, tracer.done)
-    notes.extend(_flopcounter_notes(tracer.done, real_pass=bool(notes)))
+    notes_real_pass = bool(notes)
+    notes.extend(_flopcounter_notes(tracer.done, real_pass=notes_real_pass))
+    fast_path = _fast_path_note(tracer.done)
+    if fast_path:
+        notes.append(fast_path)
+    if tracer.sdpa_macs and not notes_real_pass and on_cpu:
+        notes.append(
+            f"{tracer.sdpa_macs:,} multiply-adds are the attention products of scaled_dot_product_attention "
+            "(q@k^T and scores@v): a real pass on CPU usually computes them in one fused op, "
+            "aten._scaled_dot_product_flash_attention_for_cpu, which torch.utils.flop_counter.FlopCounterMode "
+            f"counts as 0, so measured that way its total can be lower by {tracer.sdpa_macs:,} (on meta tensors and "
+            "on CUDA it counts them)"
+        )
     uncounted = _uncounted(tracer.done)
     if uncounted:
         listed = ", ".join(f"{op} x{n}" for op, n in uncounted)
@@ -830,6 +965,7 @@ def _summary(
         output_shapes=tuple(_shape(t) for t in _tensors(output)),
         notes=tuple(notes),
         uncounted_ops=uncounted,
+        block_kinds={n: type(m).__name__ for n, m in named},
     )
     if depth is None:
         return result
