@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+MEMORY = "--memory" in sys.argv  # also netsize.memory.estimate (set in the children by the flag)
 
 TORCHVISION_INPUTS = {
     "inception_v3": (1, 3, 299, 299),
@@ -266,6 +267,24 @@ def check_one(spec: str) -> dict:
     except AssertionError as err:
         row["unchanged"] = False
         row["changed"] = str(err)[:500]
+    if MEMORY and len(args) == 1 and isinstance(args[0], torch.Tensor):
+        # netsize.memory.estimate must leave the model as found too, whatever it says
+        from netsize import memory
+
+        t = time.perf_counter()
+        try:
+            report = memory.estimate(model, batch_size=args[0].shape[0], input_size=tuple(args[0].shape[1:]))
+            row["peak_training_bytes"] = report.peak_training_bytes
+        except netsize.NetsizeError as err:
+            row["memory_refused"] = str(err)[:300]
+        except Exception as err:  # noqa: BLE001
+            row["crash"] = f"memory.estimate: {type(err).__name__}: {err}"[:500]
+        row["memory_seconds"] = round(time.perf_counter() - t, 3)
+        try:
+            assert_unchanged(before, model)
+        except AssertionError as err:
+            row["unchanged"] = False
+            row["changed"] = f"after memory.estimate: {err}"[:500]
     if s is None:
         return row
     row["params"] = s.totals.params
@@ -348,6 +367,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--out", default="real_models.jsonl")
+    ap.add_argument("--memory", action="store_true", help="also run netsize.memory.estimate (single-tensor inputs)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
@@ -363,8 +383,9 @@ def main() -> None:
 
     def run(spec: str) -> dict:
         try:
+            extra = ["--memory"] if a.memory else []
             p = subprocess.run(
-                [sys.executable, __file__, "--one", spec], capture_output=True, text=True, timeout=a.timeout
+                [sys.executable, __file__, "--one", spec, *extra], capture_output=True, text=True, timeout=a.timeout
             )
         except subprocess.TimeoutExpired:
             return {"model": spec, "crash": f"timeout after {a.timeout} s"}

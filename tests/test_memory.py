@@ -283,3 +283,57 @@ def test_kv_cache_of_grouped_query_heads_is_kept_through_training():
     ckpt = estimate(network_from_config(cfg, seq_len=32), 2, checkpointing=True)
     ckpt_plain = estimate(network_from_config({**cfg, "use_cache": False}, seq_len=32), 2, checkpointing=True)
     assert ckpt.peak_training_bytes == ckpt_plain.peak_training_bytes
+
+
+def test_torch_model_with_attributes_named_network_or_module_is_estimated_whole() -> None:
+    """timm's VOLO holds a ModuleList as ``network``; a model may hold a submodule as ``module``.
+    Neither is a CLI target's ``.network``/``.module``: the whole model is estimated."""
+    from torch import nn
+
+    class Named(nn.Module):
+        def __init__(self, attr: str) -> None:
+            super().__init__()
+            self.stem = nn.Linear(8, 16)
+            setattr(self, attr, nn.ModuleList([nn.Linear(16, 16), nn.Linear(16, 4)]))
+            self.attr = attr
+
+        def forward(self, x):
+            x = self.stem(x)
+            for layer in getattr(self, self.attr):
+                x = layer(x)
+            return x
+
+    for attr in ("network", "module"):
+        model = Named(attr)
+        report = estimate(model, batch_size=2, input_size=(8,))
+        assert report.params == sum(p.numel() for p in model.parameters()) == 8 * 16 + 16 + 16 * 16 + 16 + 16 * 4 + 4
+
+
+def test_torch_model_returning_a_dict_takes_its_out_or_first_floating_tensor_as_the_loss() -> None:
+    from torch import nn
+
+    class Segmenter(nn.Module):  # torchvision's segmentation models return {"out": ..., "aux": ...}
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.aux = nn.Conv2d(3, 4, 1)
+
+        def forward(self, x):
+            return {"aux": self.aux(x), "out": self.conv(x)}
+
+    class Nested(Segmenter):
+        def forward(self, x):
+            return [{"ids": x.long(), "maps": (self.conv(x), self.aux(x))}]
+
+    for model in (Segmenter(), Nested()):
+        report = estimate(model, batch_size=2, input_size=(3, 8, 8))
+        assert report.peak_training_bytes > 0 and report.gradient_bytes > 0
+
+
+def test_batch_norm_that_cannot_train_on_one_value_per_channel_says_to_raise_the_batch() -> None:
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
+    with pytest.raises(NetsizeError, match="batch size of 2 or more"):
+        estimate(model, batch_size=1, input_size=(3, 8, 8))
+    assert estimate(model, batch_size=2, input_size=(3, 8, 8)).peak_training_bytes > 0

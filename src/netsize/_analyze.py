@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from functools import lru_cache
 
 from netsize._errors import NetsizeError
@@ -38,6 +37,8 @@ def analyze(network: Network, batch_size: int = 1, convention: str = "torch", un
 
 
 def _analyze(network: Network, batch_size: int, convention: str, until: str | None) -> Summary:
+    from fractions import Fraction  # receptive fields only (the PyTorch frontend never imports it)
+
     ctx = Context(convention=convention, layout=network.layout)
     shapes: dict[str, tuple[Shape, ...]] = {}
     fields: dict[str, RF] = {}
@@ -232,6 +233,8 @@ def _spatial_rank(shape: Shape, layout: str) -> int:
 
 
 def _receptive_field(layer: Layer, a: Analysis, inputs: list[RF]) -> RF:
+    from fractions import Fraction
+
     known = [f for f in inputs if f]
     if not known:
         return None

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import field
-from fractions import Fraction
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsize._display import ShowsItself, SummaryView
 from netsize._dtypes import REPORTED_DTYPES, dtype_bytes
@@ -19,6 +18,9 @@ from netsize._layer import Analysis
 from netsize._record import record
 from netsize._shape import Shape, shape_str
 from netsize._term import Message, Term
+
+if TYPE_CHECKING:
+    from fractions import Fraction  # receptive-field starts; imported where they are computed
 
 SCHEMA_VERSION = 1
 

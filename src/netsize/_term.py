@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import field
-from fractions import Fraction
 
 from netsize._i18n import translate
 from netsize._record import record
@@ -105,6 +104,6 @@ def floor_div_exact(numerator: int, denominator: int, ceil: bool = False) -> tup
 
 def fraction_str(numerator: int, denominator: int, digits: int = 4) -> str:
     """A short decimal for a fraction: ``53.25``, ``0.3333``."""
-    value = Fraction(numerator, denominator)
-    text = f"{float(value):.{digits}f}".rstrip("0").rstrip(".")
+    value = numerator / denominator  # int / int is correctly rounded, as float(Fraction(n, d))
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
     return text

@@ -156,12 +156,14 @@ def estimate(
             raise NetsizeError(f"autocast dtype must be bfloat16 or float16 (got {autocast!r})")
         if dtype != "float32":
             raise NetsizeError(f"autocast keeps float32 parameters; use --dtype float32 with it (got {dtype})")
-    module = getattr(target, "module", None)
-    network = getattr(target, "network", None)
     if isinstance(target, (Network, Summary)):
-        network = target
-    elif network is None and module is None and _is_torch_module(target):
-        module = target
+        module, network = None, target
+    elif _is_torch_module(target):
+        # a model's own attributes named `network` or `module` (timm's VOLO holds a ModuleList as
+        # `network`, DataParallel wraps its model as `module`) are not a CLI target's
+        module, network = target, None
+    else:
+        module, network = getattr(target, "module", None), getattr(target, "network", None)
     if input_size is None:
         input_size = getattr(target, "input_size", None)
     if network is not None and not (module is not None and network is None):

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -354,17 +354,41 @@ def _call(model: Any, batch: Any) -> Any:
 
 
 def default_loss(out: Any) -> Any:
-    """Cross-entropy against class 0 for logits ``(N, C)``; otherwise the float mean of the output."""
+    """Cross-entropy against class 0 for logits ``(N, C)``; otherwise the float mean of the output.
+
+    The output taken: ``logits`` or ``last_hidden_state`` of a Hugging Face output, ``out`` of a
+    dict (torchvision's segmentation models), else the first floating tensor found."""
     if hasattr(out, "logits"):
         out = out.logits
     elif hasattr(out, "last_hidden_state"):
         out = out.last_hidden_state
-    elif isinstance(out, (tuple, list)):
-        out = out[0]
+    elif isinstance(out, Mapping) and isinstance(out.get("out"), torch.Tensor):
+        out = out["out"]
+    if not isinstance(out, torch.Tensor):
+        out = _first_floating(out)
     if out.dim() == 2 and out.is_floating_point():
         target = torch.zeros(out.shape[0], dtype=torch.long, device=out.device)
         return torch.nn.functional.cross_entropy(out, target)
     return out.float().mean()
+
+
+def _first_floating(out: Any) -> Any:
+    """The first floating-point tensor in nested tuples, lists and dicts (else the first tensor)."""
+    found: list[Any] = []
+    stack = [out]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, torch.Tensor):
+            if o.is_floating_point():
+                return o
+            found.append(o)
+        elif isinstance(o, Mapping):
+            stack.extend(reversed(list(o.values())))
+        elif isinstance(o, (tuple, list)):
+            stack.extend(reversed(o))
+    if found:
+        return found[0]
+    raise TypeError(f"the model's output ({type(out).__name__}) holds no tensor to take a loss of; pass loss_fn")
 
 
 def _make_optimizer(params: list, optimizer: str) -> Any:
@@ -699,8 +723,14 @@ def from_module(
             raise NetsizeError(f"{name}: the forward pass recursed without end on meta tensors") from None
         except Exception as err:  # the user's forward: as `summary` reports it, one line
             first = str(err).splitlines()[0] if str(err) else ""
-            raise NetsizeError(f"{name}: the training step failed on meta tensors: {type(err).__name__}: {first}") \
-                from None
+            hint = ""
+            if "more than 1 value per channel when training" in first:
+                # PyTorch's own rule: batch norm cannot train on one value per channel
+                hint = (". Batch norm in training mode needs more than one value per channel, and after global "
+                        f"pooling a batch of {batch_size} has one: estimate with a batch size of 2 or more")
+            raise NetsizeError(
+                f"{name}: the training step failed on meta tensors: {type(err).__name__}: {first}{hint}"
+            ) from None
         kinds = {name: type(m).__name__ for name, m in model.named_modules()}
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     per_layer: dict[str, int] = {}
