@@ -59,9 +59,28 @@ def _tuple(v: Any, n: int | None = None) -> tuple[int, ...]:
     return out
 
 
+# The core layer of each distinct convolution, by its aten arguments: building and validating
+# a Conv2d for every call was a tenth of a traced pass on models of many small convolutions.
+_CONV_LAYERS: dict[tuple[Any, ...], tuple[str, Layer]] = {}
+
+
 def _convolution(args: Sequence[Any], kwargs: dict[str, Any]) -> list[Item]:
     x, w, bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
     ws = _shape(w)
+    key = (ws, tuple(stride), tuple(padding), tuple(dilation), bool(transposed), tuple(output_padding),
+           int(groups), bias is not None)  # fmt: skip
+    known = _CONV_LAYERS.get(key)
+    if known is None:
+        if len(_CONV_LAYERS) >= 4096:
+            _CONV_LAYERS.clear()
+        known = _CONV_LAYERS[key] = _conv_layer(ws, bias, stride, padding, dilation, transposed, output_padding, groups)
+    label, layer = known
+    return [(label, layer, (_shape(x),))]
+
+
+def _conv_layer(
+    ws: Shape, bias: Any, stride: Any, padding: Any, dilation: Any, transposed: Any, output_padding: Any, groups: Any
+) -> tuple[str, Layer]:
     n = len(ws) - 2
     groups = int(groups)
     common = {
@@ -80,7 +99,7 @@ def _convolution(args: Sequence[Any], kwargs: dict[str, Any]) -> list[Item]:
     else:
         layer = layer_type(f"conv{n}d")(in_channels=ws[1] * groups, out_channels=ws[0], **common)  # type: ignore[call-arg]
         label = f"conv{n}d"
-    return [(label, layer, (_shape(x),))]
+    return label, layer
 
 
 def _sdpa(args: Sequence[Any], kwargs: dict[str, Any]) -> list[Item]:

@@ -109,7 +109,8 @@ class ModelSnapshot:
         pending: list[nn.Module] = [model]
         # The loop runs for every attribute of every module (about 25 each, most of them empty
         # hook dicts): kept to a few operations each.
-        seen, atoms, empties, modules = self._seen, _ATOMS, self.empty_dicts, self.modules
+        seen, atoms, empties, modules, dicts = self._seen, _ATOMS, self.empty_dicts, self.modules, self.dicts
+        tensor_type = torch.Tensor
         while pending:
             m = pending.pop()
             if id(m) in seen:
@@ -121,8 +122,26 @@ class ModelSnapshot:
                 tp = type(v)
                 if tp in atoms:
                     continue
-                if (tp is dict or tp is OrderedDict) and not v:
-                    empties.append(v)  # a dict met twice is listed twice: clearing it twice is harmless
+                if tp is dict or tp is OrderedDict:
+                    if not v:
+                        empties.append(v)  # a dict met twice is listed twice: clearing it twice is harmless
+                        continue
+                    if (key == "_modules" or key == "_parameters" or key == "_buffers") and id(v) not in seen:
+                        # torch's own registries: modules, or tensors (None for a registered None)
+                        seen.add(id(v))
+                        pairs = list(v.items())
+                        dicts.append((v, pairs))
+                        if key == "_modules":
+                            pending.extend(x for _, x in pairs if x is not None)
+                            continue
+                        for _, x in pairs:
+                            if isinstance(x, tensor_type):
+                                self._tensor(x)
+                            elif x is not None:
+                                self._walk(x, pending, 1)
+                        self.tensor_slots.append((m, key))
+                        continue
+                elif tp is tuple and all(type(x) in atoms for x in v):  # kernel_size, stride...
                     continue
                 if self._walk(v, pending, 0) and key not in _NOT_STATE:
                     self.tensor_slots.append((m, key))

@@ -173,8 +173,13 @@ class _Tracer(TorchDispatchMode):
         if self.names.get(id(module)) is None or not self.stack or self.stack[-1].module is not module:
             return
         frame = self.stack.pop()
-        frame.inputs = tuple(_shape(t) for t in _tensors((args, kwargs)))
-        frame.outputs = tuple(_shape(t) for t in _tensors(output))
+        if not kwargs and len(args) == 1 and isinstance(args[0], torch.Tensor):  # most calls: one tensor in
+            frame.inputs = (_shape(args[0]),)
+        else:
+            frame.inputs = tuple(_shape(t) for t in _tensors((args, kwargs)))
+        frame.outputs = (_shape(output),) if isinstance(output, torch.Tensor) else tuple(
+            _shape(t) for t in _tensors(output)
+        )
         if frame.custom:
             who = f"{frame.name or ROOT} ({type(module).__name__})"
             macs, other = counts(self.formulas.for_module(module)(module, args, output), who)  # type: ignore[misc]
