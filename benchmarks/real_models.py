@@ -24,6 +24,7 @@ One JSON line per model goes to ``--out``; a table of failures is printed at the
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import subprocess
 import sys
@@ -277,7 +278,7 @@ def check_one(spec: str) -> dict:
             row["peak_training_bytes"] = report.peak_training_bytes
         except netsize.NetsizeError as err:
             row["memory_refused"] = str(err)[:300]
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             row["crash"] = f"memory.estimate: {type(err).__name__}: {err}"[:500]
         row["memory_seconds"] = round(time.perf_counter() - t, 3)
         try:
@@ -295,8 +296,8 @@ def check_one(spec: str) -> dict:
     # flash attention) that it counts as 0. Models whose forward cannot run on meta: a real pass.
     counter = FlopCounterMode(display=False)
     try:
-        with counter, torch.no_grad():
-            out = meta_forward(model, args, kwargs)
+        with counter, torch.no_grad():  # on a copy: a failed meta pass can leave meta caches behind
+            out = meta_forward(copy.deepcopy(model), args, kwargs)
         row["flopcounter_pass"] = "meta"
     except Exception:
         counter = FlopCounterMode(display=False)
