@@ -193,6 +193,91 @@ def test_matmuls_and_attention_pieces_match_torch() -> None:
         assert layout(ours) == layout(theirs), f"{func} on {layout(args)}"
 
 
+def _upsample_inputs(spatial: int) -> list[Any]:
+    """Meta inputs of every layout the upsample rules meet: contiguous, channels-last, one
+    channel, one pixel, batch of one, transposed (left to torch)."""
+    out = []
+    for n, c, side in ((2, 3, 5), (1, 4, 7), (2, 1, 6), (3, 5, 1), (1, 1, 1)):
+        x = meta(n, c, *([side] * spatial))
+        out.append(x)
+        if spatial in (2, 3):
+            out.append(x.contiguous(memory_format=torch.channels_last if spatial == 2 else torch.channels_last_3d))
+        out.append(x.transpose(-1, -2))
+    return out
+
+
+@pytest.mark.parametrize("spatial", [1, 2, 3])
+def test_upsample_outputs_match_torch_or_are_left_to_it(spatial: int) -> None:
+    names = {
+        1: ("upsample_nearest1d", "upsample_linear1d", "_upsample_nearest_exact1d"),
+        2: ("upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d", "_upsample_nearest_exact2d",
+            "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa"),
+        3: ("upsample_nearest3d", "upsample_trilinear3d", "_upsample_nearest_exact3d"),
+    }[spatial]  # fmt: skip
+    made = 0
+    for name in names:
+        func = getattr(aten, name).default
+        takes_corners = "align_corners" in str(func._schema)
+        for x in _upsample_inputs(spatial):
+            for size in ([3] * spatial, [11] * spatial, list(range(2, 2 + spatial))):
+                args = (x, size, False) if takes_corners else (x, size)
+                ours = rule_output(func, args, {})
+                theirs = func(*args)
+                if ours is not None:
+                    made += 1
+                    assert layout(ours) == layout(theirs), f"{func} on {layout(args)}"
+    assert made > 0
+    # F.interpolate through the tracer: the rule's outputs equal torch's in a whole model
+    model = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"))
+    x = torch.zeros(1, 2, *([4] * spatial))
+    assert summary(model, input_data=x).output_shapes == (tuple(model(x).shape),)
+
+
+def test_vector_norm_outputs_match_torch() -> None:
+    func = aten.linalg_vector_norm.default
+    made = 0
+    for x in (meta(2, 3, 5), meta(4, 7), meta(2, 3, 5).transpose(0, 2), meta(1, 8, 4, 4)):
+        for order in (2, 1, 2.5, float("inf")):
+            for dims in ([-1], [1], [0, -1]):
+                for keepdim in (False, True):
+                    args = (x, order, dims, keepdim)
+                    ours = rule_output(func, args, {})
+                    if ours is not None:
+                        made += 1
+                        assert layout(ours) == layout(func(*args)), f"{layout(args)}"
+    assert made >= 3 * 4 * 3 * 2
+
+
+def test_pooling_stack_roll_group_norm_and_clamp_outputs_match_torch() -> None:
+    cl = meta(2, 6, 9, 9).contiguous(memory_format=torch.channels_last)
+    cases = [
+        (aten.avg_pool2d.default, (meta(2, 6, 9, 9), [3, 3], [2, 2], [1, 1])),
+        (aten.avg_pool2d.default, (meta(2, 6, 9, 9), [2, 2])),
+        (aten.avg_pool2d.default, (cl, [3, 3], [2, 2], [1, 1], True, False, None)),
+        (aten.avg_pool2d.default, (meta(1, 3, 7, 5), [3, 2], [1, 2], [0, 1], True, True)),
+        (aten.stack.default, ([meta(3, 4), meta(3, 4), meta(3, 4)], 0)),
+        (aten.stack.default, ([meta(3, 4), meta(3, 4)], -1)),
+        (aten.stack.default, ([meta(2, 3, 4, dtype=torch.int64)] * 4, 1)),
+        (aten.roll.default, (meta(2, 7, 7, 8), [3, 3], [1, 2])),
+        (aten.roll.default, (meta(5, 6), [-2], [0])),
+        (aten.native_group_norm.default, (meta(2, 8, 5, 5), meta(8), meta(8), 2, 8, 25, 4, 1e-5)),
+        (aten.native_group_norm.default, (meta(3, 6, 10), None, None, 3, 6, 10, 1, 1e-5)),
+        (aten.native_group_norm.default, (meta(2, 4, 3, 3, 3), meta(4), meta(4), 2, 4, 27, 4, 1e-5)),
+        (aten.clamp.Tensor, (meta(2, 3, 4), meta(3, 1), meta(4))),
+        (aten.clamp.Tensor, (meta(2, 3, 4), meta(2, 3, 4), None)),
+    ]
+    for func, args in cases:
+        ours, theirs = made_by_rule(func, *args)
+        assert layout(ours) == layout(theirs), f"{func} on {layout(args)}"
+    # layouts the rules leave to torch
+    for func, args in [
+        (aten.stack.default, ([meta(3, 4).t(), meta(4, 3)], 0)),
+        (aten.roll.default, (meta(4, 6).t(), [1], [0])),
+        (aten.native_group_norm.default, (cl, None, None, 2, 6, 81, 3, 1e-5)),
+    ]:
+        assert rule_output(func, args, {}) is None, f"{func} on {layout(args)}"
+
+
 def test_where_based_ops_leave_odd_size_one_strides_to_torch() -> None:
     """torch's relu/hardtanh/clamp meta keeps a size-1 dimension's odd stride, add drops it."""
     odd = torch.empty_strided((4, 1, 3), (3, 5, 1), device="meta")

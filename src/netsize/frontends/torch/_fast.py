@@ -389,6 +389,20 @@ def _reduction(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     return _contiguous(shape, x.dtype)
 
 
+def _vector_norm(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """``linalg_vector_norm(x, ord, dim, keepdim)`` of a contiguous float tensor over given
+    dimensions: a reduction as :func:`_reduction` makes it (``F.normalize``; torch's meta is a
+    Python reference, 0.5 ms a call)."""
+    if len(args) < 3 or len(args) > 4 or not _is_meta(args[0]) or not args[0].is_contiguous():
+        return None
+    x, order, dims = args[0], args[1], args[2]
+    if not isinstance(order, (int, float)) or isinstance(order, bool):
+        return None
+    if set(kwargs) - {"dtype"} or kwargs.get("dtype") not in (None, x.dtype):
+        return None
+    return _reduction((x, dims, bool(args[3]) if len(args) > 3 else False), {})
+
+
 def _pool_size(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
     out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)) // s + 1
     if ceil and (out - 1) * s >= size + p:
@@ -417,6 +431,80 @@ def _max_pool2d(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     shape = (int(x.shape[0]), int(x.shape[1]), oh, ow)
     strides = _channels_last_strides(shape) if _channels_last_like(x) else _contiguous_strides(shape)
     return _empty(shape, strides, x.dtype), _empty(shape, strides, torch.int64)
+
+
+def _avg_pool2d(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """``avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor)``: the
+    pooling size rule of max pooling, the input's memory format."""
+    if kwargs or len(args) < 2 or len(args) > 7:
+        return None
+    x = args[0]
+    kernel, stride, padding, ceil = (*args[1:5], *([], [0], False)[len(args) - 2 :])[:4]
+    if len(args) > 6 and args[6] is not None and int(args[6]) == 0:
+        return None  # torch refuses a zero divisor
+    if not _is_meta(x) or x.dim() != 4 or not x.dtype.is_floating_point or min(x.shape) < 1:
+        return None
+    two = [_pair(v) for v in (kernel, stride or kernel, padding)]
+    if any(v is None for v in two):
+        return None
+    (kh, kw), (sh, sw), (ph, pw) = two  # type: ignore[misc]
+    if min(kh, kw, sh, sw) < 1 or ph < 0 or pw < 0 or ph > kh // 2 or pw > kw // 2:
+        return None
+    oh = _pool_size(int(x.shape[2]), kh, sh, ph, 1, bool(ceil))
+    ow = _pool_size(int(x.shape[3]), kw, sw, pw, 1, bool(ceil))
+    if oh < 1 or ow < 1:
+        return None
+    shape = (int(x.shape[0]), int(x.shape[1]), oh, ow)
+    strides = _channels_last_strides(shape) if _channels_last_like(x) else _contiguous_strides(shape)
+    return _empty(shape, strides, x.dtype)
+
+
+def _stack(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """``stack`` of contiguous meta tensors of one shape and dtype: contiguous, the new axis at ``dim``."""
+    if kwargs or not args:
+        return None
+    tensors = list(args[0])
+    dim = int(args[1]) if len(args) > 1 else 0
+    if not tensors or not all(_is_meta(t) and t.is_contiguous() for t in tensors):
+        return None
+    first = tensors[0]
+    if any(t.dtype != first.dtype or t.shape != first.shape for t in tensors):
+        return None
+    ndim = first.dim() + 1
+    if not -ndim <= dim < ndim:
+        return None
+    dim %= ndim
+    shape = [*first.shape[:dim], len(tensors), *first.shape[dim:]]
+    return _contiguous(shape, first.dtype)
+
+
+def _roll(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """``roll`` of a contiguous meta tensor: the same shape, contiguous (swin's shifted windows)."""
+    if kwargs or not args or not _is_meta(args[0]) or not args[0].is_contiguous() or args[0].numel() == 0:
+        return None
+    x = args[0]
+    shifts = list(args[1]) if len(args) > 1 else []
+    dims = list(args[2]) if len(args) > 2 else []
+    if not shifts or (dims and len(dims) != len(shifts)) or any(not -x.dim() <= int(d) < x.dim() for d in dims):
+        return None
+    return _contiguous(tuple(x.shape), x.dtype)
+
+
+def _group_norm(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """``native_group_norm(x, weight, bias, N, C, HxW, group, eps)`` of a contiguous float
+    input: the output like the input, mean and rstd of shape ``(N, group)``."""
+    if kwargs or len(args) != 8 or not _is_meta(args[0]) or not args[0].is_contiguous():
+        return None
+    x, weight, bias, n, c, _, group, _ = args
+    if not x.dtype.is_floating_point or x.dim() < 2 or int(group) < 1 or int(c) % int(group):
+        return None
+    if int(n) != x.shape[0] or int(c) != x.shape[1]:
+        return None
+    for t in (weight, bias):
+        if t is not None and (not _is_meta(t) or t.dtype != x.dtype or tuple(t.shape) != (int(c),)):
+            return None
+    stats = (int(n), int(group))
+    return _contiguous(tuple(x.shape), x.dtype), _contiguous(stats, x.dtype), _contiguous(stats, x.dtype)
 
 
 def _pair(v: Any) -> tuple[int, int] | None:
@@ -660,6 +748,44 @@ def _gather(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     return _contiguous(tuple(index.shape), x.dtype)
 
 
+def _upsample(spatial: int) -> Rule:
+    """``upsample_*{1,2,3}d`` with an explicit output size (what ``F.interpolate`` reaches): the
+    input's batch and channels, then the size; torch's memory format suggestion for the input
+    (channels-last in, channels-last out). Torch's meta kernels for these run Python references,
+    5 ms a call, the bulk of a traced pass on models that upsample (timm's CoaT, CSATv2)."""
+
+    def rule(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        if kwargs or len(args) < 2:
+            return None
+        x, size = args[0], args[1]
+        if not _is_meta(x) or x.dim() != spatial + 2 or not x.dtype.is_floating_point or x.numel() == 0:
+            return None
+        if not isinstance(size, (list, tuple)) or len(size) != spatial:
+            return None
+        if any(type(n) is not int or n <= 0 for n in size):
+            return None
+        shape = (int(x.shape[0]), int(x.shape[1]), *size)
+        if x.is_contiguous():
+            if spatial > 1 and x.shape[1] > 1 and x.is_contiguous(memory_format=_LAST[spatial]):
+                return None  # both layouts at once (one pixel): torch's suggestion decides
+            return _contiguous(shape, x.dtype)
+        if spatial > 1 and x.is_contiguous(memory_format=_LAST[spatial]):
+            last = _channels_last_strides(shape) if spatial == 2 else _channels_last_3d_strides(shape)
+            return _empty(shape, last, x.dtype)
+        return None  # any other layout: torch
+
+    return rule
+
+
+_LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
+
+
+def _channels_last_3d_strides(shape: Sequence[int]) -> tuple[int, ...]:
+    _, c, d, h, w = shape
+    c = max(c, 1)
+    return (d * h * w * c, 1, h * w * c, w * c, c)
+
+
 RULES: dict[Any, Rule] = {
     aten._adaptive_avg_pool2d.default: _adaptive_avg_pool2d,
     aten._native_batch_norm_legit.default: _batch_norm_legit,
@@ -676,6 +802,11 @@ RULES: dict[Any, Rule] = {
     aten.mean.dim: _reduction,
     aten.sum.dim_IntList: _reduction,
     aten.amax.default: _reduction,
+    aten.linalg_vector_norm.default: _vector_norm,
+    aten.avg_pool2d.default: _avg_pool2d,
+    aten.stack.default: _stack,
+    aten.roll.default: _roll,
+    aten.native_group_norm.default: _group_norm,
     aten.max_pool2d_with_indices.default: _max_pool2d,
     aten.mm.default: _mm,
     aten.bmm.default: _bmm,
@@ -688,6 +819,15 @@ RULES: dict[Any, Rule] = {
 }
 if hasattr(aten, "_safe_softmax"):
     RULES[aten._safe_softmax.default] = _softmax
+for _spatial, _names in (
+    (1, ("upsample_nearest1d", "upsample_linear1d", "_upsample_nearest_exact1d")),
+    (2, ("upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d", "_upsample_nearest_exact2d",
+         "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa")),
+    (3, ("upsample_nearest3d", "upsample_trilinear3d", "_upsample_nearest_exact3d")),
+):  # fmt: skip
+    for _name in _names:
+        if hasattr(aten, _name):
+            RULES[getattr(aten, _name).default] = _upsample(_spatial)
 
 
 def _overloads(names: str) -> list[Any]:
@@ -701,7 +841,7 @@ def _overloads(names: str) -> list[Any]:
 
 for _op in _overloads("add.Tensor add.Scalar sub.Tensor sub.Scalar mul.Tensor mul.Scalar rsub.Scalar maximum minimum"):
     RULES[_op] = _pointwise("arith")
-for _op in _overloads("relu hardtanh clamp clamp_min clamp_max"):
+for _op in _overloads("relu hardtanh clamp clamp.Tensor clamp_min clamp_max"):
     RULES[_op] = _pointwise("same", strict=True)
 for _op in _overloads(
     "div.Tensor div.Scalar "
