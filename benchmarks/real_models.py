@@ -5,6 +5,7 @@ test suite cannot import them):
 
     python benchmarks/real_models.py --torchvision --timm --jobs 2 --out /tmp/real_models.jsonl
     python benchmarks/real_models.py --only torchvision:resnet50 --only timm:coat_tiny
+    python benchmarks/real_models.py --steady --timm --jobs 1   # steady state against torchinfo
 
 For every model it builds the model with random weights in eval mode and checks, in its own
 process (so one crash or hang costs one model):
@@ -334,6 +335,37 @@ def meta_forward(model, args, kwargs):
     )
 
 
+def steady_one(spec: str, repeat: int = 5) -> dict:
+    """Steady state against torchinfo on one model: a warm-up call each, then ``repeat`` calls
+    alternating; medians of wall time (``--steady``)."""
+    import statistics
+    import warnings
+
+    import torch
+    import torchinfo
+
+    from netsize.frontends.torch import summary
+
+    warnings.filterwarnings("ignore")
+    model, args, kwargs = build(*spec.split(":", 1))
+    if kwargs or len(args) != 1 or not isinstance(args[0], torch.Tensor):
+        return {"model": spec, "skipped": "steady: single-tensor inputs only"}
+    x = args[0]
+    summary(model, input_data=x)
+    torchinfo.summary(model, input_data=x, verbose=0)
+    ours, theirs = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        summary(model, input_data=x)
+        ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        torchinfo.summary(model, input_data=x, verbose=0)
+        theirs.append(time.perf_counter() - t)
+    netsize_s, torchinfo_s = statistics.median(ours), statistics.median(theirs)
+    return {"model": spec, "netsize_seconds": netsize_s, "torchinfo_seconds": torchinfo_s,
+            "speedup": torchinfo_s / netsize_s}  # fmt: skip
+
+
 def verdict(row: dict) -> list[str]:
     bad = []
     if "crash" in row:
@@ -369,10 +401,11 @@ def main() -> None:
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--out", default="real_models.jsonl")
     ap.add_argument("--memory", action="store_true", help="also run netsize.memory.estimate (single-tensor inputs)")
+    ap.add_argument("--steady", action="store_true", help="time netsize against torchinfo instead (run with --jobs 1)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
-        print(json.dumps(check_one(a.one), default=str))
+        print(json.dumps(steady_one(a.one) if a.steady else check_one(a.one), default=str))
         return
     specs = list(a.only)
     if a.torchvision:
@@ -384,7 +417,7 @@ def main() -> None:
 
     def run(spec: str) -> dict:
         try:
-            extra = ["--memory"] if a.memory else []
+            extra = (["--memory"] if a.memory else []) + (["--steady"] if a.steady else [])
             p = subprocess.run(
                 [sys.executable, __file__, "--one", spec, *extra], capture_output=True, text=True, timeout=a.timeout
             )
@@ -397,6 +430,23 @@ def main() -> None:
             return {"model": spec, "crash": f"exit {p.returncode}: {p.stderr.strip()[-400:]}"}
         return json.loads(lines[-1])
 
+    if a.steady:
+        import statistics
+
+        with open(a.out, "w") as out, ThreadPoolExecutor(a.jobs) as pool:
+            speedups = []
+            for row in pool.map(run, specs):
+                out.write(json.dumps(row) + "\n")
+                if "speedup" in row:
+                    speedups.append((row["speedup"], row["model"]))
+                    print(f"{row['model']:<48} netsize {row['netsize_seconds'] * 1e3:7.1f} ms  torchinfo "
+                          f"{row['torchinfo_seconds'] * 1e3:7.1f} ms  {row['speedup']:5.2f}x", flush=True)  # fmt: skip
+                else:
+                    print(f"{row['model']:<48} {row.get('skipped') or row.get('crash')}", flush=True)
+        if speedups:
+            print(f"\nmedian speed-up {statistics.median(s for s, _ in speedups):.2f}x over {len(speedups)} models; "
+                  f"below 1.5x: {', '.join(f'{m} {x:.2f}x' for x, m in sorted(speedups) if x < 1.5) or 'none'}")
+        return
     failures = []
     with open(a.out, "w") as out, ThreadPoolExecutor(a.jobs) as pool:
         for row in pool.map(run, specs):
