@@ -374,21 +374,12 @@ def default_loss(out: Any) -> Any:
 
 def _first_floating(out: Any) -> Any:
     """The first floating-point tensor in nested tuples, lists and dicts (else the first tensor)."""
-    found: list[Any] = []
-    stack = [out]
-    while stack:
-        o = stack.pop()
-        if isinstance(o, torch.Tensor):
-            if o.is_floating_point():
-                return o
-            found.append(o)
-        elif isinstance(o, Mapping):
-            stack.extend(reversed(list(o.values())))
-        elif isinstance(o, (tuple, list)):
-            stack.extend(reversed(o))
-    if found:
-        return found[0]
-    raise TypeError(f"the model's output ({type(out).__name__}) holds no tensor to take a loss of; pass loss_fn")
+    from netsize.frontends.torch._trace import _tensors  # the tracer's walk: any Mapping, lists, tuples
+
+    tensors = _tensors(out)
+    if not tensors:
+        raise TypeError(f"the model's output ({type(out).__name__}) holds no tensor to take a loss of; pass loss_fn")
+    return next((t for t in tensors if t.is_floating_point()), tensors[0])
 
 
 def _make_optimizer(params: list, optimizer: str) -> Any:

@@ -410,12 +410,9 @@ def _pool_size(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
     return out
 
 
-def _max_pool2d(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    if kwargs or len(args) < 2:
-        return None
-    x = args[0]
-    defaults: tuple[Any, ...] = ([], [], [0], [1], False)
-    kernel, stride, padding, dilation, ceil = (*args[1:], *defaults[len(args) - 1 :])[:5]
+def _pool2d_output(x: Any, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil: Any) -> Any:
+    """Shape and strides of a 2-d pooling output (max or average) of a float meta input, in
+    the input's memory format; None for anything the rules leave to torch."""
     if not _is_meta(x) or x.dim() != 4 or not x.dtype.is_floating_point or min(x.shape) < 1:
         return None
     two = [_pair(v) for v in (kernel, stride or kernel, padding, dilation)]
@@ -429,34 +426,31 @@ def _max_pool2d(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     if oh < 1 or ow < 1:
         return None
     shape = (int(x.shape[0]), int(x.shape[1]), oh, ow)
-    strides = _channels_last_strides(shape) if _channels_last_like(x) else _contiguous_strides(shape)
-    return _empty(shape, strides, x.dtype), _empty(shape, strides, torch.int64)
+    return shape, (_channels_last_strides(shape) if _channels_last_like(x) else _contiguous_strides(shape))
+
+
+def _max_pool2d(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    if kwargs or len(args) < 2:
+        return None
+    defaults: tuple[Any, ...] = ([], [], [0], [1], False)
+    kernel, stride, padding, dilation, ceil = (*args[1:], *defaults[len(args) - 1 :])[:5]
+    made = _pool2d_output(args[0], kernel, stride, padding, dilation, ceil)
+    if made is None:
+        return None
+    shape, strides = made
+    return _empty(shape, strides, args[0].dtype), _empty(shape, strides, torch.int64)
 
 
 def _avg_pool2d(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     """``avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor)``: the
-    pooling size rule of max pooling, the input's memory format."""
+    pooling size rule of max pooling without dilation, the input's memory format."""
     if kwargs or len(args) < 2 or len(args) > 7:
         return None
-    x = args[0]
     kernel, stride, padding, ceil = (*args[1:5], *([], [0], False)[len(args) - 2 :])[:4]
     if len(args) > 6 and args[6] is not None and int(args[6]) == 0:
         return None  # torch refuses a zero divisor
-    if not _is_meta(x) or x.dim() != 4 or not x.dtype.is_floating_point or min(x.shape) < 1:
-        return None
-    two = [_pair(v) for v in (kernel, stride or kernel, padding)]
-    if any(v is None for v in two):
-        return None
-    (kh, kw), (sh, sw), (ph, pw) = two  # type: ignore[misc]
-    if min(kh, kw, sh, sw) < 1 or ph < 0 or pw < 0 or ph > kh // 2 or pw > kw // 2:
-        return None
-    oh = _pool_size(int(x.shape[2]), kh, sh, ph, 1, bool(ceil))
-    ow = _pool_size(int(x.shape[3]), kw, sw, pw, 1, bool(ceil))
-    if oh < 1 or ow < 1:
-        return None
-    shape = (int(x.shape[0]), int(x.shape[1]), oh, ow)
-    strides = _channels_last_strides(shape) if _channels_last_like(x) else _contiguous_strides(shape)
-    return _empty(shape, strides, x.dtype)
+    made = _pool2d_output(args[0], kernel, stride, padding, [1], ceil)
+    return None if made is None else _empty(*made, args[0].dtype)
 
 
 def _stack(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:

@@ -10,6 +10,7 @@ never a wrong number.
 from __future__ import annotations
 
 import dataclasses
+from functools import cache, lru_cache
 from typing import Any
 
 import torch
@@ -47,12 +48,11 @@ def _value(v: Any) -> Any:
 # Per module class: the core layer type and, per field, how to read it from the module (None:
 # no core layer). Per (core type, field values): the built layer, frozen and shareable; building
 # and validating it again for every module of every call was a tenth of a steady-state call.
-_PLANS: dict[type, tuple[type, tuple[tuple[str, Any], ...]] | None] = {}
-_LAYERS: dict[tuple[Any, ...], Layer | None] = {}
-_MAX_LAYERS = 4096
-_PLANS_FOR = [0]  # the number of registered layer names the plans were made with
+# Both are remembered while the set of registered layer names stays the same.
+_registered = 0  # the number of registered layer names the remembered plans were made with
 
 
+@cache
 def _plan(module_class: type) -> tuple[type, tuple[tuple[str, Any], ...]] | None:
     cls = _torch_class_of(module_class)
     if cls is None:
@@ -73,15 +73,12 @@ def _plan(module_class: type) -> tuple[type, tuple[tuple[str, Any], ...]] | None
 
 def core_layer(module: nn.Module) -> Layer | None:
     """The core layer for ``module``, or ``None`` when there is none or it cannot be built."""
-    if len(_registry._LAYERS) != _PLANS_FOR[0]:  # a layer type registered since: plans may change
-        _PLANS.clear()
-        _LAYERS.clear()
-        _PLANS_FOR[0] = len(_registry._LAYERS)
-    module_class = type(module)
-    if module_class in _PLANS:
-        plan = _PLANS[module_class]
-    else:
-        plan = _PLANS[module_class] = _plan(module_class)
+    global _registered
+    if len(_registry._LAYERS) != _registered:  # a layer type registered since: plans may change
+        _plan.cache_clear()
+        _built.cache_clear()
+        _registered = len(_registry._LAYERS)
+    plan = _plan(type(module))
     if plan is None:
         return None
     core, fields = plan
@@ -94,19 +91,18 @@ def core_layer(module: nn.Module) -> Layer | None:
         elif hasattr(module, name):
             kwargs[name] = _value(getattr(module, name))
     try:
-        key = (core, *((name, type(v), v) for name, v in kwargs.items()))  # type: 1 == True == 1.0
-        hash(key)
+        return _built(core, tuple((name, type(v), v) for name, v in kwargs.items()))  # type: 1 == True == 1.0
     except TypeError:  # a field value that cannot be a key (a dict): built every time
         return _build(core, kwargs)
-    if key not in _LAYERS:
-        if len(_LAYERS) >= _MAX_LAYERS:
-            _LAYERS.clear()
-        _LAYERS[key] = _build(core, kwargs)
-    return _LAYERS[key]
+
+
+@lru_cache(maxsize=4096)
+def _built(core: type, fields: tuple[tuple[str, type, Any], ...]) -> Layer | None:
+    return _build(core, {name: v for name, _, v in fields})
 
 
 def _build(core: type, kwargs: dict[str, Any]) -> Layer | None:
     try:
         return core(**kwargs)  # type: ignore[no-any-return]
-    except (NetsizeError, TypeError, ValueError):
+    except (NetsizeError, TypeError, ValueError):  # caught here, so a TypeError out of _built is its key's
         return None

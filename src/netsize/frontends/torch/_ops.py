@@ -9,6 +9,7 @@ does not see (flash attention for CPU, mkldnn RNN layers).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -59,37 +60,36 @@ def _tuple(v: Any, n: int | None = None) -> tuple[int, ...]:
     return out
 
 
-# The core layer of each distinct convolution, by its aten arguments: building and validating
-# a Conv2d for every call was a tenth of a traced pass on models of many small convolutions.
-_CONV_LAYERS: dict[tuple[Any, ...], tuple[str, Layer]] = {}
-
-
 def _convolution(args: Sequence[Any], kwargs: dict[str, Any]) -> list[Item]:
     x, w, bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
-    ws = _shape(w)
-    key = (ws, tuple(stride), tuple(padding), tuple(dilation), bool(transposed), tuple(output_padding),
-           int(groups), bias is not None)  # fmt: skip
-    known = _CONV_LAYERS.get(key)
-    if known is None:
-        if len(_CONV_LAYERS) >= 4096:
-            _CONV_LAYERS.clear()
-        known = _CONV_LAYERS[key] = _conv_layer(ws, bias, stride, padding, dilation, transposed, output_padding, groups)
-    label, layer = known
+    label, layer = _conv_layer(
+        _shape(w), bias is not None, tuple(stride), tuple(padding), tuple(dilation), bool(transposed),
+        tuple(output_padding), int(groups),
+    )  # fmt: skip
     return [(label, layer, (_shape(x),))]
 
 
+# Remembered by the aten arguments: building and validating a Conv2d for every call was a tenth
+# of a traced pass on models of many small convolutions.
+@lru_cache(maxsize=4096)
 def _conv_layer(
-    ws: Shape, bias: Any, stride: Any, padding: Any, dilation: Any, transposed: Any, output_padding: Any, groups: Any
+    ws: Shape,
+    bias: bool,
+    stride: tuple[int, ...],
+    padding: tuple[int, ...],
+    dilation: tuple[int, ...],
+    transposed: bool,
+    output_padding: tuple[int, ...],
+    groups: int,
 ) -> tuple[str, Layer]:
     n = len(ws) - 2
-    groups = int(groups)
     common = {
         "kernel_size": ws[2:],
         "stride": _tuple(stride, n),
         "padding": _tuple(padding, n),
         "dilation": _tuple(dilation, n),
         "groups": groups,
-        "bias": bias is not None,
+        "bias": bias,
     }
     if transposed:
         layer = layer_type(f"convtranspose{n}d")(  # type: ignore[call-arg]

@@ -311,7 +311,8 @@ def _written_arguments(func: Any) -> tuple[tuple[int, str], ...]:
 
 def copy_before_write(watched: dict[tuple[Any, ...], _TensorState], func: Any, args: Any, kwargs: Any) -> None:
     """Copy the values of every watched tensor (by storage) that ``func`` is about to write in
-    place, positionally or by keyword (``out=``), the first time it is written."""
+    place, positionally or by keyword (``out=``), the first time it is written. For most ops
+    (nothing written) one dictionary lookup."""
     for i, name in _written_arguments(func):
         value = args[i] if i < len(args) else kwargs.get(name)
         if isinstance(value, torch.Tensor) and not value.is_meta:
@@ -337,7 +338,7 @@ class CopyOnWrite(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        if self.watched and _written_arguments(func):
+        if self.watched:
             copy_before_write(self.watched, func, args, kwargs)
         return func(*args, **kwargs)
 

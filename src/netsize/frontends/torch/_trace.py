@@ -38,7 +38,6 @@ from netsize.frontends.torch._safety import (
     CopyOnWrite,
     ModelSnapshot,
     _TensorState,
-    _written_arguments,
     copy_before_write,
     swap_to_meta,
 )
@@ -206,7 +205,7 @@ class _Tracer(TorchDispatchMode):
         if func is _SAFE_SOFTMAX:
             self.sdpa_macs += self._last_product
             self._after_softmax = True
-        if self.watched and _written_arguments(func):
+        if self.watched:
             copy_before_write(self.watched, func, args, kwargs)
         if self.formulas.ops:
             custom = self.formulas.for_op(func)
@@ -878,6 +877,7 @@ def _summary(
     lazy = snapshot.uninitialized
     on_cpu = _on_cpu(model)  # asked before the meta pass swaps the model's tensors
     notes: list[str] = []
+    real_pass = False  # the meta pass failed and one real forward pass ran instead
     try:
         if lazy:
             raise _LazyModel("it has uninitialized (lazy) parameters, whose sizes only a real forward pass sets")
@@ -932,14 +932,14 @@ def _summary(
             + ", which computed the outputs and allocated the activations"
         )
         notes.append(fallback_note)
+        real_pass = True
         warnings.warn(f"netsize: {fallback_note}", RuntimeWarning, stacklevel=3)
     records = _records(model, tracer.done)
-    notes_real_pass = bool(notes)
-    notes.extend(_flopcounter_notes(tracer.done, real_pass=notes_real_pass))
+    notes.extend(_flopcounter_notes(tracer.done, real_pass=real_pass))
     fast_path = _fast_path_note(tracer.done)
     if fast_path:
         notes.append(fast_path)
-    if tracer.sdpa_macs and not notes_real_pass and on_cpu:
+    if tracer.sdpa_macs and not real_pass and on_cpu:
         notes.append(
             f"{tracer.sdpa_macs:,} multiply-adds are the attention products of scaled_dot_product_attention "
             "(q@k^T and scores@v): a real pass on CPU usually computes them in one fused op, "
@@ -974,6 +974,6 @@ def _summary(
     )
     if depth is None:
         return result
-    kinds = {n: type(m).__name__ for n, m in model.named_modules() if n}
+    kinds = result.block_kinds
     rows = tuple(replace(r, kind=kinds.get(r.name, r.kind)) if r.kind == "Block" else r for r in result.rows(depth))
     return replace(result, layers=rows)
