@@ -15,6 +15,14 @@ if importlib.util.find_spec("torch") is None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--long", action="store_true", help="fuzz suite: run 10,000+ cases (as NETSIZE_FUZZ_LONG=1)")
+    parser.addoption("--overwrite", action="store_true",
+                     help="rewrite the golden files of rendered output (tests/render/golden) from today's code")
+
+
+@pytest.fixture
+def overwrite(request: pytest.FixtureRequest) -> bool:
+    """Whether ``--overwrite`` asks the golden-file tests to rewrite their files."""
+    return bool(request.config.getoption("--overwrite"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -466,11 +466,11 @@ def test_term_renders_formula_values_and_notes():
 
 
 def test_i18n_requires_both_languages_and_refuses_conflicting_texts():
-    with pytest.raises(ValueError, match="lacks languages"):
+    with pytest.raises(NetsizeError, match="lacks languages"):
         register_messages({"test.core.only_en": {"en": "x"}})
     register_messages({"test.core.greet": {"en": "hello {who}", "zh": "你好 {who}"}})
     register_messages({"test.core.greet": {"en": "hello {who}", "zh": "你好 {who}"}})  # same texts: fine
-    with pytest.raises(ValueError, match="registered twice"):
+    with pytest.raises(NetsizeError, match="registered twice"):
         register_messages({"test.core.greet": {"en": "hi {who}", "zh": "你好 {who}"}})
     assert translate("test.core.greet", "zh", who="netsize") == "你好 netsize"
     assert translate("test.core.greet", "fr", who="netsize") == "hello netsize"  # falls back to English

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
+from pathlib import PurePath
+from typing import Protocol
 
 from netsize._errors import NetsizeError
 from netsize._gc import gc_paused
@@ -15,25 +18,126 @@ from netsize._term import message
 RF = tuple[ReceptiveField, ...] | None
 
 
-def analyze(network: Network, batch_size: int = 1, convention: str = "torch", until: str | None = None) -> Summary:
+def analyze(
+    network: Network | Buildable | HasNetwork,
+    batch_size: int = 1,
+    convention: str | None = None,
+    until: str | None = None,
+) -> Summary:
     """Every layer's shapes and counts for ``batch_size`` samples.
 
-    ``convention`` is ``torch`` (default) or ``keras`` (BatchNorm's moving statistics count as
-    non-trainable parameters instead of buffers). ``until`` stops after the layer (or the last
-    layer of the block) of that name: the layers before it are explained even when a later one
-    does not fit its input.
+    ``network`` is a :class:`~netsize.Network` (the builder API, ``netsize.spec.load_spec``), a
+    zoo entry (``netsize.zoo.get("alexnet")``, built with its defaults) or a loaded spec
+    (``netsize.spec.read_spec(path)``). A name or a path is refused with the call that reads it:
+    the zoo and the spec reader sit above this engine.
+
+    ``convention`` is ``torch`` or ``keras`` (BatchNorm's moving statistics count as
+    non-trainable parameters instead of buffers); by default a zoo entry's or spec's own, else
+    ``torch``. ``until`` stops after the layer (or the last layer of the block) of that name: the
+    layers before it are explained even when a later one does not fit its input.
 
     >>> from netsize import Sequential, analyze, layers
     >>> s = analyze(Sequential([layers.Linear(10, 5)], input_shape=(10,)), batch_size=8)
     >>> s.totals.multiply_adds
     400
     """
+    network, own_convention = _network_argument(network)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
         raise NetsizeError(f"batch size must be a positive integer (got {batch_size!r})")
+    if convention is None:
+        convention = own_convention or "torch"
     if convention not in CONVENTIONS:
         raise NetsizeError(f"convention must be one of {', '.join(CONVENTIONS)} (got {convention!r})")
+    if until is not None and not isinstance(until, str):
+        raise NetsizeError(f"until is a layer name such as 'conv1' (got {until!r})")
     with gc_paused():  # many small records, no cycles (see netsize._gc)
         return _analyze(network, batch_size, convention, until)
+
+
+class Buildable(Protocol):
+    """What :func:`analyze` takes besides a Network: an object whose ``build()`` makes one (a
+    :class:`netsize.zoo.ZooEntry`). Typed structurally, since the zoo sits above the engine."""
+
+    def build(self) -> Network: ...
+
+
+class HasNetwork(Protocol):
+    """A loaded source holding its network and convention (:class:`netsize.spec.Spec`)."""
+
+    @property
+    def network(self) -> Network: ...
+
+    @property
+    def convention(self) -> str | None: ...
+
+
+def _network_argument(obj: object) -> tuple[Network, str | None]:
+    """The Network that ``obj`` is or holds, and the convention it carries; anything else is
+    refused with the call that turns it into one."""
+    if isinstance(obj, Network):
+        return obj, None
+    held = getattr(obj, "network", None)
+    if isinstance(held, Network):  # a loaded spec (read_spec) or a resolved command-line target
+        return held, _convention_of(obj)
+    build = getattr(obj, "build", None)
+    if callable(build) and not isinstance(obj, type):
+        built = build()
+        if isinstance(built, Network):
+            return built, _convention_of(obj)
+        raise NetsizeError(
+            f"analyze: {type(obj).__name__}.build() returned {type(built).__name__}, not a netsize.Network"
+        )
+    raise NetsizeError(f"analyze takes a netsize.Network, not {_what(obj)}; {_what_to_pass(obj)}")
+
+
+def _convention_of(obj: object) -> str | None:
+    convention = getattr(obj, "convention", None)
+    return convention if isinstance(convention, str) else None
+
+
+def _what(obj: object) -> str:
+    if isinstance(obj, str | PurePath):
+        return f"the {type(obj).__name__} {str(obj)!r}"
+    return f"a {type(obj).__module__}.{type(obj).__qualname__}" if obj is not None else "None"
+
+
+_BY_SUFFIX = {
+    ".yaml": "a spec file: netsize.analyze(netsize.spec.load_spec({path!r}))",
+    ".yml": "a spec file: netsize.analyze(netsize.spec.load_spec({path!r}))",
+    ".json": (
+        "a Hugging Face config: netsize.frontends.hf_config.summary_from_config({path!r}); "
+        "a Keras model.to_json(): netsize.frontends.keras.summary({path!r})"
+    ),
+    ".onnx": "an ONNX file: netsize.frontends.onnx.summary({path!r})",
+    ".keras": "a Keras model: netsize.frontends.keras.summary({path!r})",
+}
+
+
+def _what_to_pass(obj: object) -> str:
+    """The call that analyses what the user passed, named from its type or file suffix."""
+    if isinstance(obj, str | PurePath):
+        path = str(obj)
+        suffix = PurePath(path).suffix.lower()
+        if suffix in _BY_SUFFIX:
+            return "for " + _BY_SUFFIX[suffix].format(path=path)
+        if isinstance(obj, PurePath) or "/" in path or "\\" in path:
+            return (f"for a spec file: netsize.analyze(netsize.spec.load_spec({path!r})); "
+                    "`netsize summary PATH` on the command line reads every format")
+        return (f"for the zoo model {path!r}: netsize.analyze(netsize.zoo.get({path!r})) (netsize.zoo.names() "
+                "lists them); for spec text or a spec file: netsize.analyze(netsize.spec.load_spec(TEXT_OR_PATH))")
+    if isinstance(obj, Layer):
+        return (f"for one layer: netsize.analyze_layer('name', layer, (input_shape,)), or a network of it: "
+                f"netsize.Sequential([layer], input_shape=...) ({obj.kind} takes per-sample shapes there)")
+    if isinstance(obj, Summary):
+        return "this is already a Summary (netsize.analyze's result)"
+    if isinstance(obj, Mapping):
+        if "model_type" in obj:
+            return "for a Hugging Face config dict: netsize.frontends.hf_config.summary_from_config(config)"
+        return "for a spec as Python data: netsize.analyze(netsize.spec.load_spec(data))"
+    if any(c.__module__.startswith("torch.") and c.__name__ == "Module" for c in type(obj).__mro__):
+        return "for a torch.nn.Module: netsize.summary(model, input_size=(1, 3, 224, 224)) (torchinfo's signature)"
+    return ("build one with netsize.Sequential / netsize.Graph, or pass netsize.zoo.get(NAME) "
+            "or netsize.spec.load_spec(PATH)")
 
 
 def _analyze(network: Network, batch_size: int, convention: str, until: str | None) -> Summary:
@@ -96,12 +200,49 @@ def analyze_layer(
     For frontends that know every layer's inputs already (the PyTorch tracer): the same
     checks, counts and explanations as :func:`analyze`, without a network around it.
 
+    ``input_shapes`` is one full shape per input, ``((2, 4),)``; a single shape ``(2, 4)`` is
+    taken as the one input's.
+
     >>> from netsize import layers
     >>> analyze_layer("fc", layers.Linear(4, 3), ((2, 4),)).multiply_adds
     24
+    >>> analyze_layer("fc", layers.Linear(4, 3), (2, 4)).output_shape
+    (2, 3)
     """
+    if not isinstance(layer, Layer):
+        hint = (f"netsize.layer_type({layer!r}) gives its class, e.g. netsize.layer_type({layer!r})(...)"
+                if isinstance(layer, str) else "e.g. netsize.layers.Linear(4, 3)")
+        raise NetsizeError(f"analyze_layer: layer must be a netsize layer object, not {_what(layer)}; {hint}")
+    if not isinstance(name, str):
+        raise NetsizeError(f"analyze_layer: name is the layer's name, a str such as 'fc1' (got {name!r})")
+    if ctx is not None and not isinstance(ctx, Context):
+        raise NetsizeError(f"analyze_layer: ctx is a netsize.Context, e.g. netsize.Context(convention='keras') "
+                           f"(got {ctx!r})")
+    input_shapes = _shapes_argument(name, input_shapes)
     a = _run(name, layer, input_shapes, ctx or Context())
     return _record(name, layer, input_shapes, a, None, trainable, tied_to)
+
+
+def _shapes_argument(name: str, given: object) -> tuple[Shape, ...]:
+    """``given`` as a tuple of shapes of non-negative ints (a scalar's shape is ``()``): one shape
+    alone is the one input's."""
+    # Frontends call this once per op: the usual tuple of int tuples is checked in one pass.
+    if type(given) is tuple and all(type(s) is tuple and all(type(d) is int and d >= 0 for d in s) for s in given):
+        return given
+
+    def is_dim(d: object) -> bool:
+        return isinstance(d, int) and not isinstance(d, bool) and d >= 0
+
+    if isinstance(given, list | tuple) and given and all(is_dim(d) for d in given):
+        given = (given,)
+    if isinstance(given, list | tuple) and all(
+        isinstance(s, list | tuple) and all(is_dim(d) for d in s) for s in given
+    ):
+        return tuple(tuple(int(d) for d in s) for s in given)
+    raise NetsizeError(
+        f"analyze_layer: {name}: input_shapes is one full shape per input, batch first, such as ((2, 4),) "
+        f"or (2, 4) for one input, each size an int (got {given!r})"
+    )
 
 
 @lru_cache(maxsize=8192)

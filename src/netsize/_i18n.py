@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from netsize._errors import NetsizeError
+
 LANGUAGES = ("en", "zh")
 
 _CATALOGUE: dict[str, dict[str, str]] = {}
@@ -16,12 +18,17 @@ _CATALOGUE: dict[str, dict[str, str]] = {}
 
 def register_messages(messages: Mapping[str, Mapping[str, str]]) -> None:
     """Add messages ``{key: {"en": ..., "zh": ...}}``; a key may be registered once."""
+    if not isinstance(messages, Mapping):
+        raise NetsizeError(f"register_messages takes a dict {{key: {{'en': ..., 'zh': ...}}}} (got {messages!r})")
     for key, texts in messages.items():
+        if not isinstance(texts, Mapping) or not all(isinstance(t, str) for t in texts.values()):
+            raise NetsizeError(f"message {key!r}: give its texts as {{'en': '...', 'zh': '...'}} (got {texts!r})")
         if key in _CATALOGUE and _CATALOGUE[key] != dict(texts):
-            raise ValueError(f"message {key!r} registered twice with different texts")
+            raise NetsizeError(f"message {key!r} registered twice with different texts; choose another key")
         missing = [lang for lang in LANGUAGES if lang not in texts]
         if missing:
-            raise ValueError(f"message {key!r} lacks languages {missing}")
+            raise NetsizeError(f"message {key!r} lacks languages {missing}; every message needs "
+                               f"{', '.join(LANGUAGES)}")
         _CATALOGUE[key] = dict(texts)
 
 
@@ -29,6 +36,8 @@ def translate(key: str, lang: str = "en", **params: object) -> str:
     """The text of ``key`` in ``lang`` with ``params`` filled in; unknown keys are shown as-is."""
     texts = _CATALOGUE.get(key)
     if texts is None:
+        if not isinstance(key, str):
+            raise NetsizeError(f"translate takes a message key, a str such as 'params' (got {key!r})")
         return key.format(**params) if params else key
     return texts.get(lang, texts["en"]).format(**params)
 

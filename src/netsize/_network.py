@@ -57,6 +57,16 @@ class Network:
         return (self.nodes[-1].name,) if self.nodes else tuple(self.inputs)
 
 
+def _shape_argument(network: str, input_name: str, shape: object) -> Shape:
+    """A per-sample input shape given as a sequence of sizes, or one size for a 1-d input."""
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        return (shape,)
+    if isinstance(shape, str) or not isinstance(shape, Iterable):
+        raise NetsizeError(f"network {network!r}: input {input_name!r} has shape {shape!r}; give the sizes "
+                           "per sample as a tuple of ints, such as (3, 224, 224)")
+    return tuple(shape)
+
+
 class Graph:
     """Builder for networks with branches (skip connections, concatenations).
 
@@ -76,9 +86,9 @@ class Graph:
         inputs: dict[str, Sequence[int]] | None = None,
         layout: str = CHANNELS_FIRST,
     ) -> None:
-        named: dict[str, Shape] = {k: tuple(v) for k, v in (inputs or {}).items()}
+        named: dict[str, Shape] = {k: _shape_argument(name, k, v) for k, v in (inputs or {}).items()}
         if input_shape is not None:
-            named["input"] = tuple(input_shape)
+            named["input"] = _shape_argument(name, "input", input_shape)
         if not named:
             raise NetsizeError(f"network {name!r} needs an input shape")
         self._net = Network(name, named, [], layout)
@@ -103,6 +113,12 @@ class Graph:
             raise NetsizeError(f"{self._net.name!r} has more than {MAX_GRAPH_NODES:,} layers, the most netsize builds")
         if name in self._names:
             raise NetsizeError(f"duplicate layer name {name!r} in {self._net.name!r}")
+        if not isinstance(layer, Layer):
+            raise NetsizeError(
+                f"layer {name!r} in {self._net.name!r} is {layer!r}, not a netsize layer: pass an object such as "
+                "netsize.layers.Linear(4, 3) (netsize.layer_type('linear') gives the class of a spec name), "
+                "or inline a Network with add_network"
+            )
         refs = (self._last,) if inputs is None else ((inputs,) if isinstance(inputs, str) else tuple(inputs))
         for ref in refs:
             port = ref.partition(":")[2]
@@ -169,10 +185,17 @@ def Sequential(  # noqa: N802  (reads like torch.nn.Sequential)
     15
     """
     g = Graph(name, input_shape=input_shape, layout=layout)
+    if isinstance(layers, str | Layer | Network) or not isinstance(layers, Iterable):
+        raise NetsizeError(f"Sequential takes a list of layers or (name, layer) pairs (got {layers!r}); "
+                           "for a zoo model use netsize.zoo.get(NAME).build()")
     counts: dict[str, int] = {}
     for item in layers:
         if isinstance(item, tuple):
+            if len(item) != 2 or not isinstance(item[0], str):
+                raise NetsizeError(f"Sequential: an item {item!r} is not a (name, layer) pair")
             item_name, obj = item
+        elif not isinstance(item, Layer):
+            raise NetsizeError(f"Sequential: item {item!r} is not a netsize layer or a (name, layer) pair")
         else:
             obj = item
             kind = obj.kind.lower()

@@ -22,14 +22,20 @@ def register_layer(*names: str) -> Callable[[L], L]:
 
     A name may be registered once; a second registration is a programming error.
     """
+    if not all(isinstance(n, str) for n in names):  # @register_layer without its parentheses
+        raise NetsizeError("register_layer is called with the spec names: write @register_layer('my_layer') "
+                           "or @register_layer() (the class's kind), with the parentheses")
 
     def decorate(cls: L) -> L:
+        if not (isinstance(cls, type) and issubclass(cls, Layer)):
+            raise NetsizeError(f"register_layer decorates a subclass of netsize.Layer (got {cls!r})")
         for name in names or (cls.kind,):
             key = _key(name)
             # The same class imported twice (pytest's importlib mode) replaces itself; two
             # different classes under one name are a programming error.
             if key in _LAYERS and _LAYERS[key].__qualname__ != cls.__qualname__:
-                raise ValueError(f"layer name {name!r} already registered to {_LAYERS[key].__name__}")
+                raise NetsizeError(f"layer name {name!r} already registered to {_LAYERS[key].__name__}; "
+                                   "choose another name")
             _LAYERS[key] = cls
         return cls
 
@@ -38,6 +44,11 @@ def register_layer(*names: str) -> Callable[[L], L]:
 
 def layer_type(name: str) -> type[Layer]:
     """The layer class registered as ``name``; an unknown name suggests the closest ones."""
+    if not isinstance(name, str):
+        if isinstance(name, type) and issubclass(name, Layer):
+            return name
+        raise NetsizeError(f"layer_type takes a spec name such as 'conv2d' (got {name!r}); "
+                           "`netsize layers` lists them")
     cls = _LAYERS.get(_key(name))
     if cls is None:
         _ensure_loaded(name)

@@ -295,6 +295,10 @@ def _words(lang: str) -> dict[str, str]:
 
 def explain_record(record: LayerRecord, lang: str = "en", *,
                    _rendered: dict[object, tuple[object, str]] | None = None) -> str:  # fmt: skip
+    """The derivation of one layer's shapes and counts, as ``netsize explain`` prints it."""
+    if not isinstance(record, LayerRecord):
+        raise NetsizeError(f"explain_record takes a LayerRecord, such as summary.layer('conv1'), not {record!r}; "
+                           "summary.explain('conv1') explains a layer by name")
     words = _words(lang)
 
     def show(t: Term) -> str:
