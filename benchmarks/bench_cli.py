@@ -4,7 +4,7 @@ same PyTorch models, and print the ratio.
     python benchmarks/bench_cli.py [--repeat 5] [NAME ...]
     python benchmarks/bench_cli.py --startup [--repeat 20]
 
-`--startup` times whole processes against the floors the README states: `netsize summary
+`--startup` times whole processes against the floors docs/benchmarks.md states: `netsize summary
 resnet50` against `python -c "import yaml; from rich.console import Console; from rich.table
 import Table"` (the libraries it cannot do without; target: within 1.5x) and `netsize --help`
 against `python -c pass` (target: within 3x). Each command runs --repeat times, interleaved so

@@ -203,7 +203,7 @@ class Summary(ShowsItself):
         return tuple(out)
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
-        """The versioned JSON interface (``schema_version`` 1), see README."""
+        """The versioned JSON interface (``schema_version`` 1), documented in docs/json.md."""
         return {
             "schema_version": SCHEMA_VERSION,
             "model": self.model,
