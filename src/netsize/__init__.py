@@ -3,7 +3,14 @@
 Every layer's output shape, weights, biases, multiply-adds, FLOPs and activation memory,
 exact and explained, from arithmetic on shapes alone.
 
+A zoo model, a spec file and the builder API:
+
 >>> import netsize
+>>> netsize.analyze(netsize.zoo.get("alexnet")).totals.params
+62378344
+>>> spec = {"name": "mlp", "input": [784], "layers": [{"fc": {"type": "linear", "out_features": 10}}]}
+>>> netsize.analyze(netsize.spec.load_spec(spec)).totals.params  # or load_spec("path/to/spec.yaml")
+7850
 >>> from netsize import layers
 >>> net = netsize.Sequential(
 ...     [("conv1", layers.Conv2d(3, 96, 11, stride=4)), ("relu1", layers.ReLU())],
