@@ -16,7 +16,8 @@ if importlib.util.find_spec("torch") is None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--long", action="store_true", help="fuzz suite: run 10,000+ cases (as NETSIZE_FUZZ_LONG=1)")
     parser.addoption("--overwrite", action="store_true",
-                     help="rewrite the golden files of rendered output (tests/render/golden) from today's code")
+                     help="rewrite the golden files of rendered output (tests/render/golden) and the README's examples "
+                     "from today's code")
 
 
 @pytest.fixture

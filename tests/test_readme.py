@@ -1,6 +1,10 @@
 """The README is a guide whose every example runs: each `$ netsize ...` block and each Python block
 with its output is run, and what the README shows must be what netsize prints today (a block
-ending in `...` shows the first lines)."""
+ending in `...` shows the first lines).
+
+After a deliberate change of the output, `python -m pytest tests/test_readme.py --overwrite` writes
+today's output into the README's blocks (as many lines as each shows); read the diff.
+"""
 
 from __future__ import annotations
 
@@ -25,13 +29,20 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _assert_shown(shown: str, printed: str) -> None:
+def _assert_shown(shown: str, printed: str, overwrite: bool) -> None:
     lines = shown.split("\n")
     real = printed.rstrip("\n").split("\n")
-    if lines[-1] == "...":
+    cut = lines[-1] == "..."
+    if cut:
         lines = lines[:-1]
         real = real[: len(lines)]
-    assert lines == real
+    if overwrite and lines != real:
+        text = (ROOT / "README.md").read_text(encoding="utf-8")
+        new = "\n".join(real + (["..."] if cut else []))
+        assert text.count(shown) == 1, "the block to rewrite is not unique in the README"
+        (ROOT / "README.md").write_text(text.replace(shown, new), encoding="utf-8")
+        return
+    assert lines == real, "the README shows other output than netsize prints: `pytest tests/test_readme.py --overwrite`"
 
 
 def test_readme_is_a_guide_of_at_most_350_lines() -> None:
@@ -43,33 +54,33 @@ def test_quick_start_commands_are_the_documented_ones() -> None:
     assert 'pip install -e ".[test]" && python -m pytest -q\n' in README
 
 
-def test_quick_start_output_is_alexnet_at_80_columns() -> None:
+def test_quick_start_output_is_alexnet_at_80_columns(overwrite: bool) -> None:
     shown = README.split("`netsize summary alexnet` in an 80-column terminal:\n\n```text\n", 1)[1].split("\n```")[0]
     done = subprocess.run([sys.executable, "-m", "netsize", "summary", "alexnet", "--width", "80"],
                           capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
-    _assert_shown(shown, done.stdout)
+    _assert_shown(shown, done.stdout, overwrite)
 
 
 @pytest.mark.parametrize(("command", "shown"), [c for c in COMMANDS if c[0] != "netsize serve"], ids=lambda v: v[:60])
-def test_readme_command_prints_what_the_readme_shows(command: str, shown: str) -> None:
+def test_readme_command_prints_what_the_readme_shows(command: str, shown: str, overwrite: bool) -> None:
     if ".onnx" in command:
         pytest.importorskip("onnx")
     args = command.split()[1:]
     done = subprocess.run([sys.executable, "-m", "netsize", *args], capture_output=True, text=True, env=_env(),
                           cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
-    _assert_shown(shown, done.stdout)
+    _assert_shown(shown, done.stdout, overwrite)
 
 
 @pytest.mark.parametrize(("code", "shown"), PYTHON, ids=lambda v: v.split("\n")[0][:40])
-def test_readme_python_block_prints_what_the_readme_shows(code: str, shown: str) -> None:
+def test_readme_python_block_prints_what_the_readme_shows(code: str, shown: str, overwrite: bool) -> None:
     if "import torch" in code:
         pytest.importorskip("torch")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=ROOT,
                           timeout=300)
     assert done.returncode == 0, done.stderr
-    _assert_shown(shown, done.stdout)
+    _assert_shown(shown, done.stdout, overwrite)
 
 
 def test_readme_blocks_were_found() -> None:

@@ -5,6 +5,8 @@ the torchinfo tree at depth 2, and Chinese, for a set of zoo models.
 After a deliberate change of the output, rewrite every file with one command and read the diff:
 
     python -m pytest tests/render/test_golden.py --overwrite
+
+(`python -m pytest tests/render tests/test_readme.py --overwrite` rewrites the README's examples too.)
 """
 
 from __future__ import annotations
