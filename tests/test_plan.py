@@ -16,8 +16,8 @@ from netsize import NetsizeError
 from netsize.frontends.hf_config import network_from_config
 from netsize.plan import LoRA, Quantization, Setup, gpu_named, plan
 from netsize.plan._lora import lora_count
-from netsize.plan._quant import linear_weight_bytes
 from netsize.plan._states import optimizer_state_bytes
+from netsize.quantization import linear_weight_bytes
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "reference" / "transformers_params.json"
 LLAMA_3_8B = Path(__file__).resolve().parents[1] / "examples" / "configs" / "llama-3-8b.json"

@@ -3,7 +3,7 @@ parallelism says.
 
 Per trainable parameter, the bytes of each state and where it lives:
 
-- weights: ``bytes(weight dtype)``, or the quantised storage of :mod:`netsize.plan._quant`;
+- weights: ``bytes(weight dtype)``, or the quantised storage of :mod:`netsize.quantization`;
 - gradients: the dtype of the trainable weights;
 - master weights: 4 bytes (float32) when the framework keeps them beside low-precision weights
   (DeepSpeed, Megatron); plain autocast keeps float32 weights and no master copy;
@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from netsize._errors import NetsizeError
-from netsize.plan._quant import ceil_div
+from netsize.quantization import ceil_div
 
 OPTIMIZERS = ("adamw", "adam", "adam8bit", "adafactor", "sgd", "sgd_momentum")
 _OPT_ALIASES = {
