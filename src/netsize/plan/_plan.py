@@ -19,6 +19,7 @@ from netsize._term import Term
 from netsize.plan._gpus import GPU, GPUS
 from netsize.plan._gpus import gpu as gpu_named
 from netsize.plan._lora import LoRA, LoRACount, lora_count, output_layer
+from netsize.plan._peft_targets import PEFT_VERSION, default_lora_targets
 from netsize.plan._states import optimizer_name, optimizer_state_bytes
 from netsize.quantization import Quantization, linear_weight_bytes
 
@@ -27,6 +28,7 @@ __all__ = ["SCENARIOS", "GPUFit", "Plan", "Scenario", "Setup", "plan"]
 SCENARIOS = ("serve", "lora", "qlora", "full")
 PRECISIONS = ("amp", "master", "bf16", "fp32")
 FSDP_MODES = ("full_shard", "shard_grad_op", "hybrid_shard")
+ACTIVATION_DTYPES = ("autocast", "bf16", "fp32")
 
 register_messages(
     {
@@ -63,9 +65,17 @@ class Setup:
     ``fsdp`` picks PyTorch FSDP's sharding
     instead of ZeRO (``full_shard`` = stage 3, ``shard_grad_op`` = stage 2, ``hybrid_shard`` =
     stage 3 inside a node).
+
+    ``seq_len``: tokens per training sequence and the serving context's default; None (the default)
+    is the model's own, as every command reads a config: ``min(max_position_embeddings, 1024)``
+    (T5: 512; a network: its input's length). ``activations``: the dtype activations are saved in;
+    None follows ``precision`` (``amp``: bf16 autocast, LayerNorm/softmax and their saved tensors in
+    float32; ``master`` and ``bf16``: the model runs in bf16, everything saved in 16 bits, the
+    setting of Korthikanti et al.'s ``sbh(34 + 5as/h)``; ``fp32``: float32), or name one of
+    ``autocast``, ``bf16``, ``fp32``.
     """
 
-    seq_len: int = 2048
+    seq_len: int | None = None
     micro_batch: int = 1
     grad_accum: int = 1
     gpus: int = 1
@@ -88,9 +98,15 @@ class Setup:
     gpu_memory_utilization: float = 0.9
     kv_dtype: str = "bfloat16"
     attention: str = "sdpa"
+    activations: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("seq_len", "micro_batch", "grad_accum", "gpus", "gpus_per_node", "tensor_parallel",
+        if self.seq_len is not None and (not isinstance(self.seq_len, int) or isinstance(self.seq_len, bool)
+                                         or self.seq_len <= 0):
+            raise NetsizeError(f"seq-len must be a positive integer (got {self.seq_len!r})")
+        if self.activations not in (None, *ACTIVATION_DTYPES):
+            raise NetsizeError(f"activations must be one of {', '.join(ACTIVATION_DTYPES)} (got {self.activations!r})")
+        for name in ("micro_batch", "grad_accum", "gpus", "gpus_per_node", "tensor_parallel",
                      "pipeline_stages", "serve_batch", "block_size"):  # fmt: skip
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
@@ -145,6 +161,11 @@ class Setup:
             return self.precision
         return "master" if self.zero and self.fsdp is None else "amp"
 
+    def resolved_activations(self) -> str:
+        if self.activations is not None:
+            return self.activations
+        return {"amp": "autocast", "fp32": "fp32"}.get(self.resolved_precision(), "bf16")
+
 
 @dataclass(frozen=True)
 class GPUFit:
@@ -170,6 +191,7 @@ class Scenario:
     fits: tuple[GPUFit, ...] = ()
     extra: tuple[Term, ...] = ()
     notes: tuple[str, ...] = ()
+    error: str | None = None  # why this scenario could not be planned (the others still are)
 
     def part(self, name: str) -> int:
         for t in self.parts:
@@ -192,6 +214,7 @@ class Scenario:
                 for f in self.fits
             ],
             "notes": list(self.notes),
+            **({"error": self.error} if self.error else {}),
         }  # fmt: skip
 
 
@@ -222,8 +245,10 @@ class Plan(ShowsItself):
                 "zero": s.zero, "fsdp": s.fsdp, "offload_optimizer": s.offload_optimizer,
                 "offload_params": s.offload_params, "tensor_parallel": s.tensor_parallel,
                 "pipeline_stages": s.pipeline_stages, "optimizer": s.optimizer, "precision": s.resolved_precision(),
-                "checkpointing": s.checkpointing, "lora": {"r": s.lora.r, "alpha": s.lora.alpha,
-                "targets": s.lora.targets if isinstance(s.lora.targets, str) else list(s.lora.targets),
+                "checkpointing": s.checkpointing, "activations": s.resolved_activations(),
+                "lora": {"r": s.lora.r, "alpha": s.lora.alpha,
+                "targets": s.lora.targets if s.lora.targets is None or isinstance(s.lora.targets, str)
+                else list(s.lora.targets),
                 "bias": s.lora.bias, "modules_to_save": list(s.lora.modules_to_save)},
                 "quant": s.quant.label, "serve_batch": s.serve_batch, "context": s.context,
                 "block_size": s.block_size, "gpu_memory_utilization": s.gpu_memory_utilization,
@@ -236,6 +261,8 @@ class Plan(ShowsItself):
         out: list[str] = []
         for sc in self.scenarios:
             out.append(f"[{sc.name}] {sc.description}")
+            if sc.error:
+                out.append(f"  error: {sc.error}")
             out += ["  " + t.render(lang) for t in (*sc.extra, *sc.parts)]
             out += ["  note: " + n for n in sc.notes]
         return "\n".join(out)
@@ -291,12 +318,16 @@ def _weights(summary: Summary, q: Quantization, dtype: str) -> _Weights:
 
 
 def _activation_bytes(network: Network, setup: Setup, batch: int) -> int:
-    """Activations of one micro-batch under bf16 autocast, from netsize.memory's network method: what
-    autograd saves, or, where more, everything but the model states at the step's peak (the
-    recomputation of a checkpointed segment, the backward's transients)."""
+    """Activations of one micro-batch, from netsize.memory's network method: what autograd saves,
+    or, where more, everything but the model states at the step's peak (the recomputation of a
+    checkpointed segment, the backward's transients). Under bf16 autocast LayerNorm, softmax and
+    what they save stay float32; in pure bf16 every saved tensor is 16-bit."""
     from netsize.memory import estimate
 
-    r = estimate(network, batch_size=batch, dtype="float32", optimizer="sgd", autocast="bfloat16",
+    mode = setup.resolved_activations()
+    dtype = {"autocast": "float32", "bf16": "bfloat16", "fp32": "float32"}[mode]
+    autocast = "bfloat16" if mode == "autocast" else None
+    r = estimate(network, batch_size=batch, dtype=dtype, optimizer="sgd", autocast=autocast,
                  checkpointing=setup.checkpointing)  # fmt: skip
     states = r.weights_bytes + r.gradient_bytes + r.optimizer_bytes + r.autocast_weight_copies_bytes
     return max(r.activation_bytes + r.input_bytes, r.peak_training_bytes - states)
@@ -315,6 +346,107 @@ def _kv_per_token_elements(summary: Summary) -> int:
     return per_token
 
 
+# --- tensor and pipeline parallel layout ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How tensor and pipeline parallelism split the model: each GPU holds ``1/tp`` of every layer
+    (``kv_heads_per_gpu`` of the ``kv_heads`` KV heads) and the ``stage_layers`` blocks of its
+    pipeline stage out of ``layers``."""
+
+    tp: int
+    pp: int
+    layers: int | None
+    stage_layers: int | None
+    kv_heads: int | None
+    kv_heads_per_gpu: int | None
+    notes: tuple[str, ...]
+
+    def model_states(self, n: int) -> int:
+        """Bytes of ``n`` bytes of model state on the GPU holding the largest pipeline stage."""
+        if self.layers is None or self.stage_layers is None:
+            return -(-n // (self.tp * self.pp))
+        return -(-n * self.stage_layers // (self.layers * self.tp))
+
+    def kv_cache(self, n: int) -> int:
+        """Bytes of ``n`` bytes of KV cache on one GPU: its KV heads (replicated ones whole) of its stage."""
+        stage = (self.stage_layers, self.layers) if self.layers and self.stage_layers else (1, self.pp)
+        heads = (self.kv_heads_per_gpu, self.kv_heads) if self.kv_heads and self.kv_heads_per_gpu else (1, self.tp)
+        return -(-n * stage[0] * heads[0] // (stage[1] * heads[1]))
+
+    @property
+    def symbolic(self) -> str:
+        if self.layers is None:
+            return "model-parallel"
+        return "stage layers / layers / tensor-parallel"
+
+    @property
+    def substituted(self) -> str:
+        if self.layers is None or self.stage_layers is None:
+            return f"{self.tp * self.pp}"
+        return f"{self.stage_layers}/{self.layers}/{self.tp}"
+
+
+def _divisors(n: int) -> str:
+    return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
+
+
+def _layout(network: Network, setup: Setup) -> _Layout:
+    """The tensor/pipeline layout, or one clear error when the model cannot be split that way.
+
+    Tensor parallelism splits attention by heads (Megatron-LM, vLLM): the degree must divide the
+    query heads. KV heads are split the same way when there are at least as many as the degree
+    (which must then divide them); fewer KV heads than the degree are replicated, each on
+    ``tp / kv_heads`` GPUs (the degree must be a multiple of them), as vLLM and Megatron-Core's
+    grouped-query attention do. Pipeline stages take whole transformer blocks: a degree that does
+    not divide the blocks is balanced (some stages hold one block more, and the plan is the
+    fullest stage's); more stages than blocks is an error.
+    """
+    tp, pp = setup.tensor_parallel, setup.pipeline_stages
+    cores = [(n.name, n.layer.num_heads, getattr(n.layer, "num_kv_heads", None) or n.layer.num_heads)
+             for n in network.nodes if isinstance(getattr(n.layer, "num_heads", None), int)]  # fmt: skip
+    notes: list[str] = []
+    kv_heads = kv_per_gpu = None
+    if tp > 1:
+        if not cores:
+            notes.append(f"tensor-parallel {tp}: this model has no attention heads to check; every layer is "
+                         "taken to split evenly")
+        for name, heads, kv in cores:
+            if heads % tp:
+                raise NetsizeError(
+                    f"tensor-parallel {tp} does not divide the {heads} query heads of {name}: tensor parallelism "
+                    f"splits attention by heads; use a degree that divides {heads} ({_divisors(heads)})"
+                )
+            if kv >= tp and kv % tp:
+                raise NetsizeError(f"tensor-parallel {tp} does not divide the {kv} KV heads of {name}: use a degree "
+                                   f"that divides {kv} ({_divisors(kv)})")
+            if kv < tp and tp % kv:
+                raise NetsizeError(f"tensor-parallel {tp} is not a multiple of the {kv} KV heads of {name}: KV heads "
+                                   f"fewer than the degree are replicated, which needs tp to be a multiple of {kv}")
+        if cores:
+            kv_heads = cores[0][2]
+            kv_per_gpu = max(kv_heads // tp, 1)
+            if kv_heads < tp:
+                notes.append(f"{kv_heads} KV head(s) < tensor-parallel {tp}: each KV head is replicated on "
+                             f"{tp // kv_heads} GPUs (vLLM, Megatron-Core), so every GPU caches {kv_per_gpu} KV head "
+                             "and holds its whole K and V projections")
+    layers = len(cores) or None
+    stage_layers = None
+    if pp > 1:
+        if layers is None:
+            notes.append(f"pipeline {pp}: no transformer blocks found; model states taken to split evenly")
+        elif pp > layers:
+            raise NetsizeError(f"pipeline stages {pp} exceed the model's {layers} transformer blocks: use --pp {layers}"
+                               " or fewer")
+        else:
+            stage_layers = -(-layers // pp)
+            if layers % pp:
+                notes.append(f"pipeline {pp} does not divide {layers} blocks: stages balanced at {layers // pp} or "
+                             f"{stage_layers} blocks; figures are for a stage of {stage_layers}")
+    return _Layout(tp, pp, layers if stage_layers else None, stage_layers, kv_heads, kv_per_gpu, tuple(notes))
+
+
 # --- scenarios --------------------------------------------------------------------------------
 
 
@@ -326,18 +458,18 @@ def _fits(total: int, gpu_list: Sequence[GPU], cap: float = 1.0) -> tuple[GPUFit
     return tuple(out)
 
 
-def _serve(summary: Summary, setup: Setup, gpu_list: Sequence[GPU]) -> Scenario:
+def _serve(summary: Summary, setup: Setup, gpu_list: Sequence[GPU], layout: _Layout) -> Scenario:
     q = setup.quant
     dtype = q.compute_dtype
     w = _weights(summary, q, dtype)
     tp = setup.tensor_parallel * setup.pipeline_stages
-    weights = -(-w.total_bytes // tp)
-    context = setup.context or setup.seq_len
+    weights = layout.model_states(w.total_bytes)
+    context = setup.context or setup.seq_len or _tokens(summary)
     per_token = _kv_per_token_elements(summary)
     kv_token_bytes = dtype_bytes(per_token, setup.kv_dtype)
     blocks = -(-context // setup.block_size)
     kv_seq = blocks * setup.block_size * kv_token_bytes
-    kv = -(-(kv_seq * setup.serve_batch) // tp)
+    kv = layout.kv_cache(kv_seq * setup.serve_batch)
     # The largest layer output of one prefill of `context` tokens, in the compute dtype. The LM
     # head is left out: servers compute logits for the last token of each sequence only. The
     # analysis ran at one sequence of its own length; outputs are linear in tokens for every
@@ -347,24 +479,30 @@ def _serve(summary: Summary, setup: Setup, gpu_list: Sequence[GPU]) -> Scenario:
     outputs = (r.activation_elements for r in summary.layers if r.name != head and "Attention" not in r.kind)
     largest = max(outputs, default=0)
     largest_prefill = -(-largest * context // tokens0)
-    act = -(-dtype_bytes(largest_prefill, dtype) // tp)
+    ttp = setup.tensor_parallel
+    act = -(-dtype_bytes(largest_prefill, dtype) // ttp)
+    kv_share = "1" if tp == 1 else (
+        f"{layout.stage_layers or 1}/{layout.layers or setup.pipeline_stages} * "
+        f"{layout.kv_heads_per_gpu or 1}/{layout.kv_heads or ttp}")
     parts = (
-        Term("weights", weights, f"weight storage ({q.label}, rest {dtype}) / model-parallel {tp}",
-             f"{w.total_bytes} / {tp}" if tp > 1 else ""),
-        Term("kv_cache", kv, "batch * ceil(context / block) * block * KV bytes per token / model-parallel",
-             f"{setup.serve_batch} * {blocks} * {setup.block_size} * {kv_token_bytes} / {tp}"),
-        Term("largest_activation", act, f"largest layer output of one prefill of the context, {dtype}",
-             f"{largest_prefill} * {dtype_bytes(1, dtype)} / {tp}"),
+        Term("weights", weights, f"weight storage ({q.label}, rest {dtype}) * {layout.symbolic}",
+             f"{w.total_bytes} * 1/{layout.substituted}" if tp > 1 else ""),
+        Term("kv_cache", kv, "batch * ceil(context / block) * block * KV bytes per token * stage layers / layers "
+             "* KV heads per GPU / KV heads",
+             f"{setup.serve_batch} * {blocks} * {setup.block_size} * {kv_token_bytes} * {kv_share}"),
+        Term("largest_activation", act, f"largest layer output of one prefill of the context, {dtype} / "
+             "tensor-parallel", f"{largest_prefill} * {dtype_bytes(1, dtype)} / {ttp}"),
     )  # fmt: skip
     total = sum(t.value for t in parts)
     fits = []
     for g in gpu_list:
         budget = int(g.memory_bytes * setup.gpu_memory_utilization)
         room = budget - weights - act
-        per_seq = -(-kv_seq // tp)
+        per_seq = layout.kv_cache(kv_seq)
         fits.append(GPUFit(g.key, g.memory_bytes, total <= budget, budget - total,
                            max(0, room // per_seq) if per_seq else None))  # fmt: skip
-    notes = [f"budget = GPU memory x gpu_memory_utilization {setup.gpu_memory_utilization} (vLLM's meaning)"]
+    notes = [f"budget = GPU memory x gpu_memory_utilization {setup.gpu_memory_utilization} (vLLM's meaning)",
+             *layout.notes]
     if q.method != "none":
         notes.append(f"{w.quantised_layers} linear layers quantised ({q.label}); {w.kept_layers} layers kept in "
                      f"{dtype} (embeddings, norms, the LM head)")
@@ -373,6 +511,8 @@ def _serve(summary: Summary, setup: Setup, gpu_list: Sequence[GPU]) -> Scenario:
     if per_token == 0:
         notes.append("this model has no causal self-attention: no KV cache")
     desc = f"serve: {q.label} weights, batch {setup.serve_batch} x context {context:,}, {setup.kv_dtype} KV cache"
+    if tp > 1:
+        desc += f" (TP {setup.tensor_parallel}, PP {setup.pipeline_stages})"
     return Scenario("serve", desc, 0, parts, total, 0, tuple(fits), extra, tuple(notes))
 
 
@@ -382,6 +522,7 @@ def _train(
     network: Network,
     setup: Setup,
     gpu_list: Sequence[GPU],
+    layout: _Layout,
 ) -> Scenario:
     precision = setup.resolved_precision()
     stage = setup.zero_stage
@@ -389,7 +530,7 @@ def _train(
     mp = setup.tensor_parallel * setup.pipeline_stages
     opt = optimizer_name(setup.optimizer)
     deepspeed = setup.zero > 0 and setup.fsdp is None
-    notes: list[str] = []
+    notes: list[str] = list(layout.notes)
     extra: list[Term] = []
     low = "bfloat16"
     if name == "full":
@@ -420,13 +561,15 @@ def _train(
     opt_bytes = optimizer_state_bytes(opt, trainable_tensors)
 
     def shard(n: int, sharded: bool) -> int:
-        n = -(-n // mp)
+        n = layout.model_states(n)
         return -(-n // dp) if sharded else n
 
     weights = shard(base_bytes + adapter_weight_bytes, stage >= 3)
     if setup.offload_params:
         weights = 0
-    grads = shard(trainable * grad_bytes_per, stage >= 2 and not deepspeed)
+    # ZeRO-2 (DeepSpeed and FSDP alike) keeps only its partition of the half-precision gradients:
+    # DeepSpeed's estimator counts them in its 18P/N since v0.14.3 (PR #5099).
+    grads = shard(trainable * grad_bytes_per, stage >= 2)
     if deepspeed and stage >= 3:
         grads = 0  # reduce-scattered as produced; the float32 partition below holds them
     if deepspeed and setup.offload_optimizer:
@@ -466,7 +609,8 @@ def _train(
         largest = w.largest_layer_params
         parts.append(Term("gathered_layer", gathered, "4 * largest layer params", f"4 * {largest}"))
     tp = setup.tensor_parallel
-    parts.append(Term("activations", act, "micro-batch activations at the peak (bf16 autocast) / tensor-parallel",
+    mode = {"autocast": "bf16 autocast", "bf16": "pure bf16", "fp32": "float32"}[setup.resolved_activations()]
+    parts.append(Term("activations", act, f"micro-batch activations at the peak ({mode}) / tensor-parallel",
                       f"{act * tp} / {tp}" if tp > 1 else ""))
     total = sum(t.value for t in parts)
     if setup.offload_optimizer:
@@ -487,7 +631,7 @@ def _gradients_term(
         return Term("gradients", 0, "0 (reduced into the float32 partition on the CPU as they are produced)")
     if deepspeed and stage >= 3:
         return Term("gradients", 0, "0 (reduce-scattered into the float32 partition as they are produced)")
-    sharded = stage >= 2 and not deepspeed
+    sharded = stage >= 2
     symbolic = "trainable * bytes per gradient / model-parallel" + (" / shards" if sharded else "")
     return Term("gradients", value, symbolic, f"{trainable} * {per} / {mp}" + (f" / {dp}" if sharded else ""))
 
@@ -497,12 +641,16 @@ def plan(
     scenarios: Sequence[str] = ("serve", "lora", "full"),
     setup: Setup | None = None,
     gpu: str | None = None,
+    model_type: str | None = None,
     **options: Any,
 ) -> Plan:
     """Plan serving and fine-tuning of ``target`` (a Network, a HF config path or dict, a zoo name).
 
     ``setup`` (or keyword options of :class:`Setup`) describes the run; ``gpu`` restricts the
-    fits table to one GPU. Every figure is per GPU.
+    fits table to one GPU. Every figure is per GPU. LoRA targets left unset are peft's default for
+    the architecture: the config's ``model_type``, or ``model_type`` for a Network. A scenario that
+    cannot be planned (LoRA targets the model lacks) carries its error and the others are still
+    planned; when none can be, that error is raised. An impossible parallel layout is an error.
     """
     if setup is None:
         setup = Setup(**options)
@@ -511,37 +659,56 @@ def plan(
     for s in scenarios:
         if s not in SCENARIOS:
             raise NetsizeError(f"unknown scenario {s!r}; use one of {', '.join(SCENARIOS)}")
-    network = _network(target, setup)
+    network, config_type = _network(target, setup)
+    model_type = model_type or config_type
     summary = analyze(network, batch_size=1)
+    if setup.seq_len is None:
+        setup = replace(setup, seq_len=_tokens(summary))
+    if setup.lora.targets is None and (default := default_lora_targets(model_type)) is not None:
+        setup = replace(setup, lora=replace(setup.lora, targets=default))
+    layout = _layout(network, setup)
     gpu_list = [gpu_named(gpu)] if gpu else list(GPUS)
-    out = []
+    out: list[Scenario] = []
     for s in scenarios:
-        if s == "serve":
-            out.append(_serve(summary, setup, gpu_list))
-        else:
-            out.append(_train(s, summary, network, setup, gpu_list))
+        try:
+            if s == "serve":
+                out.append(_serve(summary, setup, gpu_list, layout))
+            else:
+                out.append(_train(s, summary, network, setup, gpu_list, layout))
+        except NetsizeError as err:
+            message = str(err)
+            if s in ("lora", "qlora") and setup.lora.targets is None:
+                names = sorted({r.name.rsplit(".", 1)[-1] for r in summary.layers if r.kind == "Linear"})
+                message = (f"peft {PEFT_VERSION} has no default LoRA targets for model_type {model_type!r}: name them "
+                           f"(--lora targets=NAME,NAME or targets=all-linear); this model's linear layers end in: "
+                           f"{', '.join(names[:20])}")
+            out.append(Scenario(s, f"{s}: not planned", 0, (), 0, error=message))
+    if out and all(sc.error for sc in out):
+        raise NetsizeError(next(sc.error for sc in out if sc.error))
     return Plan(network.name, summary.totals.params, setup, tuple(out), gpu)
 
 
-def _network(target: Any, setup: Setup) -> Network:
+def _network(target: Any, setup: Setup) -> tuple[Network, str | None]:
+    """The network to plan, and the config's ``model_type`` when it comes from a config."""
     if isinstance(target, Network):
-        return target
+        return target, None
     if isinstance(target, (dict, str)) or hasattr(target, "__fspath__"):
         if isinstance(target, str) and not target.endswith(".json") and "/" not in target:
             from netsize import zoo
 
             if target in zoo.names():
-                return zoo.get(target).build()
+                return zoo.get(target).build(), None
         from netsize.frontends.hf_config import load_config, network_from_config
 
         config = dict(load_config(target))
         # What runs the model: transformers' default kernel (sdpa), unless the config names one.
         if "attn_implementation" not in config and "_attn_implementation" not in config:
             config["attn_implementation"] = setup.attention
-        return network_from_config(config, seq_len=setup.seq_len)
+        model_type = config.get("model_type")
+        return network_from_config(config, seq_len=setup.seq_len), model_type if isinstance(model_type, str) else None
     network = getattr(target, "network", None)
     if isinstance(network, Network):
-        return network
+        return network, None
     raise NetsizeError(
         f"cannot plan {type(target).__name__}: give a Network, a config.json path or dict, or a zoo name"
     )

@@ -29,6 +29,9 @@ def plan_text(plan: Plan, lang: str = "en", explain: bool = False) -> str:
     out = [f"{plan.model} · {plan.params:,} params"]
     for sc in plan.scenarios:
         out += ["", sc.description]
+        if sc.error:
+            out.append(f"  error: {sc.error}")
+            continue
         rows = [(translate(t.name, lang), size(t.value)) for t in sc.parts]
         rows.append((translate("total_per_gpu", lang), size(sc.total_bytes)))
         if sc.cpu_bytes:
@@ -54,6 +57,9 @@ def plan_markdown(plan: Plan, lang: str = "en") -> str:
     """The plan as Markdown tables."""
     out = [f"**{plan.model}** · {plan.params:,} params"]
     for sc in plan.scenarios:
+        if sc.error:
+            out += ["", f"### {sc.name}", "", f"error: {sc.error}"]
+            continue
         out += ["", f"### {sc.name}", "", sc.description, "", "| part | bytes per GPU |", "|---|---:|"]
         out += [f"| {translate(t.name, lang)} | {size(t.value)} |" for t in sc.parts]
         out.append(f"| **{translate('total_per_gpu', lang)}** | **{size(sc.total_bytes)}** |")
@@ -72,6 +78,9 @@ def plan_csv(plan: Plan) -> str:
     """One row per scenario and part: bytes per GPU."""
     rows: list[tuple[object, ...]] = []
     for sc in plan.scenarios:
+        if sc.error:
+            rows.append((sc.name, "error", sc.error))
+            continue
         rows += [(sc.name, t.name, t.value) for t in sc.parts]
         rows.append((sc.name, "total_per_gpu", sc.total_bytes))
     return csv_text(["scenario", "part", "bytes"], rows)
