@@ -499,3 +499,84 @@ def test_pure_bf16_activations_are_korthikantis_and_autocast_adds_float32_norms_
     assert autocast / pure == pytest.approx((38 + 7 * x) / (34 + 5 * x), rel=1e-3)  # 1.316 at as/h = 16
     master = plan({"model_type": "gpt2", "n_layer": 1}, scenarios=("full",), setup=Setup(seq_len=64, zero=1))
     assert master.to_dict()["setup"]["activations"] == "bf16"  # DeepSpeed/Megatron run the model in bf16
+
+
+# --- roofline time estimates -------------------------------------------------------------------
+
+LLAMA_2_7B = json.loads(REFERENCE.read_text())["llama-2-7b"]["config"]
+
+
+@pytest.mark.parametrize("gpu", ["h100", "a100-80gb", "l4", "rtx4090", "mi300x"])
+@pytest.mark.parametrize("config", ["llama-2-7b", "llama-3-8b", "falcon-7b"])
+def test_decode_at_batch_one_cannot_beat_reading_the_weights(gpu: str, config: str) -> None:
+    cfg = {"llama-2-7b": LLAMA_2_7B, "llama-3-8b": json.loads(LLAMA_3_8B.read_text()), "falcon-7b": FALCON_7B}[config]
+    p = plan(cfg, scenarios=("serve",), gpu=gpu, setup=Setup(seq_len=512))
+    assert p.roofline is not None
+    summary = netsize.analyze(network_from_config(cfg, seq_len=8))
+    # every weight but the lookup tables (a decode step gathers one row of those) is read once
+    # (a head tied to the embedding reads the whole table)
+    tied = sum(r.input_shapes[0][-1] * r.output_shape[-1] for r in summary.layers
+               if r.kind == "Linear" and not r.params)  # fmt: skip
+    read = 2 * (sum(r.params for r in summary.layers if r.kind not in ("Embedding", "PositionalEmbedding")) + tied)
+    bandwidth = gpu_named(gpu).bandwidth_bytes_per_second
+    assert p.roofline.decode.seconds >= read / bandwidth
+    assert p.roofline.decode.bytes >= read
+    assert p.roofline.decode.compute_bound_share == 0  # batch 1: every layer memory-bound
+    half = plan(cfg, scenarios=("serve",), gpu=gpu, setup=Setup(seq_len=512, efficiency=0.5)).roofline
+    assert half is not None and half.decode.seconds == pytest.approx(2 * p.roofline.decode.seconds)
+
+
+def test_prefill_is_compute_bound_and_no_faster_than_its_flops() -> None:
+    p = plan(LLAMA_2_7B, scenarios=("serve",), gpu="h100", setup=Setup(seq_len=2048))
+    r = p.roofline
+    assert r is not None
+    assert r.prefill.seconds >= r.prefill.flops / gpu_named("h100").peak("bfloat16")
+    # a 4096 x 4096 projection on 2,048 tokens: 2*2048*4096*4096 FLOPs over 2*(4096*4096 + 2*2048*4096) bytes,
+    # 683 FLOP/byte, above the H100's 989.5e12 / 3.35e12 = 295: compute-bound
+    q = next(lt for lt in r.prefill.layers if lt.name == "model.layers.*.self_attn.q_proj")
+    assert (q.count, q.flops, q.bytes, q.bound) == (32, 2 * 2048 * 4096 * 4096, 2 * (4096 * 4096 + 2 * 2048 * 4096),
+                                                     "compute")  # fmt: skip
+    # the LM head computes the last token's logits only
+    head = next(lt for lt in r.prefill.layers if lt.name == "lm_head")
+    assert head.flops == 2 * 4096 * 32000
+    tp2 = plan(LLAMA_2_7B, scenarios=("serve",), gpu="h100", setup=Setup(seq_len=2048, gpus=2, tensor_parallel=2))
+    assert tp2.roofline is not None and tp2.roofline.prefill.flops == pytest.approx(r.prefill.flops / 2, rel=1e-6)
+
+
+def test_decode_reads_the_kv_cache_of_every_sequence() -> None:
+    one = plan(LLAMA_2_7B, scenarios=("serve",), gpu="h100", setup=Setup(seq_len=2048)).roofline
+    many = plan(LLAMA_2_7B, scenarios=("serve",), gpu="h100", setup=Setup(seq_len=2048, serve_batch=16)).roofline
+    assert one is not None and many is not None
+    kv_per_sequence = 2048 * 32 * 2 * 4096 * 2  # context x layers x (K, V) x 32 heads x 128 x bf16
+    # 15 more sequences: 15 more KV caches read, and the per-token activations
+    assert many.decode.bytes - one.decode.bytes >= 15 * kv_per_sequence
+    assert many.decode_tokens_per_second > 5 * one.decode_tokens_per_second  # weights read once for the batch
+
+
+def test_gpt3_175b_tp4_pp8_model_flops_are_megatrons_and_bound_the_measured_mfu() -> None:
+    # GPT-3 175B (96 layers, h 12288, 96 heads, vocab padded to 51200), seq 2048, micro-batch 1,
+    # global batch 256 on 128 H100s at TP 4, PP 8 (DP 4: 64 micro-batches per step), as in
+    # NVIDIA's NeMo/Megatron-Core performance tables; Megatron-Core reports 47% MFU in bf16.
+    layers, h, s, v = 96, 12288, 2048, 51200
+    gpt3 = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": h, "n_layer": layers, "n_head": 96,
+            "n_positions": s, "vocab_size": v}  # fmt: skip
+    setup = Setup(seq_len=s, micro_batch=1, grad_accum=64, gpus=128, tensor_parallel=4, pipeline_stages=8, zero=1)
+    r = plan(gpt3, scenarios=("full",), gpu="h100", setup=setup).roofline
+    assert r is not None and r.training is not None and r.training_mfu is not None
+    # Megatron-LM's model FLOPs per token (Narayanan et al. 2021): 72*l*h^2*(1 + s/(6h) + V/(12*l*h))
+    assert r.training_model_flops_per_step == (72 * layers * h * h + 12 * layers * h * s + 6 * v * h) * 256 * s
+    bubble_ceiling = 64 / (64 + 8 - 1)
+    assert 0.47 < r.training_mfu < bubble_ceiling
+
+
+def test_cli_plan_time_estimates() -> None:
+    proc = _cli("plan", str(LLAMA_3_8B), "--gpu", "h100", "--scenario", "serve,full", "-s", "512", "--explain")
+    assert proc.returncode == 0, proc.stderr
+    assert "time on h100 (roofline at 1 of datasheet peaks" in proc.stdout and "decode tokens/s" in proc.stdout
+    assert "model.layers.*.mlp.down_proj x32" in proc.stdout and "memory-bound" in proc.stdout
+    js = _cli("plan", str(LLAMA_3_8B), "--gpu", "l4", "--scenario", "serve", "-s", "512", "--format", "json",
+              "--efficiency", "0.6")  # fmt: skip
+    data = json.loads(js.stdout)["roofline"]
+    assert data["measured"] is False and data["efficiency"] == 0.6 and data["decode_tokens_per_second"] > 0
+    bad = _cli("plan", str(LLAMA_3_8B), "--gpu", "l4", "--efficiency", "0")
+    assert bad.returncode == 2 and "efficiency must be in (0, 1]" in bad.stderr

@@ -51,7 +51,7 @@ from netsize._network import Network
 from netsize._summary import LayerRecord, Summary
 from netsize._term import Term, floor_div_exact, prod_str
 
-__all__ = ["LLMFigures", "kv_cache_elements_per_token", "llm_figures"]
+__all__ = ["LLMFigures", "kv_cache_elements_by_layer", "kv_cache_elements_per_token", "llm_figures"]
 
 register_messages(
     {
@@ -171,6 +171,17 @@ def kv_cache_elements_per_token(summary: Summary, causal: dict[str, bool] | None
         if kv is not None:
             per_layer.append(kv)
     return sum(per_layer), per_layer
+
+
+def kv_cache_elements_by_layer(summary: Summary) -> dict[str, int]:
+    """K and V elements kept per token by each causal self-attention of ``summary``, by layer name
+    (what a decode step reads per cached token)."""
+    causal = _causal_map(summary, None)
+    out: dict[str, int] = {}
+    for r in summary.layers:
+        if causal.get(r.name) and (kv := _attention_kv(r)) is not None:
+            out[r.name] = kv
+    return out
 
 
 def llm_figures(

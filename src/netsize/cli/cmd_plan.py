@@ -60,6 +60,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--attention", choices=("sdpa", "eager"), default="sdpa",
                    help="attention kernel of a config's model when the config names none (sdpa, transformers' "
                    "default: no seq x seq scores kept; eager keeps them)")
+    p.add_argument("--efficiency", type=float, default=1.0, metavar="F",
+                   help="with --gpu: fraction of the datasheet peak FLOP/s and bandwidth the time estimate assumes "
+                   "(1.0: the roofline itself, a floor on time)")
     add_format(p)
     p.add_argument("--explain", action="store_true", help="also print every figure's formula")
     add_lang(p, "labels")
@@ -115,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         quant=Quantization(args.quant, bits=args.bits, group_size=args.group_size, double_quant=args.double_quant),
         serve_batch=args.batch, context=args.context, block_size=args.block_size,
         gpu_memory_utilization=args.gpu_memory_utilization, kv_dtype=args.kv_dtype, attention=args.attention,
+        efficiency=args.efficiency,
     )  # fmt: skip
     target = load_target(args.target, seq_len=args.seq_len)
     if target.kind == "hf_config":

@@ -20,6 +20,7 @@ from netsize.plan._gpus import GPU, GPUS
 from netsize.plan._gpus import gpu as gpu_named
 from netsize.plan._lora import LoRA, LoRACount, lora_count, output_layer
 from netsize.plan._peft_targets import PEFT_VERSION, default_lora_targets
+from netsize.plan._roofline import Roofline, roofline
 from netsize.plan._states import optimizer_name, optimizer_state_bytes
 from netsize.quantization import Quantization, linear_weight_bytes
 
@@ -99,6 +100,7 @@ class Setup:
     kv_dtype: str = "bfloat16"
     attention: str = "sdpa"
     activations: str | None = None
+    efficiency: float = 1.0  # fraction of the datasheet's peak FLOP/s and bandwidth the roofline assumes
 
     def __post_init__(self) -> None:
         if self.seq_len is not None and (not isinstance(self.seq_len, int) or isinstance(self.seq_len, bool)
@@ -125,6 +127,8 @@ class Setup:
             raise NetsizeError("choose ZeRO (--zero) or FSDP (--fsdp), not both")
         if self.precision is not None and self.precision not in PRECISIONS:
             raise NetsizeError(f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
+        if not 0 < self.efficiency <= 1:
+            raise NetsizeError(f"efficiency must be in (0, 1] (got {self.efficiency})")
         if not 0 < self.gpu_memory_utilization <= 1:
             raise NetsizeError(f"gpu-memory-utilization must be in (0, 1] (got {self.gpu_memory_utilization})")
         if self.zero not in (0, 1, 2, 3):
@@ -227,6 +231,7 @@ class Plan(ShowsItself):
     setup: Setup
     scenarios: tuple[Scenario, ...]
     gpu: str | None = None
+    roofline: Roofline | None = None  # time estimates, when the plan is for one GPU model
 
     def scenario(self, name: str) -> Scenario:
         for s in self.scenarios:
@@ -255,6 +260,7 @@ class Plan(ShowsItself):
                 "kv_dtype": s.kv_dtype,
             },
             "scenarios": [sc.to_dict() for sc in self.scenarios],
+            **({"roofline": self.roofline.to_dict()} if self.roofline is not None else {}),
         }  # fmt: skip
 
     def explain(self, lang: str = "en") -> str:
@@ -265,6 +271,8 @@ class Plan(ShowsItself):
                 out.append(f"  error: {sc.error}")
             out += ["  " + t.render(lang) for t in (*sc.extra, *sc.parts)]
             out += ["  note: " + n for n in sc.notes]
+        if self.roofline is not None:
+            out += self.roofline.explain()
         return "\n".join(out)
 
 
@@ -404,8 +412,12 @@ def _layout(network: Network, setup: Setup) -> _Layout:
     fullest stage's); more stages than blocks is an error.
     """
     tp, pp = setup.tensor_parallel, setup.pipeline_stages
-    cores = [(n.name, n.layer.num_heads, getattr(n.layer, "num_kv_heads", None) or n.layer.num_heads)
-             for n in network.nodes if isinstance(getattr(n.layer, "num_heads", None), int)]  # fmt: skip
+    cores: list[tuple[str, int, int]] = []
+    for n in network.nodes:
+        heads = getattr(n.layer, "num_heads", None)  # attention cores (sdpa, grouped-query, multi-head)
+        if isinstance(heads, int):
+            kv = getattr(n.layer, "num_kv_heads", None)
+            cores.append((n.name, heads, kv if isinstance(kv, int) else heads))
     notes: list[str] = []
     kv_heads = kv_per_gpu = None
     if tp > 1:
@@ -685,7 +697,40 @@ def plan(
             out.append(Scenario(s, f"{s}: not planned", 0, (), 0, error=message))
     if out and all(sc.error for sc in out):
         raise NetsizeError(next(sc.error for sc in out if sc.error))
-    return Plan(network.name, summary.totals.params, setup, tuple(out), gpu)
+    times = _times(summary, setup, gpu_list[0], layout, out) if gpu else None
+    return Plan(network.name, summary.totals.params, setup, tuple(out), gpu, times)
+
+
+def _times(summary: Summary, setup: Setup, gpu: GPU, layout: _Layout, scenarios: Sequence[Scenario]) -> Roofline:
+    """The roofline of serving (prefill, decode) and, when full fine-tuning was planned, its step."""
+    from netsize.llm import kv_cache_elements_by_layer
+
+    q = setup.quant
+    full = next((sc for sc in scenarios if sc.name == "full" and not sc.error), None)
+    training = None
+    states = 0
+    precision = setup.resolved_precision()
+    if full is not None:
+        training = (setup.micro_batch, setup.seq_len or _tokens(summary), setup.grad_accum, setup.checkpointing)
+        states = sum(full.part(n) for n in ("weights", "gradients", "master_weights", "optimizer_state",
+                                            "fp32_grad_partition"))  # fmt: skip
+    dtype = "float32" if precision == "fp32" else "float8" if q.method == "fp8" else "bfloat16"
+    serve_weights = _weights(summary, q, q.compute_dtype).total_bytes if q.method != "none" else None
+    stage = (1, setup.pipeline_stages)
+    if layout.layers and layout.stage_layers:
+        stage = (layout.stage_layers, layout.layers)
+    tokens0 = max(1, _tokens(summary))
+    notes = [*layout.notes]
+    if training is not None and precision == "fp32":
+        notes.append("fp32 training: the FP32 (non-tensor) peak")
+    return roofline(
+        summary, gpu, dtype=dtype, efficiency=setup.efficiency, context=setup.context or setup.seq_len or tokens0,
+        decode_batch=setup.serve_batch, kv_dtype=setup.kv_dtype,
+        kv_elements_by_layer=kv_cache_elements_by_layer(summary),
+        serve_weight_bytes=serve_weights, tensor_parallel=setup.tensor_parallel, stage_share=stage,
+        pipeline_stages=setup.pipeline_stages, training=training, optimizer_state_bytes=states, gpus=setup.gpus,
+        training_flops_per_token=6 * summary.totals.multiply_adds // tokens0, notes=tuple(notes),
+    )  # fmt: skip
 
 
 def _network(target: Any, setup: Setup) -> tuple[Network, str | None]:

@@ -50,7 +50,33 @@ def plan_text(plan: Plan, lang: str = "en", explain: bool = False) -> str:
         out += [f"  note: {n}" for n in sc.notes]
         if explain:
             out += ["  " + t.render(lang) for t in (*sc.extra, *sc.parts)]
+    if plan.roofline is not None:
+        out += ["", *time_lines(plan)]
+        if explain:
+            out += ["  " + line for line in plan.roofline.explain()]
     return "\n".join(out)
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.3f} s" if s >= 1 else f"{s * 1e3:.3f} ms" if s >= 1e-3 else f"{s * 1e6:.1f} us"
+
+
+def time_lines(plan: Plan) -> list[str]:
+    """The roofline's times, one line each (the plan computed them)."""
+    r = plan.roofline
+    if r is None:
+        return []
+    out = [f"time on {r.gpu} (roofline at {r.efficiency:g} of datasheet peaks, {r.dtype}; unmeasured)"]
+    if r.training is not None:
+        mfu = f", MFU {r.training_mfu:.1%}" if r.training_mfu is not None else ""
+        out.append(f"  training step      {_seconds(r.training.seconds):>12}  "
+                   f"{r.training_tokens_per_step:,} tokens{mfu}, {r.training.compute_bound_share:.0%} compute-bound")
+    out.append(f"  prefill            {_seconds(r.prefill.seconds):>12}  batch {r.decode_batch} x {r.context:,} "
+               f"tokens, {r.prefill.compute_bound_share:.0%} compute-bound")
+    out.append(f"  decode step        {_seconds(r.decode.seconds):>12}  batch {r.decode_batch} at context "
+               f"{r.context:,}, {r.decode.compute_bound_share:.0%} compute-bound")
+    out.append(f"  decode tokens/s    {r.decode_tokens_per_second:>12,.1f}")
+    return out
 
 
 def plan_markdown(plan: Plan, lang: str = "en") -> str:
@@ -71,6 +97,8 @@ def plan_markdown(plan: Plan, lang: str = "en") -> str:
                 for f in sc.fits
             ]
         out += [f"- {n}" for n in sc.notes]
+    if plan.roofline is not None:
+        out += ["", "```", *time_lines(plan), "```"]
     return "\n".join(out)
 
 
