@@ -499,6 +499,8 @@ def test_pure_bf16_activations_are_korthikantis_and_autocast_adds_float32_norms_
     assert autocast / pure == pytest.approx((38 + 7 * x) / (34 + 5 * x), rel=1e-3)  # 1.316 at as/h = 16
     master = plan({"model_type": "gpt2", "n_layer": 1}, scenarios=("full",), setup=Setup(seq_len=64, zero=1))
     assert master.to_dict()["setup"]["activations"] == "bf16"  # DeepSpeed/Megatron run the model in bf16
+    shown = _cli("plan", str(LLAMA_3_8B), "--scenario", "full", "-s", "8", "--gpu", "h100", "--explain")
+    assert "(38 + 7as/h) / (34 + 5as/h)" in shown.stdout and "--activations bf16" in shown.stdout
 
 
 # --- roofline time estimates -------------------------------------------------------------------

@@ -196,6 +196,7 @@ class Scenario:
     extra: tuple[Term, ...] = ()
     notes: tuple[str, ...] = ()
     error: str | None = None  # why this scenario could not be planned (the others still are)
+    explanation: tuple[str, ...] = ()  # printed with --explain only
 
     def part(self, name: str) -> int:
         for t in self.parts:
@@ -271,6 +272,7 @@ class Plan(ShowsItself):
                 out.append(f"  error: {sc.error}")
             out += ["  " + t.render(lang) for t in (*sc.extra, *sc.parts)]
             out += ["  note: " + n for n in sc.notes]
+            out += ["  " + line for line in sc.explanation]
         if self.roofline is not None:
             out += self.roofline.explain()
         return "\n".join(out)
@@ -352,6 +354,20 @@ def _kv_per_token_elements(summary: Summary) -> int:
 
     per_token, _ = kv_cache_elements_per_token(summary)
     return per_token
+
+
+_ACTIVATION_EXPLANATION = {
+    "autocast": (
+        "activations (bf16 autocast): matrix products save bf16 tensors, but autocast runs LayerNorm and softmax "
+        "in float32, so the LayerNorm inputs (the float32 residual stream) and the softmax output are saved in 4 "
+        "bytes: sbh(4 + 2as/h) per layer more than Korthikanti et al.'s pure 16-bit sbh(34 + 5as/h), i.e. "
+        "(38 + 7as/h) / (34 + 5as/h) = 1.30-1.33x at as/h 13-22 (1.12x with fused attention); "
+        "--activations bf16 (or --precision master/bf16) is the paper's pure 16-bit setting",
+    ),
+    "bf16": ("activations (pure bf16): every saved tensor in 16 bits, dropout masks 1 byte: Korthikanti et al.'s "
+             "setting, sbh(34 + 5as/h) per layer with eager attention",),
+    "fp32": ("activations (float32): every saved tensor in 4 bytes",),
+}
 
 
 # --- tensor and pipeline parallel layout ------------------------------------------------------
@@ -633,7 +649,7 @@ def _train(
             f"PP {setup.pipeline_stages}), micro-batch {setup.micro_batch} x seq {setup.seq_len}, "
             f"grad accum {setup.grad_accum}" + (", checkpointing" if setup.checkpointing else ""))  # fmt: skip
     return Scenario(name, desc, trainable, tuple(parts), total, cpu, _fits(total, gpu_list), tuple(extra),
-                    tuple(notes))
+                    tuple(notes), explanation=_ACTIVATION_EXPLANATION[setup.resolved_activations()])
 
 
 def _gradients_term(

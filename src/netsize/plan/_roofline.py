@@ -112,7 +112,7 @@ class Roofline:
 
     def to_dict(self) -> dict[str, object]:
         def phase(p: Phase) -> dict[str, object]:
-            return {"flops": p.flops, "bytes": p.bytes, "seconds": p.seconds,
+            return {"flops": p.flops, "bytes": p.bytes, "time_seconds": p.seconds,
                     "compute_bound_share": round(p.compute_bound_share, 4)}  # fmt: skip
 
         out: dict[str, object] = {

@@ -50,6 +50,7 @@ def plan_text(plan: Plan, lang: str = "en", explain: bool = False) -> str:
         out += [f"  note: {n}" for n in sc.notes]
         if explain:
             out += ["  " + t.render(lang) for t in (*sc.extra, *sc.parts)]
+            out += ["  " + line for line in sc.explanation]
     if plan.roofline is not None:
         out += ["", *time_lines(plan)]
         if explain:
