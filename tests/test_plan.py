@@ -582,3 +582,15 @@ def test_cli_plan_time_estimates() -> None:
     assert data["measured"] is False and data["efficiency"] == 0.6 and data["decode_tokens_per_second"] > 0
     bad = _cli("plan", str(LLAMA_3_8B), "--gpu", "l4", "--efficiency", "0")
     assert bad.returncode == 2 and "efficiency must be in (0, 1]" in bad.stderr
+
+
+def test_roofline_of_a_network_without_kv_cache_is_one_forward_pass() -> None:
+    net = netsize.zoo.get("resnet18").build()
+    summary = netsize.analyze(net)
+    p = plan(net, scenarios=("serve", "lora", "full"), gpu="t4", setup=Setup(serve_batch=4))
+    r = p.roofline
+    assert r is not None and not r.generative
+    assert r.prefill.flops == 4 * (2 * summary.totals.multiply_adds + sum(x.other_ops for x in summary.layers))
+    data = p.to_dict()["roofline"]
+    assert "forward" in data and "decode_step" not in data
+    assert p.scenario("lora").error is not None and "this model has none" in p.scenario("lora").error

@@ -707,9 +707,10 @@ def plan(
             message = str(err)
             if s in ("lora", "qlora") and setup.lora.targets is None:
                 names = sorted({r.name.rsplit(".", 1)[-1] for r in summary.layers if r.kind == "Linear"})
-                message = (f"peft {PEFT_VERSION} has no default LoRA targets for model_type {model_type!r}: name them "
-                           f"(--lora targets=NAME,NAME or targets=all-linear); this model's linear layers end in: "
-                           f"{', '.join(names[:20])}")
+                why = (f"peft {PEFT_VERSION} has no default LoRA targets for model_type {model_type!r}" if model_type
+                       else "LoRA targets default to peft's for a config's model_type, and this model has none")
+                message = (f"{why}: name them (--lora targets=NAME,NAME or targets=all-linear); this model's "
+                           f"linear layers end in: {', '.join(names[:20]) or '(none)'}")
             out.append(Scenario(s, f"{s}: not planned", 0, (), 0, error=message))
     if out and all(sc.error for sc in out):
         raise NetsizeError(next(sc.error for sc in out if sc.error))

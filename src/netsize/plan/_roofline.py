@@ -97,6 +97,7 @@ class Roofline:
     training_model_flops_per_step: int
     gpus: int
     notes: tuple[str, ...]
+    generative: bool = True  # a causal LM: prefill and decode; otherwise one forward pass of the batch
 
     @property
     def decode_tokens_per_second(self) -> float:
@@ -118,9 +119,11 @@ class Roofline:
         out: dict[str, object] = {
             "gpu": self.gpu, "dtype": self.dtype, "efficiency": self.efficiency, "peak_flops": self.peak_flops,
             "bandwidth_bytes_per_second": self.bandwidth_bytes_per_second, "context": self.context,
-            "prefill": phase(self.prefill), "decode_step": phase(self.decode), "decode_batch": self.decode_batch,
-            "decode_tokens_per_second": self.decode_tokens_per_second, "measured": False,
+            "prefill" if self.generative else "forward": phase(self.prefill), "measured": False,
         }  # fmt: skip
+        if self.generative:
+            out.update({"decode_step": phase(self.decode), "decode_batch": self.decode_batch,
+                        "decode_tokens_per_second": self.decode_tokens_per_second})  # fmt: skip
         if self.training is not None:
             out["training_step"] = phase(self.training)
             out["training_tokens_per_step"] = self.training_tokens_per_step
@@ -132,7 +135,7 @@ class Roofline:
         p, w, e = self.peak_flops, self.bandwidth_bytes_per_second, self.efficiency
         out = [f"roofline on {self.gpu}: time = max(F / (P*e), B / (W*e)) per layer, P = {p / 1e12:g} TFLOP/s "
                f"({self.dtype}), W = {w / 1e9:g} GB/s, e = {e:g} (datasheet peaks; not measured)"]
-        for ph in (self.training, self.prefill, self.decode):
+        for ph in (self.training, self.prefill, self.decode if self.generative else None):
             if ph is None:
                 continue
             out.append(f"{ph.name}: {ph.formula} = {_seconds(ph.seconds)}; F = {ph.flops:,} FLOPs, "
@@ -148,8 +151,9 @@ class Roofline:
             out.append(f"training MFU implied = model FLOPs per step / (step time * GPUs * P) = "
                        f"{self.training_model_flops_per_step:,} / ({_seconds(self.training.seconds)} * {self.gpus} * "
                        f"{p / 1e12:g}e12) = {self.training_mfu:.1%}")
-        out.append(f"decode tokens/s = batch / decode step = {self.decode_batch} / {_seconds(self.decode.seconds)} "
-                   f"= {self.decode_tokens_per_second:,.1f}")
+        if self.generative:
+            out.append(f"decode tokens/s = batch / decode step = {self.decode_batch} / "
+                       f"{_seconds(self.decode.seconds)} = {self.decode_tokens_per_second:,.1f}")
         out += [f"note: {n}" for n in self.notes]
         return out
 
@@ -313,7 +317,8 @@ def roofline(
     # prefill: one sequence of `context` tokens (times the batch), the head on the last token only
     prefill_works = _pass(summary, dtype, serve_weights(), context * decode_batch, tokens0,
                           context * context * decode_batch, s0 * s0, decode_batch, {}, context * decode_batch)
-    prefill = _phase("prefill", prefill_works, 1, tp, 1, 1, peak, bw, efficiency,
+    generative = bool(kv_elements_by_layer)
+    prefill = _phase("prefill" if generative else "forward pass", prefill_works, 1, tp, 1, 1, peak, bw, efficiency,
                      f"sum over layers of max(F, B) terms, batch {decode_batch} x {context:,} tokens / TP {tp}")
     # decode: `decode_batch` new tokens against `context` cached ones
     kv_read = {name: dtype_bytes(kv * context * decode_batch, kv_dtype) for name, kv in kv_elements_by_layer.items()}
@@ -345,4 +350,4 @@ def roofline(
             all_notes.append(f"pipeline bubble: {pipeline_stages - 1} of {slots} micro-batch slots idle (1F1B)")
     all_notes.append("communication (TP all-reduce, PP sends, DP gradient reduction, ZeRO gathers) not modelled")
     return Roofline(gpu.key, dtype, efficiency, peak, bw, prefill, decode, decode_batch, context, train,
-                    tokens_step, model_flops, gpus, tuple(all_notes))
+                    tokens_step, model_flops, gpus, tuple(all_notes), generative)

@@ -70,8 +70,13 @@ def time_lines(plan: Plan) -> list[str]:
     out = [f"time on {r.gpu} (roofline at {r.efficiency:g} of datasheet peaks, {r.dtype}; unmeasured)"]
     if r.training is not None:
         mfu = f", MFU {r.training_mfu:.1%}" if r.training_mfu is not None else ""
-        out.append(f"  training step      {_seconds(r.training.seconds):>12}  "
-                   f"{r.training_tokens_per_step:,} tokens{mfu}, {r.training.compute_bound_share:.0%} compute-bound")
+        unit = "tokens" if r.generative else "samples"
+        out.append(f"  training step      {_seconds(r.training.seconds):>12}  {r.training_tokens_per_step:,} {unit}"
+                   f"{mfu}, {r.training.compute_bound_share:.0%} compute-bound")
+    if not r.generative:
+        out.append(f"  forward pass       {_seconds(r.prefill.seconds):>12}  batch {r.decode_batch}, "
+                   f"{r.prefill.compute_bound_share:.0%} compute-bound")
+        return out
     out.append(f"  prefill            {_seconds(r.prefill.seconds):>12}  batch {r.decode_batch} x {r.context:,} "
                f"tokens, {r.prefill.compute_bound_share:.0%} compute-bound")
     out.append(f"  decode step        {_seconds(r.decode.seconds):>12}  batch {r.decode_batch} at context "
