@@ -436,15 +436,44 @@ def test_kv_heads_fewer_than_tp_are_replicated() -> None:
     assert tp16.scenario("serve").part("kv_cache") == base // 8  # 8 KV heads: one per GPU, 2 GPUs each
 
 
-def test_pipeline_stages_balance_or_refuse() -> None:
+def test_pipeline_stages_balance_or_refuse_and_hold_the_embeddings_where_megatron_does() -> None:
+    # Falcon-7B: 32 blocks of h*(h + 2*64) + h^2 + 8h^2 + 2h params, embedding V*h (tied to the head),
+    # final LayerNorm 2h. As Megatron-LM places them, the first stage holds its blocks and the
+    # embedding, the last its blocks, the final norm and the head's copy of the table.
+    h, v = 4544, 65024
+    block = h * (h + 128) + h * h + 8 * h * h + 2 * h
+    total = 32 * block + v * h + 2 * h
     whole = plan(FALCON_7B, scenarios=("full",), setup=Setup(seq_len=8)).scenario("full").part("optimizer_state")
+    assert whole == 8 * total
     pp4 = plan(FALCON_7B, scenarios=("full",), setup=Setup(seq_len=8, gpus=4, pipeline_stages=4)).scenario("full")
-    assert pp4.part("optimizer_state") == -(-whole * 8 // 32)
+    most = 8 * block + max(v * h, 2 * h + v * h)
+    assert pp4.part("optimizer_state") == -(-whole * most // total)
     pp5 = plan(FALCON_7B, scenarios=("full",), setup=Setup(seq_len=8, gpus=5, pipeline_stages=5)).scenario("full")
-    assert pp5.part("optimizer_state") == -(-whole * 7 // 32)  # 32 blocks: stages of 6 or 7
+    assert pp5.part("optimizer_state") == -(-whole * (7 * block + 2 * h + v * h) // total)  # stages of 6 or 7
     assert any("stages balanced at 6 or 7 blocks" in n for n in pp5.notes)
     with pytest.raises(NetsizeError, match="pipeline stages 40 exceed the model's 32 transformer blocks"):
         plan(FALCON_7B, scenarios=("full",), setup=Setup(seq_len=8, gpus=40, pipeline_stages=40))
+
+
+def test_most_loaded_stage_equals_megatrons_theoretical_memory() -> None:
+    # Megatron-LM megatron/training/theoretical_memory_usage.py, compute_weight_and_optimizer_memory:
+    # most loaded shard = (transformer block / pp + embedding) / tp parameters, the block counted
+    # as l * (12h^2 + 4h) + 2h (it leaves out linear biases and the position table), and
+    # 6 + 12/dp bytes per parameter with the distributed optimizer (bf16 weights, float32 main
+    # gradients, float32 master and moments sharded). GPT-3 175B at TP 4, PP 8, DP 4:
+    layers, h, s, v, tp, pp, dp = 96, 12288, 2048, 51200, 4, 8, 4
+    gpt3 = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": h, "n_layer": layers, "n_head": 96,
+            "n_positions": s, "vocab_size": v}  # fmt: skip
+    megatron_shard = ((layers * (12 * h * h + 4 * h) + 2 * h) / pp + v * h) / tp
+    sc = plan(gpt3, scenarios=("full",), setup=Setup(seq_len=8, gpus=tp * pp * dp, tensor_parallel=tp,
+                                                       pipeline_stages=pp, zero=1)).scenario("full")  # fmt: skip
+    shard = sc.part("weights") / 2  # bf16 weights on the GPU: its parameters
+    assert shard == pytest.approx(megatron_shard, rel=2e-3)  # biases and position table: 0.14%
+    # netsize's bytes per parameter are DeepSpeed's ZeRO-1 accounting, 4 + 16/dp (bf16 gradients plus a
+    # float32 partition), where Megatron's distributed optimizer keeps float32 main gradients, 6 + 12/dp
+    states = sum(sc.part(n) for n in ("weights", "gradients", "master_weights", "optimizer_state",
+                                      "fp32_grad_partition"))  # fmt: skip
+    assert states / shard == pytest.approx(4 + 16 / dp, rel=1e-6)
 
 
 # --- defaults and syntax -----------------------------------------------------------------------

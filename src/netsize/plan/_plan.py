@@ -386,9 +386,13 @@ class _Layout:
     kv_heads: int | None
     kv_heads_per_gpu: int | None
     notes: tuple[str, ...]
+    stage_params: int = 0  # parameters of the most loaded pipeline stage (0: split evenly)
+    params: int = 0
 
     def model_states(self, n: int) -> int:
-        """Bytes of ``n`` bytes of model state on the GPU holding the largest pipeline stage."""
+        """Bytes of ``n`` bytes of model state on the GPU holding the most loaded pipeline stage."""
+        if self.stage_params and self.params:
+            return -(-n * self.stage_params // (self.params * self.tp))
         if self.layers is None or self.stage_layers is None:
             return -(-n // (self.tp * self.pp))
         return -(-n * self.stage_layers // (self.layers * self.tp))
@@ -416,7 +420,33 @@ def _divisors(n: int) -> str:
     return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
 
 
-def _layout(network: Network, setup: Setup) -> _Layout:
+def _stage_params(summary: Summary, cores: list[str], stage_layers: int) -> tuple[int, int, str]:
+    """Parameters of the most loaded pipeline stage, as Megatron-LM places them: each stage holds
+    ``stage_layers`` blocks; the first also the input embeddings, the last the final norm and the
+    output layer (a head tied to the embedding keeps its own copy of the table there)."""
+    prefixes = set()
+    for name in cores:
+        parts = name.split(".")
+        index = next((i for i, p in enumerate(parts) if p.isdigit()), None)
+        if index is not None:
+            prefixes.add(".".join(parts[: index + 1]) + ".")
+    blocks = first = last = 0
+    for r in summary.layers:
+        if any(r.name.startswith(p) for p in prefixes):
+            blocks += r.params
+        elif r.kind in ("Embedding", "PositionalEmbedding"):
+            first += r.params
+        elif r.kind == "Linear" and not r.params and r.multiply_adds and r.input_shapes:
+            last += r.input_shapes[0][-1] * r.output_shape[-1]  # tied head: its copy of the table
+        else:
+            last += r.params
+    per_stage = -(-blocks * stage_layers // max(1, len(prefixes)))
+    most = per_stage + max(first, last)
+    return most, summary.totals.params, (f"most loaded stage = {stage_layers} of {len(prefixes)} blocks + "
+                                         f"max(embeddings {first:,}, final norm and head {last:,}) = {most:,} params")
+
+
+def _layout(network: Network, setup: Setup, summary: Summary | None = None) -> _Layout:
     """The tensor/pipeline layout, or one clear error when the model cannot be split that way.
 
     Tensor parallelism splits attention by heads (Megatron-LM, vLLM): the degree must divide the
@@ -472,7 +502,12 @@ def _layout(network: Network, setup: Setup) -> _Layout:
             if layers % pp:
                 notes.append(f"pipeline {pp} does not divide {layers} blocks: stages balanced at {layers // pp} or "
                              f"{stage_layers} blocks; figures are for a stage of {stage_layers}")
-    return _Layout(tp, pp, layers if stage_layers else None, stage_layers, kv_heads, kv_per_gpu, tuple(notes))
+    stage_params = params = 0
+    if stage_layers and summary is not None:
+        stage_params, params, how = _stage_params(summary, [c[0] for c in cores], stage_layers)
+        notes.append(how)
+    return _Layout(tp, pp, layers if stage_layers else None, stage_layers, kv_heads, kv_per_gpu, tuple(notes),
+                   stage_params, params)
 
 
 # --- scenarios --------------------------------------------------------------------------------
@@ -694,7 +729,7 @@ def plan(
         setup = replace(setup, seq_len=_tokens(summary))
     if setup.lora.targets is None and (default := default_lora_targets(model_type)) is not None:
         setup = replace(setup, lora=replace(setup.lora, targets=default))
-    layout = _layout(network, setup)
+    layout = _layout(network, setup, summary)
     gpu_list = [gpu_named(gpu)] if gpu else list(GPUS)
     out: list[Scenario] = []
     for s in scenarios:
