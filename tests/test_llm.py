@@ -214,3 +214,12 @@ def test_gptq_and_awq_weights_follow_their_packed_layout(method):
 def test_unknown_quantization_method_is_one_clear_error():
     with pytest.raises(netsize.NetsizeError, match="quant_method 'hqq'"):
         llm_figures({**QUANT_BASE, "quantization_config": {"quant_method": "hqq"}}, seq_len=8)
+
+
+def test_6n_rule_is_shown_with_both_ns():
+    # GPT-2 small: Kaplan et al.'s N excludes the token (50257 x 768) and position (1024 x 768) tables
+    f = llm_figures({"model_type": "gpt2"}, seq_len=1024)
+    assert f.training_flops_6n == 6 * 124_439_808
+    assert f.training_flops_6n_non_embedding == 6 * (124_439_808 - 50257 * 768 - 1024 * 768)
+    assert f.to_dict()["training_flops_6n_non_embedding"] == f.training_flops_6n_non_embedding
+    assert "Kaplan's N" in f.explain()

@@ -1,6 +1,6 @@
 """netsize.plan against the libraries whose storage and counts it predicts: bitsandbytes' quantised
 layers, peft's trainable parameters, torch and transformers' optimizer states, and DeepSpeed's
-ZeRO estimators (their published example output)."""
+ZeRO estimators (their own functions, vendored, and their published example output)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
+import deepspeed_estimators
 import netsize
 from netsize import NetsizeError
 from netsize.frontends.hf_config import network_from_config
-from netsize.plan import LoRA, Quantization, Setup, gpu_named, plan
+from netsize.plan import LoRA, Quantization, Scenario, Setup, gpu_named, plan
 from netsize.plan._lora import lora_count
-from netsize.plan._quant import linear_weight_bytes
 from netsize.plan._states import optimizer_state_bytes
+from netsize.quantization import linear_weight_bytes
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "reference" / "transformers_params.json"
 LLAMA_3_8B = Path(__file__).resolve().parents[1] / "examples" / "configs" / "llama-3-8b.json"
@@ -196,18 +197,43 @@ def test_zero3_model_states_equal_deepspeed_published_t5_small(
         assert round(sc.cpu_bytes / GIB, 2) == cpu_gib
 
 
+def _model_states(sc: Scenario) -> int:
+    return sc.total_bytes - sc.part("activations")
+
+
+@pytest.mark.parametrize("model", ["t5-small", "llama-3-8b"])
 @pytest.mark.parametrize("gpus", [1, 4, 8, 64])
-def test_zero2_and_zero3_model_states_follow_deepspeed_formulas(gpus: int) -> None:
-    # deepspeed/runtime/zero/stage_1_and_2.py estimate_zero2_model_states_mem_needs (no offload):
-    # 4*P + int(16*P/N); stage3.py estimate_zero3_model_states_mem_needs: 4*L + int(18*P/N).
-    net = _t5_small()
-    p = 60_506_624
-    largest = 32_128 * 512
-    z2 = plan(net, scenarios=("full",), setup=Setup(seq_len=8, zero=2, gpus=gpus)).scenario("full")
-    z3 = plan(net, scenarios=("full",), setup=Setup(seq_len=8, zero=3, gpus=gpus)).scenario("full")
-    tolerance = 4  # netsize rounds each of the four sharded parts up to a whole byte; DeepSpeed floors once
-    assert 0 <= (z2.total_bytes - z2.part("activations")) - (4 * p + int(16 * p / gpus)) <= tolerance
-    assert 0 <= (z3.total_bytes - z3.part("activations")) - (4 * largest + int(18 * p / gpus)) <= tolerance
+def test_zero2_and_zero3_model_states_equal_deepspeed_estimators(model: str, gpus: int) -> None:
+    # The oracle is DeepSpeed 0.19.8's own estimate_zero2/3_model_states_mem_needs (vendored in
+    # tests/deepspeed_estimators.py): ZeRO-2 2P + 18P/N since v0.14.3, ZeRO-3 4L + 18P/N.
+    net = _t5_small() if model == "t5-small" else network_from_config(json.loads(LLAMA_3_8B.read_text()), seq_len=8)
+    summary = netsize.analyze(net)
+    p = summary.totals.params
+    largest = max(r.params for r in summary.layers)
+    nodes, per_node = (gpus // 8, 8) if gpus >= 8 else (1, gpus)
+    tolerance = 5  # netsize rounds each of the sharded parts up to a whole byte; DeepSpeed floors once
+    for offload in (False, True):
+        o = {"offload_optimizer": offload}
+        z2 = plan(net, scenarios=("full",), setup=Setup(seq_len=8, zero=2, gpus=gpus, **o)).scenario("full")
+        _, ds2 = deepspeed_estimators.estimate_zero2_model_states_mem_needs(p, per_node, nodes, cpu_offload=offload)
+        assert 0 <= _model_states(z2) - ds2 <= tolerance, (offload, _model_states(z2), ds2)
+        z3 = plan(net, scenarios=("full",), setup=Setup(seq_len=8, zero=3, gpus=gpus, **o)).scenario("full")
+        _, ds3, _ = deepspeed_estimators.estimate_zero3_model_states_mem_needs(
+            p, largest, per_node, nodes, cpu_offload=offload, cpu_offload_params=False
+        )
+        assert 0 <= _model_states(z3) - ds3 <= tolerance, (offload, _model_states(z3), ds3)
+    z3p = Setup(seq_len=8, zero=3, gpus=gpus, offload_optimizer=True, offload_params=True)
+    _, ds3p, _ = deepspeed_estimators.estimate_zero3_model_states_mem_needs(p, largest, per_node, nodes)
+    assert _model_states(plan(net, scenarios=("full",), setup=z3p).scenario("full")) == ds3p
+
+
+def test_zero2_shards_the_half_precision_gradients() -> None:
+    # LLaMA-3-8B on 8 GPUs: DeepSpeed 0.19.8 counts 31.78 GiB of model states (2P + 18P/8); the
+    # estimator before v0.14.3 counted 4P + 16P/8 = 44.87 GiB.
+    sc = plan(str(LLAMA_3_8B), scenarios=("full",), setup=Setup(seq_len=8, zero=2, gpus=8)).scenario("full")
+    p = 8_030_261_248
+    assert sc.part("gradients") == 2 * p // 8
+    assert round(_model_states(sc) / GIB, 2) == 31.78
 
 
 def test_full_finetune_is_sixteen_bytes_per_param_without_zero() -> None:
@@ -294,3 +320,306 @@ def test_config_plans_run_sdpa_unless_told_otherwise() -> None:
     scores = 32 * 32 * 4096 * 4096  # layers x heads x L x S: one score matrix per layer
     assert eager.part("activations") - sdpa.part("activations") > 2 * scores  # at least bf16 scores, kept
     assert sdpa.part("weights") == eager.part("weights")
+
+
+# --- peft's default targets, per architecture -------------------------------------------------
+
+
+def test_default_lora_targets_are_peft_table() -> None:
+    peft_constants = pytest.importorskip("peft.utils.constants")
+    from netsize.plan._peft_targets import LORA_TARGETS, PEFT_VERSION
+
+    table = {k: v if isinstance(v, str) else list(v) for k, v in LORA_TARGETS.items()}
+    assert table == peft_constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+    assert pytest.importorskip("peft").__version__ == PEFT_VERSION
+
+
+@pytest.mark.parametrize("family", ["llama", "mistral", "qwen2", "gpt2", "bert"])
+def test_default_lora_plan_trains_what_peft_trains_without_targets(family: str) -> None:
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+    cfg = TINY[family]
+    torch.manual_seed(0)
+    model = getattr(transformers, cfg["architectures"][0])(transformers.AutoConfig.for_model(**cfg))
+    peft_model = peft.get_peft_model(model, peft.LoraConfig(r=16, lora_alpha=32))  # no target_modules
+    trainable, _ = peft_model.get_nb_trainable_parameters()
+    sc = plan(cfg, scenarios=("lora",), setup=Setup(seq_len=8)).scenario("lora")
+    assert sc.error is None
+    assert sc.trainable_params == trainable
+
+
+# DeepSeek-V3's config.json, every field as released (multi-head latent attention, 256 routed
+# experts of which 8 per token, first 3 layers dense, FP8 quantization_config), sizes shrunk.
+DEEPSEEK_V3_SMALL = {
+    "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3", "hidden_size": 256,
+    "intermediate_size": 512, "moe_intermediate_size": 64, "num_hidden_layers": 4, "num_attention_heads": 8,
+    "num_key_value_heads": 8, "n_shared_experts": 1, "n_routed_experts": 16, "num_experts_per_tok": 4,
+    "first_k_dense_replace": 1, "moe_layer_freq": 1, "kv_lora_rank": 64, "q_lora_rank": 96, "qk_nope_head_dim": 32,
+    "qk_rope_head_dim": 16, "v_head_dim": 32, "vocab_size": 1024, "max_position_embeddings": 4096,
+    "rms_norm_eps": 1e-06, "tie_word_embeddings": False, "topk_method": "noaux_tc", "n_group": 4, "topk_group": 2,
+    "routed_scaling_factor": 2.5, "scoring_func": "sigmoid", "norm_topk_prob": True, "hidden_act": "silu",
+    "rope_theta": 10000, "attention_bias": False, "attention_dropout": 0.0, "num_nextn_predict_layers": 1,
+    "bos_token_id": 0, "eos_token_id": 1, "initializer_range": 0.02, "use_cache": True, "torch_dtype": "bfloat16",
+    "rope_scaling": {"beta_fast": 32, "beta_slow": 1, "factor": 40, "mscale": 1.0, "mscale_all_dim": 1.0,
+                     "original_max_position_embeddings": 4096, "type": "yarn"},
+    "quantization_config": {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                            "weight_block_size": [128, 128]},
+}  # fmt: skip
+
+
+def test_deepseek_v3_plans_serve_and_full_and_says_why_not_lora(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(DEEPSEEK_V3_SMALL))
+    p = plan(str(path))  # the default scenarios: serve, lora, full
+    assert p.scenario("serve").error is None and p.scenario("serve").total_bytes > 0
+    assert p.scenario("full").error is None and p.scenario("full").trainable_params == p.params
+    lora = p.scenario("lora")
+    assert lora.error is not None and "deepseek_v3" in lora.error and "q_a_proj" in lora.error
+    assert p.to_dict()["scenarios"][1]["error"] == lora.error
+    proc = _cli("plan", str(path), "--gpu", "h100")
+    assert proc.returncode == 0, proc.stderr
+    assert "lora: not planned" in proc.stdout and "full fine-tuning" in proc.stdout
+    named = plan(str(path), scenarios=("lora",), setup=Setup(lora=LoRA(targets=("q_b_proj", "kv_b_proj"))))
+    assert named.scenario("lora").trainable_params > 0
+    # only the scenario that cannot be planned was asked for: its error is the command's
+    only = _cli("plan", str(path), "--scenario", "lora")
+    assert only.returncode == 2 and "no default LoRA targets for model_type 'deepseek_v3'" in only.stderr
+
+
+def test_peft_itself_has_no_default_targets_for_deepseek_v3() -> None:
+    # what the plan's LoRA error says, checked against peft on the real model (meta device)
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+    cfg = {k: v for k, v in DEEPSEEK_V3_SMALL.items() if k != "quantization_config"}
+    with torch.device("meta"):
+        model = transformers.DeepseekV3ForCausalLM(transformers.AutoConfig.for_model(**cfg))
+    with pytest.raises(ValueError, match="target_modules"):
+        peft.get_peft_model(model, peft.LoraConfig(r=16))
+
+
+# --- tensor and pipeline parallel layouts ------------------------------------------------------
+
+# Falcon-7B's config.json as released: 71 query heads, multi-query attention (1 KV head), 32 layers.
+FALCON_7B = {
+    "alibi": False, "apply_residual_connection_post_layernorm": False, "architectures": ["FalconForCausalLM"],
+    "attention_dropout": 0.0, "bias": False, "bos_token_id": 11, "eos_token_id": 11, "hidden_dropout": 0.0,
+    "hidden_size": 4544, "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "falcon",
+    "multi_query": True, "new_decoder_architecture": False, "num_attention_heads": 71, "num_hidden_layers": 32,
+    "parallel_attn": True, "torch_dtype": "bfloat16", "vocab_size": 65024,
+}  # fmt: skip
+
+
+def test_tensor_parallel_must_divide_the_query_heads() -> None:
+    with pytest.raises(NetsizeError, match=r"tensor-parallel 8 does not divide the 71 query heads.*\(1, 71\)"):
+        plan(FALCON_7B, scenarios=("serve",), setup=Setup(gpus=8, tensor_parallel=8))
+    proc = _cli("plan", "-", "--tp", "8", "--gpus", "8")  # an unreadable target still fails cleanly
+    assert proc.returncode == 2
+    llama = json.loads(LLAMA_3_8B.read_text())  # 32 query heads, 8 KV heads
+    with pytest.raises(NetsizeError, match="tensor-parallel 3"):
+        plan(llama, scenarios=("serve",), setup=Setup(gpus=3, tensor_parallel=3))
+    with pytest.raises(NetsizeError, match="not a multiple of the 8 KV heads"):
+        plan({**llama, "num_attention_heads": 48}, scenarios=("serve",), setup=Setup(gpus=12, tensor_parallel=12))
+
+
+def test_kv_heads_fewer_than_tp_are_replicated() -> None:
+    one = plan(FALCON_7B, scenarios=("serve",), setup=Setup(context=1024)).scenario("serve")
+    tp71 = plan(FALCON_7B, scenarios=("serve",), setup=Setup(context=1024, gpus=71, tensor_parallel=71))
+    sc = tp71.scenario("serve")
+    # one KV head, replicated on all 71 GPUs: every GPU caches the whole (one-head) KV cache
+    assert sc.part("kv_cache") == one.part("kv_cache")
+    assert any("replicated on 71 GPUs" in n for n in sc.notes)
+    llama = json.loads(LLAMA_3_8B.read_text())
+    base = plan(llama, scenarios=("serve",), setup=Setup(context=1024)).scenario("serve").part("kv_cache")
+    tp16 = plan(llama, scenarios=("serve",), setup=Setup(context=1024, gpus=16, tensor_parallel=16))
+    assert tp16.scenario("serve").part("kv_cache") == base // 8  # 8 KV heads: one per GPU, 2 GPUs each
+
+
+def test_pipeline_stages_balance_or_refuse_and_hold_the_embeddings_where_megatron_does() -> None:
+    # Falcon-7B: 32 blocks of h*(h + 2*64) + h^2 + 8h^2 + 2h params, embedding V*h (tied to the head),
+    # final LayerNorm 2h. As Megatron-LM places them, the first stage holds its blocks and the
+    # embedding, the last its blocks, the final norm and the head's copy of the table.
+    h, v = 4544, 65024
+    block = h * (h + 128) + h * h + 8 * h * h + 2 * h
+    total = 32 * block + v * h + 2 * h
+    whole = plan(FALCON_7B, scenarios=("full",), setup=Setup(seq_len=8)).scenario("full").part("optimizer_state")
+    assert whole == 8 * total
+    pp4 = plan(FALCON_7B, scenarios=("full",), setup=Setup(seq_len=8, gpus=4, pipeline_stages=4)).scenario("full")
+    most = 8 * block + max(v * h, 2 * h + v * h)
+    assert pp4.part("optimizer_state") == -(-whole * most // total)
+    pp5 = plan(FALCON_7B, scenarios=("full",), setup=Setup(seq_len=8, gpus=5, pipeline_stages=5)).scenario("full")
+    assert pp5.part("optimizer_state") == -(-whole * (7 * block + 2 * h + v * h) // total)  # stages of 6 or 7
+    assert any("stages balanced at 6 or 7 blocks" in n for n in pp5.notes)
+    with pytest.raises(NetsizeError, match="pipeline stages 40 exceed the model's 32 transformer blocks"):
+        plan(FALCON_7B, scenarios=("full",), setup=Setup(seq_len=8, gpus=40, pipeline_stages=40))
+
+
+def test_most_loaded_stage_equals_megatrons_theoretical_memory() -> None:
+    # Megatron-LM megatron/training/theoretical_memory_usage.py, compute_weight_and_optimizer_memory:
+    # most loaded shard = (transformer block / pp + embedding) / tp parameters, the block counted
+    # as l * (12h^2 + 4h) + 2h (it leaves out linear biases and the position table), and
+    # 6 + 12/dp bytes per parameter with the distributed optimizer (bf16 weights, float32 main
+    # gradients, float32 master and moments sharded). GPT-3 175B at TP 4, PP 8, DP 4:
+    layers, h, s, v, tp, pp, dp = 96, 12288, 2048, 51200, 4, 8, 4
+    gpt3 = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": h, "n_layer": layers, "n_head": 96,
+            "n_positions": s, "vocab_size": v}  # fmt: skip
+    megatron_shard = ((layers * (12 * h * h + 4 * h) + 2 * h) / pp + v * h) / tp
+    sc = plan(gpt3, scenarios=("full",), setup=Setup(seq_len=8, gpus=tp * pp * dp, tensor_parallel=tp,
+                                                       pipeline_stages=pp, zero=1)).scenario("full")  # fmt: skip
+    shard = sc.part("weights") / 2  # bf16 weights on the GPU: its parameters
+    assert shard == pytest.approx(megatron_shard, rel=2e-3)  # biases and position table: 0.14%
+    # netsize's bytes per parameter are DeepSpeed's ZeRO-1 accounting, 4 + 16/dp (bf16 gradients plus a
+    # float32 partition), where Megatron's distributed optimizer keeps float32 main gradients, 6 + 12/dp
+    states = sum(sc.part(n) for n in ("weights", "gradients", "master_weights", "optimizer_state",
+                                      "fp32_grad_partition"))  # fmt: skip
+    assert states / shard == pytest.approx(4 + 16 / dp, rel=1e-6)
+
+
+# --- defaults and syntax -----------------------------------------------------------------------
+
+
+def test_cli_accepts_comma_separated_lora_targets() -> None:
+    proc = _cli("plan", str(LLAMA_3_8B), "--lora", "r=16,targets=q_proj,v_proj", "--scenario", "lora", "-s", "8",
+                "--format", "json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["setup"]["lora"]["targets"] == ["q_proj", "v_proj"]
+    # 32 layers x r*(4096 + 4096) for q_proj + r*(4096 + 1024) for v_proj
+    assert data["scenarios"][0]["trainable_params"] == 32 * 16 * (8192 + 5120)
+
+
+def test_plan_and_llm_default_to_the_same_tokens() -> None:
+    from netsize.llm import llm_figures
+
+    p = plan(str(LLAMA_3_8B), scenarios=("serve",))
+    assert p.setup.seq_len == llm_figures(str(LLAMA_3_8B)).seq_len == 1024  # min(max_position_embeddings, 1024)
+    assert "context 1,024" in p.scenario("serve").description
+
+
+@pytest.mark.parametrize(("s", "h", "a"), [(1024, 1024, 16), (2048, 2048, 16)])
+def test_pure_bf16_activations_are_korthikantis_and_autocast_adds_float32_norms_and_softmax(
+    s: int, h: int, a: int
+) -> None:
+    # Korthikanti et al. (2022), eq. 2: sbh(34 + 5as/h) bytes per layer, every saved tensor 16-bit
+    # (1-byte dropout masks). Under bf16 autocast the two LayerNorms' inputs (the float32 residual
+    # stream) and the softmax output stay float32: sbh(4 + 2as/h) more. Per layer = the slope
+    # between 4 and 8 layers of the step's peak minus the model states (netsize.memory).
+    from netsize.memory import estimate
+
+    def act(layers: int, mode: str) -> int:
+        gpt = {"model_type": "gpt2", "n_embd": h, "n_layer": layers, "n_head": a, "n_positions": 4096,
+               "attn_implementation": "eager", "vocab_size": 1000}  # fmt: skip
+        net = network_from_config(gpt, seq_len=s)
+        dtype, autocast = ("bfloat16", None) if mode == "bf16" else ("float32", "bfloat16")
+        r = estimate(net, dtype=dtype, optimizer="sgd", autocast=autocast)
+        if layers == 4:  # the plan's activation setting is this estimate's
+            planned = plan(net, scenarios=("full",), setup=Setup(precision="amp", activations=mode)).scenario("full")
+            assert planned.part("activations") == max(r.activation_bytes + r.input_bytes, r.peak_training_bytes -
+                                                      r.weights_bytes - r.gradient_bytes - r.optimizer_bytes -
+                                                      r.autocast_weight_copies_bytes)
+        return r.peak_training_bytes - r.weights_bytes - r.gradient_bytes - r.optimizer_bytes - (
+            r.autocast_weight_copies_bytes)
+
+    x = a * s / h
+    pure = (act(8, "bf16") - act(4, "bf16")) / 4
+    autocast = (act(8, "autocast") - act(4, "autocast")) / 4
+    assert pure == pytest.approx(s * h * (34 + 5 * x), rel=1e-3)
+    assert autocast / pure == pytest.approx((38 + 7 * x) / (34 + 5 * x), rel=1e-3)  # 1.316 at as/h = 16
+    master = plan({"model_type": "gpt2", "n_layer": 1}, scenarios=("full",), setup=Setup(seq_len=64, zero=1))
+    assert master.to_dict()["setup"]["activations"] == "bf16"  # DeepSpeed/Megatron run the model in bf16
+    shown = _cli("plan", str(LLAMA_3_8B), "--scenario", "full", "-s", "8", "--gpu", "h100", "--explain")
+    assert "(38 + 7as/h) / (34 + 5as/h)" in shown.stdout and "--activations bf16" in shown.stdout
+
+
+# --- roofline time estimates -------------------------------------------------------------------
+
+LLAMA_2_7B = json.loads(REFERENCE.read_text())["llama-2-7b"]["config"]
+
+
+@pytest.mark.parametrize("gpu", ["h100", "a100-80gb", "l4", "rtx4090", "mi300x"])
+@pytest.mark.parametrize("config", ["llama-2-7b", "llama-3-8b", "falcon-7b"])
+def test_decode_at_batch_one_cannot_beat_reading_the_weights(gpu: str, config: str) -> None:
+    cfg = {"llama-2-7b": LLAMA_2_7B, "llama-3-8b": json.loads(LLAMA_3_8B.read_text()), "falcon-7b": FALCON_7B}[config]
+    p = plan(cfg, scenarios=("serve",), gpu=gpu, setup=Setup(seq_len=512))
+    assert p.roofline is not None
+    summary = netsize.analyze(network_from_config(cfg, seq_len=8))
+    # every weight but the lookup tables (a decode step gathers one row of those) is read once
+    # (a head tied to the embedding reads the whole table)
+    tied = sum(r.input_shapes[0][-1] * r.output_shape[-1] for r in summary.layers
+               if r.kind == "Linear" and not r.params)  # fmt: skip
+    read = 2 * (sum(r.params for r in summary.layers if r.kind not in ("Embedding", "PositionalEmbedding")) + tied)
+    bandwidth = gpu_named(gpu).bandwidth_bytes_per_second
+    assert p.roofline.decode.seconds >= read / bandwidth
+    assert p.roofline.decode.bytes >= read
+    assert p.roofline.decode.compute_bound_share == 0  # batch 1: every layer memory-bound
+    half = plan(cfg, scenarios=("serve",), gpu=gpu, setup=Setup(seq_len=512, efficiency=0.5)).roofline
+    assert half is not None and half.decode.seconds == pytest.approx(2 * p.roofline.decode.seconds)
+
+
+def test_prefill_is_compute_bound_and_no_faster_than_its_flops() -> None:
+    p = plan(LLAMA_2_7B, scenarios=("serve",), gpu="h100", setup=Setup(seq_len=2048))
+    r = p.roofline
+    assert r is not None
+    assert r.prefill.seconds >= r.prefill.flops / gpu_named("h100").peak("bfloat16")
+    # a 4096 x 4096 projection on 2,048 tokens: 2*2048*4096*4096 FLOPs over 2*(4096*4096 + 2*2048*4096) bytes,
+    # 683 FLOP/byte, above the H100's 989.5e12 / 3.35e12 = 295: compute-bound
+    q = next(lt for lt in r.prefill.layers if lt.name == "model.layers.*.self_attn.q_proj")
+    assert (q.count, q.flops, q.bytes, q.bound) == (32, 2 * 2048 * 4096 * 4096, 2 * (4096 * 4096 + 2 * 2048 * 4096),
+                                                     "compute")  # fmt: skip
+    # the LM head computes the last token's logits only
+    head = next(lt for lt in r.prefill.layers if lt.name == "lm_head")
+    assert head.flops == 2 * 4096 * 32000
+    tp2 = plan(LLAMA_2_7B, scenarios=("serve",), gpu="h100", setup=Setup(seq_len=2048, gpus=2, tensor_parallel=2))
+    assert tp2.roofline is not None and tp2.roofline.prefill.flops == pytest.approx(r.prefill.flops / 2, rel=1e-6)
+
+
+def test_decode_reads_the_kv_cache_of_every_sequence() -> None:
+    one = plan(LLAMA_2_7B, scenarios=("serve",), gpu="h100", setup=Setup(seq_len=2048)).roofline
+    many = plan(LLAMA_2_7B, scenarios=("serve",), gpu="h100", setup=Setup(seq_len=2048, serve_batch=16)).roofline
+    assert one is not None and many is not None
+    kv_per_sequence = 2048 * 32 * 2 * 4096 * 2  # context x layers x (K, V) x 32 heads x 128 x bf16
+    # 15 more sequences: 15 more KV caches read, and the per-token activations
+    assert many.decode.bytes - one.decode.bytes >= 15 * kv_per_sequence
+    assert many.decode_tokens_per_second > 5 * one.decode_tokens_per_second  # weights read once for the batch
+
+
+def test_gpt3_175b_tp4_pp8_model_flops_are_megatrons_and_bound_the_measured_mfu() -> None:
+    # GPT-3 175B (96 layers, h 12288, 96 heads, vocab padded to 51200), seq 2048, micro-batch 1,
+    # global batch 256 on 128 H100s at TP 4, PP 8 (DP 4: 64 micro-batches per step), as in
+    # NVIDIA's NeMo/Megatron-Core performance tables; Megatron-Core reports 47% MFU in bf16.
+    layers, h, s, v = 96, 12288, 2048, 51200
+    gpt3 = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": h, "n_layer": layers, "n_head": 96,
+            "n_positions": s, "vocab_size": v}  # fmt: skip
+    setup = Setup(seq_len=s, micro_batch=1, grad_accum=64, gpus=128, tensor_parallel=4, pipeline_stages=8, zero=1)
+    r = plan(gpt3, scenarios=("full",), gpu="h100", setup=setup).roofline
+    assert r is not None and r.training is not None and r.training_mfu is not None
+    # Megatron-LM's model FLOPs per token (Narayanan et al. 2021): 72*l*h^2*(1 + s/(6h) + V/(12*l*h))
+    assert r.training_model_flops_per_step == (72 * layers * h * h + 12 * layers * h * s + 6 * v * h) * 256 * s
+    bubble_ceiling = 64 / (64 + 8 - 1)
+    assert 0.47 < r.training_mfu < bubble_ceiling
+
+
+def test_cli_plan_time_estimates() -> None:
+    proc = _cli("plan", str(LLAMA_3_8B), "--gpu", "h100", "--scenario", "serve,full", "-s", "512", "--explain")
+    assert proc.returncode == 0, proc.stderr
+    assert "time on h100 (roofline at 1 of datasheet peaks" in proc.stdout and "decode tokens/s" in proc.stdout
+    assert "model.layers.*.mlp.down_proj x32" in proc.stdout and "memory-bound" in proc.stdout
+    js = _cli("plan", str(LLAMA_3_8B), "--gpu", "l4", "--scenario", "serve", "-s", "512", "--format", "json",
+              "--efficiency", "0.6")  # fmt: skip
+    data = json.loads(js.stdout)["roofline"]
+    assert data["measured"] is False and data["efficiency"] == 0.6 and data["decode_tokens_per_second"] > 0
+    bad = _cli("plan", str(LLAMA_3_8B), "--gpu", "l4", "--efficiency", "0")
+    assert bad.returncode == 2 and "efficiency must be in (0, 1]" in bad.stderr
+
+
+def test_roofline_of_a_network_without_kv_cache_is_one_forward_pass() -> None:
+    net = netsize.zoo.get("resnet18").build()
+    summary = netsize.analyze(net)
+    p = plan(net, scenarios=("serve", "lora", "full"), gpu="t4", setup=Setup(serve_batch=4))
+    r = p.roofline
+    assert r is not None and not r.generative
+    assert r.prefill.flops == 4 * (2 * summary.totals.multiply_adds + sum(x.other_ops for x in summary.layers))
+    data = p.to_dict()["roofline"]
+    assert "forward" in data and "decode_step" not in data
+    assert p.scenario("lora").error is not None and "this model has none" in p.scenario("lora").error

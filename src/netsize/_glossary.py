@@ -60,6 +60,8 @@ FORMULA_WORDS: dict[str, str] = {
     "size of input 1": "输入 1 的大小",
     "forward + 2x backward": "前向 + 2 倍的反向",
     "N = params a token uses": "N = 每个词元用到的参数量",
+    "N = all params a token uses": "N = 每个词元用到的全部参数量",
+    "Kaplan's N = params a token uses - embedding params": "Kaplan 的 N = 每个词元用到的参数量 - 嵌入参数量",
     "two score tensors at once": "同时存在两个分数张量",
     "window - 1 adds and 1 divide per output": "每个输出：窗口大小 - 1 次加法和 1 次除法",
     "bin - 1 adds and 1 divide per output": "每个输出：区间大小 - 1 次加法和 1 次除法",

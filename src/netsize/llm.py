@@ -16,9 +16,11 @@ Rules, stated once:
   is matched in the backward pass by two of the same size (the gradient with respect to its
   input and with respect to its weight; for attention's products, with respect to both
   operands). Element-wise work is not included, as in the ``6N`` rule.
-- ``6N``: 6 x the parameters a token uses (``N``: all parameters; a mixture-of-experts counts the
-  router and its top-k experts). It ignores attention's ``s^2`` work, counts lookup tables
-  (embeddings, which cost no multiply-adds) and misses a tied LM head's second use.
+- ``6N``, shown with both ``N``: all the parameters a token uses (a mixture-of-experts counts the
+  router and its top-k experts), and Kaplan et al.'s ``N``, the same without the embedding and
+  position tables (the scaling-law paper's definition). The rule ignores attention's ``s^2`` work;
+  the first ``N`` counts lookup tables (which cost no multiply-adds), and both miss a tied LM
+  head's second use (an untied head is in both).
 - KV cache: every causal self-attention keeps its keys and values: per token
   ``sum over layers of (H_kv*d_k + H_kv*d_v)`` elements, ``2 * layers * H_kv * d`` when all layers
   agree; for the context x ``seq_len * batch`` (:func:`netsize.layers.attention.kv_cache_elements`,
@@ -49,7 +51,7 @@ from netsize._network import Network
 from netsize._summary import LayerRecord, Summary
 from netsize._term import Term, floor_div_exact, prod_str
 
-__all__ = ["LLMFigures", "kv_cache_elements_per_token", "llm_figures"]
+__all__ = ["LLMFigures", "kv_cache_elements_by_layer", "kv_cache_elements_per_token", "llm_figures"]
 
 register_messages(
     {
@@ -59,7 +61,10 @@ register_messages(
         "macs_per_token": {"en": "multiply-adds per token", "zh": "每个词元的乘加次数"},
         "forward_flops_per_token": {"en": "forward FLOPs per token", "zh": "每个词元的前向浮点运算次数"},
         "training_flops_per_token": {"en": "training FLOPs per token", "zh": "每个词元的训练浮点运算次数"},
-        "training_flops_6n": {"en": "training FLOPs per token, 6N rule", "zh": "每个词元的训练浮点运算次数（6N 规则）"},
+        "training_flops_6n": {"en": "training FLOPs per token, 6N rule (N = all params a token uses)",
+                              "zh": "每个词元的训练浮点运算次数（6N 规则，N = 每个词元使用的全部参数）"},
+        "training_flops_6n_non_embedding": {"en": "training FLOPs per token, 6N rule (Kaplan's N: non-embedding)",
+                                            "zh": "每个词元的训练浮点运算次数（6N 规则，Kaplan 的 N：非嵌入参数）"},
         "kv_cache_elements_per_token": {"en": "KV-cache elements per token", "zh": "每个词元的 KV 缓存元素个数"},
         # English keeps the names these figures have always had in the explanation; Chinese names them.
         "kv_cache_bytes_per_token": {"en": "kv_cache_bytes_per_token", "zh": "每个词元的 KV 缓存字节数"},
@@ -93,6 +98,11 @@ class LLMFigures(ShowsItself):
     terms: tuple[Term, ...] = field(default=(), repr=False, compare=False)
     recurrent_state_elements_per_sequence: int = 0  # state-space models: fixed, independent of seq_len
 
+    @property
+    def training_flops_6n_non_embedding(self) -> int:
+        """``6N`` with Kaplan et al.'s ``N``: the parameters a token uses, embeddings excluded."""
+        return 6 * (self.active_params - self.embedding_params)
+
     def to_dict(self) -> dict[str, Any]:
         """Keys as every JSON of netsize names them (docs/json.md): ``multiply_adds_*``, and bytes
         per dtype as ``{dtype: int}`` under a name ending in ``_bytes``."""
@@ -108,6 +118,7 @@ class LLMFigures(ShowsItself):
             "forward_flops_per_token": self.forward_flops_per_token,
             "training_flops_per_token": self.training_flops_per_token,
             "training_flops_6n": self.training_flops_6n,
+            "training_flops_6n_non_embedding": self.training_flops_6n_non_embedding,
             "kv_cache_elements_per_token": self.kv_cache_elements_per_token,
             "kv_cache_bytes_per_token": dict(self.kv_cache_bytes_per_token),
             "kv_cache_bytes": dict(self.kv_cache_bytes_context),
@@ -160,6 +171,17 @@ def kv_cache_elements_per_token(summary: Summary, causal: dict[str, bool] | None
         if kv is not None:
             per_layer.append(kv)
     return sum(per_layer), per_layer
+
+
+def kv_cache_elements_by_layer(summary: Summary) -> dict[str, int]:
+    """K and V elements kept per token by each causal self-attention of ``summary``, by layer name
+    (what a decode step reads per cached token)."""
+    causal = _causal_map(summary, None)
+    out: dict[str, int] = {}
+    for r in summary.layers:
+        if causal.get(r.name) and (kv := _attention_kv(r)) is not None:
+            out[r.name] = kv
+    return out
 
 
 def llm_figures(
@@ -285,7 +307,9 @@ def _figures(summary: Summary, causal: dict[str, bool], measured: int | None = N
         Term("forward_flops_per_token", 2 * macs_tok, "2*macs_per_token", f"2*{macs_tok}"),
         Term("training_flops_per_token", 6 * macs_tok, "3*forward_flops_per_token (forward + 2x backward)",
              f"3*{2 * macs_tok}"),
-        Term("training_flops_6n", 6 * active, "6*N (N = params a token uses)", f"6*{active}"),
+        Term("training_flops_6n", 6 * active, "6*N (N = all params a token uses)", f"6*{active}"),
+        Term("training_flops_6n_non_embedding", 6 * (active - embedding),
+             "6*N (Kaplan's N = params a token uses - embedding params)", f"6*({active} - {embedding})"),
     ]
     if states:
         uniform = len(set(states)) == 1

@@ -31,15 +31,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
                    help="CPU offload: optimizer state, or optimizer state and parameters (ZeRO-3)")
     p.add_argument("--tp", type=int, default=1, metavar="N", help="tensor-parallel degree")
     p.add_argument("--pp", type=int, default=1, metavar="N", help="pipeline stages")
-    p.add_argument("-s", "--seq-len", type=int, default=2048, metavar="N", help="training sequence length (2048)")
+    p.add_argument("-s", "--seq-len", type=int, metavar="N",
+                   help="training sequence length and serving context (default, as for every command on a config: "
+                   "min(max_position_embeddings, 1024); T5: 512)")
     p.add_argument("--micro-batch", type=int, default=1, metavar="N", help="sequences per GPU per step (1)")
     p.add_argument("--grad-accum", type=int, default=1, metavar="N", help="gradient accumulation steps (1)")
     p.add_argument("--checkpointing", action="store_true", help="activation checkpointing")
+    p.add_argument("--activations", choices=("autocast", "bf16", "fp32"),
+                   help="dtype activations are saved in (default by --precision: amp -> autocast, LayerNorm and "
+                   "softmax in float32; master/bf16 -> bf16, Korthikanti et al.'s pure 16-bit)")
     p.add_argument("--optimizer", default="adamw", help="adamw, adam, adam8bit, adafactor, sgd, sgd_momentum")
     p.add_argument("--precision", choices=("amp", "master", "bf16", "fp32"),
                    help="amp (fp32 weights + bf16 autocast), master (bf16 weights, fp32 master; default with ZeRO)")
-    p.add_argument("--lora", default="r=16,alpha=32,targets=q_proj+v_proj", metavar="SPEC",
-                   help="r=16,alpha=32,targets=q_proj+v_proj (or all-linear),bias=none,save=lm_head")
+    p.add_argument("--lora", default="r=16,alpha=32", metavar="SPEC",
+                   help="r=16,alpha=32,targets=q_proj,v_proj (or q_proj+v_proj, all-linear, a regex),bias=none,"
+                   "save=lm_head; targets default to peft's for the config's model_type")
     p.add_argument("--quant", default="none", metavar="METHOD",
                    help="serving weights: none, fp8, int8, nf4, fp4, gptq, awq (gptq/awq: --bits, --group-size)")
     p.add_argument("--bits", type=int, default=4, help="bits per weight for gptq/awq (4)")
@@ -54,6 +60,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--attention", choices=("sdpa", "eager"), default="sdpa",
                    help="attention kernel of a config's model when the config names none (sdpa, transformers' "
                    "default: no seq x seq scores kept; eager keeps them)")
+    p.add_argument("--efficiency", type=float, default=1.0, metavar="F",
+                   help="with --gpu: fraction of the datasheet peak FLOP/s and bandwidth the time estimate assumes "
+                   "(1.0: the roofline itself, a floor on time)")
     add_format(p)
     p.add_argument("--explain", action="store_true", help="also print every figure's formula")
     add_lang(p, "labels")
@@ -61,15 +70,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def parse_lora(text: str) -> Any:
-    """``r=16,alpha=32,targets=q_proj+v_proj,bias=none,save=lm_head`` -> LoRA."""
+    """``r=16,alpha=32,targets=q_proj,v_proj,bias=none,save=lm_head`` -> LoRA. A list's names are
+    separated by ``+`` or by commas (a comma item without ``=`` continues the list before it)."""
     from netsize.plan import LoRA
 
     values: dict[str, Any] = {}
+    last_list: str | None = None
     for item in filter(None, text.split(",")):
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep:
-            raise NetsizeError(f"--lora: expected KEY=VALUE, got {item!r} (e.g. r=16,targets=q_proj+v_proj)")
+            if last_list is not None and isinstance(values.get(last_list), tuple) and key:
+                values[last_list] = (*values[last_list], key)
+                continue
+            raise NetsizeError(f"--lora: expected KEY=VALUE, got {item!r} (e.g. r=16,targets=q_proj,v_proj)")
+        last_list = None
         if key in ("r", "alpha"):
             try:
                 values[key] = int(value)
@@ -77,10 +92,12 @@ def parse_lora(text: str) -> Any:
                 raise NetsizeError(f"--lora: {key} must be an integer (got {value!r})") from None
         elif key == "targets":
             values["targets"] = value if value == "all-linear" else tuple(filter(None, value.split("+")))
+            last_list = "targets"
         elif key == "bias":
             values["bias"] = value
         elif key in ("save", "modules_to_save"):
             values["modules_to_save"] = tuple(filter(None, value.split("+")))
+            last_list = "modules_to_save"
         else:
             raise NetsizeError(f"--lora: unknown key {key!r}; use r, alpha, targets, bias, save")
     return LoRA(**values)
@@ -97,10 +114,11 @@ def run(args: argparse.Namespace) -> int:
         gpus_per_node=args.gpus_per_node, zero=args.zero, fsdp=args.fsdp,
         offload_optimizer=args.offload != "none", offload_params=args.offload == "params",
         tensor_parallel=args.tp, pipeline_stages=args.pp, optimizer=args.optimizer, precision=args.precision,
-        checkpointing=args.checkpointing, lora=parse_lora(args.lora),
+        checkpointing=args.checkpointing, activations=args.activations, lora=parse_lora(args.lora),
         quant=Quantization(args.quant, bits=args.bits, group_size=args.group_size, double_quant=args.double_quant),
         serve_batch=args.batch, context=args.context, block_size=args.block_size,
         gpu_memory_utilization=args.gpu_memory_utilization, kv_dtype=args.kv_dtype, attention=args.attention,
+        efficiency=args.efficiency,
     )  # fmt: skip
     target = load_target(args.target, seq_len=args.seq_len)
     if target.kind == "hf_config":

@@ -24,7 +24,8 @@ BIAS_SETTINGS = ("none", "all", "lora_only")
 
 @dataclass(frozen=True)
 class LoRA:
-    """A LoRA setup: rank ``r``, ``alpha``, ``targets`` (names, a regex string, or ``"all-linear"``).
+    """A LoRA setup: rank ``r``, ``alpha``, ``targets`` (names, a regex string, or ``"all-linear"``;
+    None: peft's default for the model's architecture, :mod:`netsize.plan._peft_targets`).
 
     >>> LoRA(r=16, targets=("q_proj", "v_proj")).r
     16
@@ -32,7 +33,7 @@ class LoRA:
 
     r: int = 16
     alpha: int = 32
-    targets: tuple[str, ...] | str = ("q_proj", "v_proj")
+    targets: tuple[str, ...] | str | None = None
     bias: str = "none"
     modules_to_save: tuple[str, ...] = field(default=())
 
@@ -81,6 +82,9 @@ def lora_count(summary: Summary, lora: LoRA) -> LoRACount:
 
     Raises when no layer matches the targets, naming the linear layers it could have matched.
     """
+    if lora.targets is None:
+        raise NetsizeError("LoRA targets not given and the model's architecture has no peft default: "
+                           "name them (e.g. --lora targets=q_proj,v_proj or targets=all-linear)")
     targeted: list[LayerRecord] = []
     skip = output_layer(summary) if lora.targets == "all-linear" else None
     for rec in summary.layers:

@@ -3,7 +3,7 @@ parallelism says.
 
 Per trainable parameter, the bytes of each state and where it lives:
 
-- weights: ``bytes(weight dtype)``, or the quantised storage of :mod:`netsize.plan._quant`;
+- weights: ``bytes(weight dtype)``, or the quantised storage of :mod:`netsize.quantization`;
 - gradients: the dtype of the trainable weights;
 - master weights: 4 bytes (float32) when the framework keeps them beside low-precision weights
   (DeepSpeed, Megatron); plain autocast keeps float32 weights and no master copy;
@@ -13,12 +13,14 @@ Per trainable parameter, the bytes of each state and where it lives:
   0, SGD with momentum 4;
 - ZeRO/FSDP: stage 1 shards the optimizer state and master weights over the data-parallel GPUs,
   stage 2 also the gradients, stage 3 (FSDP full shard) also the weights. DeepSpeed's ZeRO keeps a
-  float32 gradient partition for the optimizer (4 bytes per parameter, sharded); that is the
-  ``16/N`` of ``estimate_zero2_model_states_mem_needs`` (master 4 + moments 8 + float32 grads 4) and
-  the ``18/N`` of ``estimate_zero3_model_states_mem_needs`` (those 16 + the half-precision weight
-  shard 2), and its estimators count stage 2's half-precision gradients unsharded (``4*P`` = weights
-  2 + gradients 2). Stage 3 gathers one layer's weights and gradients at a time:
-  ``4 * largest layer`` in half precision.
+  float32 gradient partition for the optimizer (4 bytes per parameter, sharded). Stage 2 without
+  offload is then ``2P + 18P/N``, as DeepSpeed's ``estimate_zero2_model_states_mem_needs`` counts it
+  since v0.14.3 (PR #5099): the half-precision weights 2 whole, and half-precision gradients 2,
+  float32 gradients 4, master 4 and moments 8 sharded. Stage 3 is ``4L + 18P/N``
+  (``estimate_zero3_model_states_mem_needs``): the half-precision weight shard 2 plus master,
+  moments and float32 gradients 16, and one gathered layer's weights and gradients, ``4 * largest
+  layer`` in half precision. Stage 1 (no DeepSpeed estimator) keeps the half-precision gradients
+  whole: ``4P + 16P/N``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from netsize._errors import NetsizeError
-from netsize.plan._quant import ceil_div
+from netsize.quantization import ceil_div
 
 OPTIMIZERS = ("adamw", "adam", "adam8bit", "adafactor", "sgd", "sgd_momentum")
 _OPT_ALIASES = {

@@ -29,6 +29,9 @@ def plan_text(plan: Plan, lang: str = "en", explain: bool = False) -> str:
     out = [f"{plan.model} · {plan.params:,} params"]
     for sc in plan.scenarios:
         out += ["", sc.description]
+        if sc.error:
+            out.append(f"  error: {sc.error}")
+            continue
         rows = [(translate(t.name, lang), size(t.value)) for t in sc.parts]
         rows.append((translate("total_per_gpu", lang), size(sc.total_bytes)))
         if sc.cpu_bytes:
@@ -47,13 +50,48 @@ def plan_text(plan: Plan, lang: str = "en", explain: bool = False) -> str:
         out += [f"  note: {n}" for n in sc.notes]
         if explain:
             out += ["  " + t.render(lang) for t in (*sc.extra, *sc.parts)]
+            out += ["  " + line for line in sc.explanation]
+    if plan.roofline is not None:
+        out += ["", *time_lines(plan)]
+        if explain:
+            out += ["  " + line for line in plan.roofline.explain()]
     return "\n".join(out)
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.3f} s" if s >= 1 else f"{s * 1e3:.3f} ms" if s >= 1e-3 else f"{s * 1e6:.1f} us"
+
+
+def time_lines(plan: Plan) -> list[str]:
+    """The roofline's times, one line each (the plan computed them)."""
+    r = plan.roofline
+    if r is None:
+        return []
+    out = [f"time on {r.gpu} (roofline at {r.efficiency:g} of datasheet peaks, {r.dtype}; unmeasured)"]
+    if r.training is not None:
+        mfu = f", MFU {r.training_mfu:.1%}" if r.training_mfu is not None else ""
+        unit = "tokens" if r.generative else "samples"
+        out.append(f"  training step      {_seconds(r.training.seconds):>12}  {r.training_tokens_per_step:,} {unit}"
+                   f"{mfu}, {r.training.compute_bound_share:.0%} compute-bound")
+    if not r.generative:
+        out.append(f"  forward pass       {_seconds(r.prefill.seconds):>12}  batch {r.decode_batch}, "
+                   f"{r.prefill.compute_bound_share:.0%} compute-bound")
+        return out
+    out.append(f"  prefill            {_seconds(r.prefill.seconds):>12}  batch {r.decode_batch} x {r.context:,} "
+               f"tokens, {r.prefill.compute_bound_share:.0%} compute-bound")
+    out.append(f"  decode step        {_seconds(r.decode.seconds):>12}  batch {r.decode_batch} at context "
+               f"{r.context:,}, {r.decode.compute_bound_share:.0%} compute-bound")
+    out.append(f"  decode tokens/s    {r.decode_tokens_per_second:>12,.1f}")
+    return out
 
 
 def plan_markdown(plan: Plan, lang: str = "en") -> str:
     """The plan as Markdown tables."""
     out = [f"**{plan.model}** · {plan.params:,} params"]
     for sc in plan.scenarios:
+        if sc.error:
+            out += ["", f"### {sc.name}", "", f"error: {sc.error}"]
+            continue
         out += ["", f"### {sc.name}", "", sc.description, "", "| part | bytes per GPU |", "|---|---:|"]
         out += [f"| {translate(t.name, lang)} | {size(t.value)} |" for t in sc.parts]
         out.append(f"| **{translate('total_per_gpu', lang)}** | **{size(sc.total_bytes)}** |")
@@ -65,6 +103,8 @@ def plan_markdown(plan: Plan, lang: str = "en") -> str:
                 for f in sc.fits
             ]
         out += [f"- {n}" for n in sc.notes]
+    if plan.roofline is not None:
+        out += ["", "```", *time_lines(plan), "```"]
     return "\n".join(out)
 
 
@@ -72,6 +112,9 @@ def plan_csv(plan: Plan) -> str:
     """One row per scenario and part: bytes per GPU."""
     rows: list[tuple[object, ...]] = []
     for sc in plan.scenarios:
+        if sc.error:
+            rows.append((sc.name, "error", sc.error))
+            continue
         rows += [(sc.name, t.name, t.value) for t in sc.parts]
         rows.append((sc.name, "total_per_gpu", sc.total_bytes))
     return csv_text(["scenario", "part", "bytes"], rows)

@@ -219,8 +219,12 @@ register_messages(
         "report.llm.forward_flops_per_token": {"en": "forward FLOPs per token", "zh": "每个词元的前向浮点运算次数"},
         "report.llm.training_flops_per_token": {"en": "training FLOPs per token (3 x forward)",
                                                 "zh": "每个词元的训练浮点运算次数（3 x 前向）"},
-        "report.llm.training_flops_6n": {"en": "training FLOPs per token, 6N rule (6 x {active})",
-                                         "zh": "每个词元的训练浮点运算次数，6N 规则（6 x {active}）"},
+        "report.llm.training_flops_6n": {
+            "en": "training FLOPs per token, 6N rule, N = all {active} params a token uses",
+            "zh": "每个词元的训练浮点运算次数，6N 规则，N = 每个词元使用的全部 {active} 个参数"},
+        "report.llm.training_flops_6n_non_embedding": {
+            "en": "training FLOPs per token, 6N rule, Kaplan's N = {n} non-embedding params",
+            "zh": "每个词元的训练浮点运算次数，6N 规则，Kaplan 的 N = {n} 个非嵌入参数"},
         "report.llm.kv_cache_elements_per_token": {"en": "KV-cache elements per token",
                                                    "zh": "每个词元的 KV 缓存元素个数"},
         "report.llm.kv_cache_bytes_per_token": {"en": "KV cache per token, {dtype}",
@@ -295,6 +299,10 @@ def llm_rows(f: LLMFigures, lang: str = "en") -> list[Row]:
         rows.append(Row(key, tr(f"report.llm.{key}", lang), _count(value), value))
     rows.append(Row("training_flops_6n", tr("report.llm.training_flops_6n", lang, active=_count(f.active_params)),
                     _count(f.training_flops_6n), f.training_flops_6n))
+    n_kaplan = f.active_params - f.embedding_params
+    rows.append(Row("training_flops_6n_non_embedding",
+                    tr("report.llm.training_flops_6n_non_embedding", lang, n=_count(n_kaplan)),
+                    _count(6 * n_kaplan), 6 * n_kaplan))
     rows.append(Row("kv_cache_elements_per_token", tr("report.llm.kv_cache_elements_per_token", lang),
                     _count(f.kv_cache_elements_per_token), f.kv_cache_elements_per_token))
     if f.recurrent_state_elements_per_sequence:

@@ -48,6 +48,8 @@ def _plan_figures(plan: Any) -> tuple[str, list[Figure]]:
 
     out: list[Figure] = []
     for sc in plan.scenarios:
+        if sc.error:  # not planned: no figure rather than a total of 0 bytes
+            continue
         out += [Figure(f"{sc.name}.{t.name}", f"{sc.name}: {translate(t.name, 'en')}", _bytes(t.value), t.value)
                 for t in sc.parts]
         out.append(Figure(f"{sc.name}.total_bytes_per_gpu", f"{sc.name}: total per GPU", _bytes(sc.total_bytes),
