@@ -14,14 +14,17 @@
   window.NETSIZE_SITE = {started: started, ready: null, firstAnswer: null};
   document.addEventListener("DOMContentLoaded", function () { document.body.appendChild(status); });
 
+  var networkFetch = window.fetch.bind(window);
   var runtime = (async function () {
     var base = new URL("pyodide/", location.href).href;
-    var mod = await import(base + "pyodide.mjs");
-    var py = await mod.loadPyodide({indexURL: base});
-    var zip = await fetch("netsize.zip").then(function (r) {
+    // netsize's files download while the runtime compiles.
+    var zipped = networkFetch("netsize.zip").then(function (r) {
       if (!r.ok) throw new Error("netsize.zip: HTTP " + r.status);
       return r.arrayBuffer();
     });
+    var mod = await import(base + "pyodide.mjs");
+    var py = await mod.loadPyodide({indexURL: base});
+    var zip = await zipped;
     py.unpackArchive(zip, "zip", {extractDir: "/netsize-site"});
     py.runPython("import sys; sys.path.insert(0, '/netsize-site')");
     var browser = py.pyimport("netsize.site._browser");
@@ -34,7 +37,6 @@
     status.style.background = "#b91c1c";
   });
 
-  var networkFetch = window.fetch.bind(window);
   window.fetch = function (url, options) {
     if (typeof url !== "string" || url.indexOf("api/") !== 0) return networkFetch(url, options);
     var body = options && typeof options.body === "string" ? options.body : "";
