@@ -82,6 +82,7 @@ def test_site_computes_in_the_page(page) -> None:  # type: ignore[no-untyped-def
     page.wait_for_selector("#model-select option[value=alexnet]", state="attached", timeout=120_000)
     page.select_option("#model-select", "alexnet")
     _wait_total(page, 62_378_344)
+    page.context.set_offline(True)  # from here on, everything is computed in the page
 
     # conv1's kernel to 5: the page shows the total netsize computes for that spec.
     text = page.input_value("#editor")
