@@ -7,6 +7,7 @@ from functools import lru_cache
 from netsize._errors import NetsizeError
 from netsize._gc import gc_paused
 from netsize._layer import CONVENTIONS, Analysis, Context, Layer, value
+from netsize._limits import MAX_INT, check_count
 from netsize._network import Network
 from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, ReceptiveField, Summary
@@ -72,7 +73,7 @@ def _analyze(network: Network, batch_size: int, convention: str, until: str | No
         by_name[node.name] = record
     refs = network.output_refs if until is None else (nodes[-1].name,)
     outputs = tuple(_resolve(ref, shapes, "(network outputs)") for ref in refs)
-    return Summary(
+    summary = Summary(
         model=network.name,
         input_shapes=input_shapes,
         batch_size=batch_size,
@@ -81,6 +82,10 @@ def _analyze(network: Network, batch_size: int, convention: str, until: str | No
         layers=tuple(records),
         output_shapes=outputs,
     )
+    totals = summary.totals  # each layer is within the bound; their sum too
+    check_count(totals.params, f"{network.name}: the total params")
+    check_count(totals.buffers, f"{network.name}: the total buffers")
+    return summary
 
 
 def analyze_layer(
@@ -142,7 +147,21 @@ def _run(
                 f"dimension for input {', '.join(shape_str(s) for s in ins)}; the input is too small "
                 "for this layer's settings (for a window: reduce kernel/stride or add padding)"
             )
+    _check_counts(name, layer, ins, analysis)
     return analysis
+
+
+def _check_counts(name: str, layer: Layer, ins: tuple[Shape, ...], a: Analysis) -> None:
+    """A layer's stored numbers (parameters, buffers) within MAX_INT, the README's bound on
+    integers: no real model comes near 2**62 of them, and 1e45 params printed looks like an
+    answer. Work (multiply-adds, elements) grows with the batch and the sequence the user asks
+    for, and stays unbounded."""
+    counts = (("params", value(a.weights) + value(a.biases) + value(a.non_trainable_params)),
+              ("buffers", value(a.buffers)))
+    for what, count in counts:
+        if abs(count) > MAX_INT:
+            given = ", ".join(shape_str(s) for s in ins)
+            check_count(count, f"{name} ({layer.kind}, input {given}): {what}")
 
 
 def _reshaped_from(ref: str, records: dict[str, LayerRecord]) -> str:

@@ -28,6 +28,9 @@ def _is_keras_json(path: Path) -> bool:
 
 def detect(target: str) -> str | None:
     """The format of the file (or folder) ``target`` names, by extension, then by content."""
+    from netsize._limits import refuse_special_file
+
+    refuse_special_file(target)  # before anything below opens it: a FIFO would block, a device never end
     path = Path(target)
     low = target.lower()
     if path.is_dir():
