@@ -171,7 +171,8 @@ def test_params_past_2_62_are_refused_naming_the_layer(tmp_path: Path) -> None:
     """Issue 21: 8 x 10**18 weights and 10**18 biases are past the README's 2**62; refused, not
     printed as an answer."""
     path = _spec(tmp_path, '  - fc: {type: linear, out_features: "${10 ** 18}"}\n')
-    first = _fails(["summary", str(path)], "fc (Linear, input 1x8): params is 9,000,000,000,000,000,000, larger than 2**62")
+    expected = "fc (Linear, input 1x8): params is 9,000,000,000,000,000,000, larger than 2**62"
+    first = _fails(["summary", str(path)], expected)
     assert first.startswith(f"netsize: error: {path}:5: fc")  # the spec's line, as for every layer error
 
 
@@ -179,7 +180,8 @@ def test_counts_past_a_float_print_in_every_format(tmp_path: Path) -> None:
     """16 axes of 2**62 and a batch of 2**62: legal, and far past 1e308; every output prints."""
     big = 2**62
     path = tmp_path / "huge.yaml"
-    path.write_text(f"input: {[big] * 16}\nlayers:\n  - relu\n  - fc: {{type: linear, out_features: 1, bias: false}}\n")
+    fc = "{type: linear, out_features: 1, bias: false}"
+    path.write_text(f"input: {[big] * 16}\nlayers:\n  - relu\n  - fc: {fc}\n")
     for argv in (["summary", str(path)], ["summary", str(path), "-f", "markdown"], ["memory", str(path)],
                  ["summary", str(path), "-f", "json"]):
         outcome = run_in_process([*argv, "-b", str(big)])
@@ -491,9 +493,10 @@ def test_library_readers_refuse_a_fifo(tmp_path: Path, reader: str) -> None:
          ["the fields hidden_size = 4611686018427387904, num_attention_heads = 2147483648",
           "params is 147,573,952,589,676,412,928,000, larger than 2**62"]),
         ({"hidden_size": 2**62 + 1}, ["field hidden_size = 4611686018427387905 is larger than 2**62"]),
-        ({"vocab_size": 2**51}, ["the fields vocab_size = 2251799813685248", "model.embed_tokens (Embedding",
+        ({"vocab_size": 2**51}, ["the field vocab_size = 2251799813685248 makes a model too large",
+                                 "model.embed_tokens (Embedding",
                                  "params is 9,223,372,036,854,775,808, larger than 2**62"]),
-        ({"intermediate_size": 2**61}, ["the fields intermediate_size = 2305843009213693952"]),
+        ({"intermediate_size": 2**61}, ["the field intermediate_size = 2305843009213693952 makes a model too large"]),
         ({"rope_scaling": {"factor": 8.0, "original_max_position_embeddings": 2**63}},
          ["field rope_scaling.original_max_position_embeddings = 9223372036854775808 is larger than 2**62"]),
         ({"layer_types": ["full_attention", 2**63]}, ["field layer_types[1] = 9223372036854775808"]),

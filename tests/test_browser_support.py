@@ -21,7 +21,7 @@ def test_missing_chromium_skips_with_the_fix(monkeypatch: pytest.MonkeyPatch) ->
 def test_missing_chromium_fails_where_required(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv(browser_support.REQUIRE_ENV, value)
     monkeypatch.setattr(browser_support, "chromium_path", lambda: None)
-    with pytest.raises(pytest.fail.Exception, match="chromium not found.*NETSIZE_REQUIRE_BROWSER is set"), \
+    with pytest.raises(pytest.fail.Exception, match=r"chromium not found.*NETSIZE_REQUIRE_BROWSER is set"), \
             browser_support.launched_chromium():
         pass
 

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 import netsize
+from browser_support import browser, need_module
 from netsize.spec import load_spec
 from netsize.spec._dump import dump_spec
-
-from browser_support import browser, need_module
 
 __all__ = ["browser"]  # the fixture, used by name
 

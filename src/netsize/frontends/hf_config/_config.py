@@ -220,8 +220,11 @@ def _analyze_naming_fields(network: Network, batch_size: int, cfg: Config, sourc
     try:
         return analyze(network, batch_size=batch_size)
     except CountTooLarge as err:
-        named = ", ".join(f"{key} = {value}" for key, value in _largest_fields(cfg)[:3])
-        raise NetsizeError(f"{source}: the fields {named} make a model too large to count: {err}") from None
+        largest = _largest_fields(cfg)
+        culprits = [(k, v) for k, v in largest if abs(v) > _REAL_DIMENSION][:3] or largest[:3]
+        named = ", ".join(f"{key} = {value}" for key, value in culprits)
+        fields, make = ("the field", "makes") if len(culprits) == 1 else ("the fields", "make")
+        raise NetsizeError(f"{source}: {fields} {named} {make} a model too large to count: {err}") from None
 
 
 def is_native(config: Config | str | Path) -> bool:

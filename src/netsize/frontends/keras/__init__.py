@@ -29,8 +29,8 @@ from typing import Any
 
 from netsize._analyze import analyze, analyze_layer
 from netsize._errors import NetsizeError
-from netsize._limits import refuse_special_file
 from netsize._layer import KERAS, Context, Layer
+from netsize._limits import refuse_special_file
 from netsize._network import Graph, Network
 from netsize._registry import layer_type
 from netsize._shape import CHANNELS_LAST

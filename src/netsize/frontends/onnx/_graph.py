@@ -20,8 +20,8 @@ from onnx import numpy_helper, shape_inference
 
 from netsize._analyze import analyze_layer
 from netsize._errors import NetsizeError
-from netsize._limits import refuse_special_file
 from netsize._layer import Layer
+from netsize._limits import refuse_special_file
 from netsize._network import Graph, Network
 from netsize._registry import layer_type
 from netsize.layers import tensor_ops as ops
