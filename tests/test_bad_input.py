@@ -521,3 +521,12 @@ def test_library_config_products_are_bounded() -> None:
     for read in (summary_from_config, network_from_config):
         with pytest.raises(NetsizeError, match=r"hidden_size = 4611686018427387904.*larger than 2\*\*62"):
             read(config)
+
+
+def test_a_huge_json_is_refused_by_size_before_it_is_sniffed(tmp_path: Path) -> None:
+    """The command line looks into a .json for a Keras config before the config reader; that look
+    is bounded too (a sparse 1 GiB file: reading it whole would take gigabytes)."""
+    path = tmp_path / "x.json"
+    with path.open("wb") as f:
+        f.truncate(2**30)
+    _hostile(["summary", str(path)], f"{path}: 1,073,741,824 bytes; a config may have at most 4,194,304")
