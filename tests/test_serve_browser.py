@@ -6,6 +6,7 @@ when it is set, for a person to look at."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import threading
@@ -185,8 +186,17 @@ def _screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
         page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
 
 
-def _memory_ticks(layout: dict) -> list[str]:
-    return [t for t in layout["charts"]["memory-curve"]["texts"] if t.endswith("iB") and not t.startswith("peak")]
+_UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def _tick_bytes(layout: dict, chart_id: str) -> list[int]:
+    """The memory axis' tick labels (``16 MiB``, ``1.5 GiB``) in bytes, in order."""
+    ticks = []
+    for text in layout["charts"][chart_id]["texts"]:
+        number, _, unit = text.partition(" ")
+        if unit in _UNITS and number.replace(".", "", 1).isdigit():
+            ticks.append(round(float(number) * _UNITS[unit]))
+    return sorted(ticks)
 
 
 @pytest.mark.parametrize("width", [1280, 1920])
@@ -206,9 +216,11 @@ def test_report_layout(tmp_path, browser, width: int, model: str) -> None:  # ty
     page.click("#expand")  # the widest the table gets: every block open, names indented
     layout = _check_layout(page, f"{model} at {width} px, expanded")
     assert layout["charts"]["bars"]["slider"] is not None  # resnet18 has more than 40 layers: a slider
-    # memory ticks in binary units at round steps: whole numbers of KiB/MiB/GiB (16, 32, 48 MiB)
-    ticks = _memory_ticks(layout)
-    assert len(ticks) >= 3 and all(t.split()[0].isdigit() for t in ticks), ticks
+    # memory ticks in binary units at round steps (16, 32, 48 MiB; not 19.07, 38.15 MiB)
+    for chart_id in ("memory-bars", "memory-curve"):
+        ticks = _tick_bytes(layout, chart_id)
+        steps = {b - a for a, b in itertools.pairwise(ticks)}
+        assert len(ticks) >= 3 and len(steps) == 1 and steps.pop().bit_count() == 1, (chart_id, ticks)
     # one peak for one step: the card, the curve's label and the memory model agree
     peak = f"{memory.peak_training_bytes / 2**20:.2f} MiB"
     assert peak in _totals(page)

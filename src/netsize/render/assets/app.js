@@ -53,7 +53,7 @@
     var top = Math.max(step, Math.ceil(maxBytes / step) * step);
     return {interval: step, max: top, min: 0, formatter: function (v) {
       var u = 1, j = 0; while (Math.abs(v) >= 1024 * u && j < names.length - 1) { u *= 1024; j++; }
-      var x = v / u; return (x === Math.round(x) ? String(x) : x.toFixed(2)) + " " + names[j];
+      return String(parseFloat((v / u).toFixed(2))) + " " + names[j];  // 1.5 GiB, 16 MiB
     }};
   }
   function el(tag, attrs, text) {
