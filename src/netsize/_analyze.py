@@ -7,7 +7,7 @@ from functools import lru_cache
 from netsize._errors import NetsizeError
 from netsize._gc import gc_paused
 from netsize._layer import CONVENTIONS, Analysis, Context, Layer, value
-from netsize._limits import MAX_INT, check_count
+from netsize._limits import CountTooLarge, check_count
 from netsize._network import Network
 from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, ReceptiveField, Summary
@@ -111,7 +111,17 @@ def analyze_layer(
 
 @lru_cache(maxsize=8192)
 def _cached_analysis(layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analysis:
-    return layer.analyze(ins, ctx)
+    return _checked(layer.analyze(ins, ctx))
+
+
+def _checked(a: Analysis) -> Analysis:
+    """``a`` if its stored numbers (parameters, buffers) are within MAX_INT, the README's bound on
+    integers: no real model comes near 2**62 of them, and 1e45 params printed looks like an
+    answer. Work (multiply-adds, elements) grows with the batch and the sequence the user asks
+    for, and stays unbounded. Checked once per analysis (a repeated layer is remembered)."""
+    check_count(value(a.weights) + value(a.biases) + value(a.non_trainable_params), "params")
+    check_count(value(a.buffers), "buffers")
+    return a
 
 
 def _analysis(layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analysis:
@@ -122,7 +132,7 @@ def _analysis(layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analysis:
     try:
         return _cached_analysis(layer, ins, ctx)
     except TypeError:  # unhashable (or the analysis itself failed so: it fails again, uncached)
-        return layer.analyze(ins, ctx)
+        return _checked(layer.analyze(ins, ctx))
 
 
 def _run(
@@ -139,7 +149,8 @@ def _run(
     except NetsizeError as err:
         origins = [_reshaped_from(ref, records or {}) for ref in refs]
         given = ", ".join(shape_str(s) + (origins[i] if i < len(origins) else "") for i, s in enumerate(ins))
-        raise NetsizeError(f"{name} ({layer.kind}, input {given}): {err}") from None
+        kind = CountTooLarge if isinstance(err, CountTooLarge) else NetsizeError  # the bound's own type survives
+        raise kind(f"{name} ({layer.kind}, input {given}): {err}") from None
     for out in analysis.outputs:
         if any(d <= 0 for d in out):
             raise NetsizeError(
@@ -147,21 +158,7 @@ def _run(
                 f"dimension for input {', '.join(shape_str(s) for s in ins)}; the input is too small "
                 "for this layer's settings (for a window: reduce kernel/stride or add padding)"
             )
-    _check_counts(name, layer, ins, analysis)
     return analysis
-
-
-def _check_counts(name: str, layer: Layer, ins: tuple[Shape, ...], a: Analysis) -> None:
-    """A layer's stored numbers (parameters, buffers) within MAX_INT, the README's bound on
-    integers: no real model comes near 2**62 of them, and 1e45 params printed looks like an
-    answer. Work (multiply-adds, elements) grows with the batch and the sequence the user asks
-    for, and stays unbounded."""
-    counts = (("params", value(a.weights) + value(a.biases) + value(a.non_trainable_params)),
-              ("buffers", value(a.buffers)))
-    for what, count in counts:
-        if abs(count) > MAX_INT:
-            given = ", ".join(shape_str(s) for s in ins)
-            check_count(count, f"{name} ({layer.kind}, input {given}): {what}")
 
 
 def _reshaped_from(ref: str, records: dict[str, LayerRecord]) -> str:
