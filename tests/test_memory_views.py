@@ -102,3 +102,18 @@ def test_a_curve_that_is_not_the_walk_says_so() -> None:
     ax = plot_memory(summary, report)
     note = f"the step's peak, {report.peak_training_bytes / 2**20:,.1f} MiB, includes transients"
     assert any(note in t.get_text() for t in ax.texts)
+
+
+_LLAMA = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+          "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 1000, "max_position_embeddings": 128}
+
+
+@pytest.mark.parametrize("options", [{"autocast": "bfloat16"}, {"checkpointing": True}, {"optimizer": "sgd"},
+                                     {"optimizer": "none"}, {"dtype": "float16", "batch_size": 3}])
+@pytest.mark.parametrize("model", ["resnet18", "unet-half", "vgg11_bn", "llama"])
+def test_the_walks_top_is_the_peak_for_every_setup(model: str, options: dict[str, object]) -> None:
+    from netsize.frontends.hf_config import network_from_config
+
+    net = network_from_config(_LLAMA, seq_len=16) if model == "llama" else netsize.zoo.get(model).build()
+    report = estimate(net, **options)  # type: ignore[arg-type]
+    assert report.steps and max(b for _, _, b in report.steps) == report.peak_training_bytes

@@ -336,7 +336,7 @@ def from_network(
     # the model's output, and the KV cache it holds, is alive until the step ends
     opt_peak = base + grads + state + opt_temp + sum(train_retained)
     peak_training = max(fwd, bw_peak, opt_peak)
-    steps.append(("optimizer", "step", opt_peak))
+    steps.append(("optimizer", "", opt_peak))
     return MemoryReport(
         model=summary.model,
         batch_size=summary.batch_size,
