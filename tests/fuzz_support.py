@@ -83,8 +83,11 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def run_subprocess(argv: Sequence[str], cwd: str | None = None) -> Outcome:
-    """``netsize ARGV`` as a process under CPU and memory limits, with its own peak RSS."""
+def run_subprocess(argv: Sequence[str], cwd: str | None = None, timeout_seconds: float | None = None) -> Outcome:
+    """``netsize ARGV`` as a process under CPU and memory limits, with its own peak RSS; it fails
+    after ``timeout_seconds`` of wall time (default three times the CPU limit), as a process
+    blocked on a read uses no CPU."""
+    limit = timeout_seconds or SUBPROCESS_CPU_SECONDS * 3
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,11 +102,10 @@ def run_subprocess(argv: Sequence[str], cwd: str | None = None) -> Outcome:
             env={**os.environ, "COLUMNS": "120", "PYTHONWARNINGS": "ignore", "NETSIZE_FUZZ_RSS_FILE": rss_file},
         )
         try:
-            stdout, stderr = proc.communicate(timeout=SUBPROCESS_CPU_SECONDS * 3)
+            stdout, stderr = proc.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
             proc.kill()
             stdout, stderr = proc.communicate()
-            limit = SUBPROCESS_CPU_SECONDS * 3
             raise AssertionError(f"netsize {' '.join(argv)!r} did not finish in {limit} s") from None
         seconds = time.perf_counter() - start
         try:

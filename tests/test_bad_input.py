@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from fuzz_support import check, run_in_process, run_subprocess
+from fuzz_support import MAX_RSS_BYTES, check, run_in_process, run_subprocess
 from netsize import NetsizeError
 from netsize.spec import SpecError, load_spec
 
@@ -160,22 +161,34 @@ def test_huge_legal_results_print(tmp_path: Path) -> None:
 
     assert human(10**2000).endswith("e+1988 T")
     assert count(10**30) == f"{10**30:,}"
-    path = _spec(tmp_path, '  - fc: {type: linear, out_features: "${10 ** 18}"}\n')
+    path = _spec(tmp_path, '  - fc: {type: linear, out_features: "${10 ** 17}"}\n')
     outcome = run_in_process(["summary", str(path)])
     assert check(outcome, [str(path)]) == "ok"
-    assert "8,000,000,000,000,000,000" in outcome.stdout  # 8 inputs x 10**18 outputs, the weights
+    assert "800,000,000,000,000,000" in outcome.stdout  # 8 inputs x 10**17 outputs, the weights
+
+
+def test_params_past_2_62_are_refused_naming_the_layer(tmp_path: Path) -> None:
+    """Issue 21: 8 x 10**18 weights and 10**18 biases are past the README's 2**62; refused, not
+    printed as an answer."""
+    path = _spec(tmp_path, '  - fc: {type: linear, out_features: "${10 ** 18}"}\n')
+    expected = "fc (Linear, input 1x8): params is 9,000,000,000,000,000,000, larger than 2**62"
+    first = _fails(["summary", str(path)], expected)
+    assert first.startswith(f"netsize: error: {path}:5: fc")  # the spec's line, as for every layer error
 
 
 def test_counts_past_a_float_print_in_every_format(tmp_path: Path) -> None:
     """16 axes of 2**62 and a batch of 2**62: legal, and far past 1e308; every output prints."""
     big = 2**62
     path = tmp_path / "huge.yaml"
-    path.write_text(f"input: {[big] * 16}\nlayers:\n  - relu\n  - fc: {{type: linear, out_features: {big}}}\n")
+    fc = "{type: linear, out_features: 1, bias: false}"
+    path.write_text(f"input: {[big] * 16}\nlayers:\n  - relu\n  - fc: {fc}\n")
     for argv in (["summary", str(path)], ["summary", str(path), "-f", "markdown"], ["memory", str(path)],
                  ["summary", str(path), "-f", "json"]):
         outcome = run_in_process([*argv, "-b", str(big)])
         assert check(outcome, [str(path)]) == "ok", outcome.stderr
-    assert "e+21 PiB" in run_in_process(["summary", str(path), "-b", str(big), "-f", "markdown"]).stdout
+    markdown = run_in_process(["summary", str(path), "-b", str(big), "-f", "markdown"]).stdout
+    assert "e+302 PiB in float32" in markdown  # the activations, past a float
+    assert "float32 16,384.0 PiB" in markdown  # 2**62 weights, the most netsize accepts
 
 
 def test_deeply_nested_spec_and_config(tmp_path: Path) -> None:
@@ -394,3 +407,126 @@ def test_control_characters_in_names_are_escaped_on_a_terminal_but_exact_in_json
     assert data["layers"][0]["name"] == "fc\x1b[31m"
     error = run_in_process(["explain", str(path), "x\x1b[2J"])
     assert error.status == 2 and "\x1b" not in error.stderr and "x\\x1b[2J" in error.stderr
+
+
+# --- issue 21: hostile files ----------------------------------------------------------------------
+
+_FIFO_TIMEOUT_SECONDS = 30  # a reader that opens the FIFO waits for a writer forever: this fails it
+
+
+def _hostile(argv: list[str], *expected: str) -> str:
+    """``netsize ARGV`` as a process under the fuzz limits: one error line naming the file."""
+    outcome = run_subprocess(argv, timeout_seconds=_FIFO_TIMEOUT_SECONDS)
+    assert check(outcome, [a for a in argv if not a.startswith("-")]) == "error", outcome.stdout
+    first = outcome.stderr.splitlines()[0]
+    assert len(outcome.stderr.strip().splitlines()) == 1, outcome.stderr
+    for text in expected:
+        assert text in first, first
+    assert outcome.max_rss_bytes < MAX_RSS_BYTES
+    return first
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("name", ["f.yaml", "f.yml", "config.json", "model.onnx", "m.keras", "m.h5", "noext"])
+@pytest.mark.parametrize("command", ["summary", "memory", "report"])
+def test_a_fifo_is_refused_before_it_is_opened(tmp_path: Path, name: str, command: str) -> None:
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    argv = [command, str(fifo)] + (["-o", str(tmp_path / "r.html")] if command == "report" else [])
+    _hostile(argv, f"{fifo} is a named pipe (FIFO), not a regular file")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("weights", ["model.weights.h5", None])
+def test_a_folder_whose_config_is_a_fifo_is_refused(tmp_path: Path, weights: str | None) -> None:
+    """A Keras folder (config.json + model.weights.h5) or a Hugging Face folder (config.json)."""
+    os.mkfifo(tmp_path / "config.json")
+    if weights:
+        (tmp_path / weights).write_bytes(b"")
+    _hostile(["summary", str(tmp_path)], f"{tmp_path / 'config.json'} is a named pipe (FIFO)")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_a_device_is_refused(device: str) -> None:
+    _hostile(["summary", device], f"{device} is a character device, not a regular file")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_claims_file_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "claims.yaml"
+    os.mkfifo(fifo)
+    _hostile(["check", "alexnet", "--claims", str(fifo)], f"{fifo} is a named pipe (FIFO)")
+
+
+_LIBRARY_READERS = {
+    "spec": "from netsize.spec import load_spec as read",
+    "config": "from netsize.frontends.hf_config import load_config as read",
+    "keras": "from netsize.frontends.keras import load_config as read",
+    "onnx": "from netsize.frontends.onnx import load_model as read",
+}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("reader", sorted(_LIBRARY_READERS))
+def test_library_readers_refuse_a_fifo(tmp_path: Path, reader: str) -> None:
+    """Each reader in a process of its own: a regression blocks there, and the timeout fails it."""
+    import subprocess
+
+    if reader == "onnx":
+        pytest.importorskip("onnx")
+    fifo = tmp_path / "model.yaml"  # the spec reader takes a string without .yaml for the spec's text
+    os.mkfifo(fifo)
+    code = (f"{_LIBRARY_READERS[reader]}\nfrom netsize import NetsizeError\n"
+            f"try:\n    read({str(fifo)!r})\nexcept NetsizeError as err:\n    print(err)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=_FIFO_TIMEOUT_SECONDS, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"{fifo} is a named pipe (FIFO), not a regular file" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        # the issue's config: each field within 2**62, their products far past it
+        ({"hidden_size": 2**62, "num_attention_heads": 2**31, "num_key_value_heads": 2**31},
+         ["the fields hidden_size = 4611686018427387904, num_attention_heads = 2147483648",
+          "params is 147,573,952,589,676,412,928,000, larger than 2**62"]),
+        ({"hidden_size": 2**62 + 1}, ["field hidden_size = 4611686018427387905 is larger than 2**62"]),
+        ({"vocab_size": 2**51}, ["the field vocab_size = 2251799813685248 makes a model too large",
+                                 "model.embed_tokens (Embedding",
+                                 "params is 9,223,372,036,854,775,808, larger than 2**62"]),
+        ({"intermediate_size": 2**61}, ["the field intermediate_size = 2305843009213693952 makes a model too large"]),
+        ({"rope_scaling": {"factor": 8.0, "original_max_position_embeddings": 2**63}},
+         ["field rope_scaling.original_max_position_embeddings = 9223372036854775808 is larger than 2**62"]),
+        ({"layer_types": ["full_attention", 2**63]}, ["field layer_types[1] = 9223372036854775808"]),
+    ],
+)
+def test_config_dimensions_and_products_are_bounded(tmp_path: Path, fields: dict[str, object],
+                                                    expected: list[str]) -> None:
+    config = {"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32, "num_hidden_layers": 2,
+              "intermediate_size": 11008, "vocab_size": 32000, **fields}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    for command in ("summary", "memory", "llm"):
+        first = _hostile([command, str(path)], str(path), *expected)
+        assert first.count("2**62") == 1, first
+
+
+def test_library_config_products_are_bounded() -> None:
+    from netsize.frontends.hf_config import network_from_config, summary_from_config
+
+    config = {"model_type": "llama", "hidden_size": 2**62, "num_attention_heads": 2**31,
+              "num_key_value_heads": 2**31, "num_hidden_layers": 1, "intermediate_size": 11008, "vocab_size": 32000}
+    for read in (summary_from_config, network_from_config):
+        with pytest.raises(NetsizeError, match=r"hidden_size = 4611686018427387904.*larger than 2\*\*62"):
+            read(config)
+
+
+def test_a_huge_json_is_refused_by_size_before_it_is_sniffed(tmp_path: Path) -> None:
+    """The command line looks into a .json for a Keras config before the config reader; that look
+    is bounded too (a sparse 1 GiB file: reading it whole would take gigabytes)."""
+    path = tmp_path / "x.json"
+    with path.open("wb") as f:
+        f.truncate(2**30)
+    _hostile(["summary", str(path)], f"{path}: 1,073,741,824 bytes; a config may have at most 4,194,304")

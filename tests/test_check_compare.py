@@ -221,6 +221,6 @@ def test_plot_and_serve_take_lang() -> None:
     assert plot_summary(s, "params", lang="en").get_title() == "lenet5: parameters, total 61,706"
     ax = plot_memory(s, estimate(zoo.get("lenet5").build(), batch_size=2), lang="zh")
     assert ax.get_ylabel() == "占用的内存（MiB）" and "训练一步" in ax.get_title()
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["前向", "反向"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["前向", "反向", "优化器更新"]
     client = TestClient(create_app(lang="zh"))
     assert 'lang: "zh"}' in client.get("/").text and 'lang: "en"}' in client.get("/?lang=en").text

@@ -17,6 +17,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -296,3 +297,115 @@ def test_resident_memory_is_each_case_own_not_its_parents() -> None:
                          check=True).stdout.split()  # fmt: skip
     assert out[0] == "0"
     assert 0 < int(out[1]) < 300 * 1024**2
+
+
+# --- issue 21: file kinds every reader meets, bounded reads, config dimensions and their products ------
+
+_FILE_KINDS = ["fifo", "folder", "empty", "device", "link-to-device", "dangling-link", "link-loop",
+               "folder-fifo-config"]
+_EXTENSIONS = [".yaml", ".yml", ".json", ".onnx", ".keras", ".h5", ".pb", ".tflite", ""]
+_READING_COMMANDS = [["summary"], ["summary", "-f", "json"], ["memory"], ["llm"], ["explain", "conv1"],
+                     ["check", "--claims", "{path}"], ["report", "-o", "{out}"]]
+
+
+def _odd_path(folder: Path, kind: str, extension: str) -> Path:
+    """A path of ``kind`` (none of them a regular file with content) named ``x<extension>``."""
+    path = folder / f"x{extension}"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "device":
+        return Path("/dev/null")
+    elif kind == "link-to-device":
+        path.symlink_to("/dev/zero")
+    elif kind == "dangling-link":
+        path.symlink_to(folder / "nowhere")
+    elif kind == "link-loop":
+        path.symlink_to(path)
+    else:  # a Hugging Face / Keras folder whose config.json is a FIFO
+        path.mkdir()
+        os.mkfifo(path / "config.json")
+        (path / "model.weights.h5").write_bytes(b"")
+    return path
+
+
+def _reading_argv(command: list[str], path: Path, out: Path) -> list[str]:
+    if command[0] == "check":
+        return ["check", "alexnet", "--claims", str(path)]
+    return [command[0], str(path), *[str(out) if c == "{out}" else c for c in command[1:]]]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"), reason="POSIX files")
+@settings(max_examples=_scale(60), **SETTINGS)  # type: ignore[arg-type]
+@given(kind=st.sampled_from([k for k in _FILE_KINDS if "fifo" not in k]), extension=st.sampled_from(_EXTENSIONS),
+       command=st.sampled_from(_READING_COMMANDS), n=st.integers(0, 10**9))
+def test_odd_files_every_reader(workdir: Path, kind: str, extension: str, command: list[str], n: int) -> None:
+    """Folders, devices, links and empty files under every extension and reading command: the
+    rule, in process (none of these can block a reader that checks before it opens)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"odd-{n}-", dir=workdir))
+    path = _odd_path(folder, kind, extension)
+    argv = _reading_argv(command, path, folder / "r.html")
+    _record("odd-file", run_in_process(argv), [str(path), *_names(argv)])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@settings(max_examples=_scale(8, processes=True), **SETTINGS)  # type: ignore[arg-type]
+@given(kind=st.sampled_from(["fifo", "folder-fifo-config"]), extension=st.sampled_from(_EXTENSIONS),
+       command=st.sampled_from(_READING_COMMANDS), n=st.integers(0, 10**9))
+def test_fifos_every_reader_as_processes(workdir: Path, kind: str, extension: str, command: list[str], n: int) -> None:
+    """A FIFO blocks whoever opens it: as a process with a wall-clock limit, refused by name."""
+    folder = Path(tempfile.mkdtemp(prefix=f"fifo-{n}-", dir=workdir))
+    path = _odd_path(folder, kind, extension)
+    argv = _reading_argv(command, path, folder / "r.html")
+    outcome = run_subprocess(argv, cwd=str(ROOT), timeout_seconds=30)
+    assert check(outcome, [str(path)]) == "error"
+    assert "named pipe (FIFO), not a regular file" in outcome.stderr.splitlines()[0], outcome.stderr
+    assert outcome.max_rss_bytes <= MAX_RSS_BYTES
+    COUNTS["fifo:error"] += 1
+
+
+@settings(max_examples=_scale(200), **SETTINGS)  # type: ignore[arg-type]
+@given(size=st.integers(0, 3000), bound=st.integers(0, 3000), n=st.integers(0, 10**9))
+def test_bounded_reads(workdir: Path, size: int, bound: int, n: int) -> None:
+    """``read_bounded_bytes`` returns a file of at most ``bound`` bytes whole, and refuses a larger
+    one stating the bound, never reading past ``bound + 1`` bytes."""
+    from netsize import NetsizeError
+    from netsize._limits import read_bounded_bytes
+
+    path = workdir / f"bounded-{n}.bin"
+    data = bytes(i % 251 for i in range(size))
+    path.write_bytes(data)
+    if size <= bound:
+        assert read_bounded_bytes(path, bound, "spec") == data
+    else:
+        with pytest.raises(NetsizeError, match=f"a spec may have at most {bound:,}"):
+            read_bounded_bytes(path, bound, "spec")
+
+
+_DIMENSIONS = {"gpt2": ["n_embd", "n_head", "vocab_size", "n_positions", "n_inner"],
+               "bert": ["hidden_size", "num_attention_heads", "intermediate_size", "vocab_size"],
+               "llama": ["hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size",
+                         "vocab_size", "head_dim"],
+               "t5": ["d_model", "num_heads", "d_kv", "d_ff", "vocab_size"]}
+
+
+@settings(max_examples=_scale(120), **SETTINGS)  # type: ignore[arg-type]
+@given(family=st.sampled_from(sorted(CONFIG_BASES)), data=st.data(), n=st.integers(0, 10**9))
+def test_config_dimensions_and_products(workdir: Path, family: str, data: st.DataObject, n: int) -> None:
+    """Dimensions drawn up to past 2**62: either refused (one line) or a summary whose counts of
+    stored numbers are within 2**62, the README's bound, never a 1e45 printed as an answer."""
+    config = dict(CONFIG_BASES[family])
+    for _ in range(data.draw(st.integers(1, 3))):
+        key = data.draw(st.sampled_from(_DIMENSIONS[family]))
+        values = [2**k for k in (4, 10, 20, 31, 40, 50, 61, 62)] + [2**62 + 1, 3 * 2**61]
+        config[key] = data.draw(st.sampled_from(values))
+    path = workdir / f"dims-{n}.json"
+    path.write_text(json.dumps(config))
+    outcome = run_in_process(["summary", str(path), "-f", "json", "--seq-len", "4"])
+    _record("config-dims", outcome, [str(path)])
+    if outcome.status == 0:
+        totals = json.loads(outcome.stdout)["totals"]
+        assert totals["params"] <= 2**62 and totals["buffers"] <= 2**62, totals

@@ -10,6 +10,7 @@ from typing import Protocol
 from netsize._errors import NetsizeError
 from netsize._gc import gc_paused
 from netsize._layer import CONVENTIONS, Analysis, Context, Layer, value
+from netsize._limits import CountTooLarge, check_count
 from netsize._network import Network
 from netsize._shape import Shape, elements, shape_str
 from netsize._summary import LayerRecord, ReceptiveField, Summary
@@ -176,7 +177,7 @@ def _analyze(network: Network, batch_size: int, convention: str, until: str | No
         by_name[node.name] = record
     refs = network.output_refs if until is None else (nodes[-1].name,)
     outputs = tuple(_resolve(ref, shapes, "(network outputs)") for ref in refs)
-    return Summary(
+    summary = Summary(
         model=network.name,
         input_shapes=input_shapes,
         batch_size=batch_size,
@@ -185,6 +186,10 @@ def _analyze(network: Network, batch_size: int, convention: str, until: str | No
         layers=tuple(records),
         output_shapes=outputs,
     )
+    totals = summary.totals  # each layer is within the bound; their sum too
+    check_count(totals.params, f"{network.name}: the total params")
+    check_count(totals.buffers, f"{network.name}: the total buffers")
+    return summary
 
 
 def analyze_layer(
@@ -247,7 +252,17 @@ def _shapes_argument(name: str, given: object) -> tuple[Shape, ...]:
 
 @lru_cache(maxsize=8192)
 def _cached_analysis(layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analysis:
-    return layer.analyze(ins, ctx)
+    return _checked(layer.analyze(ins, ctx))
+
+
+def _checked(a: Analysis) -> Analysis:
+    """``a`` if its stored numbers (parameters, buffers) are within MAX_INT, the README's bound on
+    integers: no real model comes near 2**62 of them, and 1e45 params printed looks like an
+    answer. Work (multiply-adds, elements) grows with the batch and the sequence the user asks
+    for, and stays unbounded. Checked once per analysis (a repeated layer is remembered)."""
+    check_count(value(a.weights) + value(a.biases) + value(a.non_trainable_params), "params")
+    check_count(value(a.buffers), "buffers")
+    return a
 
 
 def _analysis(layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analysis:
@@ -258,7 +273,7 @@ def _analysis(layer: Layer, ins: tuple[Shape, ...], ctx: Context) -> Analysis:
     try:
         return _cached_analysis(layer, ins, ctx)
     except TypeError:  # unhashable (or the analysis itself failed so: it fails again, uncached)
-        return layer.analyze(ins, ctx)
+        return _checked(layer.analyze(ins, ctx))
 
 
 def _run(
@@ -275,7 +290,8 @@ def _run(
     except NetsizeError as err:
         origins = [_reshaped_from(ref, records or {}) for ref in refs]
         given = ", ".join(shape_str(s) + (origins[i] if i < len(origins) else "") for i, s in enumerate(ins))
-        raise NetsizeError(f"{name} ({layer.kind}, input {given}): {err}") from None
+        kind = CountTooLarge if isinstance(err, CountTooLarge) else NetsizeError  # the bound's own type survives
+        raise kind(f"{name} ({layer.kind}, input {given}): {err}") from None
     for out in analysis.outputs:
         if any(d <= 0 for d in out):
             raise NetsizeError(

@@ -14,7 +14,9 @@ netsize._errors.NetsizeError: out_features: 1180591620717411303424 is larger tha
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -71,17 +73,95 @@ def _brief_int(value: int) -> str:
     return str(value)
 
 
-def read_bounded_text(path: Path, max_bytes: int, what: str) -> str:
-    """The UTF-8 text of a ``what`` file (``config``, ``spec``), refused unread when larger than
-    ``max_bytes``; a missing or unreadable file is a NetsizeError naming it."""
+class CountTooLarge(NetsizeError):
+    """A model's parameters or buffers past :data:`MAX_INT`: its sizes are too large to be real,
+    and a number past it would be printed as if it were."""
+
+
+def check_count(value: int, what: str) -> int:
+    """``value`` if ``|value| <= MAX_INT``, else a :class:`CountTooLarge` naming ``what``."""
+    if abs(value) > MAX_INT:
+        raise CountTooLarge(f"{what} is {_brief_count(value)}, larger than 2**62, the largest count netsize "
+                            "gives; a dimension of the model is too large to be real")
+    return value
+
+
+def _brief_count(value: int) -> str:
+    return f"about {value:.3e}" if abs(value) >= 10**24 else f"{value:,}"
+
+
+_FILE_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def _not_regular(path: Path | str, mode: int, what: str) -> NetsizeError:
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+    return NetsizeError(f"{path} is {kind}, not a regular file; netsize reads only regular files (here: the {what})")
+
+
+def refuse_special_file(path: str | Path, what: str = "model") -> None:
+    """Refuse ``path`` when it names something that is neither a regular file nor a folder (a
+    FIFO, a device, a socket), before anything opens it: opening a FIFO waits for a writer
+    forever, and a device such as ``/dev/zero`` never ends. In a folder, the ``config.json`` a
+    Hugging Face or Keras folder is read from is checked too. A path that does not exist is left
+    to the caller (it may be a zoo name or a model id)."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise NetsizeError(f"{path}: {size:,} bytes; a {what} may have at most {max_bytes:,}")
-        return path.read_text(encoding="utf-8")
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # missing, a name too long, a NUL byte: the caller's own message
+        return
+    if stat.S_ISDIR(mode):
+        try:
+            inner = os.stat(os.path.join(path, "config.json")).st_mode
+        except (OSError, ValueError):
+            return
+        if not (stat.S_ISREG(inner) or stat.S_ISDIR(inner)):
+            raise _not_regular(os.path.join(path, "config.json"), inner, f"{what} config")
+        return
+    if not stat.S_ISREG(mode):
+        raise _not_regular(path, mode, what)
+
+
+def read_bounded_bytes(path: Path, max_bytes: int, what: str) -> bytes:
+    """The bytes of a regular ``what`` file, refused unread when larger than ``max_bytes``.
+
+    The file is opened without blocking and checked on the open descriptor (no window between a
+    check and the open where a FIFO could take the file's place); at most ``max_bytes + 1`` bytes
+    are ever read, so a file that grows while it is read is refused too.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise NetsizeError(f"{what} file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except (OSError, ValueError) as err:
+        raise NetsizeError(f"{path}: cannot read the {what}: {getattr(err, 'strerror', None) or err}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_regular(path, info.st_mode, what)
+        if info.st_size > max_bytes:
+            raise NetsizeError(f"{path}: {info.st_size:,} bytes; a {what} may have at most {max_bytes:,}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(max_bytes + 1)
+    except OSError as err:
+        raise NetsizeError(f"{path}: cannot read the {what}: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise NetsizeError(f"{path}: more than {max_bytes:,} bytes; a {what} may have at most {max_bytes:,}")
+    return data
+
+
+def read_bounded_text(path: Path, max_bytes: int, what: str) -> str:
+    """The UTF-8 text of a ``what`` file (``config``, ``spec``), refused unread when larger than
+    ``max_bytes`` or when it is not a regular file; a missing or unreadable file is a NetsizeError
+    naming it."""
+    data = read_bounded_bytes(path, max_bytes, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
         raise NetsizeError(f"{path}: cannot read the {what}: {err}") from None
 
 
@@ -123,19 +203,26 @@ _LAYER_KEY = re.compile(r"(n|num|num_hidden|num_decoder|num_encoder|encoder|deco
 _EXPERT_KEY = re.compile(r"(num_local_experts|num_experts|n_routed_experts|moe_num_experts|num_experts_per_tok)")
 
 
-def check_config_counts(data: dict[str, Any], path: str | Path) -> None:
+def check_config_counts(data: dict[str, Any], path: str | Path, prefix: str = "") -> None:
     """Refuse a config whose layer or expert count (``n_layer``, ``num_hidden_layers``,
     ``num_local_experts``..., also in nested configs such as ``text_config``) is past the bound:
-    a builder makes nodes per layer and per expert, so these decide the work."""
-    stack: list[tuple[str, dict[str, Any]]] = [("", data)]
+    a builder makes nodes per layer and per expert, so these decide the work. Every integer in it
+    (nested objects and lists too) must be within :data:`MAX_INT`."""
+    stack: list[tuple[str, dict[str, Any]]] = [(prefix, data)]
     while stack:
         prefix, obj = stack.pop()
         for key, value in obj.items():
             if isinstance(value, dict):
                 stack.append((f"{prefix}{key}.", value))
                 continue
+            if isinstance(value, list):
+                _check_list_ints(value, f"{prefix}{key}", path)
+                continue
             if isinstance(value, bool) or not isinstance(value, int):
                 continue
+            if abs(value) > MAX_INT:
+                raise NetsizeError(f"{path}: field {prefix}{key} = {_brief_int(value)} is larger than 2**62, the "
+                                   "largest integer netsize accepts")
             if _LAYER_KEY.fullmatch(key) and value > MAX_CONFIG_LAYERS:
                 raise NetsizeError(
                     f"{path}: {prefix}{key} = {_brief_int(value)}; netsize analyses at most "
@@ -146,6 +233,22 @@ def check_config_counts(data: dict[str, Any], path: str | Path) -> None:
                     f"{path}: {prefix}{key} = {_brief_int(value)}; netsize analyses at most "
                     f"{MAX_CONFIG_EXPERTS:,} experts"
                 )
+
+
+def _check_list_ints(items: list[Any], where: str, path: str | Path) -> None:
+    """Integers in a config's lists (``block_sizes``, ``layer_types``...) within :data:`MAX_INT`;
+    objects inside a list are checked field by field."""
+    stack = [(where, items)]
+    while stack:
+        at, values = stack.pop()
+        for i, item in enumerate(values):
+            if isinstance(item, list):
+                stack.append((f"{at}[{i}]", item))
+            elif isinstance(item, dict):
+                check_config_counts(item, path, f"{at}[{i}].")
+            elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+                raise NetsizeError(f"{path}: field {at}[{i}] = {_brief_int(item)} is larger than 2**62, the "
+                                   "largest integer netsize accepts")
 
 
 def _depth(data: Any) -> int:

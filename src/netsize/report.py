@@ -48,7 +48,7 @@ def report_data(summary: Summary, memory: Any = None, langs: tuple[str, ...] = L
         "memory": None,
     }
     if memory is not None:
-        from netsize.timeline import peak, training_timeline
+        from netsize.timeline import is_walk, peak, training_timeline
 
         points = training_timeline(summary, memory)
         top = peak(points)
@@ -65,5 +65,8 @@ def report_data(summary: Summary, memory: Any = None, langs: tuple[str, ...] = L
             "peak_inference_bytes": memory.peak_inference_bytes,
             "timeline": [[p.phase, p.name, p.bytes] for p in points],
             "timeline_peak": {"phase": top.phase, "name": top.name, "bytes": top.bytes},
+            # True: the curve is the memory model's walk and its peak is peak_training_bytes; False
+            # (the PyTorch method): a per-layer account without the observed peak's transients
+            "timeline_is_walk": is_walk(memory),
         }
     return data

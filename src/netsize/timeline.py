@@ -1,12 +1,17 @@
-"""The memory held through one training step, layer by layer: the curve the report and
-``netsize plot --what memory`` draw.
+"""The memory held through one training step, moment by moment: the curve the report, the
+calculator and ``netsize plot --what memory`` draw.
 
-From a :class:`netsize.memory.MemoryReport`: the step starts with the weights and the optimizer
-state (steady state), the forward adds each layer's saved tensors, the backward walks the layers
-in reverse, freeing what each saved and adding its gradients, and the optimizer step ends it. This
-is the per-layer account of the memory model (its ``layers``), not its exact liveness walk: the
-peak shown here is ``weights + optimizer + saved activations`` at the end of the forward, which the
-report's ``peak_training_bytes`` (with transients) bounds from above.
+For the network method (zoo models, specs, configs netsize builds) this is the memory model's own
+liveness walk (:attr:`netsize.memory.MemoryReport.steps`): the bytes held while each layer runs
+its forward (its outputs and its working memory included), at the loss, while each layer runs its
+backward (gradients growing, saved tensors freed) and during the optimizer step; its highest
+point is ``peak_training_bytes``, the number ``netsize memory`` prints, so every view shows one
+peak for one step.
+
+A report of the PyTorch method (observed on the meta device) has no such walk; its curve is the
+per-layer account of its ``layers`` (weights and optimizer state, each layer's saved tensors
+added in the forward and freed in the backward as its gradients arrive), without the transients
+of the observed peak. :func:`is_walk` tells which a curve is, and the views label the second kind.
 """
 
 from __future__ import annotations
@@ -20,15 +25,23 @@ from netsize._summary import Summary
 
 @dataclass(frozen=True)
 class Point:
-    """``bytes`` held after ``phase`` (``forward``/``backward``) of layer ``name``."""
+    """``bytes`` held at ``phase`` (``start``, ``forward``, ``loss``, ``loss backward``,
+    ``backward``, ``optimizer``) of layer ``name`` (empty for a moment of no layer)."""
 
     phase: str
     name: str
     bytes: int
 
 
+def is_walk(report: Any) -> bool:
+    """Whether ``report``'s curve is the memory model's walk (its peak is the report's peak)."""
+    return bool(getattr(report, "steps", ()))
+
+
 def training_timeline(summary: Summary, report: Any) -> tuple[Point, ...]:
     """The curve of one training step; ``report`` is the MemoryReport of the same model."""
+    if is_walk(report):
+        return tuple(Point(phase, name, held) for phase, name, held in report.steps)
     held = int(report.weights_bytes) + int(report.optimizer_bytes) + int(report.input_bytes)
     points = [Point("start", "", held)]
     saved = {m.name: int(m.saved_bytes) for m in report.layers}
@@ -45,4 +58,5 @@ def training_timeline(summary: Summary, report: Any) -> tuple[Point, ...]:
 
 
 def peak(points: tuple[Point, ...]) -> Point:
+    """The highest point (the first of equal ones)."""
     return max(points, key=lambda p: p.bytes)

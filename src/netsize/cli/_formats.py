@@ -19,8 +19,10 @@ _TO_KERAS = "load it with Keras and save it as `model.save('m.keras')` (or write
 def _is_keras_json(path: Path) -> bool:
     import json
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+    from netsize._limits import MAX_CONFIG_BYTES, read_bounded_text
+
+    try:  # bounded: a JSON file past the config bound is refused here, not read whole to sniff it
+        data = json.loads(read_bounded_text(path, MAX_CONFIG_BYTES, "config"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # not JSON, or past json's bounds:
         return False  # the config reader refuses it with the bound (netsize._limits)
     return isinstance(data, dict) and "class_name" in data and "config" in data and "model_type" not in data
@@ -28,6 +30,9 @@ def _is_keras_json(path: Path) -> bool:
 
 def detect(target: str) -> str | None:
     """The format of the file (or folder) ``target`` names, by extension, then by content."""
+    from netsize._limits import refuse_special_file
+
+    refuse_special_file(target)  # before anything below opens it: a FIFO would block, a device never end
     path = Path(target)
     low = target.lower()
     if path.is_dir():

@@ -40,8 +40,10 @@ def load_claims_file(path: str) -> dict[str, Any]:
 
     import yaml
 
+    from netsize._limits import MAX_SPEC_BYTES, read_bounded_text
+
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_bounded_text(Path(path), MAX_SPEC_BYTES, "claims file"))
     except yaml.YAMLError as err:
         raise NetsizeError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):

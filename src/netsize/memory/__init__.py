@@ -90,6 +90,9 @@ class MemoryReport(ShowsItself):
     peak_backward_bytes: int = 0
     peak_optimizer_step_bytes: int = 0
     layers: tuple[LayerMemory, ...] = field(default=())
+    # The training step as the network method walks it: (phase, layer, bytes held) at each moment
+    # its peak is taken over, so max(bytes) == peak_training_bytes; () for the PyTorch method.
+    steps: tuple[tuple[str, str, int], ...] = field(default=())
     checkpoint_segments: int | None = None  # checkpoint_sequential's segments (None: its default)
     # CUDA's own memory, estimated (memory/_cuda_workspace.py): the largest cuDNN convolution
     # workspace (inside the peaks, while that convolution runs) and the per-process cuBLAS

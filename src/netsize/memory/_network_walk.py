@@ -237,7 +237,9 @@ def from_network(
     train_retained_saved = [0] * len(records) if checkpointing else retained_saved
 
     # forward liveness (inference, and the forward of training with saved tensors kept)
-    def forward_peak(keep_saved: bool) -> tuple[int, int]:
+    def forward_peak(keep_saved: bool, walk: list[int] | None = None) -> tuple[int, int]:
+        """(peak, held at the end) of the forward; ``walk`` gets the bytes held while each layer
+        runs (its outputs and its workspace included), the moments the peak is taken over."""
         live: dict[str, int] = {}
         remaining = {t.key: len(t.consumers) for t in real}
         peak = cur = 0
@@ -255,6 +257,8 @@ def from_network(
             cur += train_retained[i] - train_retained_saved[i] if keep_saved else retained[i]
             cur += cast_of[i]  # the weight's low-precision copy joins the cast cache
             peak = max(peak, cur + workspace[i])  # live set while layer i runs: + outputs + workspace
+            if walk is not None:
+                walk.append(cur + workspace[i])
             for key in {root(tensor(k, s)).key for k, s in zip(refs[i], records[i].input_shapes, strict=True)}:
                 remaining[key] -= 1
                 if remaining[key] == 0 and key in live and key not in outputs and not (keep_saved and key in saved):
@@ -262,7 +266,8 @@ def from_network(
         return peak, cur
 
     inf_peak, _ = forward_peak(False)
-    fwd_peak, end_fwd = forward_peak(True)
+    forward_walk: list[int] = []
+    fwd_peak, end_fwd = forward_peak(True, forward_walk)
     base = weights + input_bytes
     peak_inference = base + inf_peak  # with the cast cache as it fills
 
@@ -274,6 +279,11 @@ def from_network(
         if low and tensors[k].dtype != "float32"
     )
     fwd = train_base + max(fwd_peak, end_fwd + loss_fp32) + extra_total
+    # The step as this walk sees it, one moment per layer and phase; its highest point is the
+    # training peak (the report's and the plot's curve is this, not a per-layer account).
+    steps: list[tuple[str, str, int]] = [("start", "", train_base + extra_total)]
+    steps += [("forward", rec.name, train_base + extra_total + b) for rec, b in zip(records, forward_walk, strict=True)]
+    steps.append(("loss", "", train_base + end_fwd + loss_fp32 + extra_total))
     live_saved = {k: tensors[k].bytes for k in saved}
     cur = train_base + end_fwd + extra_total
     bw_peak = cur
@@ -294,6 +304,7 @@ def from_network(
     # The loss reads low-precision outputs in float32 (autocast runs losses in float32): its
     # gradient arrives in float32 and is cast down, both alive at the start of backward.
     bw_peak = max(bw_peak, cur + loss_fp32)
+    steps.append(("loss backward", "", cur + loss_fp32))
     for i in range(len(records) - 1, -1, -1):
         rec = records[i]
         new = 0
@@ -307,6 +318,7 @@ def from_network(
         cur += new
         # a checkpointed unit's recomputed saved set is alive while its layers run backward
         bw_peak = max(bw_peak, cur + (recompute.get(unit_of[i] or "", 0) if checkpointing else 0))
+        steps.append(("backward", rec.name, cur + (recompute.get(unit_of[i] or "", 0) if checkpointing else 0)))
         for key in outputs_of[i]:
             r = root(tensors[key]).key
             if r in grad_live and tensors[r].producer == i:
@@ -324,6 +336,7 @@ def from_network(
     # the model's output, and the KV cache it holds, is alive until the step ends
     opt_peak = base + grads + state + opt_temp + sum(train_retained)
     peak_training = max(fwd, bw_peak, opt_peak)
+    steps.append(("optimizer", "", opt_peak))
     return MemoryReport(
         model=summary.model,
         batch_size=summary.batch_size,
@@ -348,6 +361,7 @@ def from_network(
         peak_backward_bytes=bw_peak,
         peak_optimizer_step_bytes=opt_peak,
         layers=layers,
+        steps=tuple(steps),
     )
 
 

@@ -28,8 +28,18 @@ register_messages({
     "plot.title": {"en": "{model}: {what}, total {total}", "zh": "{model}：{what}，合计 {total}"},
     "plot.forward": {"en": "forward", "zh": "前向"},
     "plot.backward": {"en": "backward", "zh": "反向"},
-    "plot.peak": {"en": "peak {mib} MiB\nafter {phase} of {name}", "zh": "峰值 {mib} MiB\n{name} 的{phase}之后"},
-    "plot.memory_x": {"en": "layers: forward, then backward", "zh": "各层：先前向，后反向"},
+    "plot.peak": {"en": "peak {mib} MiB\n{where}", "zh": "峰值 {mib} MiB\n{where}"},
+    "plot.at.forward": {"en": "while {name} runs forward", "zh": "{name} 前向运行时"},
+    "plot.at.backward": {"en": "while {name} runs backward", "zh": "{name} 反向运行时"},
+    "plot.at.loss": {"en": "at the loss", "zh": "计算损失时"},
+    "plot.at.loss backward": {"en": "at the loss's backward", "zh": "损失反向时"},
+    "plot.at.optimizer": {"en": "during the optimizer step", "zh": "优化器更新时"},
+    "plot.at.start": {"en": "at the start of the step", "zh": "训练步开始时"},
+    "plot.optimizer": {"en": "optimizer step", "zh": "优化器更新"},
+    "plot.not_walk": {"en": "per-layer account; the step's peak, {mib} MiB, includes transients",
+                      "zh": "逐层累计；训练步的峰值 {mib} MiB 含临时张量"},
+    "plot.memory_x": {"en": "layers: forward, then backward, then the optimizer step",
+                      "zh": "各层：先前向，后反向，再优化器更新"},
     "plot.memory_y": {"en": "memory held (MiB)", "zh": "占用的内存（MiB）"},
     "plot.memory_title": {"en": "{model}: one training step, batch {batch}, {dtype}, {optimizer}",
                           "zh": "{model}：训练一步，批大小 {batch}，{dtype}，{optimizer}"},
@@ -105,7 +115,7 @@ def plot_summary(summary: Summary, what: str = "params", depth: int | None = Non
 def plot_memory(summary: Summary, report: Any, ax: Any = None, lang: str = "en") -> Any:
     """The memory held through one training step, with the peak marked (MiB on the y axis);
     titles and labels in ``lang`` (en or zh)."""
-    from netsize.timeline import peak, training_timeline
+    from netsize.timeline import is_walk, peak, training_timeline
 
     points = training_timeline(summary, report)
     plt = _pyplot(lang)
@@ -113,16 +123,23 @@ def plot_memory(summary: Summary, report: Any, ax: Any = None, lang: str = "en")
         _, ax = plt.subplots(figsize=(9, 4))
     mib = [p.bytes / 2**20 for p in points]
     ax.plot(range(len(points)), mib, color="#4C78A8")
-    n_fwd = sum(1 for p in points if p.phase == "forward")
-    ax.axvspan(0, n_fwd, color="#E45756", alpha=0.06, label=translate("plot.forward", lang))
-    ax.axvspan(n_fwd, len(points) - 1, color="#72B7B2", alpha=0.08, label=translate("plot.backward", lang))
+    # the phases as spans: forward up to the loss, backward up to the optimizer step, then the step
+    end_fwd = max((i for i, p in enumerate(points) if p.phase in ("forward", "loss")), default=0)
+    end_bwd = max((i for i, p in enumerate(points) if p.phase in ("backward", "loss backward")), default=end_fwd)
+    ax.axvspan(0, end_fwd, color="#E45756", alpha=0.06, label=translate("plot.forward", lang))
+    ax.axvspan(end_fwd, end_bwd, color="#72B7B2", alpha=0.08, label=translate("plot.backward", lang))
+    if end_bwd < len(points) - 1:
+        ax.axvspan(end_bwd, len(points) - 1, color="#F58518", alpha=0.08, label=translate("plot.optimizer", lang))
     top = peak(points)
     i = points.index(top)
     ax.plot([i], [top.bytes / 2**20], "o", color="#E45756")
-    phase = translate(f"plot.{top.phase}", lang) if top.phase in ("forward", "backward") else top.phase
-    ax.annotate(translate("plot.peak", lang, mib=f"{top.bytes / 2**20:,.1f}", phase=phase, name=top.name),
-                (i, top.bytes / 2**20),
-                textcoords="offset points", xytext=(8, -24), fontsize=8)  # fmt: skip
+    where = translate(f"plot.at.{top.phase}", lang, name=top.name)
+    ax.annotate(translate("plot.peak", lang, mib=f"{top.bytes / 2**20:,.1f}", where=where),
+                (i, top.bytes / 2**20), textcoords="offset points", fontsize=8,
+                xytext=(-8, -24), ha="right" if i > len(points) / 2 else "left")  # fmt: skip
+    if not is_walk(report):  # the PyTorch method's curve: say why its top is not the step's peak
+        ax.text(0.99, 0.02, translate("plot.not_walk", lang, mib=f"{report.peak_training_bytes / 2**20:,.1f}"),
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="#5b6475")
     ax.set_xlabel(translate("plot.memory_x", lang))
     ax.set_ylabel(translate("plot.memory_y", lang))
     ax.set_title(translate("plot.memory_title", lang, model=summary.model, batch=report.batch_size, dtype=report.dtype,

@@ -11,7 +11,7 @@ from typing import Any
 
 from netsize._analyze import analyze
 from netsize._errors import NetsizeError
-from netsize._limits import check_config_counts, read_json_object
+from netsize._limits import CountTooLarge, check_config_counts, read_json_object, refuse_special_file
 from netsize._network import Network
 from netsize._summary import Summary
 from netsize.frontends.hf_config._catalog import FAMILIES
@@ -53,6 +53,7 @@ def find_config(target: str | Path) -> Path | None:
     """The ``config.json`` a target names: the file itself, a folder holding one, a cached repo
     folder (``models--ORG--NAME``), or a model id (``ORG/NAME``) in the local cache; None if none."""
     path = Path(target).expanduser()
+    refuse_special_file(path, "config")  # not "not found": a FIFO or a device is there, and never read
     if path.is_file():
         return path
     if path.is_dir():
@@ -190,7 +191,40 @@ def network_from_config(config: Config | str | Path, seq_len: int | None = None)
     if family is None or arch is None:
         raise _not_native(cfg, fields.source, arch)
     seq = default_seq_len(family, fields) if seq_len is None else _check_seq_len(seq_len)
-    return family.build(fields, arch, seq)
+    network = family.build(fields, arch, seq)
+    largest = _largest_fields(cfg)
+    if largest and abs(largest[0][1]) > _REAL_DIMENSION:
+        _analyze_naming_fields(network, 1, cfg, fields.source)  # refused here, with the fields named
+    return network
+
+
+#: No real config has a dimension past 2**24 (vocabularies: 2**18, widths: 2**15): a config with
+#: one is analysed once when read, so that a count past 2**62 is refused naming the fields.
+_REAL_DIMENSION = 2**24
+
+
+def _largest_fields(cfg: Config, prefix: str = "") -> list[tuple[str, int]]:
+    """The config's integer fields (nested objects too), largest first."""
+    found: list[tuple[str, int]] = []
+    for key, item in cfg.items():
+        if isinstance(item, dict):
+            found.extend(_largest_fields(item, f"{prefix}{key}."))
+        elif isinstance(item, int) and not isinstance(item, bool):
+            found.append((f"{prefix}{key}", item))
+    return sorted(found, key=lambda kv: -abs(kv[1]))
+
+
+def _analyze_naming_fields(network: Network, batch_size: int, cfg: Config, source: str) -> Summary:
+    """``analyze(network)``; a count past 2**62 is refused naming the config's largest fields,
+    which made it, with their values and the bound."""
+    try:
+        return analyze(network, batch_size=batch_size)
+    except CountTooLarge as err:
+        largest = _largest_fields(cfg)
+        culprits = [(k, v) for k, v in largest if abs(v) > _REAL_DIMENSION][:3] or largest[:3]
+        named = ", ".join(f"{key} = {value}" for key, value in culprits)
+        fields, make = ("the field", "makes") if len(culprits) == 1 else ("the fields", "make")
+        raise NetsizeError(f"{source}: {fields} {named} {make} a model too large to count: {err}") from None
 
 
 def is_native(config: Config | str | Path) -> bool:
@@ -208,7 +242,8 @@ def analyse_config(config: Config | str | Path, seq_len: int | None = None, batc
     seq = default_seq_len(family, fields) if seq_len is None else _check_seq_len(seq_len)
     if family is not None and arch is not None:
         network = family.build(fields, arch, seq)
-        return analyze(network, batch_size=batch_size), network, _latent_cache(network, batch_size, seq)
+        summary = _analyze_naming_fields(network, batch_size, cfg, fields.source)
+        return summary, network, _latent_cache(network, batch_size, seq)
     from netsize.frontends.hf_config._transformers import analyse, available
 
     text = cfg.get("text_config")

@@ -30,6 +30,7 @@ from typing import Any
 from netsize._analyze import analyze, analyze_layer
 from netsize._errors import NetsizeError
 from netsize._layer import KERAS, Context, Layer
+from netsize._limits import refuse_special_file
 from netsize._network import Graph, Network
 from netsize._registry import layer_type
 from netsize._shape import CHANNELS_LAST
@@ -66,8 +67,10 @@ def load_config(source: Any) -> dict[str, Any]:
     if isinstance(source, dict):
         return source
     path = Path(source)
+    refuse_special_file(path, "Keras model")
     try:
         if path.is_dir():
+            refuse_special_file(path / "config.json", "Keras model config")
             text = (path / "config.json").read_text(encoding="utf-8")
         elif zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as z:

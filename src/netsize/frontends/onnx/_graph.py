@@ -21,6 +21,7 @@ from onnx import numpy_helper, shape_inference
 from netsize._analyze import analyze_layer
 from netsize._errors import NetsizeError
 from netsize._layer import Layer
+from netsize._limits import refuse_special_file
 from netsize._network import Graph, Network
 from netsize._registry import layer_type
 from netsize.layers import tensor_ops as ops
@@ -87,6 +88,7 @@ class OnnxGraph:
 
 def load_model(path: str | Path) -> onnx.ModelProto:
     """The graph and initializer shapes, never the external weight files."""
+    refuse_special_file(path, "ONNX model")
     try:
         return onnx.load(str(path), load_external_data=False)
     except Exception as err:  # protobuf raises its own DecodeError

@@ -11,7 +11,10 @@
       model_size: "Model size", weights: "Weights", gradients: "Gradients", optimizer_state: "Optimizer state",
       peak: "peak", forward: "forward", backward: "backward", bytes: "bytes", input: "input", batch_of: "batch",
       memory_held: "memory held (MiB)", custom: "(your spec)", analysing: "analysing…", line: "line {n}: ",
-      pick: "Click a layer to see how each of its numbers is computed.", other_ops: "Other ops", trainable: "trainable"},
+      pick: "Click a layer to see how each of its numbers is computed.", other_ops: "Other ops", trainable: "trainable",
+      loss: "loss", "loss backward": "loss backward", optimizer: "optimizer step", start: "start of the step",
+      peak_training: "peak of the training step",
+      not_walk: "per-layer account (PyTorch method): the step's peak, {peak}, includes transients this curve omits"},
     zh: {model: "模型", input_size: "输入尺寸", batch: "批量", drop: "把规格文件、config.json、ONNX 或 Keras 文件拖到这里，或选择一个",
       download_json: "下载 JSON", download_html: "下载报告", search: "搜索层", expand_all: "全部展开", collapse_all: "全部折叠",
       click_hint: "点击一层查看公式；点击列标题排序。", chart_of: "每层的", params: "参数量", multiply_adds: "乘加次数",
@@ -19,7 +22,9 @@
       output: "输出形状", flops: "浮点运算次数", model_size: "模型大小", weights: "权重", gradients: "梯度",
       optimizer_state: "优化器状态", peak: "峰值", forward: "前向", backward: "反向", bytes: "字节", input: "输入",
       batch_of: "批量", memory_held: "占用内存（MiB）", custom: "（你的规格）", analysing: "分析中……", line: "第 {n} 行：",
-      pick: "点击一层，查看它每个数字的计算过程。", other_ops: "其他运算", trainable: "可训练"}
+      pick: "点击一层，查看它每个数字的计算过程。", other_ops: "其他运算", trainable: "可训练",
+      loss: "损失", "loss backward": "损失反向", optimizer: "优化器更新", start: "训练步开始", peak_training: "训练一步的峰值",
+      not_walk: "逐层累计（PyTorch 方法）：训练步的峰值 {peak} 含此曲线未画出的临时张量"}
   };
   var state = {data: window.NETSIZE.data, mode: window.NETSIZE.mode, lang: window.NETSIZE.lang || "en",
     open: {}, sort: null, query: "", selected: null, charts: {}};
@@ -36,6 +41,20 @@
     var u = ["B", "KiB", "MiB", "GiB", "TiB"], v = b, i = 0;
     while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
     return i === 0 ? b + " B" : v.toFixed(2) + " " + u[i];
+  }
+  // Axis ticks in binary units at round steps (16, 32, 48 MiB), not decimal steps shown in MiB
+  // (19.07, 38.15 MiB): a step of 2**k of the largest unit that fits, about five ticks.
+  function byteTicks(maxBytes) {
+    var unit = 1, i = 0, names = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    while (maxBytes >= 1024 * unit && i < names.length - 1) { unit *= 1024; i++; }
+    var step = unit;
+    while (maxBytes / step > 6) step *= 2;
+    while (maxBytes / step < 3 && step > 1) step /= 2;
+    var top = Math.max(step, Math.ceil(maxBytes / step) * step);
+    return {interval: step, max: top, min: 0, formatter: function (v) {
+      var u = 1, j = 0; while (Math.abs(v) >= 1024 * u && j < names.length - 1) { u *= 1024; j++; }
+      return String(parseFloat((v / u).toFixed(2))) + " " + names[j];  // 1.5 GiB, 16 MiB
+    }};
   }
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
@@ -81,7 +100,7 @@
   var COLS = [["name", "layer", false], ["kind", "kind", false], ["output_shape", "output", false],
               ["params", "params", true], ["multiply_adds", "multiply_adds", true], ["activation_elements", "activations", true]];
 
-  function row(node, indent) {
+  function row(node, indent, flat) {
     var tr = el("tr", {"data-name": node.name});
     if (node.block) tr.className = "block";
     if (state.selected === node.name) tr.className += " sel";
@@ -89,7 +108,13 @@
     td.style.paddingLeft = (8 + 14 * indent) + "px";
     var tog = el("span", {"class": "tog"}, node.block ? (state.open[node.name] || state.query ? "▾" : "▸") : "");
     td.appendChild(tog);
-    td.appendChild(document.createTextNode(node.name.split(".").pop() === node.name ? node.name : node.name.split(".").pop()));
+    var parts = node.name.split(".");
+    if (flat && parts.length > 1) {
+      // a sorted list has no tree around a row: its parent path tells a dozen `relu` rows apart
+      td.appendChild(el("span", {"class": "path"}, parts.slice(0, -1).join(".") + "."));
+    }
+    td.appendChild(el("span", {"class": "leaf"}, parts[parts.length - 1]));
+    td.className = "name";
     td.title = node.name;
     tr.appendChild(td);
     tr.appendChild(el("td", {}, node.kind));
@@ -122,7 +147,7 @@
       var flat = data.layers.filter(function (L) { return matches(Object.assign({children: []}, L)); }).slice();
       flat.sort(function (a, b) { var x = a[k], y = b[k]; if (Array.isArray(x)) { x = x.join("x"); y = y.join("x"); }
         return (x > y ? 1 : x < y ? -1 : 0) * d; });
-      flat.forEach(function (L) { tbody.appendChild(row(Object.assign({block: false, children: []}, L), 0)); });
+      flat.forEach(function (L) { tbody.appendChild(row(Object.assign({block: false, children: []}, L), 0, true)); });
       return;
     }
     (function walk(children, indent) {
@@ -177,14 +202,18 @@
     var metric = $("metric").value, log = $("log").checked;
     var layers = d.layers.filter(function (L) { return L[metric] > 0; });
     var c = chart("bars"); if (!c) return;
+    var zoom = layers.length > 40;
     c.setOption({
       animation: false,
       tooltip: {trigger: "axis", valueFormatter: function (v) { return fmt(v); }},
-      grid: {left: 70, right: 20, top: 20, bottom: 90},
-      xAxis: {type: "category", data: layers.map(function (L) { return L.name; }), axisLabel: {rotate: 60, fontSize: 10}},
+      // containLabel: the rotated names are inside the grid (none cut at the left); the slider
+      // sits below the grid, so no name runs over it
+      grid: {left: 12, right: 24, top: 30, bottom: zoom ? 44 : 8, containLabel: true},
+      xAxis: {type: "category", data: layers.map(function (L) { return L.name; }),
+              axisLabel: {rotate: 60, fontSize: 10, width: 110, overflow: "truncate", interval: "auto"}},
       yAxis: {type: log ? "log" : "value", name: t(metric === "activation_elements" ? "activations" : metric),
-              axisLabel: {formatter: function (v) { return human(v); }}},
-      dataZoom: layers.length > 40 ? [{type: "slider", start: 0, end: Math.min(100, 4000 / layers.length)}] : [],
+              nameTextStyle: {align: "left"}, axisLabel: {formatter: function (v) { return human(v); }}},
+      dataZoom: zoom ? [{type: "slider", start: 0, end: Math.min(100, 4000 / layers.length), bottom: 8, height: 20}] : [],
       series: [{type: "bar", data: layers.map(function (L) { return L[metric]; }), itemStyle: {color: "#4c78a8"}}]
     }, true);
   }
@@ -197,25 +226,38 @@
     $("memory-setup").textContent = m.setup + " · " + t("peak") + " " + size(m.peak_training_bytes);
     var keys = ["weights", "gradients", "optimizer_state", "activations"];
     var bars = chart("memory-bars");
+    var barTicks = byteTicks(Math.max.apply(null, keys.map(function (k) { return m.breakdown[k]; }).concat([1])));
     if (bars) bars.setOption({
       animation: false, tooltip: {trigger: "axis", valueFormatter: function (v) { return size(v); }},
-      grid: {left: 110, right: 20, top: 10, bottom: 30},
-      xAxis: {type: "value", axisLabel: {formatter: function (v) { return size(v); }}},
+      grid: {left: 12, right: 30, top: 10, bottom: 8, containLabel: true},
+      xAxis: {type: "value", min: 0, max: barTicks.max, interval: barTicks.interval,
+              axisLabel: {formatter: barTicks.formatter, hideOverlap: true}},
       yAxis: {type: "category", data: keys.map(t)},
       series: [{type: "bar", data: keys.map(function (k) { return m.breakdown[k]; }), itemStyle: {color: "#72b7b2"}}]
     }, true);
     var curve = chart("memory-curve");
     var pts = m.timeline, peakIndex = 0;
     pts.forEach(function (p, i) { if (p[2] > pts[peakIndex][2]) peakIndex = i; });
+    // The network method's curve is the memory model's walk: its top is the step's peak, the
+    // number on the card. The PyTorch method's is a per-layer account: said so, with the peak.
+    var walk = m.timeline_is_walk !== false;
+    var peakText = walk ? t("peak_training") + " " + size(m.peak_training_bytes)
+                        : t("not_walk").replace("{peak}", size(m.peak_training_bytes));
+    $("memory-curve-note").textContent = peakText;
+    var curveTicks = byteTicks(Math.max(pts[peakIndex][2], 1));
+    var esc = function (s) { return String(s).replace(/[&<>"]/g, function (ch) { return "&#" + ch.charCodeAt(0) + ";"; }); };
     if (curve) curve.setOption({
       animation: false,
-      tooltip: {trigger: "axis", formatter: function (ps) { var p = pts[ps[0].dataIndex]; return t(p[0]) + " " + p[1] + "<br>" + size(p[2]); }},
-      grid: {left: 70, right: 20, top: 30, bottom: 30},
-      xAxis: {type: "category", data: pts.map(function (p, i) { return i; }), axisLabel: {show: false}},
-      yAxis: {type: "value", name: t("memory_held"), axisLabel: {formatter: function (v) { return (v / 1048576).toFixed(0); }}},
+      tooltip: {trigger: "axis", formatter: function (ps) { var p = pts[ps[0].dataIndex]; return esc(t(p[0]) + " " + p[1]) + "<br>" + size(p[2]); }},
+      grid: {left: 12, right: 30, top: 34, bottom: 8, containLabel: true},
+      xAxis: {type: "category", data: pts.map(function (p, i) { return i; }), axisLabel: {show: false}, axisTick: {show: false}},
+      yAxis: {type: "value", min: 0, max: curveTicks.max, interval: curveTicks.interval, name: t("memory_held").replace(" (MiB)", "").replace("（MiB）", ""),
+              nameTextStyle: {align: "left"}, axisLabel: {formatter: curveTicks.formatter}},
       series: [{type: "line", showSymbol: false, data: pts.map(function (p) { return p[2]; }), areaStyle: {opacity: 0.08},
-        markPoint: {data: [{coord: [peakIndex, pts[peakIndex][2]], value: t("peak") + " " + size(pts[peakIndex][2])}],
-                    label: {fontSize: 10}}}]
+        // the peak as a dot with its value beside it, on the side with room (inside the chart)
+        markPoint: {symbol: "circle", symbolSize: 8, data: [{coord: [peakIndex, pts[peakIndex][2]], value: size(pts[peakIndex][2])}],
+                    label: {fontSize: 10, position: peakIndex > pts.length / 2 ? "left" : "right", color: "#1d2330",
+                            formatter: function (p) { return t("peak") + " " + p.value; }}}}]
     }, true);
   }
 
