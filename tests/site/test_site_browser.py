@@ -3,55 +3,33 @@ served from 127.0.0.1 and every other address blocked, netsize running inside th
 
 Needs chromium and the pyodide npm package (`npm ci --prefix site`); without them the tests skip
 with the reason, unless NETSIZE_REQUIRE_BROWSER=1 (as .ci/run sets), which makes a missing piece a
-failure."""
+failure (tests/browser_support.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 import netsize
+from browser_support import browser, missing
 from netsize.cli import main
 from netsize.spec import load_spec
 from site_support import LLAMA_2_7B, LLAMA_2_7B_PARAMS, build, local_only, pyodide_or_reason, served
 
-REQUIRED = os.environ.get("NETSIZE_REQUIRE_BROWSER") == "1"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _missing(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"{reason} (NETSIZE_REQUIRE_BROWSER=1)")
-    pytest.skip(reason)
+__all__ = ["browser"]  # the fixture, used by name
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     runtime, reason = pyodide_or_reason()
     if runtime is None:
-        _missing(reason)
+        missing(reason)
     with served(build(tmp_path_factory.mktemp("site"))) as address:
         yield address
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    try:
-        from playwright import sync_api
-    except ImportError:
-        _missing("playwright is not installed (pip install playwright)")
-    if CHROMIUM is None:
-        _missing("chromium not found: apt-get install chromium")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
 
 
 @pytest.fixture()
