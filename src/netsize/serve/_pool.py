@@ -10,6 +10,7 @@ returns by its deadline, since a worker that has not answered by then is killed.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import select
@@ -127,6 +128,7 @@ class WorkerPool:
     def _spawn(self) -> _Worker:  # with the lock held
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="netsize-serve-")
+            atexit.register(self.close)  # an app never shut down (no lifespan) still ends its workers
         worker = _Worker(self._folder, self._env())
         self._workers.add(worker)
         return worker
