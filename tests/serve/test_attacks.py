@@ -162,3 +162,24 @@ def test_websockets_are_closed(client: Any) -> None:
 
     with pytest.raises(WebSocketDisconnect), client.websocket_connect("/api/analyze") as ws:
         ws.receive_text()
+
+
+def test_the_server_and_its_workers_never_import_the_command_line() -> None:
+    """The CLI's target loader takes paths and ``module:callable``: serve must not reach it."""
+    import subprocess
+    import sys
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    code = (
+        "import sys, json\n"
+        "from netsize.serve import create_app\n"
+        "from netsize.serve._worker import handle\n"
+        "create_app()\n"
+        "for body in ({'zoo': 'resnet18', 'input_size': '3,64,64'}, {'spec': 'name: n\\ninput: [4]\\nlayers:\\n  - relu\\n'},"
+        " {'zoo': 'os:abort'}, {'file': 'e30='}):\n"
+        "    handle('analyze', json.dumps(body).encode())\n"
+        "print(sorted(m for m in sys.modules if m.startswith('netsize.cli') or m in ('torch', 'numpy', 'onnx')))\n"
+    )
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(src), "PATH": ""})
+    assert out.stdout.strip() == "[]", out.stderr
