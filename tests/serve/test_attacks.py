@@ -101,8 +101,8 @@ def test_fetch_metadata_from_another_site_is_refused(client: Any, site: str) -> 
     assert client.app.state.pool.started == 0
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", "", "application/jsonx"])
+@pytest.mark.parametrize("content_type", ["text/plain", "text/plain;charset=UTF-8", "multipart/form-data; boundary=x",
+                                          "application/x-www-form-urlencoded", "", "application/jsonx"])
 def test_a_simple_cross_site_body_type_is_refused(client: Any, content_type: str) -> None:
     """A "simple" request (no CORS preflight) can only send these types: none reaches the API."""
     r = client.post("/api/analyze", content=json.dumps({"zoo": "os:abort"}), headers={"content-type": content_type})
@@ -111,7 +111,8 @@ def test_a_simple_cross_site_body_type_is_refused(client: Any, content_type: str
 
 
 def test_json_with_charset_is_taken(client: Any) -> None:
-    r = client.post("/api/analyze", content=json.dumps(LENET), headers={"content-type": "application/json; charset=utf-8"})
+    headers = {"content-type": "application/json; charset=utf-8"}
+    r = client.post("/api/analyze", content=json.dumps(LENET), headers=headers)
     assert r.status_code == 200
 
 
@@ -175,8 +176,8 @@ def test_the_server_and_its_workers_never_import_the_command_line() -> None:
         "from netsize.serve import create_app\n"
         "from netsize.serve._worker import handle\n"
         "create_app()\n"
-        "for body in ({'zoo': 'resnet18', 'input_size': '3,64,64'}, {'spec': 'name: n\\ninput: [4]\\nlayers:\\n  - relu\\n'},"
-        " {'zoo': 'os:abort'}, {'file': 'e30='}):\n"
+        "for body in ({'zoo': 'resnet18', 'input_size': '3,64,64'}, {'zoo': 'os:abort'}, {'file': 'e30='},"
+        " {'spec': 'name: n\\ninput: [4]\\nlayers:\\n  - relu\\n'}):\n"
         "    handle('analyze', json.dumps(body).encode())\n"
         "print(sorted(m for m in sys.modules if m.startswith('netsize.cli') or m in ('torch', 'numpy', 'onnx')))\n"
     )

@@ -64,8 +64,10 @@ def _free_port() -> int:
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
         if os.environ.get("NETSIZE_REQUIRE_BROWSER"):
-            pytest.fail("Chromium is not installed: .ci/run installs Debian's chromium package (apt-get install chromium)")
-        pytest.skip("Chromium is not installed (apt-get install chromium); NETSIZE_REQUIRE_BROWSER=1 makes this a failure")
+            pytest.fail("Chromium is not installed: .ci/run installs Debian's chromium package "
+                        "(apt-get install chromium)")
+        pytest.skip("Chromium is not installed (apt-get install chromium); "
+                    "NETSIZE_REQUIRE_BROWSER=1 makes this a failure")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         yield b
@@ -107,7 +109,7 @@ def attacker(calculator: tuple[str, Any, Any]) -> Iterator[str]:
     page = ATTACK.replace("CALC", calculator[0]).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(page)))
@@ -150,7 +152,7 @@ def test_the_page_shows_the_zoo_models_own_answers(browser: Any, calculator: Any
     resnet18 it shows has the zoo's block tree (layer1, not layer1_0_conv1)."""
     from netsize.cli import main
 
-    url, app, seen = calculator
+    url, app, _ = calculator
     capsys.readouterr()
     assert main(["summary", "alexnet", "--input-size", "3,224,224"]) == 2
     cli_error = capsys.readouterr().err.removeprefix("netsize: error: ").strip()

@@ -115,7 +115,8 @@ def test_a_slow_body_is_timed_out(live: Any) -> None:
 
 def test_a_body_over_the_size_limit_is_refused(client_for: Any) -> None:
     client = client_for(max_body_bytes=1000)
-    r = client.post("/api/analyze", content=b'{"spec": "' + b"x" * 2000 + b'"}', headers={"content-type": "application/json"})
+    r = client.post("/api/analyze", content=b'{"spec": "' + b"x" * 2000 + b'"}',
+                    headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["error"] == "request larger than 1,000 bytes"
 
 
@@ -128,7 +129,7 @@ def test_workers_do_not_import_torch_for_zoo_and_spec_requests(client: Any) -> N
 
 
 def test_the_workers_end_with_the_app(live: Any) -> None:
-    with live() as (url, app):
+    with live() as (_, app):
         pids = app.state.pool.pids()
         assert len(pids) == 2
     assert _wait_until(lambda: all(_gone(p) for p in pids))

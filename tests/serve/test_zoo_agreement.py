@@ -17,6 +17,7 @@ from netsize.cli import main
 from netsize.spec import read_spec
 from netsize.spec._dump import dump_spec
 
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
     """One app for the module: its two workers serve every model."""

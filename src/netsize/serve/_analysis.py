@@ -157,7 +157,7 @@ def _read(reader: Any, *args: Any) -> Any:
         raise NetsizeError(str(err).replace(str(args[0]), "the uploaded file")) from None
     except (RecursionError, MemoryError) as err:
         raise NetsizeError(f"the uploaded file is too large or too deep to read ({type(err).__name__})") from None
-    except Exception as err:  # noqa: BLE001  (a parser's own exception for a malformed file)
+    except Exception as err:
         raise NetsizeError(f"the uploaded file is not a model netsize reads: {type(err).__name__}: "
                            f"{str(err).splitlines()[0][:200] if str(err) else ''}") from None
 

@@ -6,18 +6,21 @@ import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsize.serve._guard import TOKEN_HEADER, allowed_hosts, refusal
 from netsize.serve._pool import WorkerPool
 from netsize.serve._request import BadRequest, parse_body
+
+if TYPE_CHECKING:  # starlette is imported when the app is made
+    from starlette.responses import JSONResponse
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_SECONDS = 10.0
 READ_SECONDS = 10.0
 
 
-def _refused(status: int, message: str) -> Any:
+def _refused(status: int, message: str) -> JSONResponse:
     from starlette.responses import JSONResponse
 
     return JSONResponse({"error": message, "line": None}, status_code=status)

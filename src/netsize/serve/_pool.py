@@ -11,6 +11,7 @@ returns by its deadline, since a worker that has not answered by then is killed.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -85,20 +86,14 @@ class _Worker:
         return bytes(buffer[8:need])
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.proc.kill()
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL is not refused: at once
             self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover  (SIGKILL is not refused)
-            pass
         for stream in (self.proc.stdin, self.proc.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
-            except OSError:
-                pass
 
 
 class WorkerPool:

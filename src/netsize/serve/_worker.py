@@ -43,7 +43,7 @@ def handle(endpoint: str, raw: bytes) -> tuple[int, str, bytes]:
         return err.status, "application/json", json.dumps({"error": str(err), "line": None}).encode()
     except MemoryError:
         return 500, "application/json", b'{"error":"the analysis ran out of memory","line":null}'
-    except Exception as err:  # noqa: BLE001  (a bug: said in one line, and the worker lives on)
+    except Exception as err:
         message = f"internal error: {type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"
         return 500, "application/json", json.dumps({"error": message, "line": None}).encode()
 
