@@ -44,6 +44,12 @@ def _gone(pid: int) -> bool:
         return True
 
 
+def _is_worker(process: Any) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return "netsize.serve._worker" in " ".join(process.cmdline())
+    return False
+
+
 def _cpu_seconds(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -86,9 +92,10 @@ def test_a_burst_past_the_limit_leaves_the_server_idle_and_answering(live: Any) 
         assert _wait_until(lambda: all(_gone(p) for p in first))
         pids = app.state.pool.pids()
         assert len(pids) == workers and not set(pids) & set(first)
-        children = [c.pid for c in me.children(recursive=True) if not _gone(c.pid)]
+        children = [c.pid for c in me.children(recursive=True) if not _gone(c.pid) and _is_worker(c)]
         assert sorted(children) == pids
-        assert me.num_threads() <= threads_before + workers + queue + 1
+        # the pool's threads, never more (the client threads of the burst take a moment to leave /proc)
+        assert _wait_until(lambda: me.num_threads() <= threads_before + workers + queue)
         busy = _cpu_seconds(pids) + sum(me.cpu_times()[:2])
         time.sleep(1.0)
         assert _cpu_seconds(pids) + sum(me.cpu_times()[:2]) - busy < 0.5  # idle: under half a core

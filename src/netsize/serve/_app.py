@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 import time
@@ -24,6 +25,14 @@ def _refused(status: int, message: str) -> JSONResponse:
     from starlette.responses import JSONResponse
 
     return JSONResponse({"error": message, "line": None}, status_code=status)
+
+
+def _zoo_spec_text(name: str) -> str:
+    from netsize import zoo
+    from netsize.spec._dump import dump_spec
+
+    entry = zoo.get(name)
+    return dump_spec(entry.build(), entry.convention)
 
 
 def create_app(
@@ -84,7 +93,7 @@ def create_app(
                                  "try again in a moment")
         deadline = time.monotonic() + time_limit_seconds
         # pool.run returns by the deadline (it kills a late worker) and gives its place back itself
-        status, content_type, body = await run_in_threadpool(pool.run, endpoint, raw, deadline, time_limit_seconds)
+        status, content_type, body = await asyncio.wrap_future(pool.submit(endpoint, raw, deadline, time_limit_seconds))
         return Response(body, status_code=status, media_type=content_type)
 
     def page_bytes(page_lang: str) -> bytes:
@@ -97,8 +106,9 @@ def create_app(
         return pages[page_lang]
 
     async def index(request: Request) -> Response:
-        asked = request.query_params.get("lang", lang)
-        return HTMLResponse(page_bytes("zh" if asked == "zh" else "en"))
+        asked = "zh" if request.query_params.get("lang", lang) == "zh" else "en"
+        # built once, off the event loop (a megabyte of page: other requests go on meanwhile)
+        return HTMLResponse(pages.get(asked) or await run_in_threadpool(page_bytes, asked))
 
     async def zoo_names(request: Request) -> Response:
         from netsize import zoo
@@ -112,10 +122,7 @@ def create_app(
         if name not in zoo.names():
             return PlainTextResponse(f"unknown zoo model {name[:60]!r}; GET /api/zoo lists them", status_code=404)
         if name not in specs:
-            from netsize.spec._dump import dump_spec
-
-            entry = zoo.get(name)
-            specs[name] = dump_spec(entry.build(), entry.convention)
+            specs[name] = await run_in_threadpool(_zoo_spec_text, name)
         return PlainTextResponse(specs[name])
 
     async def analyze_endpoint(request: Request) -> Response:
@@ -127,6 +134,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         await run_in_threadpool(pool.start)
+        await run_in_threadpool(page_bytes, "zh" if lang == "zh" else "en")
         try:
             yield
         finally:

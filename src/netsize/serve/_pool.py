@@ -11,6 +11,7 @@ returns by its deadline, since a worker that has not answered by then is killed.
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -109,6 +110,9 @@ class WorkerPool:
         self._admitted = 0
         self._closed = False
         self._folder: str | None = None
+        # one thread per admitted request, never more: admission bounds what is submitted
+        self._threads = concurrent.futures.ThreadPoolExecutor(max_workers=size + queue,
+                                                              thread_name_prefix="netsize-serve")
         self.started = 0  # requests handed to a worker: analyses begun
         self.killed = 0  # workers killed at a deadline
 
@@ -145,6 +149,7 @@ class WorkerPool:
             self._cond.notify_all()
         for worker in workers:
             worker.kill()
+        self._threads.shutdown(wait=False)
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
@@ -192,6 +197,11 @@ class WorkerPool:
             if not self._closed:
                 self._idle.append(self._spawn())
             self._cond.notify()
+
+    def submit(self, endpoint: str, raw: bytes, deadline: float,
+               limit_seconds: float) -> concurrent.futures.Future[tuple[int, str, bytes]]:
+        """:meth:`run` in one of the pool's threads (at most ``size + queue``, as admitted)."""
+        return self._threads.submit(self.run, endpoint, raw, deadline, limit_seconds)
 
     def run(self, endpoint: str, raw: bytes, deadline: float, limit_seconds: float) -> tuple[int, str, bytes]:
         """``(status, content type, body)`` for a request admitted by :meth:`admit`, by ``deadline``

@@ -9,6 +9,7 @@ outlives the server, whatever stops it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -58,6 +59,8 @@ def _watch_parent(parent: int) -> None:
 def main() -> None:
     """Serve frames from stdin until it closes."""
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    with contextlib.suppress(OSError, AttributeError):  # analyses yield the CPU to the server's own loop
+        os.nice(5)
     requests = sys.stdin.buffer
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the answers
