@@ -89,6 +89,17 @@ def test_a_cross_origin_request_is_refused(client: Any, origin: str) -> None:
     assert client.app.state.pool.started == 0
 
 
+def test_a_link_from_another_site_opens_the_page_which_refuses_frames(client: Any) -> None:
+    navigate = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}
+    r = client.get("/", headers=navigate)
+    assert r.status_code == 200
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert client.get("/", headers={**navigate, "sec-fetch-dest": "iframe"}).status_code == 403
+    assert client.get("/api/zoo", headers=navigate).status_code == 403
+    r = client.post("/api/analyze", json=LENET, headers={"origin": "http://evil.example"})
+    assert r.status_code == 403 and r.headers["x-frame-options"] == "DENY"
+
+
 def test_the_same_origin_is_answered(client: Any) -> None:
     r = client.post("/api/analyze", json=LENET, headers={"origin": "http://127.0.0.1:8000"})
     assert r.status_code == 200

@@ -27,6 +27,22 @@ def _refused(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "line": None}, status_code=status)
 
 
+_HEADERS = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'"),
+            (b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store"),
+            (b"referrer-policy", b"no-referrer")]
+
+
+def _hardened(send: Any) -> Any:
+    """``send`` adding headers that keep other sites from framing the page or caching answers."""
+
+    async def sending(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *_HEADERS]}
+        await send(message)
+
+    return sending
+
+
 def _zoo_spec_text(name: str) -> str:
     from netsize import zoo
     from netsize.spec._dump import dump_spec
@@ -160,9 +176,11 @@ def create_app(
                 headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
                 refused = refusal(scope["method"], scope["path"], headers, hosts, token, scope.get("scheme", "http"))
                 if refused is not None:
-                    await _refused(*refused)(scope, receive, send)
+                    await _refused(*refused)(scope, receive, _hardened(send))
                     return
-            elif scope["type"] == "websocket":
+                await self.app(scope, receive, _hardened(send))
+                return
+            if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
             await self.app(scope, receive, send)

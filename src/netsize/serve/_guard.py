@@ -61,7 +61,11 @@ def refusal(method: str, path: str, headers: Mapping[str, str], hosts: frozenset
         parts = urlsplit(origin)
         if origin == "null" or parts.scheme != scheme or parts.netloc.lower() != host_header.lower():
             return 403, f"cross-origin request from {origin[:80]!r} refused: only the calculator's own page may call it"
-    if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+    site = headers.get("sec-fetch-site", "same-origin")
+    navigation = method == "GET" and path == "/" and headers.get("sec-fetch-mode") == "navigate" and \
+        headers.get("sec-fetch-dest", "document") == "document"
+    # a link from another site may open the page (it cannot read it, and the page refuses frames)
+    if site not in ("same-origin", "none") and not navigation:
         return 403, "cross-site request refused: only the calculator's own page may call it"
     if method == "POST" and path.startswith("/api/"):
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
