@@ -45,6 +45,16 @@ def test_a_file_path_as_zoo_name_is_not_read(client: Any, tmp_path: Path) -> Non
     assert client.app.state.pool.started == 0
 
 
+def test_spec_text_that_looks_like_a_path_is_read_as_text(client: Any, tmp_path: Path) -> None:
+    """read_spec takes a one-line ``*.yaml`` string for a file name: the API never does."""
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("name: secret\ninput: [4]\nlayers:\n  - private_layer_name: {type: linear, out_features: 2}\n")
+    for text in (str(secret), f"  {secret}  ", str(secret).upper(), "../" + secret.name):
+        r = client.post("/api/analyze", json={"spec": text})
+        assert r.status_code == 422, text
+        assert "private_layer_name" not in r.text and "secret" not in r.json()["error"].replace(text, "")
+
+
 def test_zoo_names_are_the_listed_names_exactly(client: Any) -> None:
     names = client.get("/api/zoo").json()
     assert "alexnet" in [n["name"] for n in names]
@@ -195,3 +205,16 @@ def test_the_server_and_its_workers_never_import_the_command_line() -> None:
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(src), "PATH": ""})
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_a_configs_architecture_names_only_a_model_class(client_for: Any) -> None:
+    """``architectures`` picks a transformers attribute by name, and it is called: only a model
+    class may be picked (pipeline, functions and other classes are refused before any call)."""
+    pytest.importorskip("transformers")
+    client = client_for(time_limit_seconds=120.0, workers=1)  # the first request imports transformers
+    for arch in ("pipeline", "set_seed", "AutoTokenizer", "PretrainedConfig", "__class__"):
+        config = {"model_type": "fnet", "architectures": [arch], "vocab_size": 10, "hidden_size": 8,
+                  "num_hidden_layers": 1, "intermediate_size": 8, "max_position_embeddings": 8}
+        r = client.post("/api/analyze", json={"config": json.dumps(config)})
+        assert r.status_code == 422, arch
+        assert f"architecture {arch!r} is not a model class of transformers" in r.json()["error"]

@@ -109,3 +109,15 @@ def test_fuzzed_bodies_get_an_answer_or_one_line_4xx(client: Any, raw: bytes) ->
         _one_line_error(r)
     else:
         assert r.json()["totals"]["params"] >= 0
+
+
+def test_analyze_request_takes_the_apis_body_in_process() -> None:
+    from netsize._errors import NetsizeError
+    from netsize.serve import analyze_request
+
+    summary, memory = analyze_request({"zoo": "lenet5", "batch_size": 2})
+    assert summary.totals.params == 61_706 and summary.batch_size == 2 and memory.batch_size == 2
+    with pytest.raises(NetsizeError, match="unknown zoo model 'os:abort'"):
+        analyze_request({"zoo": "os:abort"})
+    with pytest.raises(NetsizeError, match="unknown field 'path'"):
+        analyze_request({"zoo": "lenet5", "path": "/etc/passwd"})

@@ -24,9 +24,21 @@ _ZIP = b"PK\x03\x04"
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 
 
-def analyze_request(request: dict[str, Any]) -> tuple[Any, Any]:
-    """(Summary, MemoryReport) of a request checked by :func:`netsize.serve._request.parse_body`;
-    a NetsizeError (with the spec line when known) for what netsize refuses."""
+def analyze_request(body: dict[str, Any]) -> tuple[Any, Any]:
+    """(Summary, MemoryReport) of an API request body (``{"zoo": "alexnet", "input_size":
+    "3,224,224"}``), in this process; a NetsizeError for a body the API refuses and for what
+    netsize refuses (with the spec line when known)."""
+    from netsize.serve._request import BadRequest, parse_body
+
+    try:
+        request = parse_body(json.dumps(body).encode())
+    except (BadRequest, TypeError, ValueError) as err:
+        raise NetsizeError(str(err)) from None
+    return analyze_checked(request)
+
+
+def analyze_checked(request: dict[str, Any]) -> tuple[Any, Any]:
+    """:func:`analyze_request` of a body already checked by :func:`netsize.serve._request.parse_body`."""
     source = request["source"]
     batch: int = request["batch_size"]
     input_size = request.get("input_size")
@@ -61,7 +73,8 @@ def _spec(text: str, input_size: Any, batch: int) -> tuple[Any, Any]:
     from netsize.memory import estimate
     from netsize.spec import read_spec
 
-    spec = read_spec(text)
+    # read_spec takes one line ending in .yaml for a path: with a newline it is always text
+    spec = read_spec(text + "\n")
     network = spec.network
     if input_size is not None:
         if len(network.inputs) != 1:
@@ -173,7 +186,7 @@ def answer(request: dict[str, Any], endpoint: str) -> tuple[int, str, bytes]:
     """``(status, content type, body)`` of a checked request for ``analyze`` or ``report``:
     the analysis and its encoding, both inside the worker's time."""
     try:
-        summary, memory = analyze_request(request)
+        summary, memory = analyze_checked(request)
     except NetsizeError as err:
         return 422, "application/json", _json(error_json(err))
     from netsize.report import report_data
