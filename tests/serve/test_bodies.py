@@ -121,3 +121,34 @@ def test_analyze_request_takes_the_apis_body_in_process() -> None:
         analyze_request({"zoo": "os:abort"})
     with pytest.raises(NetsizeError, match="unknown field 'path'"):
         analyze_request({"zoo": "lenet5", "path": "/etc/passwd"})
+
+
+_FILE = st.tuples(st.sampled_from([b"", b"PK\x03\x04", b"{", b"\x08\x07", b"\x89HDF\r\n\x1a\n", b'{"class_name": 1}']),
+                  st.binary(max_size=300)).map(lambda t: t[0] + t[1])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=_FILE, size=st.none() | st.sampled_from(["3,8,8", "1,4", "8"]))
+def test_fuzzed_uploaded_files_are_answered_or_refused_in_one_line(client: Any, raw: bytes, size: str | None) -> None:
+    if not raw:
+        raw = b"\x00"
+    r = client.post("/api/analyze", json={"file": base64.b64encode(raw).decode(), "input_size": size})
+    assert r.status_code in (200, 422), (raw, r.status_code, r.text)
+    if r.status_code == 422:
+        _one_line_error(r)
+
+
+_NAME = st.text(st.characters(codec="latin-1", exclude_characters="\r\n"), max_size=30)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(host=_NAME | st.sampled_from(["127.0.0.1:8000", "localhost", "[::1]:1"]), origin=st.none() | _NAME)
+def test_fuzzed_host_and_origin_headers(client: Any, host: str, origin: str | None) -> None:
+    from netsize.serve._guard import host_name
+
+    headers = {"host": host.encode("latin-1"), **({"origin": origin.encode("latin-1")} if origin is not None else {})}
+    r = client.post("/api/analyze", json={"zoo": "lenet5"}, headers=headers)
+    allowed = host_name(host) in client.app.state.hosts and (origin is None or origin.lower() == f"http://{host.lower()}")
+    assert r.status_code == (200 if allowed else 403), (host, origin, r.text)
+    if not allowed:
+        _one_line_error(r)
