@@ -202,3 +202,20 @@ def test_a_config_through_transformers_past_the_limit_stops_its_cpu(client_for: 
     (pid,) = pool.pids()
     assert _settles([pid])  # the fresh worker is idle: nothing computes the refused config
     assert not [m.path for m in psutil.Process(pid).memory_maps() if "torch" in m.path]
+
+
+def test_a_file_that_needs_more_memory_than_the_workers_bound_is_refused(client_for: Any) -> None:
+    """A .keras zip whose config.json inflates to 600 MiB (issue 21, section 3), against workers
+    bounded to 512 MiB: refused in one line, and the worker answers the next request."""
+    import base64
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", b'{"class_name": "Sequential", "config": {}, "pad": "' + b" " * (600 * 2**20) + b'"}')
+    client = client_for(worker_memory_bytes=512 * 2**20, workers=1, time_limit_seconds=60.0)
+    r = client.post("/api/analyze", json={"file": base64.b64encode(buffer.getvalue()).decode()})
+    assert r.status_code == 422, r.text
+    assert "\n" not in r.json()["error"] and "memory" in r.json()["error"]
+    assert client.post("/api/analyze", json=SMALL).status_code == 200

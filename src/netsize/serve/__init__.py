@@ -36,8 +36,10 @@ worker killed and replaced, so no thread or process keeps computing. At most ``w
 requests are in the pool; the next gets 503 at once. A body must arrive within ``read_seconds``
 (408) and be at most :data:`MAX_BODY_BYTES` (413); a malformed one (not UTF-8, not JSON, nested
 too deep, an integer of thousands of digits, not an object, a field of the wrong type) is a 4xx
-with one line, never a traceback. Workers import no torch unless a request's frontend needs it,
-exit when the server closes their pipe or dies, and are killed when the app shuts down.
+with one line, never a traceback. Each worker's address space is bounded (4 GiB by default), so
+that a hostile file fails with a MemoryError in its worker, not on the machine. Workers import
+no torch unless a request's frontend needs it, exit when the server closes their pipe or dies,
+and are killed when the app shuts down.
 """
 
 from __future__ import annotations

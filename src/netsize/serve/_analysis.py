@@ -168,8 +168,11 @@ def _read(reader: Any, *args: Any) -> Any:
         return reader(*args)
     except NetsizeError as err:
         raise NetsizeError(str(err).replace(str(args[0]), "the uploaded file")) from None
-    except (RecursionError, MemoryError) as err:
-        raise NetsizeError(f"the uploaded file is too large or too deep to read ({type(err).__name__})") from None
+    except RecursionError:
+        raise NetsizeError("the uploaded file is nested too deep to read") from None
+    except MemoryError:
+        raise NetsizeError("the uploaded file needs more memory to read than a calculator worker may use "
+                           "(netsize serve bounds each worker's address space)") from None
     except Exception as err:
         raise NetsizeError(f"the uploaded file is not a model netsize reads: {type(err).__name__}: "
                            f"{str(err).splitlines()[0][:200] if str(err) else ''}") from None

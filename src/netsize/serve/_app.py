@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # starlette is imported when the app is made
     from starlette.responses import JSONResponse
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+WORKER_MEMORY_BYTES = 4 * 1024**3
 MAX_SECONDS = 10.0
 READ_SECONDS = 10.0
 
@@ -61,12 +62,14 @@ def create_app(
     workers: int = 2,
     queue: int = 8,
     max_body_bytes: int = MAX_BODY_BYTES,
+    worker_memory_bytes: int | None = WORKER_MEMORY_BYTES,
 ) -> Any:
     """The Starlette application. ``lang`` (en or zh) is the page's language unless the address
     asks for another (``/?lang=zh``); ``host`` the address it is bound to and ``allow_hosts``
     other names its ``Host`` header may give; ``time_limit_seconds`` bounds each analysis from
     its body's end to its answer's last byte (queue wait, work and encoding), ``read_seconds``
-    the reading of a body; ``workers`` processes run analyses, ``queue`` more requests may wait.
+    the reading of a body; ``workers`` processes run analyses, ``queue`` more requests may wait,
+    each worker's address space at most ``worker_memory_bytes`` (4 GiB; None: unbounded).
     The pool is ``app.state.pool``; the page's token ``app.state.token``."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -77,7 +80,7 @@ def create_app(
 
     token = secrets.token_urlsafe(32)
     hosts = allowed_hosts(host, allow_hosts)
-    pool = WorkerPool(size=workers, queue=queue)
+    pool = WorkerPool(size=workers, queue=queue, memory_bytes=worker_memory_bytes)
     pages: dict[str, bytes] = {}
     specs: dict[str, str] = {}
 

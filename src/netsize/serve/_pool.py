@@ -33,11 +33,11 @@ class _Stopped(Exception):
 
 
 class _Worker:
-    def __init__(self, cwd: str, env: dict[str, str]) -> None:
+    def __init__(self, cwd: str, env: dict[str, str], memory_bytes: int | None) -> None:
         # -P: no script folder or cwd on sys.path (a module in the current folder is never imported)
         self.proc = subprocess.Popen(
-            [sys.executable, "-P", "-c", _STARTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True,
+            [sys.executable, "-P", "-c", _STARTER, str(memory_bytes or "")], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True,
         )  # fmt: skip
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin, self.stdout = self.proc.stdin.fileno(), self.proc.stdout.fileno()
@@ -98,12 +98,13 @@ class _Worker:
 
 
 class WorkerPool:
-    """``size`` worker processes and room for ``queue`` more requests waiting for one."""
+    """``size`` worker processes and room for ``queue`` more requests waiting for one; each
+    worker's address space is bounded by ``memory_bytes`` (None: unbounded)."""
 
-    def __init__(self, size: int = 2, queue: int = 8) -> None:
+    def __init__(self, size: int = 2, queue: int = 8, memory_bytes: int | None = None) -> None:
         if size < 1 or queue < 0:
             raise ValueError(f"a pool needs at least one worker and a queue of 0 or more (got {size}, {queue})")
-        self.size, self.queue = size, queue
+        self.size, self.queue, self.memory_bytes = size, queue, memory_bytes
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._workers: set[_Worker] = set()
@@ -128,7 +129,7 @@ class WorkerPool:
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="netsize-serve-")
             atexit.register(self.close)  # an app never shut down (no lifespan) still ends its workers
-        worker = _Worker(self._folder, self._env())
+        worker = _Worker(self._folder, self._env(), self.memory_bytes)
         self._workers.add(worker)
         return worker
 

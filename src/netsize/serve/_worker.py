@@ -31,7 +31,7 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def handle(endpoint: str, raw: bytes) -> tuple[int, str, bytes]:
+def handle(endpoint: str, raw: bytes, memory_bytes: int | None = None) -> tuple[int, str, bytes]:
     """The answer to one request body: a 4xx for a body the API does not take, 422 for what
     netsize refuses, 500 (one line, no traceback) for a bug."""
     from netsize.serve._analysis import answer
@@ -43,7 +43,9 @@ def handle(endpoint: str, raw: bytes) -> tuple[int, str, bytes]:
     except BadRequest as err:
         return err.status, "application/json", json.dumps({"error": str(err), "line": None}).encode()
     except MemoryError:
-        return 500, "application/json", b'{"error":"the analysis ran out of memory","line":null}'
+        bound = f"the worker's {memory_bytes / 2**30:g} GiB" if memory_bytes else "the memory"
+        message = f"the analysis needed more than {bound} and was refused"
+        return 422, "application/json", json.dumps({"error": message, "line": None}).encode()
     except Exception as err:
         message = f"internal error: {type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"
         return 500, "application/json", json.dumps({"error": message, "line": None}).encode()
@@ -57,7 +59,14 @@ def _watch_parent(parent: int) -> None:
 
 
 def main() -> None:
-    """Serve frames from stdin until it closes."""
+    """Serve frames from stdin until it closes; ``sys.argv[1]``, when given, bounds the process's
+    address space in bytes (a hostile file then fails with MemoryError, not the machine)."""
+    memory_bytes = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else None
+    if memory_bytes:
+        with contextlib.suppress(ImportError, ValueError, OSError):
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, resource.getrlimit(resource.RLIMIT_AS)[1]))
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     with contextlib.suppress(OSError, AttributeError):  # analyses yield the CPU to the server's own loop
         os.nice(5)
@@ -74,7 +83,7 @@ def main() -> None:
         raw = _read_exact(requests, int.from_bytes(head[1:], "big"))
         if raw is None:
             return
-        status, content_type, body = handle(ENDPOINTS.get(head[:1], "analyze"), raw)
+        status, content_type, body = handle(ENDPOINTS.get(head[:1], "analyze"), raw, memory_bytes)
         header = json.dumps({"status": status, "type": content_type}).encode() + b"\n"
         answers.write((len(header) + len(body)).to_bytes(8, "big") + header + body)
         answers.flush()
