@@ -119,7 +119,7 @@ def test_compare_totals_and_differing_blocks() -> None:
     d = compare([("224", a), ("448", big)])
     fc = a.layer("fc").multiply_adds  # after global pooling: the same at both sizes
     assert d.totals["multiply_adds"][1] == 4 * (d.totals["multiply_adds"][0] - fc) + fc
-    assert d.only_in  # the written-back spec names blocks with "_" instead of "."
+    assert not d.only_in  # the written-back spec keeps the zoo's block names (layer1.0.conv1)
 
 
 def test_compare_cli_at_two_input_sizes() -> None:
@@ -187,7 +187,8 @@ def test_serve_api_limits_and_errors() -> None:
 
     from netsize.serve import MAX_BODY_BYTES, create_app
 
-    client = TestClient(create_app())
+    app = create_app()
+    client = TestClient(app, base_url="http://127.0.0.1:8000", headers={"x-netsize-token": app.state.token})
     assert client.get("/").status_code == 200
     ok = client.post("/api/analyze", json={"zoo": "lenet5"})
     assert ok.status_code == 200 and ok.json()["totals"]["params"] == 61_706
@@ -196,11 +197,12 @@ def test_serve_api_limits_and_errors() -> None:
     assert err.status_code == 422
     assert err.json()["line"] == 4 and "kernel 300 is larger" in err.json()["error"]
     big = client.post("/api/analyze", content=b"x" * (MAX_BODY_BYTES + 1), headers={"content-type": "application/json"})
-    assert big.status_code == 422 and "larger than" in big.json()["error"]
-    assert client.post("/api/analyze", json={"nothing": 1}).status_code == 422
+    assert big.status_code == 413 and "larger than" in big.json()["error"]
+    assert client.post("/api/analyze", json={"nothing": 1}).status_code == 400
     assert client.get("/api/zoo/nonet/spec").status_code == 404
     html = client.post("/api/report", json={"zoo": "lenet5"})
     assert html.status_code == 200 and html.text.startswith("<!doctype html>")
+    app.state.pool.close()
 
 
 def test_plot_and_serve_take_lang() -> None:
@@ -222,5 +224,5 @@ def test_plot_and_serve_take_lang() -> None:
     ax = plot_memory(s, estimate(zoo.get("lenet5").build(), batch_size=2), lang="zh")
     assert ax.get_ylabel() == "占用的内存（MiB）" and "训练一步" in ax.get_title()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["前向", "反向", "优化器更新"]
-    client = TestClient(create_app(lang="zh"))
+    client = TestClient(create_app(lang="zh"), base_url="http://127.0.0.1:8000")
     assert 'lang: "zh"}' in client.get("/").text and 'lang: "en"}' in client.get("/?lang=en").text

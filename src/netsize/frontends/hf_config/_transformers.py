@@ -104,11 +104,12 @@ def build_model(cfg: dict[str, Any], source: str, arch: str | None, device: str 
     if hasattr(config, "_experts_implementation"):
         config._experts_implementation = experts  # eager: a loop over experts, each matmul seen
     if arch is not None:
-        cls = getattr(transformers, arch, None)
-        if cls is None:
-            raise NetsizeError(f"{source}: architecture {arch!r} is not a class of transformers "
+        cls: Any = getattr(transformers, arch, None) if isinstance(arch, str) and arch.isidentifier() else None
+        # only a model class: the name comes from the file, and any other attribute would be called
+        if not (isinstance(cls, type) and issubclass(cls, transformers.PreTrainedModel)):
+            raise NetsizeError(f"{source}: architecture {arch!r} is not a model class of transformers "
                                f"{transformers.__version__}")
-        factory = cls
+        factory: Any = cls
     else:
         factory = None
         for auto in ("AutoModelForCausalLM", "AutoModelForSeq2SeqLM", "AutoModel"):

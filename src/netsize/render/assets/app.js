@@ -300,8 +300,19 @@
   if (state.mode === "serve") {
     $("editor-panel").hidden = false;
     var editor = $("editor"), gutter = $("gutter"), timer = null, seq = 0, LINE = 18;
+    // Every API call carries the token the page was served with (the server refuses any POST
+    // without it) and a JSON content type; an unedited zoo model is sent as its zoo name, so the
+    // server analyses the zoo's own network (its names, tree and errors), not the editor's text.
+    var TOKEN = (document.querySelector('meta[name="netsize-token"]') || {}).content || "";
+    var post = function (path, payload) {
+      return fetch(path, {method: "POST", headers: {"Content-Type": "application/json", "X-Netsize-Token": TOKEN},
+        body: JSON.stringify(payload)});
+    };
+    var zoo = {name: null, text: null};
     var body = function () {
-      return {spec: editor.value, input_size: $("input-size").value.trim() || null, batch_size: $("batch-size").value.trim() || "1", lang: state.lang};
+      var common = {input_size: $("input-size").value.trim() || null, batch_size: $("batch-size").value.trim() || "1", lang: state.lang};
+      if (zoo.name && editor.value === zoo.text) common.zoo = zoo.name; else common.spec = editor.value;
+      return common;
     };
     var setGutter = function (bad) {
       var n = editor.value.split("\n").length, out = [];
@@ -333,7 +344,7 @@
     };
     var analyse = function () {
       var my = ++seq;
-      fetch("api/analyze", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body())})
+      post("api/analyze", body())
         .then(function (r) { return r.json(); })
         .then(function (res) {
           if (my !== seq) return;
@@ -351,7 +362,7 @@
     select.addEventListener("change", function () {
       if (!select.value) return;
       fetch("api/zoo/" + encodeURIComponent(select.value) + "/spec").then(function (r) { return r.text(); })
-        .then(function (text) { editor.value = text; $("input-size").value = ""; analyse(); });
+        .then(function (text) { zoo = {name: select.value, text: text}; editor.value = text; $("input-size").value = ""; analyse(); });
     });
     fetch("api/zoo").then(function (r) { return r.json(); }).then(function (names) {
       select.appendChild(el("option", {value: ""}, t("custom")));
@@ -361,8 +372,7 @@
       var reader = new FileReader();
       reader.onload = function () {
         var b64 = reader.result.split(",")[1];
-        fetch("api/analyze", {method: "POST", headers: {"Content-Type": "application/json"},
-          body: JSON.stringify({file: b64, filename: file.name, input_size: $("input-size").value.trim() || null, lang: state.lang})})
+        post("api/analyze", {file: b64, filename: file.name, input_size: $("input-size").value.trim() || null, lang: state.lang})
           .then(function (r) { return r.json(); })
           .then(function (res) { if (res.error) showError(res.error, null); else { showError(null); state.data = res; renderAll(); } });
       };
@@ -379,7 +389,7 @@
       if (state.data) download((state.data.model || "model") + ".json", "application/json", JSON.stringify(state.data, null, 2));
     });
     $("download-html").addEventListener("click", function () {
-      fetch("api/report", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body())})
+      post("api/report", body())
         .then(function (r) { return r.text(); })
         .then(function (html) { download((state.data ? state.data.model : "model") + ".html", "text/html", html); });
     });
