@@ -90,6 +90,15 @@ def test_parse_body_normalises_a_request() -> None:
         parse_body(b'{"zoo": "os:abort"}')
 
 
+def test_a_config_pasted_into_the_editor_is_read_as_a_config() -> None:
+    config = '{"model_type": "gpt2", "n_layer": 1}'
+    got = parse_body(json.dumps({"spec": config}).encode())
+    assert got["source"] == "config" and got["config"] == config and "spec" not in got
+    # YAML, and JSON that names layers, stay specs.
+    for spec in ("name: n\ninput: [4]\nlayers:\n  - relu\n", '{"name": "n", "input": [4], "layers": ["relu"]}'):
+        assert parse_body(json.dumps({"spec": spec}).encode())["source"] == "spec"
+
+
 _KEYS = st.sampled_from(["zoo", "spec", "config", "file", "input_size", "batch_size", "lang", "filename", "x", ""])
 _LEAF = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40) | st.sampled_from(
     ["lenet5", "alexnet", "os:abort", "3,224,224", "1,28,28", "AAAA", "name: n\ninput: [4]\nlayers:\n  - relu\n",

@@ -72,6 +72,8 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     value = body[source]
     if not isinstance(value, str):
         raise BadRequest(f"{source} must be a string (got a {_json_type(value)})")
+    if source == "spec" and _config_text(value):
+        source = "config"  # a config.json pasted into the page's editor
     out: dict[str, Any] = {"source": source}
     if source == "zoo":
         out["zoo"] = _zoo_name(value)
@@ -94,6 +96,18 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     if filename is not None and not isinstance(filename, str):
         raise BadRequest(f"filename must be a string (got a {_json_type(filename)})")
     return out
+
+
+def _config_text(text: str) -> bool:
+    """Whether editor text is a Hugging Face config.json (a JSON object naming its model type or
+    architectures) rather than a spec; a spec is YAML, and a JSON spec names its layers instead."""
+    if not text.lstrip().startswith("{"):
+        return False
+    try:
+        value = json.loads(text, parse_int=_int, parse_constant=_constant)
+    except (BadRequest, RecursionError, ValueError):
+        return False
+    return isinstance(value, dict) and ("model_type" in value or "architectures" in value) and "layers" not in value
 
 
 def _zoo_name(value: str) -> str:
