@@ -1,43 +1,30 @@
-"""Keras models -> netsize, read from their JSON config without importing keras or tensorflow.
+"""The translation of a Keras model config into a network of core layers (channels-last).
 
-Sources: a ``.keras`` file (a zip holding ``config.json``), a folder holding ``config.json``, a
-file written from ``model.to_json()``, or the parsed dict. Sequential and Functional models,
-nested models (inlined under their name), shared layers (each further call is tied to the
-first: counted once). Channels-last layout and the Keras convention (BatchNormalization: 4 per
-channel, 2 of them non-trainable; one GRU bias set unless ``reset_after``).
-
-A Keras layer that is several core ops (SeparableConv2D, MultiHeadAttention, an LSTM with
-``return_sequences=False``, a Dense with an activation) becomes a block ``name.*``;
-``summary.rows(depth=1)`` has one row per Keras layer, as ``model.summary()``.
-
->>> cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
-...     {"class_name": "InputLayer", "config": {"batch_shape": [None, 8]}},
-...     {"class_name": "Dense", "config": {"name": "fc", "units": 4, "activation": "relu"}}]}}
->>> s = summary(cfg)
->>> s.totals.params, [(r.name, r.output_shape) for r in s.rows(depth=1)]
-(36, [('fc', (1, 4))])
+One :class:`_Translator` walks a Sequential or Functional config, layer by layer, and adds
+core layers to a :class:`~netsize._network.Graph`; it never counts (the core layers do). It
+analyses each node as it adds it only to know the next layer's input shape, and checks there
+that no dimension, element count or count passes :data:`~netsize._limits.MAX_INT`.
 """
 
 from __future__ import annotations
 
-import json
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from netsize._analyze import analyze, analyze_layer
 from netsize._errors import NetsizeError
 from netsize._layer import KERAS, Context, Layer
+from netsize._limits import MAX_INT, check_int
 from netsize._network import Graph, Network
 from netsize._registry import layer_type
 from netsize._shape import CHANNELS_LAST
 from netsize._summary import Summary
+from netsize.frontends.keras._read import load_config
 from netsize.layers import tensor_ops as ops
 from netsize.layers.shape_ops import Identity
 
-__all__ = ["KerasModel", "load_config", "network_from_keras", "summary"]
+__all__ = ["KerasModel", "network_from_keras", "summary"]
 
 _CTX = Context(convention=KERAS, layout=CHANNELS_LAST)
 _DROPOUT = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
@@ -45,7 +32,9 @@ _DROPOUT = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D
 _ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax", "elu": "elu",
                 "selu": "selu", "gelu": "gelu", "silu": "silu", "swish": "silu", "softplus": "softplus",
                 "relu6": "relu6", "leaky_relu": "leakyrelu", "hard_sigmoid": "hardsigmoid",
-                "hard_swish": "hardswish", "mish": "mish"}
+                "hard_swish": "hardswish", "hard_silu": "hardswish", "mish": "mish", "celu": "celu",
+                "hard_tanh": "hardtanh", "log_softmax": "logsoftmax"}
+_NORM_AXIS_HELP = "netsize reads Keras normalisation over the last (channels) axis"
 _MERGES = {"Add": "add", "Subtract": "sub", "Multiply": "multiply", "Average": "average",
            "Maximum": "maximum", "Minimum": "minimum"}
 
@@ -61,44 +50,101 @@ class KerasModel:
         return replace(result, notes=(*result.notes, *self.notes))
 
 
-def load_config(source: Any) -> dict[str, Any]:
-    """The model config from a ``.keras`` zip, a folder, a JSON file or a dict."""
-    if isinstance(source, dict):
-        return source
-    path = Path(source)
-    try:
-        if path.is_dir():
-            text = (path / "config.json").read_text(encoding="utf-8")
-        elif zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as z:
-                text = z.read("config.json").decode("utf-8")
-        else:
-            text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except (OSError, KeyError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise NetsizeError(f"{source}: not a readable Keras model config ({err})") from None
-    if not isinstance(data, dict) or "class_name" not in data:
-        raise NetsizeError(f"{source}: a Keras model config is a JSON object with 'class_name'")
-    return data
+InputSize = tuple[int, ...] | dict[str, tuple[int, ...]] | None
+"""Per-sample input sizes for the ``None`` axes of a model's inputs: one shape for a model with
+one input, or a shape per input name (channels-last, without the batch axis, as ``keras.Input``)."""
+
+#: What a malformed config raises inside the translation (a missing key, a list where a number
+#: belongs...): turned into one NetsizeError naming the layer.
+_MALFORMED = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 
-def network_from_keras(source: Any) -> KerasModel:
-    """Translate a Keras model config into a network of core layers (channels-last)."""
+def network_from_keras(source: Any, input_size: InputSize = None) -> KerasModel:
+    """Translate a Keras model config into a network of core layers (channels-last).
+
+    ``input_size`` fills the axes an ``Input`` leaves ``None`` (``keras.Input((None, None, 3))``
+    with ``input_size=(224, 224, 3)``); the axes the config fixes must be given as they are.
+    """
     cfg = load_config(source)
-    t = _Translator()
-    name = cfg.get("config", {}).get("name", "keras")
-    _, outputs = t.model(cfg, "", None)
-    if t.g is None:
-        raise NetsizeError(f"{name}: the model declares no input")
-    t.g.outputs(*outputs)
-    net = t.g.build()
+    t = _Translator(input_size)
+    conf = cfg.get("config")
+    name = conf.get("name", "keras") if isinstance(conf, dict) else "keras"
+    name = name if isinstance(name, str) else "keras"
+    try:
+        _, outputs = t.model(cfg, "", None)
+        if t.g is None:
+            raise NetsizeError(f"{name}: the model declares no input")
+        t.g.outputs(*outputs)
+        net = t.g.build()
+    except _MALFORMED as err:
+        raise NetsizeError(f"{name}: not a well-formed Keras model config ({type(err).__name__}: {err})") from None
     return KerasModel(replace(net, name=name), t.notes)
 
 
-def summary(source: Any) -> Summary:
+def summary(source: Any, input_size: InputSize = None) -> Summary:
     """Analyse a Keras model under the Keras convention, batch 1 (Keras shows it as None)."""
-    model = network_from_keras(source)
+    model = network_from_keras(source, input_size)
     return model.finish(analyze(model.network, batch_size=1, convention=KERAS))
+
+
+def _sized(name: str, shape: Any, given: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The per-sample shape of input ``name``: its declared ``batch_shape`` without the batch
+    axis, with ``given`` filling the ``None`` axes."""
+    if not isinstance(shape, list | tuple) or not shape:
+        raise NetsizeError(f"input {name!r} has no shape in the config; build the model before saving it")
+    dims = list(shape)[1:]
+    if given is not None:
+        if len(given) != len(dims):
+            raise NetsizeError(f"input {name!r} has {len(dims)} axes per sample {_show(dims)}, but the input size "
+                               f"given has {len(given)} {_show(given)}")
+        for k, (d, g) in enumerate(zip(dims, given, strict=True)):
+            if d is not None and d != g:
+                raise NetsizeError(f"input {name!r}: axis {k + 1} is {d} in the config {_show(dims)}; the input "
+                                   f"size may only fill its None axes (give {d} there)")
+        dims = list(given)
+    if any(d is None for d in dims):
+        hint = ",".join("224" if d is None else str(d) for d in dims)
+        raise NetsizeError(f"input {name!r} has unknown sizes {_show(dims)}; give them with --input-size {hint} "
+                           f"(input_size=({hint}) in Python), channels-last, without the batch axis")
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int) or d <= 0:
+            raise NetsizeError(f"input {name!r}: sizes must be positive integers (got {_show(dims)})")
+        check_int(d, f"input {name!r}")
+    return tuple(dims)
+
+
+def _show(dims: Sequence[Any]) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ")"
+
+
+def _positive(value: Any, name: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise NetsizeError(f"{name}: {key} must be a positive integer (got {value!r})")
+    return check_int(value, f"{name}: {key}")
+
+
+def _last_axis(axis: Any, rank: int) -> bool:
+    axes = axis if isinstance(axis, list | tuple) else [axis]
+    return len(axes) == 1 and axes[0] in (-1, rank - 1)
+
+
+def _norm(kind: str, c: dict[str, Any], name: str, x: tuple[int, ...]) -> Any:
+    """The core layer of a Keras BatchNormalization, LayerNormalization or GroupNormalization:
+    ``scale`` is gamma (the weight), ``center`` beta (the bias); either may be off alone."""
+    scale, center = bool(c.get("scale", True)), bool(c.get("center", True))
+    axis = c.get("axis", -1)
+    if not _last_axis(axis, len(x)):
+        raise NetsizeError(f"{name}: {kind} over axis {axis} of a {len(x)}-d input; {_NORM_AXIS_HELP}")
+    if kind == "BatchNormalization":
+        return _lt("batchnorm")(affine=scale or center, weight=scale, bias=center)
+    if kind == "GroupNormalization":
+        groups = _positive(c.get("groups", 32), name, "groups")
+        return _lt("groupnorm")(num_groups=groups, affine=scale or center, weight=scale, bias=center)
+    if c.get("rms_scaling", False):
+        # Keras 3: gamma whenever rms_scaling is set (scale or not), and no beta
+        return _lt("rmsnorm")(normalized_shape=(x[-1],))
+    return _lt("layernorm")(normalized_shape=(x[-1],), elementwise_affine=scale or center, weight=scale,
+                            bias=center)
 
 
 def _lt(name: str) -> Any:
@@ -134,11 +180,13 @@ def _history(arg: Any) -> list[tuple[str, int, int]]:
 
 
 class _Translator:
-    def __init__(self) -> None:
+    def __init__(self, input_size: InputSize = None) -> None:
         self.g: Graph | None = None
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.notes: list[str] = []
         self.tie: tuple[str, str] | None = None  # (this call's name, the first call's name)
+        self.input_size = input_size
+        self.totals: dict[str, int] = {}  # running totals, bounded as each layer's own counts are
 
     # --- models ----------------------------------------------------------------------------
 
@@ -155,16 +203,22 @@ class _Translator:
         return self._inputs({name: shape})[0]
 
     def _inputs(self, declared: dict[str, Any]) -> list[str]:
-        dims: dict[str, Sequence[int]] = {}
-        for name, shape in declared.items():
-            if shape is None:
-                raise NetsizeError(f"input {name!r} has no shape in the config; build the model before saving it")
-            dims[name] = tuple(shape)[1:]
-            if any(d is None for d in dims[name]):
-                raise NetsizeError(f"input {name!r} has unknown sizes {list(shape)}; give the Input a full shape")
-            self.shapes[name] = (1, *tuple(shape)[1:])
         if self.g is not None:
             raise NetsizeError(f"inputs {', '.join(declared)}: a nested model's inputs must come from its caller")
+        given = self.input_size
+        if isinstance(given, tuple) and len(declared) != 1:
+            raise NetsizeError(f"the model has inputs {', '.join(declared)}; give a size for each by name "
+                               "(--input-size NAME=SHAPE)")
+        if isinstance(given, dict):
+            unknown = sorted(set(given) - set(declared))
+            if unknown:
+                raise NetsizeError(f"input size for {', '.join(unknown)}: the model's inputs are "
+                                   f"{', '.join(declared)}")
+        dims: dict[str, Sequence[int]] = {}
+        for name, shape in declared.items():
+            mine = given if isinstance(given, tuple) else (given or {}).get(name)
+            dims[name] = _sized(name, shape, mine)
+            self.shapes[name] = (1, *dims[name])
         self.g = Graph("keras", inputs=dims, layout=CHANNELS_LAST)
         return list(declared)
 
@@ -248,7 +302,24 @@ class _Translator:
         record = analyze_layer(name, layer, tuple(self.shapes[r] for r in refs), _CTX)
         for k, s in enumerate(record.output_shapes):
             self.shapes[name if k == 0 else f"{name}:{k}"] = s
+        self._check_bounds(record)
         return name
+
+    def _check_bounds(self, record: Any) -> None:
+        """Refuse a layer whose sizes or counts pass 2**62 (a hostile config's ``units: 2**62``)
+        before the numbers reach a table: netsize's integers stay within it everywhere."""
+        for s in record.output_shapes:
+            elements = 1
+            for d in s:
+                check_int(d, f"{record.name}: output size")
+                elements *= d
+            check_int(elements, f"{record.name}: output elements {_show(s)}")
+        for what in ("params", "multiply_adds", "other_ops"):
+            count = check_int(getattr(record, what), f"{record.name}: {what.replace('_', '-')}")
+            self.totals[what] = self.totals.get(what, 0) + count
+            if self.totals[what] > MAX_INT:
+                raise NetsizeError(f"{record.name}: the model's {what.replace('_', '-')} pass 2**62, the largest "
+                                   "integer netsize accepts")
 
     def _activation(self, name: str, act: Any, ref: str) -> str:
         act = act.get("config", {}).get("name", act.get("class_name")) if isinstance(act, dict) else act
@@ -270,18 +341,28 @@ class _Translator:
                 return self.model(layer, f"{name}.call_{call}.", refs)[1][0]
             finally:
                 self.tie = None
+        if not isinstance(c, dict) or not isinstance(kind, str):
+            raise NetsizeError(f"{name}: a layer's config is an object with 'class_name' and 'config'")
         if c.get("data_format", "channels_last") != "channels_last":
             raise NetsizeError(f"{name}: data_format {c['data_format']!r} is not supported (netsize reads Keras "
                                "models channels-last)")
         if call == 0:
-            return self._build(kind, c, name, refs, None)
+            return self._guarded(kind, c, name, refs)
         # A shared layer called again: its nodes are named name.call_<k> (one row per Keras layer at
         # depth 0, as model.summary()) and tied to the first call's, so its weights count once.
         self.tie = (f"{name}.call_{call}", name)
         try:
-            return self._build(kind, c, f"{name}.call_{call}", refs, None)
+            return self._guarded(kind, c, f"{name}.call_{call}", refs)
         finally:
             self.tie = None
+
+    def _guarded(self, kind: str, c: dict[str, Any], name: str, refs: list[str]) -> str:
+        """``_build``, with a malformed config's Python error said as one NetsizeError naming the layer."""
+        try:
+            return self._build(kind, c, name, refs, None)
+        except _MALFORMED as err:
+            raise NetsizeError(f"{name} ({kind}): not a well-formed Keras layer config "
+                               f"({type(err).__name__}: {err})") from None
 
     def _build(self, kind: str, c: dict[str, Any], name: str, refs: list[str], tied: str | None) -> str:
         x = self.shapes[refs[0]] if refs else ()
@@ -319,18 +400,8 @@ class _Translator:
             d = self._add(f"{name}.depthwise", depthwise, refs)
             pointwise = _lt(f"conv{n}d")(out_channels=c["filters"], kernel_size=1, bias=c.get("use_bias", True))
             return self._activation(name, act, self._add(f"{name}.pointwise", pointwise, [d]))
-        if kind == "BatchNormalization":
-            return self._add(name, _lt("batchnorm")(affine=c.get("scale", True) or c.get("center", True)),
-                             refs, tied)
-        if kind == "LayerNormalization":
-            axis = c.get("axis", -1)
-            if axis not in (-1, [-1], len(x) - 1, [len(x) - 1]):
-                raise NetsizeError(f"{name}: LayerNormalization over axis {axis} is not supported (only the last)")
-            layer = _lt("layernorm")(normalized_shape=(x[-1],), elementwise_affine=c.get("scale", True),
-                                            bias=c.get("center", True))
-            return self._add(name, layer, refs, tied)
-        if kind == "GroupNormalization":
-            return self._add(name, _lt("groupnorm")(num_groups=c.get("groups", 32)), refs, tied)
+        if kind in ("BatchNormalization", "LayerNormalization", "GroupNormalization"):
+            return self._add(name, _norm(kind, c, name, x), refs, tied)
         if kind == "UnitNormalization":
             return self._add(name, ops.Elementwise("l2_normalize", ops=3), refs)
         if kind in ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
@@ -408,7 +479,19 @@ class _Translator:
         if kind == "Rescaling":
             return self._add(name, ops.Elementwise("rescale", ops=2), refs)
         if kind == "Normalization":
+            if c.get("mean") is not None:
+                # mean and variance given in the config are constants, not weights: Keras counts 0
+                return self._add(name, ops.Elementwise("standardize", ops=2), refs)
             return self._add(name, ops.Standardize(features=x[-1]), refs)
+        if kind == "LayerScale":  # keras.applications.convnext's
+            return self._add(name, _lt("layerscale")(dim=_positive(c.get("projection_dim"), name, "projection_dim")),
+                             refs, tied)
+        if kind == "CustomScaleLayer":  # keras.applications.inception_resnet_v2's: x[0] + x[1] * scale
+            if len(refs) != 2:
+                raise NetsizeError(f"{name}: CustomScaleLayer adds a scaled branch to its input: 2 inputs, got "
+                                   f"{len(refs)}")
+            scaled = self._add(f"{name}.scale", ops.Elementwise("multiply", ops=1), [refs[1]])
+            return self._add(name, _lt("add")(), [refs[0], scaled])
         if kind == "Lambda":
             raise NetsizeError(
                 f"{name}: a Lambda layer runs arbitrary Python code that a config cannot describe; replace it "
