@@ -34,8 +34,10 @@ _ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax":
                 "relu6": "relu6", "leaky_relu": "leakyrelu", "hard_sigmoid": "hardsigmoid",
                 "hard_swish": "hardswish", "hard_silu": "hardswish", "mish": "mish", "celu": "celu",
                 "hard_tanh": "hardtanh", "log_softmax": "logsoftmax"}
+#: keras.ops layers that ``x + y``, ``x - y`` and ``x * y`` on Keras tensors write (ConvNeXt, MobileNetV3)
+_OPERATORS = {"Add", "Subtract", "Multiply"}
 _NORM_AXIS_HELP = "netsize reads Keras normalisation over the last (channels) axis"
-_MERGES = {"Add": "add", "Subtract": "sub", "Multiply": "multiply", "Average": "average",
+_MERGES = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply", "Average": "average",
            "Maximum": "maximum", "Minimum": "minimum"}
 
 
@@ -115,6 +117,23 @@ def _sized(name: str, shape: Any, given: tuple[int, ...] | None) -> tuple[int, .
 
 def _show(dims: Sequence[Any]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ")"
+
+
+_REPLACE = ("replace it with built-in Keras layers to analyse the model, or describe it in a netsize spec "
+            "(docs/keras.md)")
+
+
+def _foreign(name: str, kind: Any, layer: dict[str, Any]) -> str:
+    """The one-line refusal of a layer that is not Keras' own, naming where it comes from."""
+    registered = layer.get("registered_name")
+    module = layer.get("module")
+    origin = registered if isinstance(registered, str) and registered != kind else module
+    if isinstance(origin, str) and origin.startswith("keras_hub"):
+        return (f"{name}: {kind} is a keras-hub layer ({origin}), which netsize does not read; for a keras-hub "
+                "language model give netsize the Hugging Face config.json of the same model (netsize summary "
+                "config.json), or rebuild it from built-in Keras layers")
+    where = f" ({origin})" if isinstance(origin, str) and origin else ""
+    return f"{name}: {kind} is a custom layer{where}, not one of Keras' own; {_REPLACE}"
 
 
 def _positive(value: Any, name: str, key: str) -> int:
@@ -333,6 +352,15 @@ class _Translator:
     def layer(self, layer: dict[str, Any], prefix: str, refs: list[str], call: int) -> str:
         kind, c = layer["class_name"], layer.get("config", {})
         name = prefix + c.get("name", kind.lower())
+        module = layer.get("module") or ""
+        if not isinstance(module, str) or not module.startswith("keras") or module.startswith("keras_"):
+            # a layer of another package (keras_hub>...) or the user's own: Keras' name may collide
+            # with a built-in one, its arguments and weights need not
+            raise NetsizeError(_foreign(name, kind, layer))
+        if module.startswith("keras.src.ops") and kind not in _OPERATORS:
+            # keras.ops called on a symbolic tensor: its config has the op's arguments, not a layer's
+            raise NetsizeError(f"{name}: the Keras operation {kind} ({module}) is not supported; netsize reads "
+                               f"{', '.join(sorted(_OPERATORS))} written as operators; {_REPLACE}")
         if kind in ("Sequential", "Functional", "Model"):
             if call == 0:
                 return self.model(layer, name + ".", refs)[1][0]
@@ -497,7 +525,7 @@ class _Translator:
                 f"{name}: a Lambda layer runs arbitrary Python code that a config cannot describe; replace it "
                 "with built-in layers (or a custom layer) to analyse the model"
             )
-        raise NetsizeError(f"{name}: the Keras layer {kind} is not supported")
+        raise NetsizeError(f"{name}: the Keras layer {kind} is not supported; {_REPLACE}")
 
     def _recurrent(self, kind: str, c: dict[str, Any], name: str, refs: list[str], tied: str | None,
                    bidirectional: bool) -> str:
