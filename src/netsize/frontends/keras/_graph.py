@@ -352,12 +352,14 @@ class _Translator:
     def layer(self, layer: dict[str, Any], prefix: str, refs: list[str], call: int) -> str:
         kind, c = layer["class_name"], layer.get("config", {})
         name = prefix + c.get("name", kind.lower())
-        module = layer.get("module") or ""
-        if not isinstance(module, str) or not module.startswith("keras") or module.startswith("keras_"):
+        module = layer.get("module")
+        registered = layer.get("registered_name")
+        if (module is not None and (not isinstance(module, str) or not module.startswith("keras")
+                                    or module.startswith("keras_"))) or (registered not in (None, kind)):
             # a layer of another package (keras_hub>...) or the user's own: Keras' name may collide
             # with a built-in one, its arguments and weights need not
             raise NetsizeError(_foreign(name, kind, layer))
-        if module.startswith("keras.src.ops") and kind not in _OPERATORS:
+        if isinstance(module, str) and module.startswith("keras.src.ops") and kind not in _OPERATORS:
             # keras.ops called on a symbolic tensor: its config has the op's arguments, not a layer's
             raise NetsizeError(f"{name}: the Keras operation {kind} ({module}) is not supported; netsize reads "
                                f"{', '.join(sorted(_OPERATORS))} written as operators; {_REPLACE}")
@@ -428,6 +430,11 @@ class _Translator:
             d = self._add(f"{name}.depthwise", depthwise, refs)
             pointwise = _lt(f"conv{n}d")(out_channels=c["filters"], kernel_size=1, bias=c.get("use_bias", True))
             return self._activation(name, act, self._add(f"{name}.pointwise", pointwise, [d]))
+        if kind == "RMSNormalization":
+            if not _last_axis(c.get("axis", -1), len(x)):
+                raise NetsizeError(f"{name}: RMSNormalization over axis {c.get('axis')} of a {len(x)}-d input; "
+                                   f"{_NORM_AXIS_HELP}")
+            return self._add(name, _lt("rmsnorm")(normalized_shape=(x[-1],)), refs, tied)
         if kind in ("BatchNormalization", "LayerNormalization", "GroupNormalization"):
             return self._add(name, _norm(kind, c, name, x), refs, tied)
         if kind == "UnitNormalization":
