@@ -261,3 +261,21 @@ def test_fuzz_garbage_zips_give_a_netsize_error(tmp_path: Path, noise: bytes, at
         load_config(path)
     except NetsizeError as err:
         assert str(err)
+
+
+def test_named_input_sizes_for_a_model_with_two_inputs() -> None:
+    def tensor(name: str) -> dict[str, Any]:
+        return {"class_name": "__keras_tensor__", "config": {"keras_history": [name, 0, 0]}}
+
+    cfg = {"class_name": "Functional", "config": {"name": "two", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "a", "batch_shape": [None, None, 4]}, "inbound_nodes": []},
+        {"class_name": "InputLayer", "config": {"name": "b", "batch_shape": [None, 3, 4]}, "inbound_nodes": []},
+        {"class_name": "Concatenate", "config": {"name": "cat", "axis": 1},
+         "inbound_nodes": [{"args": [[tensor("a"), tensor("b")]], "kwargs": {}}]}],
+        "input_layers": [["a", 0, 0], ["b", 0, 0]], "output_layers": [["cat", 0, 0]]}}
+    s = summary(cfg, input_size={"a": (5, 4)})
+    assert s.rows(depth=1)[-1].output_shape == (1, 8, 4)
+    with pytest.raises(NetsizeError, match="the model has inputs a, b; give a size for each by name"):
+        summary(cfg, input_size=(5, 4))
+    with pytest.raises(NetsizeError, match="input size for c: the model's inputs are a, b"):
+        summary(cfg, input_size={"c": (5, 4)})

@@ -90,7 +90,7 @@ def _affine(c: int, weight: bool, bias: bool, sym: str) -> tuple[Term | None, Te
 def _affine_rule(weight: bool, bias: bool) -> str:
     if weight and bias:
         return " + affine 2"
-    return (" + scale 1" if weight else "") + (" + shift 1" if bias else "")
+    return (" + weight 1" if weight else "") + (" + bias 1" if bias else "")
 
 
 @record
@@ -159,7 +159,7 @@ class BatchNorm(_NormBase):
     ``track_running_stats``), or under the Keras convention ``2*C`` non-trainable params.
     ``weight=False`` or ``bias=False`` drops one of the two affine vectors (Keras
     ``scale=False`` drops gamma, ``center=False`` beta; ``torch.nn`` has only ``affine``).
-    Other ops: ``elements*(2 + 1 per affine vector)`` (normalise; scale, shift), at inference.
+    Other ops: ``elements*(2 + 1 per affine vector)`` (normalise; weight, bias), at inference.
     Saves the input and ``2*C`` statistics.
 
     >>> from netsize import analyze_layer
@@ -480,6 +480,6 @@ class LayerScale(Layer):
         return Analysis(
             outputs=(x,),
             weights=Term("weights", d, "dim", str(d)),
-            other_ops=Term("other_ops", elements(x), "elements*1 (multiply)", prod_str(*x, 1)),
+            other_ops=Term("other_ops", elements(x), "elements*1 (weight 1)", prod_str(*x, 1)),
             memory=MemoryContract(saved_inputs=(0,)),
         )
