@@ -55,31 +55,36 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60)
 
 
+def _cli_peak(*args: str) -> tuple[subprocess.CompletedProcess[str], int]:
+    """The CLI's run and its process's peak resident memory in KiB (VmHWM, read by the process
+    itself: ru_maxrss would carry pytest's own across exec; 0 where there is no /proc)."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from netsize.cli import main\n"
+        f"rc = main({list(args)!r})\n"
+        "status = Path('/proc/self/status')\n"
+        "peak = [line.split()[1] for line in status.read_text().splitlines() if line.startswith('VmHWM')] "
+        "if status.exists() else ['0']\n"
+        "sys.stdout.write('PEAK ' + peak[0])\n"
+        "sys.exit(rc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    return proc, int(proc.stdout.rsplit("PEAK ", 1)[1])
+
+
 def test_zip_bomb_is_refused_after_the_bound_not_after_inflating(tmp_path: Path) -> None:
     bomb = _bomb(tmp_path / "bomb.keras", 600 << 20)
     assert bomb.stat().st_size < 1 << 20  # a small file ...
     with zipfile.ZipFile(bomb) as z:
         assert z.getinfo("config.json").file_size == (600 << 20) + len(json.dumps(_model()))  # ... of 600 MiB
-    code = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        "from netsize.cli import main\n"
-        f"rc = main(['summary', {str(bomb)!r}])\n"
-        "status = Path('/proc/self/status')\n"
-        "peak = [line.split()[1] for line in status.read_text().splitlines() if line.startswith('VmHWM')] "
-        "if status.exists() else ['0']\n"
-        "print('RSS', peak[0], file=sys.stderr)\n"
-        "sys.exit(rc)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    proc, peak_kib = _cli_peak("summary", str(bomb))
     assert proc.returncode == 2
-    lines = [line for line in proc.stderr.splitlines() if not line.startswith("RSS")]
+    lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("netsize: error: "), proc.stderr
     assert "config.json" in lines[0] and f"{MAX_CONFIG_BYTES:,}" in lines[0]
-    # this process's own peak (VmHWM; ru_maxrss would carry pytest's across exec): Python included
-    peak_kib = int(proc.stderr.split("RSS ")[1].split()[0])
-    assert peak_kib < 200 * 1024  # the 600 MiB never existed
+    assert peak_kib < 200 * 1024  # the whole process, Python included: the 600 MiB never existed
 
 
 def test_a_header_that_lies_about_the_size_is_bounded_by_what_inflates(tmp_path: Path) -> None:
@@ -279,3 +284,14 @@ def test_named_input_sizes_for_a_model_with_two_inputs() -> None:
         summary(cfg, input_size=(5, 4))
     with pytest.raises(NetsizeError, match="input size for c: the model's inputs are a, b"):
         summary(cfg, input_size={"c": (5, 4)})
+
+
+@pytest.mark.parametrize("name", ["big.json", "big.keras"])
+def test_cli_refuses_a_large_file_without_reading_it(tmp_path: Path, name: str) -> None:
+    big = tmp_path / name
+    with big.open("wb") as f:
+        f.truncate(600 << 20)  # sparse: 600 MiB that cost no disk
+    proc, peak_kib = _cli_peak("summary", str(big))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and proc.stderr.startswith("netsize: error: ")
+    assert "Traceback" not in proc.stderr
+    assert peak_kib < 200 * 1024  # refused by its size, not read

@@ -19,7 +19,11 @@ _TO_KERAS = "load it with Keras and save it as `model.save('m.keras')` (or write
 def _is_keras_json(path: Path) -> bool:
     import json
 
+    from netsize._limits import MAX_CONFIG_BYTES
+
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            return False  # not read to find out: the config reader refuses it with the bound
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # not JSON, or past json's bounds:
         return False  # the config reader refuses it with the bound (netsize._limits)
