@@ -308,5 +308,12 @@ def test_a_layer_of_another_package_is_named_with_what_to_do(tmp_path):
     with pytest.raises(NetsizeError, match=r"token_embedding: ReversibleEmbedding is a keras-hub layer .*config\.json"):
         summary(data)
     data["config"]["layers"][1]["module"], data["config"]["layers"][1]["registered_name"] = None, "Custom>Dense"
-    with pytest.raises(NetsizeError, match=r"is a custom layer \(Custom>Dense\)"):
+    with pytest.raises(NetsizeError, match=r"is a custom layer or model \(Custom>Dense\)"):
         summary(data)
+    # a keras-hub backbone as model.save writes it (keras_hub.models.BertBackbone(...)): its class and arguments
+    backbone = {"module": "keras_hub.src.models.bert.bert_backbone", "class_name": "BertBackbone",
+                "registered_name": "keras_hub>BertBackbone",
+                "config": {"name": "bert_backbone", "vocabulary_size": 100, "num_layers": 2, "num_heads": 2,
+                           "hidden_dim": 16, "intermediate_dim": 32, "max_sequence_length": 12}}
+    with pytest.raises(NetsizeError, match=r"bert_backbone: BertBackbone is a keras-hub model .*config\.json"):
+        summary(backbone)

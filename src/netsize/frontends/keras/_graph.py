@@ -129,11 +129,12 @@ def _foreign(name: str, kind: Any, layer: dict[str, Any]) -> str:
     module = layer.get("module")
     origin = registered if isinstance(registered, str) and registered != kind else module
     if isinstance(origin, str) and origin.startswith("keras_hub"):
-        return (f"{name}: {kind} is a keras-hub layer ({origin}), which netsize does not read; for a keras-hub "
+        what = "model" if isinstance(kind, str) and kind.endswith(("Backbone", "LM", "Classifier")) else "layer"
+        return (f"{name}: {kind} is a keras-hub {what} ({origin}), which netsize does not read; for a keras-hub "
                 "language model give netsize the Hugging Face config.json of the same model (netsize summary "
                 "config.json), or rebuild it from built-in Keras layers")
     where = f" ({origin})" if isinstance(origin, str) and origin else ""
-    return f"{name}: {kind} is a custom layer{where}, not one of Keras' own; {_REPLACE}"
+    return f"{name}: {kind} is a custom layer or model{where}, not one of Keras' own; {_REPLACE}"
 
 
 def _positive(value: Any, name: str, key: str) -> int:
@@ -216,6 +217,9 @@ class _Translator:
             return self._sequential(conf, cfg, prefix, feeds)
         if kind in ("Functional", "Model"):
             return self._functional(conf, prefix, feeds)
+        name = conf.get("name", kind) if isinstance(conf, dict) else kind
+        if cfg.get("module") is not None or cfg.get("registered_name") not in (None, kind):
+            raise NetsizeError(_foreign(f"{prefix}{name}", kind, cfg))  # a keras-hub backbone, a subclassed model
         raise NetsizeError(f"{kind}: not a Keras Sequential or Functional model")
 
     def _input(self, name: str, shape: Any) -> str:
