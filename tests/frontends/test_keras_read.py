@@ -200,7 +200,10 @@ def test_cli_input_size_for_a_keras_file(tmp_path: Path) -> None:
 
 # --- fuzz: whatever the bytes, a result or one NetsizeError -----------------------------------
 
-_SEEDS = [_model(), _conv_model()]
+#: Seeds: two small models, and two configs Keras 3.15 wrote (test_keras_frontend.py's transformer_block
+#: and text_rnn: attention, shared layers, keyword inputs, RNNs)
+_SEEDS = [_model(), _conv_model(), *(json.loads((ROOT / "tests/data/keras" / f"{name}.json").read_text())
+                                     for name in ("transformer_block", "text_rnn"))]
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**64), st.floats(allow_nan=True),
                      st.text(max_size=6), st.sampled_from(["same", "valid", "relu", "hard_silu", "channels_first"]))
 _values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
