@@ -317,3 +317,15 @@ def test_a_layer_of_another_package_is_named_with_what_to_do(tmp_path):
                            "hidden_dim": 16, "intermediate_dim": 32, "max_sequence_length": 12}}
     with pytest.raises(NetsizeError, match=r"bert_backbone: BertBackbone is a keras-hub model .*config\.json"):
         summary(backbone)
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "silu", "swish",
+                                  "softplus", "relu6", "leaky_relu", "hard_sigmoid", "hard_swish", "hard_silu",
+                                  "mish", "celu", "hard_tanh", "log_softmax"])
+def test_activation_names_keras_writes_are_read(tmp_path, name):
+    model = keras.Sequential([keras.Input((3, 5)), layers.Dense(4, activation=name), layers.Activation(name)])
+    s = summary(_json(model, tmp_path))
+    _matches(model, s)
+    assert [r.output_shape for r in s.rows(depth=1)] == [(1, 3, 4), (1, 3, 4)]
+    activation = s.rows(depth=1)[1]
+    assert activation.other_ops > 0  # a real activation, counted (an Identity has none)

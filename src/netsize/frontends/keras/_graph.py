@@ -350,7 +350,7 @@ class _Translator:
             return ref
         if act not in _ACTIVATIONS:
             raise NetsizeError(f"{name}: activation {act!r} is not supported")
-        fields: dict[str, Any] = {"dim": -1} if act == "softmax" else {}
+        fields: dict[str, Any] = {"dim": -1} if act in ("softmax", "log_softmax") else {}
         return self._add(f"{name}.{act}", _lt(_ACTIVATIONS[act])(**fields), [ref])
 
     def layer(self, layer: dict[str, Any], prefix: str, refs: list[str], call: int) -> str:
