@@ -75,6 +75,12 @@ FORMULA_WORDS: dict[str, str] = {
     "contracted axis": "求和所沿的轴",
     "statistics 3 + normalise 2 + weight 1 + bias 1": "统计量 3 + 归一化 2 + 权重 1 + 偏置 1",
     "normalise 2 + affine 2": "归一化 2 + 仿射 2",
+    # one affine vector without the other (Keras scale=False or center=False)
+    "normalise 2 + weight 1": "归一化 2 + 权重 1",
+    "normalise 2 + bias 1": "归一化 2 + 偏置 1",
+    "statistics 3 + normalise 2 + weight 1": "统计量 3 + 归一化 2 + 权重 1",
+    "statistics 3 + normalise 2 + bias 1": "统计量 3 + 归一化 2 + 偏置 1",
+    "weight 1": "权重 1",
     "square, add, multiply by 1/rms + weight 1": "平方、加、乘以 1/rms + 权重 1",
     "a + 1 gated, a plain; silu a = 4": "门控时 a + 1，否则 a；silu 的 a = 4",
     "x, tanh, 1 + tanh": "x、tanh、1 + tanh",

@@ -235,3 +235,97 @@ def test_reading_a_keras_file_imports_neither_keras_nor_numpy(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def _json(model, tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(model.to_json())
+    return path
+
+
+def _matches(model, s):
+    assert s.totals.params == model.count_params()
+    assert s.totals.trainable_params == sum(_size(w) for w in model.trainable_weights)
+    assert s.totals.non_trainable_params == sum(_size(w) for w in model.non_trainable_weights)
+    rows = {r.name: r for r in s.rows(depth=1)}
+    for layer in model.layers[1:]:
+        assert rows[layer.name].params == layer.count_params(), layer.name
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(kind=st.sampled_from(["BatchNormalization", "LayerNormalization", "GroupNormalization", "RMSNormalization"]),
+       scale=st.booleans(), center=st.booleans(), rms=st.booleans(), rank=st.sampled_from([2, 3, 4]))
+def test_norm_flags_match_keras(tmp_path_factory, kind, scale, center, rms, rank):
+    shape = (6, 5, 8)[3 - rank + 1:]
+    kwargs = {} if kind == "RMSNormalization" else {"scale": scale, "center": center}
+    if kind == "GroupNormalization":
+        kwargs["groups"] = 4
+    if kind == "LayerNormalization" and rms:
+        kwargs["rms_scaling"] = True
+    model = keras.Sequential([keras.Input(shape), getattr(layers, kind)(**kwargs)])
+    _matches(model, summary(_json(model, tmp_path_factory.mktemp("norm"))))
+
+
+def test_normalization_with_given_statistics_counts_nothing(tmp_path):
+    model = keras.Sequential([keras.Input((5, 3)), layers.Normalization(mean=[0.1, 0.2, 0.3], variance=[1, 2, 3]),
+                              layers.Normalization(axis=-1)])
+    model.layers[1].adapt(keras.ops.ones((4, 5, 3)))
+    s = summary(_json(model, tmp_path))
+    _matches(model, s)
+    assert [r.params for r in s.rows(depth=1)] == [0, 7]
+
+
+def test_application_layers_match_keras(tmp_path):
+    from keras.src.applications.convnext import LayerScale
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    inp = keras.Input((None, None, 3))
+    x = layers.Conv2D(8, 3, padding="same")(inp)
+    x = layers.Activation("hard_silu")(x)
+    y = layers.Conv2D(8, 1, activation="hard_swish")(x)
+    x = CustomScaleLayer(0.17)([x, y])
+    x = LayerScale(1e-6, 8)(layers.LayerNormalization(epsilon=1e-6)(x))
+    x = layers.Activation("hard_sigmoid")(x)
+    model = keras.Model(inp, layers.GlobalAveragePooling2D()(x))
+    s = summary(_json(model, tmp_path), input_size=(12, 10, 3))
+    _matches(model, s)
+    assert [r.output_shape for r in s.rows(depth=1)][-1] == (1, 8)
+    with pytest.raises(NetsizeError, match=r"unknown sizes \(None, None, 3\); give them with --input-size"):
+        summary(_json(model, tmp_path))
+
+
+def test_a_layer_of_another_package_is_named_with_what_to_do(tmp_path):
+    cfg = keras_example().get_config()
+    data = {"module": "keras", "class_name": "Sequential", "config": cfg}
+    data["config"]["layers"][1] = {"module": "keras_hub.src.layers.modeling.reversible_embedding",
+                                   "class_name": "ReversibleEmbedding",
+                                   "registered_name": "keras_hub>ReversibleEmbedding",
+                                   "config": {"name": "token_embedding", "input_dim": 10, "output_dim": 4}}
+    with pytest.raises(NetsizeError, match=r"token_embedding: ReversibleEmbedding is a keras-hub layer .*config\.json"):
+        summary(data)
+    data["config"]["layers"][1]["module"], data["config"]["layers"][1]["registered_name"] = None, "Custom>Dense"
+    with pytest.raises(NetsizeError, match=r"is a custom layer or model \(Custom>Dense\)"):
+        summary(data)
+    # a keras-hub backbone as model.save writes it (keras_hub.models.BertBackbone(...)): its class and arguments
+    backbone = {"module": "keras_hub.src.models.bert.bert_backbone", "class_name": "BertBackbone",
+                "registered_name": "keras_hub>BertBackbone",
+                "config": {"name": "bert_backbone", "vocabulary_size": 100, "num_layers": 2, "num_heads": 2,
+                           "hidden_dim": 16, "intermediate_dim": 32, "max_sequence_length": 12}}
+    with pytest.raises(NetsizeError, match=r"bert_backbone: BertBackbone is a keras-hub model .*config\.json"):
+        summary(backbone)
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "silu", "swish",
+                                  "softplus", "relu6", "leaky_relu", "hard_sigmoid", "hard_swish", "hard_silu",
+                                  "mish", "celu", "hard_tanh", "log_softmax"])
+def test_activation_names_keras_writes_are_read(tmp_path, name):
+    model = keras.Sequential([keras.Input((3, 5)), layers.Dense(4, activation=name), layers.Activation(name)])
+    s = summary(_json(model, tmp_path))
+    _matches(model, s)
+    assert [r.output_shape for r in s.rows(depth=1)] == [(1, 3, 4), (1, 3, 4)]
+    activation = s.rows(depth=1)[1]
+    assert activation.other_ops > 0  # a real activation, counted (an Identity has none)

@@ -172,3 +172,43 @@ def test_names_resolve():
     assert layer_type("batch_norm_2d") is layers.BatchNorm2d
     assert layer_type("LayerNormalization") is layers.LayerNorm
     assert layer_type("GroupNormalization") is layers.GroupNorm
+
+
+def _drop(module, name):
+    """``module`` without its affine ``name`` vector (torch's functional norms take None): the
+    torch counterpart of Keras' ``scale=False`` (no weight) and ``center=False`` (no bias)."""
+    module.register_parameter(name, None)
+    return module
+
+
+@settings(max_examples=120, deadline=None)
+@given(data=st.data(), kind=st.sampled_from(["batch", "instance", "layer", "group"]),
+       dropped=st.sampled_from(["weight", "bias"]), last=flag)
+def test_one_affine_vector_dropped_matches_torch(data, kind, dropped, last):
+    c = data.draw(st.sampled_from([2, 4, 6]))
+    shape = (data.draw(st.integers(2, 3)), c, *data.draw(st.lists(st.integers(2, 5), min_size=1, max_size=2)))
+    keep = {"weight": dropped != "weight", "bias": dropped != "bias"}
+    ctx = LAST if last and kind != "layer" else None
+    if kind == "batch":
+        layer, module = layers.BatchNorm(**keep), nn.BatchNorm1d(c) if len(shape) == 3 else nn.BatchNorm2d(c)
+    elif kind == "instance":
+        layer = (layers.InstanceNorm1d if len(shape) == 3 else layers.InstanceNorm2d)(affine=True, **keep)
+        module = (nn.InstanceNorm1d if len(shape) == 3 else nn.InstanceNorm2d)(c, affine=True)
+    elif kind == "group":
+        g = data.draw(st.sampled_from([d for d in (1, 2) if c % d == 0]))
+        layer, module = layers.GroupNorm(g, **keep), nn.GroupNorm(g, c)
+    else:
+        layer, module = layers.LayerNorm(shape[-1], **keep), nn.LayerNorm(shape[-1])
+    rec = check(layer, _drop(module, dropped), shape, ctx)
+    per = {"batch": 2, "instance": 5, "layer": 5, "group": 5}[kind] + 1  # one affine op per element left
+    assert rec.other_ops == math.prod(shape) * per
+
+
+def test_layerscale_matches_a_torch_scale():
+    x = (2, 7, 5, 12)
+    gamma = nn.Parameter(torch.ones(12))
+    rec = analyze_layer("ls", layers.LayerScale(), (x,))
+    assert rec.params == gamma.numel() and rec.output_shape == tuple((torch.randn(x) * gamma).shape)
+    assert rec.other_ops == math.prod(x) and rec.multiply_adds == 0
+    with pytest.raises(NetsizeError, match="expects 10 features on the last axis but receives 12"):
+        analyze_layer("ls", layers.LayerScale(dim=10), (x,))

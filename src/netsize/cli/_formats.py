@@ -104,9 +104,8 @@ def load(fmt: str, target: str, input_size: Any) -> tuple[Any, Any, int | None]:
         return graph.network, graph, graph.batch_size
     from netsize.frontends.keras import network_from_keras
 
-    if input_size is not None:
-        raise NetsizeError(f"{target}: a Keras model's input shapes come from its config; --input-size is not used")
-    model = network_from_keras(target)
+    # --input-size fills the None axes of the model's inputs (channels-last, per sample)
+    model = network_from_keras(target, input_size)
     return model.network, model, None
 
 

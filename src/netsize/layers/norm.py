@@ -44,6 +44,7 @@ __all__ = [
     "InstanceNorm2d",
     "InstanceNorm3d",
     "LayerNorm",
+    "LayerScale",
     "RMSNorm",
 ]
 
@@ -86,6 +87,12 @@ def _affine(c: int, weight: bool, bias: bool, sym: str) -> tuple[Term | None, Te
     return w, b
 
 
+def _affine_rule(weight: bool, bias: bool) -> str:
+    if weight and bias:
+        return " + affine 2"
+    return (" + weight 1" if weight else "") + (" + bias 1" if bias else "")
+
+
 @record
 class _NormBase(Layer):
     """BatchNorm and InstanceNorm: per-channel affine and running statistics."""
@@ -95,6 +102,8 @@ class _NormBase(Layer):
     momentum: float | None = 0.1
     affine: bool = True
     track_running_stats: bool = True
+    weight: bool = True
+    bias: bool = True
 
     kind: ClassVar[str] = "BatchNorm"
     preserves_spatial: ClassVar[bool] = True
@@ -111,8 +120,16 @@ class _NormBase(Layer):
             raise NetsizeError(f"needs a channel axis (N, C, ...) but receives {shape_str(x)}")
         return _check_channels(self.num_features, x, ctx, "num_features")
 
+    @property
+    def _has_weight(self) -> bool:
+        return self.affine and self.weight
+
+    @property
+    def _has_bias(self) -> bool:
+        return self.affine and self.bias
+
     def _analysis(self, x: Shape, c: int, ctx: Context, ops: Term, saved_extra: int) -> Analysis:
-        weights, biases = _affine(c, self.affine, self.affine, "C")
+        weights, biases = _affine(c, self._has_weight, self._has_bias, "C")
         non_trainable = buffers = None
         if self.track_running_stats and ctx.convention == KERAS:
             note = message("note.norm.keras_stats")
@@ -140,8 +157,16 @@ class BatchNorm(_NormBase):
 
     Params ``2*C`` (weight, bias; if ``affine``); buffers ``2*C + 1`` (if
     ``track_running_stats``), or under the Keras convention ``2*C`` non-trainable params.
-    Other ops: ``elements*(2 + 2)`` (normalise; affine), at inference. Saves the input and
-    ``2*C`` statistics.
+    ``weight=False`` or ``bias=False`` drops one of the two affine vectors (Keras
+    ``scale=False`` drops gamma, ``center=False`` beta; ``torch.nn`` has only ``affine``).
+    Other ops: ``elements*(2 + 1 per affine vector)`` (normalise; weight, bias), at inference.
+    Saves the input and ``2*C`` statistics.
+
+    >>> from netsize import analyze_layer
+    >>> from netsize._layer import Context
+    >>> r = analyze_layer("bn", BatchNorm(weight=False), ((1, 4, 4, 32),), Context("keras", "channels_last"))
+    >>> r.trainable_params, r.non_trainable_params
+    (32, 64)
     """
 
     kind = "BatchNorm"
@@ -149,8 +174,8 @@ class BatchNorm(_NormBase):
     def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
         (x,) = inputs
         c = self._start(x, ctx)
-        per = 4 if self.affine else 2
-        rule = "normalise 2 + affine 2" if self.affine else "normalise 2"
+        per = 2 + int(self._has_weight) + int(self._has_bias)
+        rule = "normalise 2" + _affine_rule(self._has_weight, self._has_bias)
         ops = Term(
             "other_ops",
             elements(x) * per,
@@ -212,11 +237,11 @@ class _InstanceNorm(_NormBase):
     def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
         (x,) = inputs
         c = self._start(x, ctx)
-        per = 7 if self.affine else 5
-        rule = "statistics 3 + normalise 2" + (" + affine 2" if self.affine else "")
+        per = 5 + int(self._has_weight) + int(self._has_bias)
+        rule = "statistics 3 + normalise 2" + _affine_rule(self._has_weight, self._has_bias)
         ops = Term("other_ops", elements(x) * per, f"elements*{per} ({rule})", prod_str(*x, per))
         nc = x[0] * c
-        extra = nc * (2 + int(self.affine) + 2 * int(self.track_running_stats))
+        extra = nc * (2 + int(self._has_weight) + 2 * int(self.track_running_stats))
         return self._analysis(x, c, ctx, ops, extra)
 
 
@@ -274,15 +299,18 @@ class LayerNorm(Layer):
     """Normalises over the last ``len(normalized_shape)`` axes (``None``: the last axis,
     inferred, as Keras' ``LayerNormalization(axis=-1)``).
 
-    Params: ``prod(normalized_shape)`` weights if ``elementwise_affine``, as many biases if also
-    ``bias``. Other ops: ``elements*(5 + weight + bias)``. Saves the input and a mean and an
-    inverse std per row (rows = elements / prod(normalized_shape)).
+    Params: ``prod(normalized_shape)`` weights if ``elementwise_affine`` (and ``weight``), as
+    many biases if ``elementwise_affine`` and ``bias``. ``weight=False`` keeps the bias alone
+    (Keras ``LayerNormalization(scale=False)``; ``torch.nn.LayerNorm`` has no such flag). Other
+    ops: ``elements*(5 + weight + bias)``. Saves the input and a mean and an inverse std per
+    row (rows = elements / prod(normalized_shape)).
     """
 
     normalized_shape: int | tuple[int, ...] | None = None
     eps: float = 1e-5
     elementwise_affine: bool = True
     bias: bool = True
+    weight: bool = True
 
     kind: ClassVar[str] = "LayerNorm"
     preserves_spatial: ClassVar[bool] = True
@@ -297,7 +325,7 @@ class LayerNorm(Layer):
         shape = _normalized(self.normalized_shape, x)
         size = elements(shape)
         rows = elements(x) // size
-        has_w = self.elementwise_affine
+        has_w = self.elementwise_affine and self.weight
         has_b = self.elementwise_affine and self.bias
         sym, sub = "prod(normalized_shape)", prod_str(*shape)
         weights = Term("weights", size, sym, sub) if has_w else None
@@ -329,14 +357,17 @@ class GroupNorm(Layer):
     """Normalises each of ``num_groups`` channel groups per sample (channel axis 1, or last
     under channels_last). ``num_channels=None`` is inferred; it must divide by ``num_groups``.
 
-    Params ``2*C`` if ``affine``. Other ops ``elements*(5 + 2 if affine)``. Saves the input and
-    a mean and inverse std per (sample, group): ``2*N*G``.
+    Params ``2*C`` if ``affine``; ``weight=False`` or ``bias=False`` drops one of the two
+    (Keras ``scale=False``, ``center=False``). Other ops ``elements*(5 + 1 per affine vector)``.
+    Saves the input and a mean and inverse std per (sample, group): ``2*N*G``.
     """
 
     num_groups: int = required()
     num_channels: int | None = None
     eps: float = 1e-5
     affine: bool = True
+    weight: bool = True
+    bias: bool = True
 
     kind: ClassVar[str] = "GroupNorm"
     preserves_spatial: ClassVar[bool] = True
@@ -354,12 +385,13 @@ class GroupNorm(Layer):
         c = _check_channels(self.num_channels, x, ctx, "num_channels")
         if c % self.num_groups:
             raise NetsizeError(f"{c} channels are not divisible by num_groups {self.num_groups}")
-        weights, biases = _affine(c, self.affine, self.affine, "C")
-        per = 7 if self.affine else 5
+        has_w, has_b = self.affine and self.weight, self.affine and self.bias
+        weights, biases = _affine(c, has_w, has_b, "C")
+        per = 5 + int(has_w) + int(has_b)
         ops = Term(
             "other_ops",
             elements(x) * per,
-            f"elements*{per} ({_stat_rule(self.affine, self.affine)})",
+            f"elements*{per} ({_stat_rule(has_w, has_b)})",
             prod_str(*x, per),
         )
         return Analysis(
@@ -411,4 +443,43 @@ class RMSNorm(Layer):
             weights=weights,
             other_ops=ops,
             memory=MemoryContract(saved_inputs=(0,), saved_extra_elements=rows + (n if self.elementwise_affine else 0)),
+        )
+
+
+@register_layer("layerscale")
+@record
+class LayerScale(Layer):
+    """A learned scale per feature of the last axis, ``x * gamma`` (CaiT's and timm's
+    ``LayerScale``, Keras ConvNeXt's ``LayerScale``). ``dim=None`` is inferred from the input.
+
+    Params: ``dim`` weights. Other ops: 1 multiply per element. Saves the input (the gradient
+    of gamma needs it).
+
+    >>> from netsize import analyze_layer
+    >>> analyze_layer("ls", LayerScale(), ((1, 7, 7, 96),)).params
+    96
+    """
+
+    dim: int | None = None
+
+    kind: ClassVar[str] = "LayerScale"
+    preserves_spatial: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if self.dim is not None and self.dim <= 0:
+            raise NetsizeError(f"dim must be positive (got {self.dim})")
+
+    def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
+        (x,) = inputs
+        if not x[1:]:
+            raise NetsizeError(f"needs a feature axis but receives {shape_str(x)}")
+        d = x[-1]
+        if self.dim is not None and self.dim != d:
+            raise NetsizeError(f"expects {self.dim:,} features on the last axis but receives {d:,} "
+                               f"({shape_str(x)}). Set dim to {d}, or leave it out to infer it.")
+        return Analysis(
+            outputs=(x,),
+            weights=Term("weights", d, "dim", str(d)),
+            other_ops=Term("other_ops", elements(x), "elements*1 (weight 1)", prod_str(*x, 1)),
+            memory=MemoryContract(saved_inputs=(0,)),
         )
