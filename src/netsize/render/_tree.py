@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html as _html
 
-from netsize._calls import Formatting, ModuleCall, torchinfo_totals
+from netsize._calls import Formatting, torchinfo_totals
 from netsize._display import SummaryView
 from netsize._summary import LayerRecord, Summary
 from netsize._tree import TreeRow, tree_rows

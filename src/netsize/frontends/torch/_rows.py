@@ -210,13 +210,13 @@ def calculate_size(inputs: Any, batch_dim: int | None) -> tuple[Any, int]:
         size = list(inputs[0].data.size())
         elem = inputs[0].data.element_size()
         if batch_dim is not None:
-            size = size[:batch_dim] + [1] + size[batch_dim + 1 :]
+            size = [*size[:batch_dim], 1, *size[batch_dim + 1 :]]
         return size, elem
     if isinstance(inputs, Mapping):
         values = list(inputs.values())
         size, elem = _nested_size(values[-1]) if values else ([], 0)
         if batch_dim is not None:
-            size = [size[:batch_dim] + [1] + size[batch_dim + 1 :]]
+            size = [[*size[:batch_dim], 1, *size[batch_dim + 1 :]]]
         return size, elem
     if isinstance(inputs, torch.Tensor):
         return list(inputs.size()), inputs.element_size()

@@ -34,8 +34,8 @@ from netsize._term import Term, message
 from netsize.frontends.torch import _fast
 from netsize.frontends.torch._custom import Formulas, counts
 from netsize.frontends.torch._modules import core_layer
-from netsize.frontends.torch._rows import RowBuilder
 from netsize.frontends.torch._ops import META_OUTPUTS, NOT_IN_FLOPCOUNTER, TRANSLATIONS, does_arithmetic
+from netsize.frontends.torch._rows import RowBuilder
 from netsize.frontends.torch._safety import (
     CopyOnWrite,
     ModelSnapshot,
@@ -371,7 +371,7 @@ def _make_inputs(
     shapes = _input_shapes(input_size)
     if dtypes is None:
         types = [torch.get_default_dtype()] * len(shapes)
-    elif isinstance(dtypes, torch.dtype) or isinstance(dtypes, type):
+    elif isinstance(dtypes, (torch.dtype, type)):
         types = [_dtype(dtypes)] * len(shapes)
     else:
         types = [_dtype(d) for d in dtypes]
