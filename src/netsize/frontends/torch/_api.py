@@ -59,7 +59,17 @@ def summary(
     >>> s.totals.params, s.totals.multiply_adds, s.layer("0").output_shape
     (36, 64, (2, 4))
     >>> print(str(s).splitlines()[2])
-    Layer (type:depth-idx)                  Output shape             Param #                  Mult-adds
+    Layer (type:depth-idx)                   Output Shape              Param #                   Mult-Adds
+    >>> s.total_params, s.summary_list[1].output_size  # torchinfo's attributes
+    (36, [2, 4])
+
+    The result has torchinfo's attributes (``total_params``, ``trainable_params``,
+    ``total_mult_adds``, ``summary_list``, ``input_size``, ``total_input``,
+    ``total_output_bytes``, ``total_param_bytes``, ``formatting``) and prints torchinfo's table
+    and footer, netsize's title above and its own figures below (lines starting ``netsize:``).
+    ``total_mult_adds`` and the Mult-Adds column are netsize's multiply-adds (FlopCounterMode's
+    FLOPs / 2), not torchinfo's (see ``Summary.total_mult_adds``). With no input, as in
+    torchinfo, the table lists every module's parameters and no pass runs.
 
     The forward pass runs once on meta tensors: nothing is computed and no activation is
     allocated (see :func:`netsize.frontends.torch._trace.summary` for what is counted and how).
