@@ -144,6 +144,22 @@ def summary(
             _CACHE.setdefault(model, {})[key] = result
     if view.verbose >= 2:
         view = replace(view, parameters=_parameters(model))
+    collecting = gc.isenabled()
+    gc.disable()  # the rows just made would tip a full collection here too (see above)
+    try:
+        result = _with_torchinfo(result, view, input_size, input_data, dtypes, batch_dim)
+    finally:
+        if collecting:
+            gc.enable()
+    if view.verbose >= 1:
+        text = str(result)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return result
+
+
+def _with_torchinfo(
+    result: Summary, view: SummaryView, input_size: Any, input_data: Any, dtypes: Any, batch_dim: int | None
+) -> Summary:
     formatting = Formatting(
         max_depth=view.depth if view.depth is not None else 10**9, verbose=view.verbose, col_names=view.columns,
         col_width=view.col_width, row_settings=frozenset(view.row_settings),
@@ -152,9 +168,6 @@ def summary(
         result, view=view, formatting=formatting, torchinfo_input_size=_torchinfo_input_size(input_size, input_data),
         total_input=_total_input(input_size, input_data, dtypes, batch_dim),
     )  # fmt: skip
-    if view.verbose >= 1:
-        text = str(result)
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return result
 
 

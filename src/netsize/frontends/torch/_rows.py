@@ -49,12 +49,16 @@ class RowBuilder:
         # id -> (var_name, depth, parent's walk row): the last place a module is registered
         self.place: dict[int, tuple[str, int, ModuleCall | None]] = {}
         self.names = names
+        # A pruned weight counts its mask's ones, which only the real values (before the meta
+        # swap) hold: then every count is taken now; otherwise when a row is made (shapes suffice).
+        pruned = any(name.endswith("_orig") for name, _ in model.named_parameters())
         stack: list[tuple[str, nn.Module, int, ModuleCall | None]] = [(type(model).__name__, model, 0, None)]
         while stack:
             var_name, module, depth, parent = stack.pop()
             walk_row = self._row(module, var_name, depth, parent)
             self.place[id(module)] = (var_name, depth, parent)
-            self._count(walk_row, module)  # now, while the values are real (a pruning mask's ones)
+            if pruned:
+                self._count(walk_row, module)
             if no_input or isinstance(module, torch.jit.ScriptModule):
                 self._add(walk_row, module)
             stack += [
