@@ -300,7 +300,8 @@ def test_torchinfo_suite(file: str, name: str) -> None:
 
 def main() -> None:
     outcomes = [run(n, f) for f, n in _all_tests()]
-    print(f"not run (torchinfo_xl_test.py): {len(XL_NOT_RUN)}: " + "; ".join(f"{k}: {v}" for k, v in XL_NOT_RUN.items()))
+    not_run = "; ".join(f"{k}: {v}" for k, v in XL_NOT_RUN.items())
+    print(f"not run (torchinfo_xl_test.py): {len(XL_NOT_RUN)}: {not_run}")
     calls = sum(o.calls.accepted + len(o.calls.refused) for o in outcomes)
     accepted = sum(o.calls.accepted for o in outcomes)
     rows_total = sum(o.rows_total for o in outcomes)
