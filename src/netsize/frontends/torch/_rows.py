@@ -73,7 +73,7 @@ class RowBuilder:
             depth=depth,
             name=self.names.get(id(module), ""),
             layer_id=id(module),
-            is_leaf_layer=not any(True for _ in module.children()),
+            is_leaf_layer=not any(m is not None for m in module._modules.values()),
             kernel_size=_kernel_size(module),
             parent_info=parent,
         )
@@ -130,7 +130,9 @@ def _params(module: nn.Module, top: bool) -> tuple[int, int, int, dict[str, tupl
     total = trainable = nbytes = 0
     lazy = False
     inner: dict[str, tuple[str, int]] = {}
-    for name, p in module.named_parameters():
+    # a module without submodules: its own dict (what named_parameters walks, without the walk)
+    items = module.named_parameters() if module._modules else _own(module)
+    for name, p in items:
         if isinstance(p, nn.parameter.UninitializedTensorMixin):
             lazy = True
             continue
@@ -150,6 +152,16 @@ def _params(module: nn.Module, top: bool) -> tuple[int, int, int, dict[str, tupl
         if not top or "." not in name:
             inner[name] = (str(size), n)
     return total, trainable, nbytes, inner, lazy
+
+
+def _own(module: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    seen: set[int] = set()
+    out = []
+    for name, p in module._parameters.items():
+        if p is not None and id(p) not in seen:
+            seen.add(id(p))
+            out.append((name, p))
+    return out
 
 
 def _rgetattr(module: Any, attr: str) -> torch.Tensor | None:
@@ -208,6 +220,15 @@ def calculate_size(inputs: Any, batch_dim: int | None) -> tuple[Any, int]:
     inputs or output, and the bytes of one element."""
     if inputs is None:
         return [], 0
+    if isinstance(inputs, torch.Tensor):
+        return list(inputs.shape), inputs.element_size()
+    if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], torch.Tensor):
+        # torchinfo reads inputs[0].data: for a tensor, an alias of the same size (made here
+        # without one: an alias is an op the tracer would see, per module call)
+        size = list(inputs[0].shape)
+        if batch_dim is not None:
+            size = [*size[:batch_dim], 1, *size[batch_dim + 1 :]]
+        return size, inputs[0].element_size()
     if isinstance(inputs, (list, tuple)) and inputs and hasattr(inputs[0], "data") and hasattr(
         inputs[0].data, "size"
     ):
