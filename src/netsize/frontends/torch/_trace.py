@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.modules import module as _module_hooks
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from netsize._analyze import _analysis, analyze_layer
@@ -105,6 +106,54 @@ def _plan(func: Any) -> tuple[Any, ...]:
     return (translate, translate is None and _decomposable(func), META_OUTPUTS.get(packet), rule, uncounted)
 
 
+_RNN_FUNCTIONS = {
+    torch._C._VariableFunctions.lstm: "lstm",
+    torch._C._VariableFunctions.gru: "gru",
+    torch._C._VariableFunctions.rnn_tanh: "rnn_tanh",
+    torch._C._VariableFunctions.rnn_relu: "rnn_relu",
+}
+
+
+class _WholeRNN(TorchFunctionMode):
+    """While an ``nn.LSTM``/``nn.GRU``/``nn.RNN`` runs on meta tensors: its one ``_VF`` call
+    returns meta outputs of torch's shapes at once, and its multiply-adds come from the core
+    layer's rule, instead of the per-time-step ops aten's composite kernel runs on meta (one
+    op list per step: most of a sequence model's trace). The module's record is the core layer's.
+    """
+
+    def __init__(self, tracer: _Tracer, frame: _Frame, layer: Layer) -> None:
+        super().__init__()
+        self.tracer, self.frame, self.layer = tracer, frame, layer
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        kind = _RNN_FUNCTIONS.get(func)
+        # the tensor overload: (input, hx, params, has_biases, layers, dropout, train, bidirectional,
+        # batch_first); the packed-sequence overload has batch_sizes second and is traced as before
+        if kind is None or kwargs or len(args) != 9 or not isinstance(args[3], bool):
+            return func(*args, **kwargs)
+        x = args[0]
+        if not (isinstance(x, torch.Tensor) and x.is_meta and x.dim() == 3):
+            return func(*args, **kwargs)
+        m = self.frame.module
+        batch_first, directions = bool(args[8]), 2 if args[7] else 1
+        n, length = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
+        hidden = int(m.hidden_size)
+        h_out = int(getattr(m, "proj_size", 0) or hidden)
+        out_shape = (n, length, directions * h_out) if batch_first else (length, n, directions * h_out)
+        try:
+            term, _ = _op_term(self.layer, (_shape(x),))
+        except NetsizeError:
+            return func(*args, **kwargs)
+        self.frame.ops.append(_Op(type(m).__name__, self.layer, (_shape(x),), term))
+        layers = directions * int(args[4])
+        new = [torch.empty(out_shape, dtype=x.dtype, device=x.device),
+               torch.empty((layers, n, h_out), dtype=x.dtype, device=x.device)]  # fmt: skip
+        if kind == "lstm":
+            new.append(torch.empty((layers, n, hidden), dtype=x.dtype, device=x.device))
+        return tuple(new)
+
+
 class _LazyModel(Exception):
     """The model has parameters whose sizes its first forward pass decides."""
 
@@ -130,6 +179,7 @@ class _Frame:
     uncounted: dict[str, int] = field(default_factory=dict)  # aten ops no rule counted: calls
     custom: bool = False  # counted by a user's module formula
     row: ModuleCall | None = None  # torchinfo's row of this call
+    rnn_mode: Any = None  # the _WholeRNN mode open while this RNN module runs
     macs_in_call: int = 0  # multiply-adds of this call, its submodules' included
     counted_by_core: bool = False  # its record is the core layer's (which counts its ops)
 
@@ -167,6 +217,8 @@ class _Tracer(TorchDispatchMode):
         # (which nothing else calls), scores@v. The two products around each _safe_softmax are
         # what a real CPU pass computes in one fused op that FlopCounterMode does not count.
         self.sdpa_macs = 0
+        self.whole_rnn = False  # set for the meta pass: nn.LSTM/GRU/RNN by the core layer's rule
+        self.open_modes: list[_WholeRNN] = []
         self._last_product = 0
         self._after_softmax = False
 
@@ -182,11 +234,19 @@ class _Tracer(TorchDispatchMode):
         if self.rows is not None:
             frame.row = self.rows.pre(module)
         self.stack.append(frame)
+        if isinstance(module, nn.RNNBase) and not frame.custom and self.whole_rnn:
+            layer = core_layer(module)
+            if layer is not None:
+                frame.rnn_mode = _WholeRNN(self, frame, layer)
+                frame.rnn_mode.__enter__()
+                self.open_modes.append(frame.rnn_mode)
 
     def post(self, module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
         if self.names.get(id(module)) is None or not self.stack or self.stack[-1].module is not module:
             return
         frame = self.stack.pop()
+        if frame.rnn_mode is not None:
+            self.close_modes(frame.rnn_mode)
         if not kwargs and len(args) == 1 and isinstance(args[0], torch.Tensor):  # most calls: one tensor in
             frame.inputs = (_shape(args[0]),)
         else:
@@ -206,6 +266,15 @@ class _Tracer(TorchDispatchMode):
             self.rows.post(frame.row, args, kwargs, output, self.batch_dim)  # type: ignore[union-attr]
             frame.row.multiply_adds = frame.macs_in_call
         self.done.append(frame)
+
+    def close_modes(self, until: _WholeRNN | None = None) -> None:
+        """Leave the open whole-RNN modes, innermost first, down to ``until`` (all: None); a
+        forward that raised inside an RNN leaves its mode open until the pass's cleanup."""
+        while self.open_modes:
+            mode = self.open_modes.pop()
+            mode.__exit__(None, None, None)
+            if mode is until:
+                return
 
     # dispatch ---------------------------------------------------------------------------
     @classmethod
@@ -522,8 +591,12 @@ def _run_meta(
     args, kwargs = _to_meta(args), _to_meta(kwargs)
     swap_to_meta(snapshot)  # parameters, buffers and tensors in attributes; snapshot.restore() undoes it
     tracer.watched = snapshot.watched_storages()
-    with torch.no_grad(), _hooked(tracer), tracer:
-        return model(*args, **kwargs)
+    tracer.whole_rnn = True
+    try:
+        with torch.no_grad(), _hooked(tracer), tracer:
+            return model(*args, **kwargs)
+    finally:
+        tracer.close_modes()
 
 
 def _run_real(
