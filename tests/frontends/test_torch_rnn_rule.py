@@ -88,3 +88,17 @@ def test_the_rule_runs_one_step_whatever_the_sequence_length():
         assert s.layer("(root)").output_shape == (length, 1, 6)
         addmm = sum(1 for f in seen if "addmm" in str(f))
         assert addmm == 0  # no per-time-step matmul traced
+
+
+def test_a_failing_rnn_leaves_no_mode_behind_and_the_model_as_found():
+    from model_state import assert_unchanged, capture
+
+    model = Wrap(nn.LSTM(5, 6))
+    before = capture(model)
+    with pytest.raises(netsize.NetsizeError, match="input.size"):
+        netsize.summary(model, input_size=(7, 1, 4), fallback=False)  # 4 features where the LSTM takes 5
+    assert torch._C._len_torch_function_stack() == 0
+    s = netsize.summary(model, input_size=(7, 1, 5))
+    assert s.layer("rnn").output_shape == (7, 1, 6)
+    assert torch._C._len_torch_function_stack() == 0
+    assert_unchanged(before, model)
