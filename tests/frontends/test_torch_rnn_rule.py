@@ -95,7 +95,7 @@ def test_a_failing_rnn_leaves_no_mode_behind_and_the_model_as_found():
 
     model = Wrap(nn.LSTM(5, 6))
     before = capture(model)
-    with pytest.raises(netsize.NetsizeError, match="input.size"):
+    with pytest.raises(netsize.NetsizeError, match=r"input.size"):
         netsize.summary(model, input_size=(7, 1, 4), fallback=False)  # 4 features where the LSTM takes 5
     assert torch._C._len_torch_function_stack() == 0
     s = netsize.summary(model, input_size=(7, 1, 5))
