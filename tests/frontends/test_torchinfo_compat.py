@@ -335,4 +335,4 @@ def test_the_tree_shows_itself_in_notebooks_and_markdown():
     page = s._repr_html_()
     assert "<td style='text-align:left'>├─Conv2d:\u00a01-1</td>" in page
     assert "<td style='text-align:right'>260</td><td style='text-align:left'>True</td>" in page
-    assert "| `├─Linear: 1-4` | 1x50 | 16,050 | True |" in s._repr_markdown_()
+    assert "| `├─Linear: 1-4` | [1, 50] | 16,050 | True |" in s._repr_markdown_()  # torchinfo's rows and cells

@@ -70,7 +70,10 @@ def _cells(row: TreeRow, total_params: int) -> dict[str, str]:
 
 
 def tree_table(summary: Summary, view: SummaryView) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """Headings and ``(label, cells)`` rows of the tree, ``verbose=2`` parameter rows included."""
+    """Headings and ``(label, cells)`` rows of the tree, ``verbose=2`` parameter rows included
+    (torchinfo's rows, :func:`torchinfo_rows`, for a traced PyTorch pass)."""
+    if summary.calls:
+        return torchinfo_rows(summary, view)
     total = summary.totals.params
     heads = [
         "Layer (type"
@@ -202,6 +205,39 @@ def _str(value: object) -> str:
     return str(value) if value else "--"
 
 
+def torchinfo_rows(summary: Summary, view: SummaryView) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Headings and ``(label, cells)`` of torchinfo's rows (``Summary.calls``), cells as torchinfo
+    writes them."""
+    rows = set(view.row_settings)
+    ascii_only, show_var, show_depth = "ascii_only" in rows, "var_names" in rows, "depth" in rows
+    max_depth = view.depth if view.depth is not None else 10**9
+    total = torchinfo_totals(summary.calls).total_params
+    head = " (var_name)" * show_var + ":depth-idx" * show_depth
+    heads = [f"Layer (type{head})", *(_TORCHINFO_HEADINGS[c] for c in view.columns)]
+    lines: list[tuple[str, list[str]]] = []
+    for call in summary.calls:
+        if call.depth > max_depth or ("hide_recursive_layers" in rows and call.is_recursive):
+            continue
+        at_max = call.depth == max_depth
+        values = {
+            "kernel_size": _str(call.kernel_size),
+            "input_size": _str(call.input_size),
+            "output_size": _str(call.output_size),
+            "num_params": call.num_params_to_str(at_max),
+            "params_percent": call.params_percent(total, at_max),
+            "mult_adds": call.macs_to_str(at_max),
+            "trainable": _str(call.trainable),
+        }
+        label = _start(call.depth, ascii_only) + call.get_layer_name(show_var, show_depth)
+        lines.append((label, [values[c] for c in view.columns]))
+        if view.verbose >= 2:
+            inner = list(call.inner_layers.items())
+            for k, (name, (tensor_shape, n)) in enumerate(inner):
+                cells = {"kernel_size": tensor_shape, "num_params": f"{'└─' if k == len(inner) - 1 else '├─'}{n:,}"}
+                lines.append((_start(call.depth + 1, ascii_only) + name, [cells.get(c, "") for c in view.columns]))
+    return heads, lines
+
+
 def torchinfo_text(summary: Summary, view: SummaryView) -> str:
     """The table torchinfo 1.8 prints, character for character where the numbers agree, from the
     traced module calls (``Summary.calls``); netsize's title above it and its own figures
@@ -211,7 +247,6 @@ def torchinfo_text(summary: Summary, view: SummaryView) -> str:
     calls = summary.calls
     rows = set(view.row_settings)
     ascii_only, show_var, show_depth = "ascii_only" in rows, "var_names" in rows, "depth" in rows
-    max_depth = view.depth if view.depth is not None else 10**9
     width = fmt.layer_name_width
     longest = max((c.depth * 5 + 1 + len(c.get_layer_name(show_var, show_depth)) for c in calls), default=0)
     if longest >= width:
@@ -224,29 +259,10 @@ def torchinfo_text(summary: Summary, view: SummaryView) -> str:
         return text.rstrip()
 
     totals = torchinfo_totals(calls)
-    head = " (var_name)" * show_var + ":depth-idx" * show_depth
+    heads, lines = torchinfo_rows(summary, view)
     divider = "=" * (len(columns) * col_width + width)
-    out = [divider, line(f"Layer (type{head})", _TORCHINFO_HEADINGS), divider]
-    for call in calls:
-        if call.depth > max_depth or ("hide_recursive_layers" in rows and call.is_recursive):
-            continue
-        at_max = call.depth == max_depth
-        values = {
-            "kernel_size": _str(call.kernel_size),
-            "input_size": _str(call.input_size),
-            "output_size": _str(call.output_size),
-            "num_params": call.num_params_to_str(at_max),
-            "params_percent": call.params_percent(totals.total_params, at_max),
-            "mult_adds": call.macs_to_str(at_max),
-            "trainable": _str(call.trainable),
-        }
-        out.append(line(_start(call.depth, ascii_only) + call.get_layer_name(show_var, show_depth), values))
-        if view.verbose >= 2:
-            inner = list(call.inner_layers.items())
-            for k, (name, (tensor_shape, n)) in enumerate(inner):
-                mark = "└─" if k == len(inner) - 1 else "├─"
-                cells = {"kernel_size": tensor_shape, "num_params": f"{mark}{n:,}"}
-                out.append(line(_start(call.depth + 1, ascii_only) + name, cells))
+    out = [divider, line(heads[0], dict(zip(columns, heads[1:], strict=True))), divider]
+    out += [line(label, dict(zip(columns, cells, strict=True))) for label, cells in lines]
     params_units, macs_units = _units(fmt.params_units), _units(fmt.macs_units)
     out += [
         divider,
