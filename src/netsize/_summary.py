@@ -183,7 +183,11 @@ class Summary(ShowsItself):
 
     @property
     def total_params(self) -> int:
-        """Parameters of the model as torchinfo sums its rows (each tensor once)."""
+        """Parameters of the model as torchinfo sums its rows: leaf rows their parameters, other
+        rows what their listed children leave out, a module called again nothing; a pruned
+        ``weight_orig`` counts its mask's ones. As in torchinfo, a tensor shared by two distinct
+        modules (tied embeddings, T5's ``shared``) counts once per module here; netsize's exact
+        count of distinct tensors is ``totals.params`` (the ``netsize: Params`` line)."""
         return self._torchinfo.total_params
 
     @property
