@@ -203,3 +203,16 @@ def test_formatting_units_change_the_printed_totals():
     s = netsize.summary(Outer(), input_size=(1, 3, 8, 8))
     s.formatting.params_units = "M"
     assert "Total params (M): 0.00" in str(s)
+
+
+def test_t5s_shared_embedding_is_not_put_on_the_root_row():
+    tf = pytest.importorskip("transformers")
+    cfg = tf.T5Config(vocab_size=100, d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=2,
+                      decoder_start_token_id=0, pad_token_id=0)  # fmt: skip
+    model = tf.T5ForConditionalGeneration(cfg).eval()
+    inputs = {"input_ids": torch.zeros(1, 8, dtype=torch.long), "labels": torch.zeros(1, 8, dtype=torch.long)}
+    theirs, ours = _both(model, input_data=inputs)
+    assert _rows(ours) == _rows(theirs)
+    root = ours.summary_list[0]
+    assert root.num_params_to_str(False) == "--"  # every parameter shown where its module ran
+    assert ours.totals.params == sum(p.numel() for p in model.parameters())
