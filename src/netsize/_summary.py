@@ -10,6 +10,7 @@ from dataclasses import field
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
+from netsize._calls import Formatting, ModuleCall, TorchinfoTotals, torchinfo_totals
 from netsize._display import ShowsItself, SummaryView
 from netsize._dtypes import REPORTED_DTYPES, dtype_bytes
 from netsize._errors import NetsizeError
@@ -147,10 +148,94 @@ class Summary(ShowsItself):
     block_kinds: Mapping[str, str] = field(default_factory=dict, compare=False)
     # How str() and notebooks show it (torchinfo's depth, col_names, row_settings); None: the flat table.
     view: SummaryView | None = field(default=None, compare=False)
+    # What each block's own forward took and returned (its first call), where the frontend knows:
+    # a block's row shows these, not its first layer's inputs and its last layer's outputs.
+    block_inputs: Mapping[str, tuple[Shape, ...]] = field(default_factory=dict, compare=False)
+    block_outputs: Mapping[str, tuple[Shape, ...]] = field(default_factory=dict, compare=False)
+    # torchinfo's rows of a traced PyTorch pass (its summary_list), in call order; () otherwise.
+    calls: tuple[ModuleCall, ...] = field(default=(), compare=False)
+    # torchinfo's input_size (the shapes as given) and total_input (bytes of the input tensors'
+    # storages, as sys.getsizeof counts them); None / 0 where the frontend has none.
+    torchinfo_input_size: Any = field(default=None, compare=False)
+    total_input: int = field(default=0, compare=False)
+    # torchinfo's formatting options (mutable: params_units and macs_units change how it prints).
+    formatting: Formatting | None = field(default=None, compare=False)
+
+    # --- torchinfo's result attributes (ModelStatistics), same names and meanings ---------------
+    @cached_property
+    def _torchinfo(self) -> TorchinfoTotals:
+        if self.calls:
+            return torchinfo_totals(self.calls)
+        t = self.totals
+        return TorchinfoTotals(t.params, t.trainable_params, t.multiply_adds, self.weights_bytes("float32"), 0)
+
+    @property
+    def summary_list(self) -> list[ModuleCall]:
+        """torchinfo's rows: one per module call, in call order (see :class:`ModuleCall`)."""
+        if self.calls:
+            return list(self.calls)
+        return [
+            ModuleCall(class_name=r.kind, var_name=r.name.rsplit(".", 1)[-1], depth=r.depth + 1, name=r.name,
+                       output_size=list(r.output_shape), num_params=r.params, trainable_params=r.trainable_params,
+                       multiply_adds=r.multiply_adds, executed=True)
+            for r in self.layers
+        ]  # fmt: skip
+
+    @property
+    def total_params(self) -> int:
+        """Parameters of the model as torchinfo sums its rows: leaf rows their parameters, other
+        rows what their listed children leave out, a module called again nothing; a pruned
+        ``weight_orig`` counts its mask's ones. As in torchinfo, a tensor shared by two distinct
+        modules (tied embeddings, T5's ``shared``) counts once per module here; netsize's exact
+        count of distinct tensors is ``totals.params`` (the ``netsize: Params`` line)."""
+        return self._torchinfo.total_params
+
+    @property
+    def trainable_params(self) -> int:
+        """Parameters with ``requires_grad``, as torchinfo sums them."""
+        return self._torchinfo.trainable_params
+
+    @property
+    def total_mult_adds(self) -> int:
+        """netsize's multiply-adds of the whole pass (``totals.multiply_adds``): torchinfo's name,
+        netsize's meaning. torchinfo's own count differs on purpose: it is ``batch x params`` per
+        linear layer (biases included) and ``params x output pixels`` per convolution, and misses
+        matmuls, attention and any work outside nn.Linear/conv/RNN modules; netsize counts every
+        multiply-accumulate as FlopCounterMode does (its FLOPs / 2), biases excluded."""
+        return self.totals.multiply_adds
+
+    @property
+    def total_param_bytes(self) -> int:
+        """Bytes of the parameters in their own dtypes (torchinfo's leaf-row sum)."""
+        return self._torchinfo.total_param_bytes
+
+    @property
+    def total_output_bytes(self) -> int:
+        """torchinfo's forward/backward pass bytes: twice the output bytes of every leaf module
+        with parameters (netsize's activation and training memory: ``netsize.memory``)."""
+        return self._torchinfo.total_output_bytes
+
+    @property
+    def input_size(self) -> Any:
+        """torchinfo's ``input_size``: the input shapes as the call gave them (``torch.Size``
+        objects for ``input_data``)."""
+        if self.torchinfo_input_size is not None:
+            return self.torchinfo_input_size
+        return [list(s) for s in self.input_shapes.values()]
+
+    @staticmethod
+    def float_to_megabytes(num: int) -> float:
+        """torchinfo's helper: ``num`` float32 values in megabytes."""
+        return num * 4 / 1e6
+
+    @staticmethod
+    def to_megabytes(num: int) -> float:
+        """torchinfo's helper: bytes in megabytes."""
+        return num / 1e6
 
     @property
     def input_shape(self) -> Shape:
-        return next(iter(self.input_shapes.values()))
+        return next(iter(self.input_shapes.values()), ())
 
     @cached_property  # a frozen summary's totals never change; summed once, not per row drawn
     def totals(self) -> Totals:
@@ -199,7 +284,8 @@ class Summary(ShowsItself):
             if len(members) == 1 and members[0].name == key:
                 out.append(members[0])
             else:
-                out.append(block_record(key, self.block_kinds.get(key, "Block"), members))
+                out.append(block_record(key, self.block_kinds.get(key, "Block"), members,
+                                        self.block_inputs.get(key), self.block_outputs.get(key)))
         return tuple(out)
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
@@ -258,14 +344,24 @@ _SUMMED = (
 )  # fmt: skip
 
 
-def block_record(name: str, kind: str, members: Sequence[LayerRecord]) -> LayerRecord:
-    """One row for a block: the sums of its layers' counts, its first layer's inputs and its
-    last layer's outputs (execution order)."""
+def block_record(
+    name: str,
+    kind: str,
+    members: Sequence[LayerRecord],
+    inputs: tuple[Shape, ...] | None = None,
+    outputs: tuple[Shape, ...] | None = None,
+) -> LayerRecord:
+    """One row for a block: the sums of its layers' counts; the block's own ``inputs`` and
+    ``outputs`` where known, else its first layer's inputs and its last layer's outputs."""
+    if inputs is None:
+        inputs = members[0].input_shapes if members else ()
+    if outputs is None:
+        outputs = members[-1].output_shapes if members else ()
     return LayerRecord(
         name=name,
         kind=kind,
-        input_shapes=members[0].input_shapes if members else (),
-        output_shapes=members[-1].output_shapes if members else (),
+        input_shapes=inputs,
+        output_shapes=outputs,
         **{f: sum(getattr(m, f) for m in members) for f in _SUMMED},
     )
 

@@ -75,7 +75,9 @@ def tree_rows(summary: Summary, depth: int | None = None) -> tuple[TreeRow, ...]
             is_block = True
         else:
             kind = summary.block_kinds.get(name) or (node.own.kind if node.own is not None else "Block")
-            record, is_block = block_record(name, kind, node.members), True
+            record = block_record(name, kind, node.members, summary.block_inputs.get(name),
+                                  summary.block_outputs.get(name))
+            is_block = True
         index = 0
         if level > 0:
             counters[level] = counters.get(level, 0) + 1

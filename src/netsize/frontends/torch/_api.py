@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from netsize._calls import Formatting
 from netsize._display import COLUMNS, DEFAULT_COLUMNS, DEFAULT_ROW_SETTINGS, ROW_SETTINGS, SummaryView
 from netsize._errors import NetsizeError
 from netsize._summary import Summary
@@ -58,7 +59,17 @@ def summary(
     >>> s.totals.params, s.totals.multiply_adds, s.layer("0").output_shape
     (36, 64, (2, 4))
     >>> print(str(s).splitlines()[2])
-    Layer (type:depth-idx)                  Output shape             Param #                  Mult-adds
+    Layer (type:depth-idx)                   Output Shape              Param #                   Mult-Adds
+    >>> s.total_params, s.summary_list[1].output_size  # torchinfo's attributes
+    (36, [2, 4])
+
+    The result has torchinfo's attributes (``total_params``, ``trainable_params``,
+    ``total_mult_adds``, ``summary_list``, ``input_size``, ``total_input``,
+    ``total_output_bytes``, ``total_param_bytes``, ``formatting``) and prints torchinfo's table
+    and footer, netsize's title above and its own figures below (lines starting ``netsize:``).
+    ``total_mult_adds`` and the Mult-Adds column are netsize's multiply-adds (FlopCounterMode's
+    FLOPs / 2), not torchinfo's (see ``Summary.total_mult_adds``). With no input, as in
+    torchinfo, the table lists every module's parameters and no pass runs.
 
     The forward pass runs once on meta tensors: nothing is computed and no activation is
     allocated (see :func:`netsize.frontends.torch._trace.summary` for what is counted and how).
@@ -133,9 +144,30 @@ def summary(
             _CACHE.setdefault(model, {})[key] = result
     if view.verbose >= 2:
         view = replace(view, parameters=_parameters(model))
-    result = replace(result, view=view)
+    collecting = gc.isenabled()
+    gc.disable()  # the rows just made would tip a full collection here too (see above)
+    try:
+        result = _with_torchinfo(result, view, input_size, input_data, dtypes, batch_dim)
+    finally:
+        if collecting:
+            gc.enable()
     if view.verbose >= 1:
-        sys.stdout.write(str(result))
+        text = str(result)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return result
+
+
+def _with_torchinfo(
+    result: Summary, view: SummaryView, input_size: Any, input_data: Any, dtypes: Any, batch_dim: int | None
+) -> Summary:
+    formatting = Formatting(
+        max_depth=view.depth if view.depth is not None else 10**9, verbose=view.verbose, col_names=view.columns,
+        col_width=view.col_width, row_settings=frozenset(view.row_settings),
+    )  # fmt: skip
+    result = replace(
+        result, view=view, formatting=formatting, torchinfo_input_size=_torchinfo_input_size(input_size, input_data),
+        total_input=_total_input(input_size, input_data, dtypes, batch_dim),
+    )  # fmt: skip
     return result
 
 
@@ -219,3 +251,59 @@ def _parameters(model: nn.Module) -> dict[str, tuple[tuple[str, tuple[int, ...]]
         if own:
             out[name] = own
     return out
+
+
+def _torchinfo_input_size(input_size: Any, input_data: Any) -> Any:
+    """torchinfo's ``input_size``: ``input_data``'s structure with each tensor's ``torch.Size``,
+    or ``input_size`` as torchinfo corrects it (a list of shapes)."""
+    if input_data is not None:
+        return _traverse(input_data, lambda t: t.size())
+    if input_size is None:
+        return None
+    if isinstance(input_size, list) and input_size and isinstance(input_size[0], int):
+        return [tuple(input_size)]
+    if isinstance(input_size, list):
+        return input_size
+    if isinstance(input_size, tuple) and input_size and isinstance(input_size[0], (tuple, list)):
+        return list(input_size)
+    return [input_size]
+
+
+def _traverse(data: Any, action: Any) -> Any:
+    """torchinfo's ``traverse_input_data``: ``action`` on each tensor, containers kept."""
+    if isinstance(data, torch.Tensor):
+        return action(data)
+    if type(data).__module__ == "numpy" and hasattr(data, "__array__"):
+        result = action(torch.from_numpy(data))
+        return data if isinstance(result, torch.Tensor) else result
+    if isinstance(data, Mapping):
+        return type(data)({k: _traverse(v, action) for k, v in data.items()})
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(_traverse(d, action) for d in data))
+    if isinstance(data, (list, tuple)):
+        return type(data)(_traverse(d, action) for d in data)
+    return data
+
+
+def _storage_bytes(t: torch.Tensor) -> int:
+    return sys.getsizeof(t.untyped_storage())
+
+
+def _total_input(input_size: Any, input_data: Any, dtypes: Any, batch_dim: int | None) -> int:
+    """torchinfo's ``total_input``: ``sys.getsizeof`` of each input tensor's storage."""
+    if input_data is not None:
+        total = 0
+
+        def add(t: torch.Tensor) -> None:
+            nonlocal total
+            total += _storage_bytes(t)
+
+        _traverse(input_data, add)
+        return total
+    if input_size is None:
+        return 0
+    try:
+        args, _ = _trace._make_inputs(input_size, None, dtypes, batch_dim, {})
+    except NetsizeError:
+        return 0
+    return sum(_storage_bytes(a) for a in args if isinstance(a, torch.Tensor))

@@ -20,9 +20,11 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.modules import module as _module_hooks
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from netsize._analyze import _analysis, analyze_layer
+from netsize._calls import ModuleCall
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract
@@ -34,6 +36,7 @@ from netsize.frontends.torch import _fast
 from netsize.frontends.torch._custom import Formulas, counts
 from netsize.frontends.torch._modules import core_layer
 from netsize.frontends.torch._ops import META_OUTPUTS, NOT_IN_FLOPCOUNTER, TRANSLATIONS, does_arithmetic
+from netsize.frontends.torch._rows import RowBuilder
 from netsize.frontends.torch._safety import (
     CopyOnWrite,
     ModelSnapshot,
@@ -103,6 +106,54 @@ def _plan(func: Any) -> tuple[Any, ...]:
     return (translate, translate is None and _decomposable(func), META_OUTPUTS.get(packet), rule, uncounted)
 
 
+_RNN_FUNCTIONS = {
+    torch._C._VariableFunctions.lstm: "lstm",
+    torch._C._VariableFunctions.gru: "gru",
+    torch._C._VariableFunctions.rnn_tanh: "rnn_tanh",
+    torch._C._VariableFunctions.rnn_relu: "rnn_relu",
+}
+
+
+class _WholeRNN(TorchFunctionMode):
+    """While an ``nn.LSTM``/``nn.GRU``/``nn.RNN`` runs on meta tensors: its one ``_VF`` call
+    returns meta outputs of torch's shapes at once, and its multiply-adds come from the core
+    layer's rule, instead of the per-time-step ops aten's composite kernel runs on meta (one
+    op list per step: most of a sequence model's trace). The module's record is the core layer's.
+    """
+
+    def __init__(self, tracer: _Tracer, frame: _Frame, layer: Layer) -> None:
+        super().__init__()
+        self.tracer, self.frame, self.layer = tracer, frame, layer
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        kind = _RNN_FUNCTIONS.get(func)
+        # the tensor overload: (input, hx, params, has_biases, layers, dropout, train, bidirectional,
+        # batch_first); the packed-sequence overload has batch_sizes second and is traced as before
+        if kind is None or kwargs or len(args) != 9 or not isinstance(args[3], bool):
+            return func(*args, **kwargs)
+        x = args[0]
+        if not (isinstance(x, torch.Tensor) and x.is_meta and x.dim() == 3):
+            return func(*args, **kwargs)
+        m = self.frame.module
+        batch_first, directions = bool(args[8]), 2 if args[7] else 1
+        n, length = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
+        hidden = int(m.hidden_size)
+        h_out = int(getattr(m, "proj_size", 0) or hidden)
+        out_shape = (n, length, directions * h_out) if batch_first else (length, n, directions * h_out)
+        try:
+            term, _ = _op_term(self.layer, (_shape(x),))
+        except NetsizeError:
+            return func(*args, **kwargs)
+        self.frame.ops.append(_Op(type(m).__name__, self.layer, (_shape(x),), term))
+        layers = directions * int(args[4])
+        new = [torch.empty(out_shape, dtype=x.dtype, device=x.device),
+               torch.empty((layers, n, h_out), dtype=x.dtype, device=x.device)]  # fmt: skip
+        if kind == "lstm":
+            new.append(torch.empty((layers, n, hidden), dtype=x.dtype, device=x.device))
+        return tuple(new)
+
+
 class _LazyModel(Exception):
     """The model has parameters whose sizes its first forward pass decides."""
 
@@ -127,6 +178,9 @@ class _Frame:
     other_ops: int = 0
     uncounted: dict[str, int] = field(default_factory=dict)  # aten ops no rule counted: calls
     custom: bool = False  # counted by a user's module formula
+    row: ModuleCall | None = None  # torchinfo's row of this call
+    rnn_mode: Any = None  # the _WholeRNN mode open while this RNN module runs
+    macs_in_call: int = 0  # multiply-adds of this call, its submodules' included
     counted_by_core: bool = False  # its record is the core layer's (which counts its ops)
 
 
@@ -139,9 +193,17 @@ def _op_term(layer: Layer, inputs: tuple[Shape, ...]) -> tuple[Term, tuple[Shape
 class _Tracer(TorchDispatchMode):
     """Attributes every multiply-add of an aten op to the innermost running module."""
 
-    def __init__(self, names: dict[int, str], formulas: Formulas | None = None) -> None:
+    def __init__(
+        self,
+        names: dict[int, str],
+        formulas: Formulas | None = None,
+        rows: RowBuilder | None = None,
+        batch_dim: int | None = None,
+    ) -> None:
         super().__init__()
         self.names = names
+        self.rows = rows
+        self.batch_dim = batch_dim
         self.formulas = formulas or Formulas(None)
         self.stack: list[_Frame] = []
         self.done: list[_Frame] = []
@@ -155,6 +217,8 @@ class _Tracer(TorchDispatchMode):
         # (which nothing else calls), scores@v. The two products around each _safe_softmax are
         # what a real CPU pass computes in one fused op that FlopCounterMode does not count.
         self.sdpa_macs = 0
+        self.whole_rnn = False  # set for the meta pass: nn.LSTM/GRU/RNN by the core layer's rule
+        self.open_modes: list[_WholeRNN] = []
         self._last_product = 0
         self._after_softmax = False
 
@@ -166,12 +230,23 @@ class _Tracer(TorchDispatchMode):
         self.calls[name] = self.calls.get(name, 0) + 1
         if self.stack:
             self.stack[-1].has_children = True
-        self.stack.append(_Frame(module, name, self.calls[name], custom=self.formulas.for_module(module) is not None))
+        frame = _Frame(module, name, self.calls[name], custom=self.formulas.for_module(module) is not None)
+        if self.rows is not None:
+            frame.row = self.rows.pre(module)
+        self.stack.append(frame)
+        if isinstance(module, nn.RNNBase) and not frame.custom and self.whole_rnn:
+            layer = core_layer(module)
+            if layer is not None:
+                frame.rnn_mode = _WholeRNN(self, frame, layer)
+                frame.rnn_mode.__enter__()
+                self.open_modes.append(frame.rnn_mode)
 
     def post(self, module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
         if self.names.get(id(module)) is None or not self.stack or self.stack[-1].module is not module:
             return
         frame = self.stack.pop()
+        if frame.rnn_mode is not None:
+            self.close_modes(frame.rnn_mode)
         if not kwargs and len(args) == 1 and isinstance(args[0], torch.Tensor):  # most calls: one tensor in
             frame.inputs = (_shape(args[0]),)
         else:
@@ -184,7 +259,22 @@ class _Tracer(TorchDispatchMode):
             macs, other = counts(self.formulas.for_module(module)(module, args, output), who)  # type: ignore[misc]
             term = Term("multiply_adds", macs, f"formula for {type(module).__name__}", str(macs))
             frame.ops, frame.other_ops, frame.uncounted = [_Op("custom formula", None, frame.inputs, term)], other, {}
+        frame.macs_in_call += sum(op.term.value for op in frame.ops)
+        if self.stack:
+            self.stack[-1].macs_in_call += frame.macs_in_call
+        if frame.row is not None:
+            self.rows.post(frame.row, args, kwargs, output, self.batch_dim)  # type: ignore[union-attr]
+            frame.row.multiply_adds = frame.macs_in_call
         self.done.append(frame)
+
+    def close_modes(self, until: _WholeRNN | None = None) -> None:
+        """Leave the open whole-RNN modes, innermost first, down to ``until`` (all: None); a
+        forward that raised inside an RNN leaves its mode open until the pass's cleanup."""
+        while self.open_modes:
+            mode = self.open_modes.pop()
+            mode.__exit__(None, None, None)
+            if mode is until:
+                return
 
     # dispatch ---------------------------------------------------------------------------
     @classmethod
@@ -338,6 +428,8 @@ def _make_inputs(
     if input_data is not None:
         if isinstance(input_data, torch.Tensor):
             return (input_data,), dict(kwargs)
+        if type(input_data).__module__ == "numpy" and hasattr(input_data, "__array__"):
+            return (input_data,), dict(kwargs)  # the forward gets the array, as torchinfo passes it
         if isinstance(input_data, Mapping):
             return (), {**input_data, **kwargs}
         if isinstance(input_data, (tuple, list)):
@@ -348,10 +440,10 @@ def _make_inputs(
     shapes = _input_shapes(input_size)
     if dtypes is None:
         types = [torch.get_default_dtype()] * len(shapes)
-    elif isinstance(dtypes, torch.dtype):
-        types = [dtypes] * len(shapes)
+    elif isinstance(dtypes, (torch.dtype, type)):
+        types = [_dtype(dtypes)] * len(shapes)
     else:
-        types = list(dtypes)
+        types = [_dtype(d) for d in dtypes]
         if len(types) != len(shapes):
             raise NetsizeError(f"{len(types)} dtypes given for {len(shapes)} inputs")
     args = []
@@ -359,6 +451,16 @@ def _make_inputs(
         full = s if batch_dim is None else (*s[:batch_dim], 1, *s[batch_dim:])
         args.append(torch.empty(full, dtype=dt, device="meta"))
     return tuple(args), dict(kwargs)
+
+
+def _dtype(value: Any) -> torch.dtype:
+    """A dtype from a dtype or a legacy tensor type (``torch.LongTensor``, as ``Tensor.type`` takes)."""
+    if isinstance(value, torch.dtype):
+        return value
+    try:
+        return torch.empty(0).type(value).dtype
+    except (TypeError, RuntimeError, ValueError):
+        raise NetsizeError(f"dtypes: {value!r} is not a torch dtype (use torch.float32, torch.long...)") from None
 
 
 def _to_meta(obj: Any) -> Any:
@@ -373,6 +475,8 @@ def _to_meta(obj: Any) -> Any:
             else {k: _to_meta(v) for k, v in obj.items()}
         )
     if isinstance(obj, tuple):
+        if hasattr(obj, "_fields"):  # a namedtuple keeps its type
+            return type(obj)(*(_to_meta(v) for v in obj))
         return tuple(_to_meta(v) for v in obj)
     if isinstance(obj, list):
         return [_to_meta(v) for v in obj]
@@ -420,6 +524,8 @@ def _to_real(obj: Any, device: torch.device) -> Any:
     if isinstance(obj, Mapping):
         return {k: _to_real(v, device) for k, v in obj.items()}
     if isinstance(obj, tuple):
+        if hasattr(obj, "_fields"):
+            return type(obj)(*(_to_real(v, device) for v in obj))
         return tuple(_to_real(v, device) for v in obj)
     if isinstance(obj, list):
         return [_to_real(v, device) for v in obj]
@@ -485,8 +591,12 @@ def _run_meta(
     args, kwargs = _to_meta(args), _to_meta(kwargs)
     swap_to_meta(snapshot)  # parameters, buffers and tensors in attributes; snapshot.restore() undoes it
     tracer.watched = snapshot.watched_storages()
-    with torch.no_grad(), _hooked(tracer), tracer:
-        return model(*args, **kwargs)
+    tracer.whole_rnn = True
+    try:
+        with torch.no_grad(), _hooked(tracer), tracer:
+            return model(*args, **kwargs)
+    finally:
+        tracer.close_modes()
 
 
 def _run_real(
@@ -535,8 +645,8 @@ def _ownership(model: nn.Module, called: set[str]) -> dict[str, _Owned]:
                 continue
             who = _owner(path, called)
             for local, t in getattr(module, attr).items():
-                if t is None:
-                    continue
+                if t is None or isinstance(t, nn.parameter.UninitializedTensorMixin):
+                    continue  # a lazy tensor has no size yet: nothing to count
                 full = f"{path}.{local}" if path else local
                 entry = owned.setdefault(who, _Owned())
                 if id(t) in first:
@@ -754,12 +864,42 @@ def summary(
     """
     if not isinstance(model, nn.Module):
         raise NetsizeError(f"summary needs a torch.nn.Module (got {type(model).__name__})")
+    if input_size is None and input_data is None and not kwargs:
+        return _params_only(model)
     args, kw = _make_inputs(input_size, input_data, dtypes, batch_dim, kwargs)
     snapshot = ModelSnapshot(model, copy_values=False)  # the meta pass cannot reach the real values
     try:
         return _summary(model, snapshot, args, kw, depth, batch_dim, fallback, Formulas(formulas))
     finally:
         snapshot.restore()  # whatever happened, the model is left as it was found
+
+
+def _params_only(model: nn.Module) -> Summary:
+    """With no input, as torchinfo: every module listed from the registered tree, with its
+    parameters and buffers; no pass runs, so no shapes and no multiply-adds."""
+    named = list(model.named_modules())
+    names = {id(m): n for n, m in named}
+    calls = RowBuilder(model, names, no_input=True).finish()
+    owned = _ownership(model, {n for n, _ in named})
+    records = []
+    for name, module in named:
+        own = owned.get(name)
+        if own is None or not (own.weights or own.biases or own.buffers):
+            continue
+        weights = sum(elements(s) for _, s, _ in own.weights)
+        biases = sum(elements(s) for _, s, _ in own.biases)
+        trainable = sum(elements(s) for _, s, g in own.weights + own.biases if g)
+        records.append(LayerRecord(
+            name=name or ROOT, kind=type(module).__name__, input_shapes=(), output_shapes=(), weights=weights,
+            biases=biases, params=weights + biases, trainable_params=trainable,
+            non_trainable_params=weights + biases - trainable, buffers=sum(elements(s) for _, s in own.buffers),
+            multiply_adds=0, other_ops=0, activation_elements=0, saved_elements=0,
+        ))  # fmt: skip
+    return Summary(
+        model=type(model).__name__, input_shapes={}, batch_size=1, convention="torch", layout="channels_first",
+        layers=tuple(records), notes=("no input given: parameters only, no forward pass ran",),
+        block_kinds={n: type(m).__name__ for n, m in named}, calls=tuple(calls),
+    )  # fmt: skip
 
 
 def _uncounted(frames: list[_Frame]) -> tuple[tuple[str, int], ...]:
@@ -873,7 +1013,7 @@ def _summary(
 ) -> Summary:
     named = list(model.named_modules())
     names = {id(m): n for n, m in named}
-    tracer = _Tracer(names, formulas)
+    tracer = _Tracer(names, formulas, RowBuilder(model, names), batch_dim)
     lazy = snapshot.uninitialized
     on_cpu = _on_cpu(model)  # asked before the meta pass swaps the model's tensors
     notes: list[str] = []
@@ -911,7 +1051,7 @@ def _summary(
             model = copy.deepcopy(model)
             names = {id(m): n for n, m in model.named_modules()}
             snapshot = ModelSnapshot(model)
-        tracer = _Tracer(names, formulas)
+        tracer = _Tracer(names, formulas, RowBuilder(model, names), batch_dim)
         try:
             output = _run_real(model, tracer, args, kw, snapshot)
         except NetsizeError:
@@ -935,6 +1075,12 @@ def _summary(
         real_pass = True
         warnings.warn(f"netsize: {fallback_note}", RuntimeWarning, stacklevel=3)
     records = _records(model, tracer.done)
+    calls = tracer.rows.finish() if tracer.rows is not None else []
+    block_inputs, block_outputs = {}, {}
+    for f in tracer.done:
+        if f.has_children and f.call == 1:
+            block_inputs[f.name or ""] = f.inputs
+            block_outputs[f.name or ""] = f.outputs
     notes.extend(_flopcounter_notes(tracer.done, real_pass=real_pass))
     fast_path = _fast_path_note(tracer.done)
     if fast_path:
@@ -955,10 +1101,8 @@ def _summary(
             f"multiply-adds and other ops: {listed}. Give them a formula with "
             "netsize.frontends.torch.register_formula or summary(..., formulas=...)"
         )
-    inputs = _input_names(model, args, kw)
-    if not inputs:
-        raise NetsizeError("the forward call received no tensor; give input_size or input_data")
-    first = next(iter(inputs.values()))
+    inputs = _input_names(model, args, kw)  # none where the forward makes its own tensors
+    first = next(iter(inputs.values()), ())
     b = 0 if batch_dim is None else batch_dim
     result = Summary(
         model=type(model).__name__,
@@ -971,6 +1115,9 @@ def _summary(
         notes=tuple(notes),
         uncounted_ops=uncounted,
         block_kinds={n: type(m).__name__ for n, m in named},
+        block_inputs=block_inputs,
+        block_outputs=block_outputs,
+        calls=tuple(calls),
     )
     if depth is None:
         return result
