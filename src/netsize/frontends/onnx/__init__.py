@@ -3,9 +3,10 @@
 Each node of the graph becomes the core layer that counts it (Conv -> Conv2d, Gemm -> Linear,
 LSTM -> LSTM...), named by its module path and its own name (``/layer1/layer1.0/conv1/Conv`` ->
 ``layer1.0.conv1.Conv``), so ``--depth`` groups by the modules the exporter recorded. Weights are
-never loaded: parameter counts come from the initializers' declared shapes. The batch is axis 0
-of the data inputs (those with a symbolic axis 0, else those whose axis 0 equals the first
-input's); other inputs (``axes``, ``scales``, a scalar) are side inputs of fixed shape. Every output shape netsize computes is checked against
+never loaded: parameter counts come from the initializers' declared shapes. The batch is axis
+0 of the data inputs (those with a symbolic axis 0, else those whose axis 0 equals the first
+input's); other inputs (``axes``, ``scales``, a scalar) are side inputs of fixed shape. Every
+output shape netsize computes is checked against
 ``onnx.shape_inference``; a disagreement is an error.
 
 >>> import onnx

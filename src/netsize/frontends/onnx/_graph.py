@@ -385,7 +385,9 @@ class _Translator:
             ins = [self.values.get(i) if i else None for i in node.input]
             for i, v in zip(node.input, ins, strict=True):
                 if i and v is None:
-                    raise NetsizeError(f"node {self._label(node)} ({node.op_type}) reads {i!r}, which nothing before it makes")
+                    raise NetsizeError(
+                        f"node {self._label(node)} ({node.op_type}) reads {i!r}, which nothing before it makes"
+                    )
             live = [v for v in ins if v is not None]
             if node.op_type in ("Shape", "Size") or all(v.kind == "const" for v in live):
                 self._fold(node, ins)
@@ -1105,7 +1107,9 @@ class _Translator:
         refs = self.sequences.get(node.input[0])
         position = self._ints(node, 1)
         if refs is None or not position:
-            raise NetsizeError(f"{self._label(node)} (SequenceAt): needs a sequence from SplitToSequence and a constant index")
+            raise NetsizeError(
+                f"{self._label(node)} (SequenceAt): needs a sequence from SplitToSequence and a constant index"
+            )
         ref = refs[position[0]]
         self.values[node.output[0]] = _Value(self.ref_shapes[ref], "dynamic", ref=ref)
         self.emitted[node.output[0]] = ref
@@ -1164,7 +1168,9 @@ class _Translator:
         # 4-d (B, H, S, d) ones are viewed as 3-d around it.
         q = self._shape(node, 0)
         if len([o for o in node.output if o]) > 1 or any(len(node.input) > k and node.input[k] for k in (4, 5)):
-            raise NetsizeError(f"{self._label(node)} (Attention): a KV cache (past/present key and value) is not supported")
+            raise NetsizeError(
+                f"{self._label(node)} (Attention): a KV cache (past/present key and value) is not supported"
+            )
         causal = bool(a.get("is_causal", 0))
         if len(q) == 3:
             heads, kv_heads = int(a["q_num_heads"]), int(a.get("kv_num_heads", a["q_num_heads"]))
