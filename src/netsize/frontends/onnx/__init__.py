@@ -47,7 +47,8 @@ def network_from_onnx(source: Any, input_sizes: dict[str, tuple[int, ...]] | Non
     ``input_sizes`` gives full shapes (batch axis first) for inputs with symbolic dimensions.
     """
     model, name = _model(source)
-    return translate(model, input_sizes, name)
+    base_dir = Path(source).parent if isinstance(source, (str, Path)) else None
+    return translate(model, input_sizes, name, base_dir)
 
 
 def summary(

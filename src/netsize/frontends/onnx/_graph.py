@@ -40,7 +40,7 @@ _FLOAT_TYPES = {
 # parameter (a transposed weight, an expanded class token, LSTM gates reordered by Slice/Concat).
 _STRUCTURAL = {
     "Identity", "Cast", "CastLike", "Reshape", "Unsqueeze", "Squeeze", "Transpose", "Expand",
-    "Slice", "Concat", "Split", "Gather", "Tile", "Flatten",
+    "Slice", "Concat", "Split", "Gather", "GatherND", "GatherElements", "Tile", "Flatten",
 }
 # Input slots that hold statistics or tables, not parameters (torch: buffers; Keras: non-trainable).
 _BUFFER_SLOTS = {
@@ -52,6 +52,8 @@ _BUFFER_SLOTS = {
 _SETTING_SLOTS = {("Resize", 1), ("Resize", 2), ("Upsample", 1)}
 _CONTROL_FLOW = {"If", "Loop", "Scan"}
 _FOLD_LIMIT = 1 << 20  # elements: larger constants keep only their shape
+_EXTERNAL_INT_LIMIT = 1 << 16  # elements of an integer tensor read from external data
+_INT_TYPES = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16, onnx.TensorProto.INT8}
 _UNARY: dict[str, tuple[str, dict[str, Any]]] = {
     "Relu": ("relu", {}), "Sigmoid": ("sigmoid", {}), "Tanh": ("tanh", {}), "Elu": ("elu", {}),
     "Selu": ("selu", {}), "Celu": ("celu", {}), "Softplus": ("softplus", {}), "Mish": ("mish", {}),
@@ -200,16 +202,21 @@ def _batch(declared: dict[str, list[int | str]], shapes: dict[str, Shape]) -> tu
 
 
 def translate(
-    model: onnx.ModelProto, input_sizes: dict[str, Shape] | None = None, name: str = "onnx"
+    model: onnx.ModelProto, input_sizes: dict[str, Shape] | None = None, name: str = "onnx",
+    base_dir: Path | None = None,
 ) -> OnnxGraph:
     """Translate ``model``; ``input_sizes`` gives the full shape (batch axis first) of inputs
-    whose declared shape has symbolic dimensions."""
-    return _Translator(model, dict(input_sizes or {}), name).run()
+    whose declared shape has symbolic dimensions. ``base_dir``: the model file's folder, where
+    small integer tensors stored as external data (shapes, indices) are read when present."""
+    return _Translator(model, dict(input_sizes or {}), name, base_dir).run()
 
 
 class _Translator:
-    def __init__(self, model: onnx.ModelProto, input_sizes: dict[str, Shape], name: str) -> None:
+    def __init__(
+        self, model: onnx.ModelProto, input_sizes: dict[str, Shape], name: str, base_dir: Path | None = None
+    ) -> None:
         self.model = model
+        self.base_dir = base_dir
         self.graph = model.graph
         self.name = name
         self.inputs = self._input_shapes(input_sizes)
@@ -478,10 +485,28 @@ class _Translator:
         return notes
 
     def _array(self, init: onnx.TensorProto) -> Any:
-        if prod(init.dims) > _FOLD_LIMIT or init.data_location == onnx.TensorProto.EXTERNAL:
+        if prod(init.dims) > _FOLD_LIMIT:
             return None
+        if init.data_location == onnx.TensorProto.EXTERNAL:
+            return self._external_array(init)
         try:
             return numpy_helper.to_array(init)
+        except Exception:
+            return None
+
+    def _external_array(self, init: onnx.TensorProto) -> Any:
+        """A small integer tensor (a shape, an index table) or a few-element one (Resize's scales)
+        from the external data file, when the file is there; weights are never read."""
+        n = prod(init.dims)
+        if self.base_dir is None or n > (_EXTERNAL_INT_LIMIT if init.data_type in _INT_TYPES else 64):
+            return None  # a weight: its shape is enough
+        from onnx.external_data_helper import load_external_data_for_tensor
+
+        copy = onnx.TensorProto()
+        copy.CopyFrom(init)
+        try:  # onnx refuses locations outside base_dir; a missing or short file is no value
+            load_external_data_for_tensor(copy, str(self.base_dir))
+            return numpy_helper.to_array(copy)
         except Exception:
             return None
 
@@ -597,6 +622,15 @@ class _Translator:
         if k >= len(node.input) or not node.input[k]:
             return None
         v = self.values[node.input[k]]
+        init = self.inits.get(node.input[k])
+        if v.array is None and init is not None and init.data_location == onnx.TensorProto.EXTERNAL:
+            where = next((e.value for e in init.external_data if e.key == "location"), "?")
+            raise NetsizeError(
+                f"{self._label(node)} ({node.op_type}): input {k} ({node.input[k]!r}) is stored in the external "
+                f"data file {where!r}, which is missing or unreadable; netsize needs its value to know the output "
+                "shape (keep the data file beside the model, or save small tensors inside it: onnx.save(..., "
+                "size_threshold=1024))"
+            )
         if v.array is None:
             raise NetsizeError(
                 f"{self._label(node)} ({node.op_type}): input {k} ({node.input[k]!r}) is computed at run "
