@@ -22,6 +22,7 @@ from onnx import numpy_helper, shape_inference
 from netsize._analyze import analyze_layer
 from netsize._errors import NetsizeError
 from netsize._layer import Layer
+from netsize._limits import MAX_GRAPH_NODES, MAX_RANK, check_int
 from netsize._network import Graph, Network
 from netsize._registry import layer_type
 from netsize.layers import tensor_ops as ops
@@ -50,6 +51,19 @@ _BUFFER_SLOTS = {
 # Input slots whose float tensors are settings, never parameters (an optimised export stores
 # Resize's scales as a float initializer).
 _SETTING_SLOTS = {("Resize", 1), ("Resize", 2), ("Upsample", 1)}
+# Ops whose output can be much larger than their inputs, run to fold constants only when ONNX
+# states a small output shape; control flow is never run.
+_GROWING = {
+    "ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Upsample", "Pad", "EyeLike", "OneHot", "MatMul",
+    "Gemm", "Einsum", "Conv", "ConvTranspose", "Add", "Sub", "Mul", "Div", "Pow", "Where", "Equal", "Less",
+    "Greater", "And", "Or", "Max", "Min", "Sum", "Mean", "RandomNormal", "RandomUniform", "RandomNormalLike",
+    "RandomUniformLike", "Multinomial", "Bernoulli", "CenterCropPad", "Col2Im", "DFT", "STFT", "MelWeightMatrix",
+    "HannWindow", "HammingWindow", "BlackmanWindow", "GatherND", "Gather",
+}
+_BROADCASTING = {"Add", "Sub", "Mul", "Div", "Pow", "Where", "Equal", "Less", "Greater", "And", "Or", "Max", "Min",
+                 "Sum", "Mean"}
+_MALFORMED = (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, OverflowError, AttributeError)
+_NEVER_RUN = {"If", "Loop", "Scan", "SequenceMap"}
 _CONTROL_FLOW = {"If", "Loop", "Scan"}
 _FOLD_LIMIT = 1 << 20  # elements: larger constants keep only their shape
 _EXTERNAL_INT_LIMIT = 1 << 16  # elements of an integer tensor read from external data
@@ -208,7 +222,66 @@ def translate(
     """Translate ``model``; ``input_sizes`` gives the full shape (batch axis first) of inputs
     whose declared shape has symbolic dimensions. ``base_dir``: the model file's folder, where
     small integer tensors stored as external data (shapes, indices) are read when present."""
-    return _Translator(model, dict(input_sizes or {}), name, base_dir).run()
+    try:
+        return _Translator(model, dict(input_sizes or {}), name, base_dir).run()
+    except (RecursionError, MemoryError):
+        raise
+    except _MALFORMED as err:  # outside any one node: the graph's own structure is broken
+        raise NetsizeError(
+            f"{name}: not a valid ONNX graph ({type(err).__name__}: {str(err)[:200]})"
+        ) from None
+
+
+def _check_dims(dims: Any, what: str) -> Shape:
+    """Declared sizes as ints: each and their product within 2**62, at most MAX_RANK axes."""
+    shape = tuple(int(d) for d in dims)
+    if len(shape) > MAX_RANK:
+        raise NetsizeError(f"{what}: {len(shape)} axes, more than the {MAX_RANK} netsize accepts")
+    for d in shape:
+        if d < 0:
+            raise NetsizeError(f"{what}: declared size {d} is negative ({list(shape)})")
+        check_int(d, f"{what}: declared size")
+    check_int(prod(shape), f"{what}: {' x '.join(map(str, shape))} elements")
+    return shape
+
+
+def _check_model(model: onnx.ModelProto) -> None:
+    """Bound what a hostile file can make large before any work grows with it."""
+    graph = model.graph
+    if len(graph.node) > MAX_GRAPH_NODES:
+        raise NetsizeError(f"the graph has {len(graph.node):,} nodes, more than the {MAX_GRAPH_NODES:,} netsize reads")
+    total = 0
+    for init in graph.initializer:
+        total += prod(_check_dims(init.dims, f"initializer {init.name!r}"))
+    check_int(total, "the initializers' elements together")
+    for vi in graph.input:
+        dims = _dims(vi.type) or []
+        _check_dims([d for d in dims if isinstance(d, int)], f"input {vi.name!r}")
+
+
+def _output_bound(node: onnx.NodeProto, arrays: list[Any]) -> int | None:
+    """An upper bound on the elements of a growing op's output, from its constant inputs; None
+    when netsize cannot bound it."""
+    op = node.op_type
+    try:
+        shapes = [() if a is None else tuple(np.shape(a)) for a in arrays]
+        if op in _BROADCASTING:
+            return prod(np.broadcast_shapes(*shapes))
+        if op == "ConstantOfShape":
+            return prod(int(d) for d in np.asarray(arrays[0]).reshape(-1))
+        if op == "Expand":
+            target = tuple(int(d) for d in np.asarray(arrays[1]).reshape(-1))
+            return prod(np.broadcast_shapes(shapes[0], target))
+        if op == "Tile":
+            return prod(shapes[0]) * prod(int(r) for r in np.asarray(arrays[1]).reshape(-1))
+        if op == "Range":
+            start, limit, delta = (float(np.asarray(a).reshape(-1)[0]) for a in arrays[:3])
+            return max(0, int(np.ceil((limit - start) / delta))) if delta else None
+        if op == "Gather":
+            return prod(shapes[0]) * max(1, prod(shapes[1]))
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
+    return None
 
 
 class _Translator:
@@ -217,6 +290,7 @@ class _Translator:
     ) -> None:
         self.model = model
         self.base_dir = base_dir
+        _check_model(model)
         self.graph = model.graph
         self.name = name
         self.inputs = self._input_shapes(input_sizes)
@@ -232,6 +306,7 @@ class _Translator:
         self.onnx_shapes: dict[str, Shape] = {}
         self.ref_shapes: dict[str, Shape] = dict(self.inputs)
         self.sequences: dict[str, list[str]] = {}
+        self.totals: dict[str, int] = {}  # running sums, bounded as each layer's counts
         self.current = self.current_op = ""  # the node being translated, as errors name it
         self.opset = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
@@ -255,7 +330,7 @@ class _Translator:
                 )
         for inp, dims in declared.items():
             if inp in given:
-                shape = tuple(given[inp])
+                shape = _check_dims(given[inp], f"--input-size {inp}")
                 fixed = [(d, size) for d, size in zip(dims, shape, strict=False) if isinstance(d, int)]
                 if len(shape) != len(dims) or any(d != size for d, size in fixed):
                     raise NetsizeError(
@@ -548,6 +623,15 @@ class _Translator:
             for key in ("value_floats", "value_ints"):
                 if key in a:
                     return [np.array(a[key])]
+        # Run an op only when its outputs are known to be small: a hostile ConstantOfShape, Expand
+        # or Loop would otherwise allocate or spin before any size is checked.
+        sizes = [self.inferred.get(o) for o in node.output if o]
+        if node.op_type in _NEVER_RUN or any(sz is not None and prod(sz) > _FOLD_LIMIT for sz in sizes):
+            return None
+        if node.op_type in _GROWING and any(sz is None for sz in sizes):
+            bound = _output_bound(node, [None if v is None else v.array for v in ins])
+            if bound is None or bound > _FOLD_LIMIT:
+                return None
         try:
             feeds = {i: v.array for i, v in zip(node.input, ins, strict=True) if i and v is not None}
             g = onnx.helper.make_graph(
@@ -688,6 +772,13 @@ class _Translator:
         """Add the node and compute its output shapes with its own layer (netsize's inference)."""
         self.g.add(name, layer, refs, tied_to=tied)
         record = analyze_layer(name, layer, tuple(self.ref_shapes[r] for r in refs))
+        for shape in record.output_shapes:
+            _check_dims(shape, f"{name} ({layer.kind}) output")
+        for what in ("params", "multiply_adds", "other_ops"):
+            value = getattr(record, what)
+            self.totals[what] = self.totals.get(what, 0) + value
+            check_int(value, f"{name} ({layer.kind}) {what.replace('_', '-')}")
+            check_int(self.totals[what], f"the model's {what.replace('_', '-')} up to {name}")
         for k, shape in enumerate(record.output_shapes):
             self.ref_shapes[name if k == 0 else f"{name}:{k}"] = shape
         return record.output_shapes
@@ -704,7 +795,15 @@ class _Translator:
                 f"{self._label(node)} ({op}): sequence and optional values are not supported "
                 "(only SplitToSequence read by SequenceAt with a constant index)"
             )
-        self._translate_op(node, index)
+        try:
+            self._translate_op(node, index)
+        except _MALFORMED as err:
+            # An attribute of the wrong type or count, an input missing: the node breaks the
+            # ONNX spec (valid nodes are proven on the onnx package's own node tests).
+            raise NetsizeError(
+                f"{self._label(node)} ({op}): malformed node ({type(err).__name__}: {str(err)[:160]}); check its "
+                "attributes and inputs against the ONNX operator spec"
+            ) from None
         self._extra_outputs(node)
 
     def _extra_outputs(self, node: onnx.NodeProto) -> None:
