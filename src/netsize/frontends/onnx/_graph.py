@@ -266,19 +266,19 @@ def _output_bound(node: onnx.NodeProto, arrays: list[Any]) -> int | None:
     try:
         shapes = [() if a is None else tuple(np.shape(a)) for a in arrays]
         if op in _BROADCASTING:
-            return prod(np.broadcast_shapes(*shapes))
+            return prod(int(d) for d in np.broadcast_shapes(*shapes))
         if op == "ConstantOfShape":
             return prod(int(d) for d in np.asarray(arrays[0]).reshape(-1))
         if op == "Expand":
             target = tuple(int(d) for d in np.asarray(arrays[1]).reshape(-1))
-            return prod(np.broadcast_shapes(shapes[0], target))
+            return prod(int(d) for d in np.broadcast_shapes(shapes[0], target))
         if op == "Tile":
-            return prod(shapes[0]) * prod(int(r) for r in np.asarray(arrays[1]).reshape(-1))
+            return int(prod(shapes[0])) * prod(int(r) for r in np.asarray(arrays[1]).reshape(-1))
         if op == "Range":
             start, limit, delta = (float(np.asarray(a).reshape(-1)[0]) for a in arrays[:3])
             return max(0, int(np.ceil((limit - start) / delta))) if delta else None
         if op == "Gather":
-            return prod(shapes[0]) * max(1, prod(shapes[1]))
+            return int(prod(shapes[0])) * max(1, int(prod(shapes[1])))
     except (ValueError, TypeError, IndexError, OverflowError):
         return None
     return None
@@ -974,8 +974,8 @@ class _Translator:
         product = self._fresh(f"{name}.product") if has_c else name
         shapes = self._append(product, layer_type("matmul")(), refs)
         if has_c:
-            c = self._data(node.input[2], name)
-            shapes = self._append(name, Add(), [product, c])
+            c_ref = self._data(node.input[2], name)
+            shapes = self._append(name, Add(), [product, c_ref])
         self.values[node.output[0]] = _Value(shapes[0], "dynamic", ref=name)
         self.emitted[node.output[0]] = name
         if node.output[0] in self.inferred:
@@ -1076,12 +1076,12 @@ class _Translator:
         name = self._add(node, index, layer, [0], [1, 2, 3], outputs=["", *([""] * 2 if layout else outs[1:3])])
         for k in (1, 2) if layout else ():
             if outs[k]:  # the core's h_n and c_n are (D, N, H); layout 1 states (N, D, H)
-                t = self._fresh(f"{name}.{'Y_h' if k == 1 else 'Y_c'}")
-                shapes = self._append(t, ops.Transpose((1, 0, 2)), [f"{name}:{k}"])
-                self.values[outs[k]] = _Value(shapes[0], "dynamic", ref=t)
-                self.emitted[outs[k]] = t
+                state = self._fresh(f"{name}.{'Y_h' if k == 1 else 'Y_c'}")
+                moved = self._append(state, ops.Transpose((1, 0, 2)), [f"{name}:{k}"])
+                self.values[outs[k]] = _Value(moved[0], "dynamic", ref=state)
+                self.emitted[outs[k]] = state
                 if outs[k] in self.inferred:
-                    self.onnx_shapes[t] = self.inferred[outs[k]]
+                    self.onnx_shapes[state] = self.inferred[outs[k]]
         if outs[0]:
             d = 2 if fields["bidirectional"] else 1
             t, n = (x[1], x[0]) if layout else (x[0], x[1])
