@@ -13,11 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from math import floor, prod
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import onnx
-from onnx import numpy_helper, shape_inference
+from typing import TYPE_CHECKING, Any
 
 from netsize._analyze import analyze_layer
 from netsize._errors import NetsizeError
@@ -28,6 +24,15 @@ from netsize._registry import layer_type
 from netsize.layers import tensor_ops as ops
 from netsize.layers.merge import Add, Concat, Maximum, Minimum, Multiply, Split, Sub
 from netsize.layers.shape_ops import Identity
+
+from . import _proto
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+else:  # the schema alone, numpy on first use: see _proto (``import onnx`` costs a second)
+    np = _proto.np
+    onnx = _proto.pb
 
 Shape = tuple[int, ...]
 
@@ -108,8 +113,11 @@ class OnnxGraph:
 
 def load_model(path: str | Path) -> onnx.ModelProto:
     """The graph and initializer shapes, never the external weight files."""
+    if not Path(path).is_file():  # a FIFO or a device would block or never end
+        raise NetsizeError(f"{path}: not a regular file")
     try:
-        return onnx.load(str(path), load_external_data=False)
+        model: onnx.ModelProto = _proto.load(path)
+        return model
     except Exception as err:  # protobuf raises its own DecodeError
         raise NetsizeError(f"{path}: not a readable ONNX model ({type(err).__name__}: {err})") from None
 
@@ -136,7 +144,7 @@ def _zeros(shape: Shape) -> Any:
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    return {a.name: _proto.attribute_value(a) for a in node.attribute}
 
 
 def _s(v: Any) -> Any:
@@ -366,9 +374,9 @@ class _Translator:
             if prod(init.dims) <= 4096 and init.data_location != onnx.TensorProto.EXTERNAL:
                 graph.initializer.append(init)
             elif init.name not in declared:
-                graph.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
-        model = onnx.helper.make_model(graph, opset_imports=list(self.model.opset_import),
-                                       ir_version=self.model.ir_version)
+                graph.input.append(_proto.value_info(init.name, init.data_type, list(init.dims)))
+        model = onnx.ModelProto(ir_version=self.model.ir_version, graph=graph)
+        model.opset_import.extend(self.model.opset_import)
         model.functions.extend(self.model.functions)
         inits = {i.name for i in src.initializer}
         for inp in model.graph.input:
@@ -379,7 +387,7 @@ class _Translator:
                 d.Clear()
                 d.dim_value = size
         try:
-            inferred = shape_inference.infer_shapes(model, data_prop=True)
+            inferred = _proto.infer_shapes(model)
         except Exception as err:
             # (a graph over protobuf's 2 GB limit, an op onnx does not know): netsize's own shapes
             # stand alone, and the notes say they were not cross-checked.
@@ -565,7 +573,7 @@ class _Translator:
         if init.data_location == onnx.TensorProto.EXTERNAL:
             return self._external_array(init)
         try:
-            return numpy_helper.to_array(init)
+            return _proto.to_array(init)
         except Exception:
             return None
 
@@ -575,13 +583,14 @@ class _Translator:
         n = prod(init.dims)
         if self.base_dir is None or n > (_EXTERNAL_INT_LIMIT if init.data_type in _INT_TYPES else 64):
             return None  # a weight: its shape is enough
+        _proto.full_onnx()
         from onnx.external_data_helper import load_external_data_for_tensor
 
         copy = onnx.TensorProto()
         copy.CopyFrom(init)
         try:  # onnx refuses locations outside base_dir; a missing or short file is no value
             load_external_data_for_tensor(copy, str(self.base_dir))
-            return numpy_helper.to_array(copy)
+            return _proto.to_array(copy)
         except Exception:
             return None
 
@@ -611,12 +620,11 @@ class _Translator:
             self.values[o] = _Value(shape, "const", array=folded)
 
     def _evaluate(self, node: onnx.NodeProto, ins: list[_Value | None]) -> list[Any] | None:
-        from onnx.reference import ReferenceEvaluator
 
         if node.op_type == "Constant":
             a = _attrs(node)
             if "value" in a:
-                return [numpy_helper.to_array(a["value"])]
+                return [_proto.to_array(a["value"])]
             for key in ("value_float", "value_int"):
                 if key in a:
                     return [np.array(a[key])]
@@ -634,12 +642,15 @@ class _Translator:
                 return None
         try:
             feeds = {i: v.array for i, v in zip(node.input, ins, strict=True) if i and v is not None}
-            g = onnx.helper.make_graph(
+            full = _proto.full_onnx()  # onnx.reference: only to fold a constant subgraph
+            from onnx.reference import ReferenceEvaluator
+
+            g = full.helper.make_graph(
                 [node], "fold",
-                [onnx.helper.make_tensor_value_info(i, onnx.TensorProto.UNDEFINED, None) for i in feeds],
-                [onnx.helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output if o],
+                [_proto.value_info(i, onnx.TensorProto.UNDEFINED, None) for i in feeds],
+                [_proto.value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output if o],
             )
-            m = onnx.helper.make_model(g, opset_imports=list(self.model.opset_import))
+            m = full.helper.make_model(g, opset_imports=list(self.model.opset_import))
             result = ReferenceEvaluator(m).run(None, feeds)
             if any(getattr(r, "size", 0) > _FOLD_LIMIT for r in result):
                 return None
