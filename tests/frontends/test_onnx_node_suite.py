@@ -129,7 +129,9 @@ MUST_ANALYSE = [
     "test_lstm_batchwise", "test_gru_batchwise", "test_simple_rnn_batchwise",
     "test_slice_end_out_of_bounds", "test_slice_start_out_of_bounds", "test_einsum_inner_prod",
     "test_einsum_batch_diagonal", "test_convtranspose_output_shape", "test_prelu_broadcast", "test_unsqueeze_axis_0",
-    "test_reduce_sum_default_axes_keepdims_example", "test_castlike_FLOAT_to_DOUBLE",
+    "test_reduce_sum_default_axes_keepdims_example", "test_castlike_FLOAT_to_DOUBLE", "test_averagepool_2d_pads",
+    "test_maxpool_2d_pads", "test_convtranspose_kernel_shape", "test_convtranspose_group_2_image_3",
+    "test_causal_conv_with_state_basic",
 ]
 
 
@@ -148,3 +150,19 @@ def test_an_unnamed_node_is_named_by_its_op_and_index() -> None:
 def test_control_flow_is_refused_in_one_line() -> None:
     kind, message = outcome(CASES["test_scan9_sum"])
     assert (kind, message.split(":")[0]) == ("refused", "Scan_0 (Scan)")
+
+
+def test_an_opset_6_prelu_slope_is_one_per_channel() -> None:
+    """Before opset 7 PRelu's 1-d slope is per channel (axis 1), not broadcast along the last axis."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    slope = numpy_helper.from_array(np.full((4,), 0.25, dtype=np.float32), "act.weight")
+    graph = helper.make_graph([helper.make_node("PRelu", ["x", "act.weight"], ["y"], name="/act/PRelu")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4, 3, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [slope])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 6)])
+    shapes = output_shapes(model, [])
+    assert shapes["y"] == (2, 4, 3, 5)
+    graph_ = network_from_onnx(model)
+    result = analyze(graph_.network, batch_size=graph_.batch_size)
+    assert result.totals.params == 4
