@@ -6,6 +6,15 @@ test suite cannot import them):
     python benchmarks/real_models.py --torchvision --timm --jobs 2 --out /tmp/real_models.jsonl
     python benchmarks/real_models.py --only torchvision:resnet50 --only timm:coat_tiny
     python benchmarks/real_models.py --steady --timm --jobs 1   # steady state against torchinfo
+    python benchmarks/real_models.py --onnx --torchvision --timm --jobs 2 --out /tmp/onnx_models.jsonl
+    python benchmarks/real_models.py --onnx --only suite:resnet18   # the test suite's own models
+
+``--onnx`` exports each model with ``torch.onnx.export`` (``dynamo=True`` and ``dynamo=False``,
+each unoptimised and with its default optimisation) and compares netsize's ONNX summary of each
+file with its PyTorch frontend's summary of the module: params, multiply-adds and output shapes.
+An optimised export folds batch norms into convolutions (and dynamo's drops zero biases), so
+its params differ by what the exporter removed; ``--onnx`` reports those as ``folded``.
+``suite:NAME`` is a model of tests/torch_models.py (torchvision's architectures, no torchvision).
 
 For every model it builds the model with random weights in eval mode and checks, in its own
 process (so one crash or hang costs one model):
@@ -180,6 +189,11 @@ def build(source: str, name: str):
         if kwargs is None:
             raise SystemExit(f"no simple input for {name}")
         return model, (), kwargs
+    if source == "suite":
+        sys.path.insert(0, str(ROOT / "tests"))
+        from torch_models import build as suite_build
+
+        return suite_build(name).eval(), (torch.rand(1, 3, 224, 224),), {}
     if source == "torchvision":
         import torchvision
 
@@ -314,6 +328,82 @@ def check_one(spec: str) -> dict:
     return row
 
 
+ONNX_EXPORTS = {
+    "dynamo": {"dynamo": True, "optimize": False},
+    "torchscript": {"dynamo": False, "do_constant_folding": False},
+    "dynamo_optimized": {"dynamo": True},
+    "torchscript_folded": {"dynamo": False},
+}
+
+
+def onnx_one(spec: str) -> dict:
+    """Export ``spec`` four ways and compare netsize's ONNX summaries with its PyTorch one."""
+    import tempfile
+    import warnings
+
+    import torch
+
+    import netsize
+    from netsize.frontends.onnx import summary as onnx_summary
+    from netsize.frontends.torch import summary
+
+    source, name = spec.split(":", 1)
+    row: dict = {"model": spec}
+    model, args, kwargs = build(source, name)
+    if kwargs or len(args) != 1 or not isinstance(args[0], torch.Tensor):
+        raise SystemExit(f"no simple input for {name}: --onnx exports single-tensor models")
+    with torch.backends.mkldnn.flags(enabled=False):
+        expected = summary(model, input_data=[args[0]])
+    row["params_torch"], row["macs_torch"] = expected.totals.params, expected.totals.multiply_adds
+    shapes_torch = [tuple(x) for x in expected.output_shapes]
+    with tempfile.TemporaryDirectory() as tmp:
+        for how, options in ONNX_EXPORTS.items():
+            path = Path(tmp) / f"{how}.onnx"
+            result: dict = {}
+            t = time.perf_counter()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    torch.onnx.export(model, args, str(path), verbose=False, **options)
+            except Exception as err:
+                result["export_failed"] = f"{type(err).__name__}: {err}"[:300]
+                row[how] = result
+                continue
+            result["export_seconds"] = round(time.perf_counter() - t, 2)
+            t = time.perf_counter()
+            try:
+                got = onnx_summary(path)
+            except netsize.NetsizeError as err:
+                result["refused"] = str(err)[:400]
+            except Exception as err:
+                result["crash"] = f"{type(err).__name__}: {err}"[:400]
+            else:
+                result["seconds"] = round(time.perf_counter() - t, 3)
+                result["params_diff"] = got.totals.params - expected.totals.params
+                result["macs_diff"] = got.totals.multiply_adds - expected.totals.multiply_adds
+                result["shapes_equal"] = [tuple(x) for x in got.output_shapes] == shapes_torch
+            row[how] = result
+    return row
+
+
+def onnx_verdict(row: dict) -> list[str]:
+    bad = []
+    for how in ONNX_EXPORTS:
+        r = row.get(how, {})
+        for key in ("crash", "refused", "export_failed"):
+            if key in r:
+                bad.append(f"{how}: {key} {r[key][:160]}")
+        if "params_diff" in r:
+            folded = how.endswith(("optimized", "folded"))
+            if r["params_diff"] and not folded:
+                bad.append(f"{how}: params {r['params_diff']:+,}")
+            if r["macs_diff"]:
+                bad.append(f"{how}: macs {r['macs_diff']:+,}")
+            if not r["shapes_equal"]:
+                bad.append(f"{how}: shapes")
+    return bad
+
+
 def meta_forward(model, args, kwargs):
     """``model(*args, **kwargs)`` with every parameter, buffer and input a meta tensor."""
     import torch
@@ -402,10 +492,12 @@ def main() -> None:
     ap.add_argument("--out", default="real_models.jsonl")
     ap.add_argument("--memory", action="store_true", help="also run netsize.memory.estimate (single-tensor inputs)")
     ap.add_argument("--steady", action="store_true", help="time netsize against torchinfo instead (run with --jobs 1)")
+    ap.add_argument("--onnx", action="store_true", help="export each model to ONNX and compare (see above)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
-        print(json.dumps(steady_one(a.one) if a.steady else check_one(a.one), default=str))
+        one = steady_one if a.steady else onnx_one if a.onnx else check_one
+        print(json.dumps(one(a.one), default=str))
         return
     specs = list(a.only)
     if a.torchvision:
@@ -418,6 +510,7 @@ def main() -> None:
     def run(spec: str) -> dict:
         try:
             extra = (["--memory"] if a.memory else []) + (["--steady"] if a.steady else [])
+            extra += ["--onnx"] if a.onnx else []
             p = subprocess.run(
                 [sys.executable, __file__, "--one", spec, *extra], capture_output=True, text=True, timeout=a.timeout
             )
@@ -452,8 +545,14 @@ def main() -> None:
         for row in pool.map(run, specs):
             out.write(json.dumps(row) + "\n")
             out.flush()
-            bad = verdict(row) if "skipped" not in row else []
+            if a.onnx:
+                bad = [row["crash"]] if "crash" in row else onnx_verdict(row) if "skipped" not in row else []
+            else:
+                bad = verdict(row) if "skipped" not in row else []
             status = "; ".join(bad) if bad else ("refused" if "refused" in row else row.get("skipped", "ok"))
+            if a.onnx and not bad and "skipped" not in row:
+                folded = {h: row[h]["params_diff"] for h in ONNX_EXPORTS if row.get(h, {}).get("params_diff")}
+                status = "ok" + (f" (folded params: {folded})" if folded else "")
             print(f"{row['model']:<48} {row.get('seconds', '-'):>7} s  {status}", flush=True)
             if bad:
                 failures.append((row["model"], status))

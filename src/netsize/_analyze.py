@@ -293,7 +293,10 @@ def _run(
         kind = CountTooLarge if isinstance(err, CountTooLarge) else NetsizeError  # the bound's own type survives
         raise kind(f"{name} ({layer.kind}, input {given}): {err}") from None
     for out in analysis.outputs:
-        if any(d <= 0 for d in out):
+        # An empty tensor is valid where the layer says it can make one (a Slice past the end, a
+        # 0-size Split) or its input is already empty; elsewhere a 0 means the settings do not fit.
+        empty_ok = getattr(layer, "empty_output_allowed", False) or any(0 in s for s in ins)
+        if any(d < 0 for d in out) or (0 in out and not empty_ok):
             raise NetsizeError(
                 f"{name} ({layer.kind}): output size {shape_str(out)} has a zero or negative "
                 f"dimension for input {', '.join(shape_str(s) for s in ins)}; the input is too small "

@@ -346,3 +346,30 @@ def test_rotary_embedding_op_is_elementwise_work_and_its_tables_are_not_params()
     s = onnx_summary(m)
     assert s.output_shapes == ((1, 8, 16),)
     assert (s.totals.params, s.totals.multiply_adds, s.totals.other_ops) == (0, 0, 3 * 8 * 16)
+
+
+def test_reading_a_file_never_imports_onnx_and_onnx_still_imports_after(tmp_path):
+    """The CLI reads ONNX with the generated schema and onnx's extension only (``import onnx``
+    costs a second, in ml_dtypes); a later ``import onnx`` reuses both."""
+    from onnx import TensorProto, helper
+
+    w = helper.make_tensor("fc.weight", TensorProto.FLOAT, [3, 4], [0.0] * 12)
+    g = helper.make_graph([helper.make_node("Gemm", ["x", "fc.weight"], ["y"], name="/fc/Gemm", transB=1)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], [w])
+    path = tmp_path / "fc.onnx"
+    onnx.save(helper.make_model(g), str(path))
+    code = (
+        "import sys\n"
+        "from netsize.frontends.onnx import summary\n"
+        f"s = summary({str(path)!r})\n"
+        "print(s.totals.params, s.totals.multiply_adds, any('not cross-checked' in n for n in s.notes))\n"
+        "print(sorted(m for m in sys.modules if m == 'onnx' or m.startswith('ml_dtypes')))\n"
+        "import onnx, onnx.shape_inference\n"
+        f"m = onnx.load({str(path)!r})\n"
+        "print(len(onnx.shape_inference.infer_shapes(m).graph.output), type(m) is onnx.ModelProto)\n"
+    )
+    src = Path(__file__).resolve().parents[2] / "src"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"}).stdout.split("\n")
+    assert out[:3] == ["12 24 False", "[]", "1 True"]

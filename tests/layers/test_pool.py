@@ -343,3 +343,22 @@ def test_bad_pool_sizes_are_refused_with_the_value(make, fragment):
     with pytest.raises(NetsizeError) as err:
         make()
     assert fragment in str(err.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(7, 12), st.booleans())
+def test_dilated_average_pool_has_the_dilated_max_pools_shape(k, d, s, size, ceil):
+    """ONNX AveragePool's dilations (PyTorch's avg_pool has none) space the window as max_pool's."""
+    import torch
+
+    rec = analyze_layer("p", AvgPool2d(k, stride=s, dilation=d, ceil_mode=ceil), ((1, 2, size, size),))
+    out = torch.nn.functional.max_pool2d(torch.zeros(1, 2, size, size), k, s, dilation=d, ceil_mode=ceil)
+    assert rec.output_shape == tuple(out.shape)
+    assert rec.other_ops == 2 * out.shape[2] * out.shape[3] * k * k
+
+
+def test_padding_above_half_the_kernel_is_refused_unless_onnx_allows_it():
+    with pytest.raises(NetsizeError, match=r"padding 2 is more than half the kernel size 3"):
+        AvgPool2d(3, stride=1, padding=((2, 2), (2, 2)))
+    rec = analyze_layer("p", AvgPool2d(3, stride=1, padding=((2, 2), (2, 2)), padding_limit=False), ((1, 1, 5, 5),))
+    assert rec.output_shape == (1, 1, 7, 7)  # ONNX: floor((5 + 2 + 2 - 3) / 1) + 1

@@ -163,3 +163,29 @@ def test_reshape_errors_name_the_numbers():
         analyze_layer("r", TensorReshape((5, -1)), ((2, 3, 4),))
     with pytest.raises(NetsizeError, match="axis 1 of 2x3 has size 3, not 1"):
         analyze_layer("s", Squeeze((1,)), ((2, 3),))
+
+
+# Implicit outputs (no '->': the letters used once, sorted) and '...' (broadcast leading axes),
+# as ONNX's node tests write them.
+IMPLICIT = ["i,i", "ij,jk", "ba,ca", "...ii->...i", "...ij,...jk->...ik", "b...i,b...i->b...", "...ii"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(IMPLICIT), st.data())
+def test_einsum_implicit_and_ellipsis_match_torch(equation, data):
+    sizes = {c: data.draw(st.integers(1, 4)) for c in sorted(set(equation) - set(",->."))}
+    leading = tuple(data.draw(st.integers(1, 3)) for _ in range(data.draw(st.integers(0, 2))))
+    lhs = equation.split("->")[0]
+    ins = tuple(
+        (*(leading[data.draw(st.integers(0, len(leading))):] if "..." in term else ()),
+         *(sizes[c] for c in term.replace("...", "")))
+        for term in lhs.split(",")
+    )
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = torch.einsum(equation, *[torch.zeros(s) for s in ins])
+    rec = analyze_layer("e", Einsum(equation), ins)
+    assert rec.output_shape == tuple(out.shape)
+    flops = counter.get_total_flops()
+    if flops:
+        assert rec.multiply_adds * 2 == flops

@@ -218,6 +218,7 @@ class Split(Layer):
     dim: int | None = None
 
     kind: ClassVar[str] = "Split"
+    empty_output_allowed: ClassVar[bool] = True  # a 0-size piece is valid (ONNX Split)
     preserves_spatial: ClassVar[bool] = True
 
     def __post_init__(self) -> None:

@@ -90,6 +90,8 @@ class _Pool(Layer):
     stride: int | tuple[int, ...] | None = None  # None: the kernel size
     padding: Any = 0
     ceil_mode: bool = False
+    # PyTorch refuses padding above half the kernel; ONNX (and so its frontend) allows it.
+    padding_limit: bool = True
 
     spatial_dims: ClassVar[int] = 2
     is_max: ClassVar[bool] = True
@@ -104,7 +106,7 @@ class _Pool(Layer):
             per_axis(self.stride, n, "stride")
         self._dilation_tuple()
         padding = parse_padding(self.padding, n)
-        if isinstance(padding, tuple):
+        if isinstance(padding, tuple) and self.padding_limit:
             for k, (before, after) in zip(kernel, padding, strict=True):
                 if max(before, after) > k // 2:
                     raise NetsizeError(
@@ -198,12 +200,21 @@ class _AvgPool(_Pool):
 
     Saved for backward: its input, as PyTorch's ``avg_pool*d`` autograd node keeps ``self``.
     ``count_include_pad`` and ``divisor_override`` change values, not sizes or counts.
+    ``dilation`` (ONNX only) spaces the window's ``prod(K)`` elements as a dilated max pool's.
     """
 
     count_include_pad: bool = True
     divisor_override: int | None = None
+    dilation: int | tuple[int, ...] = 1  # ONNX AveragePool (opset 19); PyTorch has none
 
     is_max: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dilation", freeze(self.dilation))
+        super().__post_init__()
+
+    def _dilation_tuple(self) -> tuple[int, ...]:
+        return per_axis(self.dilation, self.spatial_dims, "dilation")
 
 
 @register_layer("maxpool1d", "maxpooling1d")

@@ -112,6 +112,7 @@ class Constant(Layer):
     shape: tuple[int, ...] = ()
 
     kind: ClassVar[str] = "Constant"
+    empty_output_allowed: ClassVar[bool] = True  # ONNX tensors may be empty
     arity: ClassVar[int | None] = 0
 
     def __post_init__(self) -> None:
@@ -244,6 +245,7 @@ class Slice(Layer):
     steps: tuple[int, ...] | None = None
 
     kind: ClassVar[str] = "Slice"
+    empty_output_allowed: ClassVar[bool] = True  # a slice past the end is empty
 
     def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:
         (x,) = inputs
@@ -423,12 +425,18 @@ class Resize(Layer):
 @register_layer("einsum")
 @record
 class Einsum(Layer):
-    """``einsum(equation, *inputs)`` (explicit ``->`` output). Multiply-adds: the product of the
-    sizes of every index letter, for two inputs (each combination multiplies once and adds once).
+    """``einsum(equation, *inputs)``, as numpy, torch and ONNX read it: an implicit output (no
+    ``->``: the letters used once, in alphabetical order) and ``...`` for broadcast leading axes.
+    Multiply-adds: the product of the sizes of every index letter, for two inputs (each
+    combination multiplies once and adds once).
 
     >>> from netsize import analyze_layer
     >>> analyze_layer("e", Einsum("bij,bjk->bik"), ((2, 3, 4), (2, 4, 5))).multiply_adds
     120
+    >>> analyze_layer("dot", Einsum("i,i"), ((5,), (5,))).output_shape
+    ()
+    >>> analyze_layer("diag", Einsum("...ii->...i"), ((2, 3, 3),)).output_shape
+    (2, 3)
     """
 
     equation: str = "->"
@@ -440,10 +448,20 @@ class Einsum(Layer):
         eq = self.equation.replace(" ", "")
         lhs, arrow, rhs = eq.partition("->")
         terms = lhs.split(",")
-        if not arrow or "." in eq or len(terms) != len(inputs):
-            raise NetsizeError(
-                f"equation {self.equation!r} needs one term per input ({len(inputs)}), an explicit '->' and no '...'"
-            )
+        if len(terms) != len(inputs) or any(t.replace("...", "").count(".") for t in (*terms, rhs)):
+            raise NetsizeError(f"equation {self.equation!r} needs one term per input ({len(inputs)})")
+        # '...' becomes placeholder letters (private-use characters), aligned to the right.
+        ellipsis = max((len(s) - len(t) + 3 for t, s in zip(terms, inputs, strict=True) if "..." in t), default=0)
+        if ellipsis < 0:
+            raise NetsizeError(f"equation {self.equation!r} has more letters than its inputs have axes")
+        hidden = "".join(chr(0xE000 + k) for k in range(ellipsis))
+        terms = [t.replace("...", hidden[ellipsis - (len(s) - len(t) + 3):]) if "..." in t else t
+                 for t, s in zip(terms, inputs, strict=True)]
+        if arrow:
+            rhs = rhs.replace("...", hidden)
+        else:
+            letters = "".join(terms)
+            rhs = hidden + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in hidden))
         sizes: dict[str, int] = {}
         for term, shape in zip(terms, inputs, strict=True):
             if len(term) != len(shape):
@@ -456,12 +474,15 @@ class Einsum(Layer):
                         sizes[letter] = d
                     else:
                         raise NetsizeError(f"index {letter!r} has sizes {sizes[letter]} and {d}")
+        missing = [c for c in rhs if c not in sizes]
+        if missing:
+            raise NetsizeError(f"equation {self.equation!r}: output index {missing[0]!r} is in no input term")
         out = tuple(sizes[c] for c in rhs)
         macs = None
         if len(inputs) >= 2:
-            letters = "".join(sizes)
+            named = [c if c not in hidden else f"E{hidden.index(c)}" for c in sizes]
             value = prod(sizes.values())
-            macs = Term("multiply_adds", value, "*".join(letters), prod_str(*sizes.values()))
+            macs = Term("multiply_adds", value, "*".join(named), prod_str(*sizes.values()))
         return Analysis(outputs=(out,), multiply_adds=macs)
 
 
@@ -480,6 +501,7 @@ class Uncounted(Layer):
     shapes: tuple[tuple[int, ...], ...] = ()
 
     kind: ClassVar[str] = "Uncounted"
+    empty_output_allowed: ClassVar[bool] = True  # ONNX tensors may be empty
     arity: ClassVar[int | None] = None
 
     def analyze(self, inputs: tuple[Shape, ...], ctx: Context) -> Analysis:

@@ -3,8 +3,10 @@
 Each node of the graph becomes the core layer that counts it (Conv -> Conv2d, Gemm -> Linear,
 LSTM -> LSTM...), named by its module path and its own name (``/layer1/layer1.0/conv1/Conv`` ->
 ``layer1.0.conv1.Conv``), so ``--depth`` groups by the modules the exporter recorded. Weights are
-never loaded: parameter counts come from the initializers' declared shapes. Axis 0 of the
-inputs is the batch axis. Every output shape netsize computes is checked against
+never loaded: parameter counts come from the initializers' declared shapes. The batch is axis
+0 of the data inputs (those with a symbolic axis 0, else those whose axis 0 equals the first
+input's); other inputs (``axes``, ``scales``, a scalar) are side inputs of fixed shape. Every
+output shape netsize computes is checked against
 ``onnx.shape_inference``; a disagreement is an error.
 
 >>> import onnx
@@ -45,7 +47,8 @@ def network_from_onnx(source: Any, input_sizes: dict[str, tuple[int, ...]] | Non
     ``input_sizes`` gives full shapes (batch axis first) for inputs with symbolic dimensions.
     """
     model, name = _model(source)
-    return translate(model, input_sizes, name)
+    base_dir = Path(source).parent if isinstance(source, (str, Path)) else None
+    return translate(model, input_sizes, name, base_dir)
 
 
 def summary(

@@ -10,23 +10,29 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from math import prod
+from fractions import Fraction
+from math import floor, prod
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import onnx
-from onnx import numpy_helper, shape_inference
+from typing import TYPE_CHECKING, Any
 
 from netsize._analyze import analyze_layer
 from netsize._errors import NetsizeError
 from netsize._layer import Layer
-from netsize._limits import refuse_special_file
+from netsize._limits import MAX_GRAPH_NODES, MAX_RANK, check_int, refuse_special_file
 from netsize._network import Graph, Network
 from netsize._registry import layer_type
 from netsize.layers import tensor_ops as ops
 from netsize.layers.merge import Add, Concat, Maximum, Minimum, Multiply, Split, Sub
 from netsize.layers.shape_ops import Identity
+
+from . import _proto
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+else:  # the schema alone, numpy on first use: see _proto (``import onnx`` costs a second)
+    np = _proto.np
+    onnx = _proto.pb
 
 Shape = tuple[int, ...]
 
@@ -40,14 +46,33 @@ _FLOAT_TYPES = {
 # parameter (a transposed weight, an expanded class token, LSTM gates reordered by Slice/Concat).
 _STRUCTURAL = {
     "Identity", "Cast", "CastLike", "Reshape", "Unsqueeze", "Squeeze", "Transpose", "Expand",
-    "Slice", "Concat", "Split", "Gather", "Tile", "Flatten",
+    "Slice", "Concat", "Split", "Gather", "GatherND", "GatherElements", "Tile", "Flatten",
 }
 # Input slots that hold statistics or tables, not parameters (torch: buffers; Keras: non-trainable).
 _BUFFER_SLOTS = {
     ("BatchNormalization", 3), ("BatchNormalization", 4), ("RotaryEmbedding", 1), ("RotaryEmbedding", 2),
     ("Attention", 3),
 }
+# Input slots whose float tensors are settings, never parameters (an optimised export stores
+# Resize's scales as a float initializer).
+_SETTING_SLOTS = {("Resize", 1), ("Resize", 2), ("Upsample", 1)}
+# Ops whose output can be much larger than their inputs, run to fold constants only when ONNX
+# states a small output shape; control flow is never run.
+_GROWING = {
+    "ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Upsample", "Pad", "EyeLike", "OneHot", "MatMul",
+    "Gemm", "Einsum", "Conv", "ConvTranspose", "Add", "Sub", "Mul", "Div", "Pow", "Where", "Equal", "Less",
+    "Greater", "And", "Or", "Max", "Min", "Sum", "Mean", "RandomNormal", "RandomUniform", "RandomNormalLike",
+    "RandomUniformLike", "Multinomial", "Bernoulli", "CenterCropPad", "Col2Im", "DFT", "STFT", "MelWeightMatrix",
+    "HannWindow", "HammingWindow", "BlackmanWindow", "GatherND", "Gather",
+}
+_BROADCASTING = {"Add", "Sub", "Mul", "Div", "Pow", "Where", "Equal", "Less", "Greater", "And", "Or", "Max", "Min",
+                 "Sum", "Mean"}
+_MALFORMED = (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, OverflowError, AttributeError)
+_NEVER_RUN = {"If", "Loop", "Scan", "SequenceMap"}
+_CONTROL_FLOW = {"If", "Loop", "Scan"}
 _FOLD_LIMIT = 1 << 20  # elements: larger constants keep only their shape
+_EXTERNAL_INT_LIMIT = 1 << 16  # elements of an integer tensor read from external data
+_INT_TYPES = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16, onnx.TensorProto.INT8}
 _UNARY: dict[str, tuple[str, dict[str, Any]]] = {
     "Relu": ("relu", {}), "Sigmoid": ("sigmoid", {}), "Tanh": ("tanh", {}), "Elu": ("elu", {}),
     "Selu": ("selu", {}), "Celu": ("celu", {}), "Softplus": ("softplus", {}), "Mish": ("mish", {}),
@@ -77,7 +102,7 @@ class _Value:
 
 @dataclass
 class OnnxGraph:
-    """The translated network, the batch size (axis 0 of the inputs) and what to tell the user."""
+    """The translated network, the batch size (axis 0 of the data inputs) and what to tell the user."""
 
     network: Network
     batch_size: int
@@ -89,8 +114,11 @@ class OnnxGraph:
 def load_model(path: str | Path) -> onnx.ModelProto:
     """The graph and initializer shapes, never the external weight files."""
     refuse_special_file(path, "ONNX model")
+    if not Path(path).is_file():
+        raise NetsizeError(f"{path}: not a regular file")
     try:
-        return onnx.load(str(path), load_external_data=False)
+        model: onnx.ModelProto = _proto.load(path)
+        return model
     except Exception as err:  # protobuf raises its own DecodeError
         raise NetsizeError(f"{path}: not a readable ONNX model ({type(err).__name__}: {err})") from None
 
@@ -117,7 +145,7 @@ def _zeros(shape: Shape) -> Any:
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    return {a.name: _proto.attribute_value(a) for a in node.attribute}
 
 
 def _s(v: Any) -> Any:
@@ -174,17 +202,104 @@ def input_symbols(model: onnx.ModelProto) -> dict[str, list[int | str]]:
     return {i.name: _dims(i.type) or [] for i in model.graph.input if i.name not in inits}
 
 
+def _batch(declared: dict[str, list[int | str]], shapes: dict[str, Shape]) -> tuple[int, list[str]]:
+    """The batch size and the inputs that carry it: the inputs whose axis 0 is symbolic when
+    any is (its size then comes from ``--input-size``), else those whose declared axis 0 equals
+    the first non-scalar input's. Other inputs (``axes``, ``scales``, a weight fed as an input,
+    a scalar ``k``) are side inputs: fixed-shape tensors that do not grow with the batch.
+
+    >>> _batch({"x": ["N", 3], "axes": [1]}, {"x": (4, 3), "axes": (1,)})
+    (4, ['x'])
+    >>> _batch({"x": [2, 3], "W": [3, 5], "k": []}, {"x": (2, 3), "W": (3, 5), "k": ()})
+    (2, ['x'])
+    >>> _batch({"k": []}, {"k": ()})
+    (1, [])
+    """
+    sized = {k for k, s in shapes.items() if s and all(d > 0 for d in s)}
+    symbolic = [k for k, d in declared.items() if d and not isinstance(d[0], int) and k in sized]
+    candidates = symbolic or [k for k in shapes if k in sized]
+    if not candidates:
+        return 1, []  # scalars and empty tensors only: nothing grows with a batch
+    batch = shapes[candidates[0]][0]
+    return batch, [k for k in candidates if shapes[k][0] == batch]
+
+
 def translate(
-    model: onnx.ModelProto, input_sizes: dict[str, Shape] | None = None, name: str = "onnx"
+    model: onnx.ModelProto, input_sizes: dict[str, Shape] | None = None, name: str = "onnx",
+    base_dir: Path | None = None,
 ) -> OnnxGraph:
     """Translate ``model``; ``input_sizes`` gives the full shape (batch axis first) of inputs
-    whose declared shape has symbolic dimensions."""
-    return _Translator(model, dict(input_sizes or {}), name).run()
+    whose declared shape has symbolic dimensions. ``base_dir``: the model file's folder, where
+    small integer tensors stored as external data (shapes, indices) are read when present."""
+    try:
+        return _Translator(model, dict(input_sizes or {}), name, base_dir).run()
+    except (RecursionError, MemoryError):
+        raise
+    except _MALFORMED as err:  # outside any one node: the graph's own structure is broken
+        raise NetsizeError(
+            f"{name}: not a valid ONNX graph ({type(err).__name__}: {str(err)[:200]})"
+        ) from None
+
+
+def _check_dims(dims: Any, what: str) -> Shape:
+    """Declared sizes as ints: each and their product within 2**62, at most MAX_RANK axes."""
+    shape = tuple(int(d) for d in dims)
+    if len(shape) > MAX_RANK:
+        raise NetsizeError(f"{what}: {len(shape)} axes, more than the {MAX_RANK} netsize accepts")
+    for d in shape:
+        if d < 0:
+            raise NetsizeError(f"{what}: declared size {d} is negative ({list(shape)})")
+        check_int(d, f"{what}: declared size")
+    check_int(prod(shape), f"{what}: {' x '.join(map(str, shape))} elements")
+    return shape
+
+
+def _check_model(model: onnx.ModelProto) -> None:
+    """Bound what a hostile file can make large before any work grows with it."""
+    graph = model.graph
+    if len(graph.node) > MAX_GRAPH_NODES:
+        raise NetsizeError(f"the graph has {len(graph.node):,} nodes, more than the {MAX_GRAPH_NODES:,} netsize reads")
+    total = 0
+    for init in graph.initializer:
+        total += prod(_check_dims(init.dims, f"initializer {init.name!r}"))
+    check_int(total, "the initializers' elements together")
+    for vi in graph.input:
+        dims = _dims(vi.type) or []
+        _check_dims([d for d in dims if isinstance(d, int)], f"input {vi.name!r}")
+
+
+def _output_bound(node: onnx.NodeProto, arrays: list[Any]) -> int | None:
+    """An upper bound on the elements of a growing op's output, from its constant inputs; None
+    when netsize cannot bound it."""
+    op = node.op_type
+    try:
+        shapes = [() if a is None else tuple(np.shape(a)) for a in arrays]
+        if op in _BROADCASTING:
+            return prod(int(d) for d in np.broadcast_shapes(*shapes))
+        if op == "ConstantOfShape":
+            return prod(int(d) for d in np.asarray(arrays[0]).reshape(-1))
+        if op == "Expand":
+            target = tuple(int(d) for d in np.asarray(arrays[1]).reshape(-1))
+            return prod(int(d) for d in np.broadcast_shapes(shapes[0], target))
+        if op == "Tile":
+            return int(prod(shapes[0])) * prod(int(r) for r in np.asarray(arrays[1]).reshape(-1))
+        if op == "Range":
+            start, limit, delta = (float(np.asarray(a).reshape(-1)[0]) for a in arrays[:3])
+            return max(0, int(np.ceil((limit - start) / delta))) if delta else None
+        if op == "Gather":
+            return int(prod(shapes[0])) * max(1, int(prod(shapes[1])))
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
+    return None
 
 
 class _Translator:
-    def __init__(self, model: onnx.ModelProto, input_sizes: dict[str, Shape], name: str) -> None:
+    def __init__(
+        self, model: onnx.ModelProto, input_sizes: dict[str, Shape], name: str, base_dir: Path | None = None
+    ) -> None:
         self.model = model
+        self.base_dir = base_dir
+        _check_model(model)
         self.graph = model.graph
         self.name = name
         self.inputs = self._input_shapes(input_sizes)
@@ -200,6 +315,9 @@ class _Translator:
         self.onnx_shapes: dict[str, Shape] = {}
         self.ref_shapes: dict[str, Shape] = dict(self.inputs)
         self.sequences: dict[str, list[str]] = {}
+        self.totals: dict[str, int] = {}  # running sums, bounded as each layer's counts
+        self.current = self.current_op = ""  # the node being translated, as errors name it
+        self.opset = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
     # --- inputs and ONNX's own shapes --------------------------------------------------------
 
@@ -212,9 +330,16 @@ class _Translator:
             )
         shapes: dict[str, Shape] = {}
         missing: list[str] = []
+        inits = {i.name for i in self.graph.initializer}
+        for vi in self.graph.input:
+            if vi.name not in inits and not vi.type.HasField("tensor_type"):
+                raise NetsizeError(
+                    f"input {vi.name!r} is a {vi.type.WhichOneof('value') or 'value of no type'}: netsize reads "
+                    "graphs whose inputs are tensors (not sequences, optionals or maps)"
+                )
         for inp, dims in declared.items():
             if inp in given:
-                shape = tuple(given[inp])
+                shape = _check_dims(given[inp], f"--input-size {inp}")
                 fixed = [(d, size) for d, size in zip(dims, shape, strict=False) if isinstance(d, int)]
                 if len(shape) != len(dims) or any(d != size for d, size in fixed):
                     raise NetsizeError(
@@ -233,14 +358,7 @@ class _Translator:
                 "these inputs have symbolic dimensions; give each its full shape with "
                 f"--input-size NAME=SHAPE (e.g. --input-size {example}=1,...): " + "; ".join(missing)
             )
-        if not shapes:
-            raise NetsizeError("the graph has no inputs")
-        firsts = {s[0] if s else None for s in shapes.values()}
-        if len(firsts) != 1 or None in firsts:
-            raise NetsizeError(
-                "netsize reads axis 0 of every input as the batch axis, but the inputs are "
-                + ", ".join(f"{k} {list(v)}" for k, v in shapes.items())
-            )
+        self.batch, self.data_inputs = _batch(declared, shapes)
         return shapes
 
     def _infer(self) -> dict[str, Shape]:
@@ -257,9 +375,9 @@ class _Translator:
             if prod(init.dims) <= 4096 and init.data_location != onnx.TensorProto.EXTERNAL:
                 graph.initializer.append(init)
             elif init.name not in declared:
-                graph.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
-        model = onnx.helper.make_model(graph, opset_imports=list(self.model.opset_import),
-                                       ir_version=self.model.ir_version)
+                graph.input.append(_proto.value_info(init.name, init.data_type, list(init.dims)))
+        model = onnx.ModelProto(ir_version=self.model.ir_version, graph=graph)
+        model.opset_import.extend(self.model.opset_import)
         model.functions.extend(self.model.functions)
         inits = {i.name for i in src.initializer}
         for inp in model.graph.input:
@@ -270,7 +388,7 @@ class _Translator:
                 d.Clear()
                 d.dim_value = size
         try:
-            inferred = shape_inference.infer_shapes(model, data_prop=True)
+            inferred = _proto.infer_shapes(model)
         except Exception as err:
             # (a graph over protobuf's 2 GB limit, an op onnx does not know): netsize's own shapes
             # stand alone, and the notes say they were not cross-checked.
@@ -318,7 +436,7 @@ class _Translator:
                 v = todo.pop()
                 seen.add(v)
                 for node, k in consumers.get(v, []):
-                    if (node.op_type, k) in _BUFFER_SLOTS:
+                    if (node.op_type, k) in _BUFFER_SLOTS or (node.op_type, k) in _SETTING_SLOTS:
                         continue
                     if any(i in dynamic for i in node.input if i):
                         params.add(init.name)
@@ -333,12 +451,20 @@ class _Translator:
     def run(self) -> OnnxGraph:
         dynamic = self._dynamic_values()
         params = self._params(dynamic)
+        if not self.data_inputs:
+            raise NetsizeError(
+                "netsize needs an input with a batch axis (axis 0 of size >= 1); this graph's inputs are "
+                + (", ".join(f"{k} [{', '.join(map(str, v))}]" for k, v in self.inputs.items()) or "none")
+                + " (scalars, empty tensors or none)"
+            )
         safe = {k: _safe(k) for k in self.inputs}
-        self.g = Graph(self.name, inputs={safe[k]: v[1:] for k, v in self.inputs.items()})
+        self.g = Graph(self.name, inputs={safe[k]: self.inputs[k][1:] for k in self.data_inputs})
         self.names = set(safe.values())
         self.ref_shapes = {safe[k]: v for k, v in self.inputs.items()}
         for k, shape in self.inputs.items():
             self.values[k] = _Value(shape, "dynamic", ref=safe[k])
+            if k not in self.data_inputs:  # a side input: its shape does not follow the batch
+                self.g.add(safe[k], ops.Constant(shape), [])
         for name, init in self.inits.items():
             shape = tuple(int(d) for d in init.dims)
             if name in params:
@@ -346,10 +472,13 @@ class _Translator:
             else:
                 self.values[name] = _Value(shape, "const", array=self._array(init))
         for index, node in enumerate(self.graph.node):
+            self.current, self.current_op = f"{node.op_type}_{index}", node.op_type
             ins = [self.values.get(i) if i else None for i in node.input]
             for i, v in zip(node.input, ins, strict=True):
                 if i and v is None:
-                    raise NetsizeError(f"node {node.name or node.op_type} reads {i!r}, which nothing before it makes")
+                    raise NetsizeError(
+                        f"node {self._label(node)} ({node.op_type}) reads {i!r}, which nothing before it makes"
+                    )
             live = [v for v in ins if v is not None]
             if node.op_type in ("Shape", "Size") or all(v.kind == "const" for v in live):
                 self._fold(node, ins)
@@ -363,9 +492,8 @@ class _Translator:
             outs.append(ref)
         self.g.outputs(*outs)
         net = self.g.build()
-        batch = next(iter(self.inputs.values()))[0]
         notes = self._notes(params)
-        return OnnxGraph(net, batch, notes, self.onnx_shapes, dict(self.emitted))
+        return OnnxGraph(net, self.batch, notes, self.onnx_shapes, dict(self.emitted))
 
     def _latent(self, node: onnx.NodeProto, ins: list[_Value | None]) -> None:
         """A parameter moved by a structural op before any input meets it: still that parameter."""
@@ -421,6 +549,12 @@ class _Translator:
             f"and the exporter's Identity copies of equal-valued ones); not params: {len(rest)} other "
             f"initializers ({n_rest:,} elements: normalisation statistics, shapes, indices, scalars, tables)"
         ]
+        side = [k for k in self.inputs if k not in self.data_inputs]
+        if side:
+            notes.append(
+                "side inputs (fixed shapes, not batched): "
+                + ", ".join(f"{k} [{', '.join(map(str, self.inputs[k]))}]" for k in side)
+            )
         if self.skipped_check:
             notes.append(f"shapes not cross-checked: {self.skipped_check}")
         patterns = self._attention_patterns()
@@ -435,10 +569,29 @@ class _Translator:
         return notes
 
     def _array(self, init: onnx.TensorProto) -> Any:
-        if prod(init.dims) > _FOLD_LIMIT or init.data_location == onnx.TensorProto.EXTERNAL:
+        if prod(init.dims) > _FOLD_LIMIT:
             return None
+        if init.data_location == onnx.TensorProto.EXTERNAL:
+            return self._external_array(init)
         try:
-            return numpy_helper.to_array(init)
+            return _proto.to_array(init)
+        except Exception:
+            return None
+
+    def _external_array(self, init: onnx.TensorProto) -> Any:
+        """A small integer tensor (a shape, an index table) or a few-element one (Resize's scales)
+        from the external data file, when the file is there; weights are never read."""
+        n = prod(init.dims)
+        if self.base_dir is None or n > (_EXTERNAL_INT_LIMIT if init.data_type in _INT_TYPES else 64):
+            return None  # a weight: its shape is enough
+        _proto.full_onnx()
+        from onnx.external_data_helper import load_external_data_for_tensor
+
+        copy = onnx.TensorProto()
+        copy.CopyFrom(init)
+        try:  # onnx refuses locations outside base_dir; a missing or short file is no value
+            load_external_data_for_tensor(copy, str(self.base_dir))
+            return _proto.to_array(copy)
         except Exception:
             return None
 
@@ -446,7 +599,7 @@ class _Translator:
         if node.op_type == "Shape":
             shape = ins[0].shape if ins[0] else None
             if shape is None:
-                raise NetsizeError(f"{node.name}: the shape of {node.input[0]!r} is not known")
+                raise NetsizeError(f"{self._label(node)} ({node.op_type}): the shape of {node.input[0]!r} is not known")
             a = _attrs(node)
             start, end = a.get("start", 0), a.get("end", None)
             arr = np.array(shape[slice(start, end)], dtype=np.int64)
@@ -468,26 +621,37 @@ class _Translator:
             self.values[o] = _Value(shape, "const", array=folded)
 
     def _evaluate(self, node: onnx.NodeProto, ins: list[_Value | None]) -> list[Any] | None:
-        from onnx.reference import ReferenceEvaluator
 
         if node.op_type == "Constant":
             a = _attrs(node)
             if "value" in a:
-                return [numpy_helper.to_array(a["value"])]
+                return [_proto.to_array(a["value"])]
             for key in ("value_float", "value_int"):
                 if key in a:
                     return [np.array(a[key])]
             for key in ("value_floats", "value_ints"):
                 if key in a:
                     return [np.array(a[key])]
+        # Run an op only when its outputs are known to be small: a hostile ConstantOfShape, Expand
+        # or Loop would otherwise allocate or spin before any size is checked.
+        sizes = [self.inferred.get(o) for o in node.output if o]
+        if node.op_type in _NEVER_RUN or any(sz is not None and prod(sz) > _FOLD_LIMIT for sz in sizes):
+            return None
+        if node.op_type in _GROWING and any(sz is None for sz in sizes):
+            bound = _output_bound(node, [None if v is None else v.array for v in ins])
+            if bound is None or bound > _FOLD_LIMIT:
+                return None
         try:
             feeds = {i: v.array for i, v in zip(node.input, ins, strict=True) if i and v is not None}
-            g = onnx.helper.make_graph(
+            full = _proto.full_onnx()  # onnx.reference: only to fold a constant subgraph
+            from onnx.reference import ReferenceEvaluator
+
+            g = full.helper.make_graph(
                 [node], "fold",
-                [onnx.helper.make_tensor_value_info(i, onnx.TensorProto.UNDEFINED, None) for i in feeds],
-                [onnx.helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output if o],
+                [_proto.value_info(i, onnx.TensorProto.UNDEFINED, None) for i in feeds],
+                [_proto.value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output if o],
             )
-            m = onnx.helper.make_model(g, opset_imports=list(self.model.opset_import))
+            m = full.helper.make_model(g, opset_imports=list(self.model.opset_import))
             result = ReferenceEvaluator(m).run(None, feeds)
             if any(getattr(r, "size", 0) > _FOLD_LIMIT for r in result):
                 return None
@@ -496,6 +660,10 @@ class _Translator:
             return None
 
     # --- nodes -------------------------------------------------------------------------------
+
+    def _label(self, node: onnx.NodeProto) -> str:
+        """How errors name ``node``: its own name, or its op type and index when it has none."""
+        return node.name or self.current
 
     def _node_name(self, node: onnx.NodeProto, index: int, suffix: str = "") -> str:
         parts = [*_module_path(node), _leaf(node, index) + suffix]
@@ -518,11 +686,15 @@ class _Translator:
 
     def _data(self, value: str, consumer: str) -> str:
         """A node ref for ``value``: emits a Parameter or Constant node for stored tensors."""
-        v = self.values[value]
+        v = self.values.get(value)
+        who = f"graph output {value!r}" if consumer == "graph-output" else f"{consumer} ({self.current_op})"
+        if v is None:
+            raise NetsizeError(f"{who}: reads {value!r}, which no node or input of the graph makes")
         if v.ref is not None:
             return v.ref
         if v.shape is None:
-            raise NetsizeError(f"{consumer}: the shape of {value!r} is not known")
+            raise NetsizeError(f"{who}: the shape of {value!r} is not known (a sequence, or a value onnx "
+                               "could not infer)")
         if v.kind == "param":
             name = self._fresh(value)
         else:  # a stored constant sits in the block of its first consumer
@@ -546,9 +718,18 @@ class _Translator:
         if k >= len(node.input) or not node.input[k]:
             return None
         v = self.values[node.input[k]]
+        init = self.inits.get(node.input[k])
+        if v.array is None and init is not None and init.data_location == onnx.TensorProto.EXTERNAL:
+            where = next((e.value for e in init.external_data if e.key == "location"), "?")
+            raise NetsizeError(
+                f"{self._label(node)} ({node.op_type}): input {k} ({node.input[k]!r}) is stored in the external "
+                f"data file {where!r}, which is missing or unreadable; netsize needs its value to know the output "
+                "shape (keep the data file beside the model, or save small tensors inside it: onnx.save(..., "
+                "size_threshold=1024))"
+            )
         if v.array is None:
             raise NetsizeError(
-                f"{node.name or node.op_type} ({node.op_type}): input {k} ({node.input[k]!r}) is computed at run "
+                f"{self._label(node)} ({node.op_type}): input {k} ({node.input[k]!r}) is computed at run "
                 "time; netsize needs its value to know the output shape"
             )
         return [int(x) for x in np.asarray(v.array).reshape(-1)]
@@ -577,7 +758,7 @@ class _Translator:
     def _shape(self, node: onnx.NodeProto, k: int) -> Shape:
         s = self.values[node.input[k]].shape
         if s is None:
-            raise NetsizeError(f"{node.name}: the shape of {node.input[k]!r} is not known")
+            raise NetsizeError(f"{self._label(node)} ({node.op_type}): the shape of {node.input[k]!r} is not known")
         return s
 
     def _add(
@@ -603,11 +784,76 @@ class _Translator:
         """Add the node and compute its output shapes with its own layer (netsize's inference)."""
         self.g.add(name, layer, refs, tied_to=tied)
         record = analyze_layer(name, layer, tuple(self.ref_shapes[r] for r in refs))
+        for shape in record.output_shapes:
+            _check_dims(shape, f"{name} ({layer.kind}) output")
+        for what in ("params", "multiply_adds", "other_ops"):
+            value = getattr(record, what)
+            self.totals[what] = self.totals.get(what, 0) + value
+            check_int(value, f"{name} ({layer.kind}) {what.replace('_', '-')}")
+            check_int(self.totals[what], f"the model's {what.replace('_', '-')} up to {name}")
         for k, shape in enumerate(record.output_shapes):
             self.ref_shapes[name if k == 0 else f"{name}:{k}"] = shape
         return record.output_shapes
 
     def _translate(self, node: onnx.NodeProto, index: int, ins: list[_Value | None]) -> None:
+        op = node.op_type
+        if op in _CONTROL_FLOW:
+            raise NetsizeError(
+                f"{self._label(node)} ({op}): control flow (If, Loop, Scan) is not supported: netsize counts "
+                "straight-line graphs; export the model with its branches resolved (a traced export)"
+            )
+        if op.startswith(("Sequence", "Optional", "ConcatFromSequence")) and op != "SequenceAt":
+            raise NetsizeError(
+                f"{self._label(node)} ({op}): sequence and optional values are not supported "
+                "(only SplitToSequence read by SequenceAt with a constant index)"
+            )
+        try:
+            self._translate_op(node, index)
+        except _MALFORMED as err:
+            # An attribute of the wrong type or count, an input missing: the node breaks the
+            # ONNX spec (valid nodes are proven on the onnx package's own node tests).
+            raise NetsizeError(
+                f"{self._label(node)} ({op}): malformed node ({type(err).__name__}: {str(err)[:160]}); check its "
+                "attributes and inputs against the ONNX operator spec"
+            ) from None
+        self._extra_outputs(node)
+
+    def _extra_outputs(self, node: onnx.NodeProto) -> None:
+        """Outputs the core layer does not make (LayerNormalization's Mean and InvStdDev, Dropout's
+        mask, MaxPool's Indices, BatchNormalization's training statistics): each a shape-only node
+        after the layer, which counts the work that makes them."""
+        main = self.emitted.get(node.output[0]) if node.output and node.output[0] else None
+        for k, o in enumerate(node.output):
+            if not o or o in self.values:
+                continue
+            shape = self._extra_shape(node, k)
+            if shape is None:
+                shape = self.inferred.get(o)
+            if shape is None or main is None:
+                raise NetsizeError(
+                    f"{self._label(node)} ({node.op_type}): netsize does not know the shape of its output {k} ({o!r})"
+                )
+            ref = self._fresh(f"{main}.{o.strip('/').split('/')[-1].replace('.', '_')}")
+            self._append(ref, ops.Uncounted(f"{node.op_type} output {k}", (shape,)), [main])
+            self.values[o] = _Value(shape, "dynamic", ref=ref)
+            self.emitted[o] = ref
+            if o in self.inferred:
+                self.onnx_shapes[ref] = self.inferred[o]
+
+    def _extra_shape(self, node: onnx.NodeProto, k: int) -> Shape | None:
+        y = self.values[node.output[0]].shape
+        x = self.values[node.input[0]].shape
+        op = node.op_type
+        if op in ("Dropout", "MaxPool") and k == 1:
+            return y  # the mask, the indices: one per output element
+        if op == "LayerNormalization" and x is not None:
+            axis = int(_attrs(node).get("axis", -1)) % len(x)
+            return (*x[:axis], *([1] * (len(x) - axis)))
+        if op == "BatchNormalization" and x is not None:
+            return (x[1],)
+        return None
+
+    def _translate_op(self, node: onnx.NodeProto, index: int) -> None:
         op, a = node.op_type, _attrs(node)
         handler = getattr(self, f"_op_{op}", None)
         if handler is not None:
@@ -641,7 +887,7 @@ class _Translator:
             shapes = [self.inferred.get(o) for o in node.output if o]
             if any(s is None for s in shapes):
                 raise NetsizeError(
-                    f"{node.name or op} ({op}): netsize has no rule for this op and onnx.shape_inference gives "
+                    f"{self._label(node)} ({op}): netsize has no rule for this op and onnx.shape_inference gives "
                     "no shape for its output"
                 )
             self.uncounted[op] += 1
@@ -672,15 +918,40 @@ class _Translator:
             "bias": self._is_param(node, 2),
         }
         if transposed:
+            out_pad = [int(p) for p in a.get("output_padding", [0] * n)]
             if "output_shape" in a:
-                raise NetsizeError(f"{node.name} (ConvTranspose): output_shape is not supported; give pads instead")
+                padding, out_pad = self._transposed_pads(node, a, kernel, out_pad)
+                common["padding"] = padding
             layer = layer_type(f"convtranspose{n}d")(  # type: ignore[call-arg]
                 in_channels=w[0], out_channels=w[1] * groups,
-                output_padding=tuple(a.get("output_padding", [0] * n)), **common,
+                output_padding=tuple(out_pad), **common,
             )
         else:
             layer = layer_type(f"conv{n}d")(in_channels=x[1], out_channels=w[0], **common)  # type: ignore[call-arg]
         self._add(node, index, layer, [0], [1, 2])
+
+    def _transposed_pads(
+        self, node: onnx.NodeProto, a: dict[str, Any], kernel: Shape, out_pad: list[int]
+    ) -> tuple[tuple[tuple[int, int], ...], list[int]]:
+        """The pads ONNX derives from ``output_shape``: ``total = S*(I - 1) + output_padding +
+        D*(K - 1) + 1 - output_shape`` per axis, split as its spec says (SAME_UPPER: the odd one at
+        the end); a negative total is extra output padding."""
+        x = self._shape(node, 0)
+        n = len(kernel)
+        target = [int(d) for d in a["output_shape"]][-n:]
+        strides = [int(v) for v in a.get("strides", [1] * n)]
+        dilations = [int(v) for v in a.get("dilations", [1] * n)]
+        upper = _s(a.get("auto_pad", "NOTSET")) == "SAME_UPPER"
+        pads: list[tuple[int, int]] = []
+        extra = list(out_pad)
+        for i in range(n):
+            total = strides[i] * (x[2 + i] - 1) + out_pad[i] + dilations[i] * (kernel[i] - 1) + 1 - target[i]
+            if total < 0:
+                extra[i] -= total
+                total = 0
+            small, large = total // 2, total - total // 2
+            pads.append((small, large) if upper else (large, small))
+        return tuple(pads), extra
 
     def _op_Conv(self, node: onnx.NodeProto, index: int, a: dict[str, Any]) -> None:  # noqa: N802
         self._conv(node, index, a, transposed=False)
@@ -690,15 +961,18 @@ class _Translator:
 
     def _op_Gemm(self, node: onnx.NodeProto, index: int, a: dict[str, Any]) -> None:  # noqa: N802
         b = self._shape(node, 1)
-        if self._is_param(node, 1) and not a.get("transA", 0):
+        has_c = len(node.input) > 2 and bool(node.input[2])
+        if self._is_param(node, 1) and not a.get("transA", 0) and len(b) == 2:
             n_out, n_in = (b[0], b[1]) if a.get("transB", 0) else (b[1], b[0])
-            has_bias = self._is_param(node, 2) and prod(self._shape(node, 2)) == n_out
-            from netsize.layers.linear import Linear
+            c = self._shape(node, 2) if has_c else None
+            # C is a Linear's bias when it is one value per output feature; any other C (an (M, N)
+            # matrix, a scalar) is a tensor added after the product.
+            bias_like = c is not None and self._is_param(node, 2) and c in ((n_out,), (1, n_out))
+            if not has_c or bias_like:
+                from netsize.layers.linear import Linear
 
-            name = self._add(node, index, Linear(n_in, n_out, bias=has_bias), [0], [1, 2] if has_bias else [1])
-            if len(node.input) > 2 and node.input[2] and not has_bias:
-                raise NetsizeError(f"{name} (Gemm): a bias C of shape {self._shape(node, 2)} is not supported")
-            return
+                self._add(node, index, Linear(n_in, n_out, bias=bias_like), [0], [1, 2] if bias_like else [1])
+                return
         # A general Gemm: transposes as views, the product, then C added (bias adds are other ops).
         name = self._node_name(node, index)
         refs = []
@@ -709,12 +983,11 @@ class _Translator:
                 self._append(t, ops.Transpose((1, 0)), [ref])
                 ref = t
             refs.append(ref)
-        has_c = len(node.input) > 2 and bool(node.input[2])
         product = self._fresh(f"{name}.product") if has_c else name
         shapes = self._append(product, layer_type("matmul")(), refs)
         if has_c:
-            c = self._data(node.input[2], name)
-            shapes = self._append(name, Add(), [product, c])
+            c_ref = self._data(node.input[2], name)
+            shapes = self._append(name, Add(), [product, c_ref])
         self.values[node.output[0]] = _Value(shapes[0], "dynamic", ref=name)
         self.emitted[node.output[0]] = name
         if node.output[0] in self.inferred:
@@ -771,7 +1044,25 @@ class _Translator:
             self._add(node, index, ops.Gather(axis), [0, 1])
 
     def _op_PRelu(self, node: onnx.NodeProto, index: int, a: dict[str, Any]) -> None:  # noqa: N802
+        x, slope = self._shape(node, 0), self._shape(node, 1)
+        if self.opset < 7 and len(slope) == 1 and len(x) > 2 and slope[0] == x[1] != x[-1]:
+            # Before opset 7 a 1-d slope is one value per channel (axis 1), not numpy-broadcast
+            # along the last axis.
+            name = self._node_name(node, index)
+            ref = self._data(node.input[1], name)
+            per_channel = self._fresh(f"{name}.slope_per_channel")
+            self._append(per_channel, ops.TensorReshape((slope[0], *([1] * (len(x) - 2)))), [ref])
+            shapes = self._append(name, ops.Elementwise("prelu"), [self._data(node.input[0], name), per_channel])
+            self._emit(node, name, shapes)
+            return
         self._add(node, index, ops.Elementwise("prelu"), [0, 1])
+
+    def _emit(self, node: onnx.NodeProto, name: str, shapes: tuple[Shape, ...]) -> None:
+        """Output 0 of ``node`` is node ``name``'s output."""
+        self.values[node.output[0]] = _Value(shapes[0], "dynamic", ref=name)
+        self.emitted[node.output[0]] = name
+        if node.output[0] in self.inferred:
+            self.onnx_shapes[name] = self.inferred[node.output[0]]
 
     def _recurrent(self, node: onnx.NodeProto, index: int, a: dict[str, Any], kind: str) -> None:
         x = self._shape(node, 0)
@@ -794,7 +1085,15 @@ class _Translator:
         outs = list(node.output) + [""] * 3
         # The core layer returns (N, T, D*H) or (T, N, D*H) as torch does; ONNX's Y is
         # (T, D, N, H) (layout 0) or (N, T, D, H): a reshape of the same elements follows.
-        name = self._add(node, index, layer, [0], [1, 2, 3], outputs=["", *outs[1:3]])
+        name = self._add(node, index, layer, [0], [1, 2, 3], outputs=["", *([""] * 2 if layout else outs[1:3])])
+        for k in (1, 2) if layout else ():
+            if outs[k]:  # the core's h_n and c_n are (D, N, H); layout 1 states (N, D, H)
+                state = self._fresh(f"{name}.{'Y_h' if k == 1 else 'Y_c'}")
+                moved = self._append(state, ops.Transpose((1, 0, 2)), [f"{name}:{k}"])
+                self.values[outs[k]] = _Value(moved[0], "dynamic", ref=state)
+                self.emitted[outs[k]] = state
+                if outs[k] in self.inferred:
+                    self.onnx_shapes[state] = self.inferred[outs[k]]
         if outs[0]:
             d = 2 if fields["bidirectional"] else 1
             t, n = (x[1], x[0]) if layout else (x[0], x[1])
@@ -861,15 +1160,13 @@ class _Translator:
             "kernel_size": kernel, "stride": tuple(a.get("strides", [1] * n)), "padding": padding,
             "ceil_mode": bool(a.get("ceil_mode", 0)),
         }
-        if kind == "maxpool" and any(d != 1 for d in a.get("dilations", [])):
-            fields["dilation"] = tuple(a["dilations"])
+        if any(d != 1 for d in a.get("dilations", [])):
+            fields["dilation"] = tuple(int(d) for d in a["dilations"])
         if kind == "avgpool" and "count_include_pad" in a:
             fields["count_include_pad"] = bool(a["count_include_pad"])
-        try:
-            layer = layer_type(f"{kind}{n}d")(**fields)
-        except TypeError:
-            fields.pop("count_include_pad", None)
-            layer = layer_type(f"{kind}{n}d")(**fields)
+        if isinstance(padding, tuple) and any(max(p) > k // 2 for p, k in zip(padding, kernel, strict=True)):
+            fields["padding_limit"] = False  # ONNX allows it; PyTorch does not
+        layer = layer_type(f"{kind}{n}d")(**fields)
         self._add(node, index, layer, [0], outputs=[node.output[0]])
 
     def _op_MaxPool(self, node: onnx.NodeProto, index: int, a: dict[str, Any]) -> None:  # noqa: N802
@@ -946,7 +1243,7 @@ class _Translator:
         else:
             sizes = given
         if given is None and not a.get("keepdims", 1):
-            raise NetsizeError(f"{node.name} (SplitToSequence): keepdims=0 is not supported")
+            raise NetsizeError(f"{self._label(node)} (SplitToSequence): keepdims=0 is not supported")
         name = self._add(node, index, Split(tuple(sizes), dim=axis), [0], outputs=[])
         self.sequences[node.output[0]] = [name if j == 0 else f"{name}:{j}" for j in range(len(sizes))]
         self.values[node.output[0]] = _Value(None, "dynamic")
@@ -955,7 +1252,9 @@ class _Translator:
         refs = self.sequences.get(node.input[0])
         position = self._ints(node, 1)
         if refs is None or not position:
-            raise NetsizeError(f"{node.name} (SequenceAt): needs a sequence from SplitToSequence and a constant index")
+            raise NetsizeError(
+                f"{self._label(node)} (SequenceAt): needs a sequence from SplitToSequence and a constant index"
+            )
         ref = refs[position[0]]
         self.values[node.output[0]] = _Value(self.ref_shapes[ref], "dynamic", ref=ref)
         self.emitted[node.output[0]] = ref
@@ -967,17 +1266,35 @@ class _Translator:
 
     def _op_Resize(self, node: onnx.NodeProto, index: int, a: dict[str, Any]) -> None:  # noqa: N802
         x = self._shape(node, 0)
+        axes = [int(ax) % len(x) for ax in a.get("axes", [])] or list(range(len(x)))
         sizes = self._ints(node, 3) if len(node.input) > 3 else None
-        if not sizes:
-            v = self.values[node.input[2]] if len(node.input) > 2 and node.input[2] else None
+        if node.op_type == "Upsample" and len(node.input) < 3 and "scales" in a:  # opset 7-8: an attribute
+            sizes = [int(np.floor(d * float(f))) for d, f in zip(x, a["scales"], strict=False)]
+        elif not sizes:
+            k = 1 if node.op_type == "Upsample" else 2
+            v = self.values[node.input[k]] if len(node.input) > k and node.input[k] else None
             if v is None or v.array is None:
-                raise NetsizeError(f"{node.name} (Resize): needs constant scales or sizes")
-            scales = [float(s) for s in np.asarray(v.array).reshape(-1)]
-            sizes = [int(np.floor(d * s)) for d, s in zip(x, scales, strict=True)]
-        if a.get("axes"):
+                what = f" (input {node.input[k]!r} is computed at run time)" if v is not None else ""
+                raise NetsizeError(f"{self._label(node)} ({node.op_type}): needs constant scales or sizes{what}")
+            scales = [float(f) for f in np.asarray(v.array).reshape(-1)]
+            if len(scales) != len(axes):
+                raise NetsizeError(
+                    f"{self._label(node)} ({node.op_type}): {len(scales)} scales for {len(axes)} axes of {list(x)}"
+                )
+            sizes = [int(np.floor(x[ax] * f)) for ax, f in zip(axes, scales, strict=True)]
+        elif len(sizes) != len(axes):
+            raise NetsizeError(f"{self._label(node)} (Resize): {len(sizes)} sizes for {len(axes)} axes of {list(x)}")
+        else:
+            policy = _s(a.get("keep_aspect_ratio_policy", "stretch"))
+            if policy in ("not_larger", "not_smaller"):
+                # One scale for every resized axis, the smallest (or largest) ratio, rounded half up.
+                ratios = [Fraction(sz, x[ax]) for ax, sz in zip(axes, sizes, strict=True)]
+                scale = min(ratios) if policy == "not_larger" else max(ratios)
+                sizes = [floor(scale * x[ax] + Fraction(1, 2)) for ax in axes]
+        if len(axes) != len(x) or list(axes) != list(range(len(x))):
             full = list(x)
-            for ax, s in zip(a["axes"], sizes, strict=True):
-                full[ax] = s
+            for ax, sz in zip(axes, sizes, strict=True):
+                full[ax] = sz
             sizes = full
         self._add(node, index, ops.Resize(tuple(sizes), _s(a.get("mode", "nearest"))), [0])
 
@@ -996,7 +1313,9 @@ class _Translator:
         # 4-d (B, H, S, d) ones are viewed as 3-d around it.
         q = self._shape(node, 0)
         if len([o for o in node.output if o]) > 1 or any(len(node.input) > k and node.input[k] for k in (4, 5)):
-            raise NetsizeError(f"{node.name} (Attention): a KV cache (past/present key and value) is not supported")
+            raise NetsizeError(
+                f"{self._label(node)} (Attention): a KV cache (past/present key and value) is not supported"
+            )
         causal = bool(a.get("is_causal", 0))
         if len(q) == 3:
             heads, kv_heads = int(a["q_num_heads"]), int(a.get("kv_num_heads", a["q_num_heads"]))
