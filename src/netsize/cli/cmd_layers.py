@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from typing import Any
 
     from netsize._layer import Layer
-    from netsize._registry import layer_names, layer_type
+    from netsize.layers import layer_names, layer_type
     from netsize.spec._fields import describe, layer_fields
 
     if args.type:

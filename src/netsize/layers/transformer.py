@@ -19,9 +19,10 @@ from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract, required, value
 from netsize._network import Graph, Network
 from netsize._record import record
-from netsize._registry import layer_type, register_layer
+from netsize._registry import register_layer
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Term, prod_str
+from netsize.layers import layer_type
 from netsize.layers.attention import MultiheadAttention, ScaledDotProductAttention
 from netsize.layers.linear import Linear
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from netsize._errors import NetsizeError
 from netsize._network import Network
-from netsize._registry import layer_names
+from netsize.layers import layer_names
 
 # Sizes the analysis infers from the input: left out, so that an edit upstream carries through.
 _INFERRED = ("in_channels", "in_features", "num_features")

@@ -22,7 +22,7 @@ from netsize._analyze import analyze_layer
 from netsize._errors import NetsizeError
 from netsize._layer import Layer
 from netsize._network import Graph, Network
-from netsize._registry import layer_type
+from netsize.layers import layer_type
 from netsize.layers import tensor_ops as ops
 from netsize.layers.merge import Add, Concat, Maximum, Minimum, Multiply, Split, Sub
 from netsize.layers.shape_ops import Identity
