@@ -48,7 +48,7 @@ from netsize.memory._common import block_bytes
 from netsize.memory._cuda_workspace import cublas_workspace_bytes, cudnn_conv_workspace_bytes
 
 if TYPE_CHECKING:
-    from netsize.memory import MemoryReport
+    from netsize.memory._report import MemoryReport
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
 
@@ -691,7 +691,7 @@ def from_module(
     """The memory report of a PyTorch module (the entry point of :func:`netsize.memory.estimate`
     for ``nn.Module`` targets): ``module`` moved to the meta device and observed."""
     from netsize._errors import NetsizeError
-    from netsize.memory import LayerMemory, MemoryReport
+    from netsize.memory._report import LayerMemory, MemoryReport
 
     name = type(module).__name__
     with untouched(module):  # a meta-built module is observed in place, then restored
