@@ -63,8 +63,8 @@ def _claims(data: dict[str, Any], path: str) -> list[tuple[str, str | None, str]
 
 
 def run(args: argparse.Namespace) -> int:
+    from netsize._target import load_target, parse_input_sizes, summarize
     from netsize.check import check, parse_claim
-    from netsize.cli._target import load_target, parse_input_sizes, summarize
     from netsize.render._check import check_markdown, check_text
 
     data: dict[str, Any] = {}

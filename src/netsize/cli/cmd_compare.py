@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
-    from netsize.cli._target import load_target, parse_input_sizes, summarize
+    from netsize._target import load_target, parse_input_sizes, summarize
     from netsize.compare import compare
     from netsize.render._compare import compare_markdown, compare_text
 

@@ -31,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
 
     from netsize._errors import NetsizeError
     from netsize._summary import explain_record
+    from netsize._target import summarize
     from netsize.cli._options import print_json, with_schema
-    from netsize.cli._target import summarize, target_from_args
+    from netsize.cli._target import target_from_args
     from netsize.render._format import printable
 
     target = target_from_args(args)

@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def _forward_flops(args: argparse.Namespace) -> int | None:
     if not args.model:
         return None
-    from netsize.cli._target import load_target, parse_input_sizes, summarize
+    from netsize._target import load_target, parse_input_sizes, summarize
 
     target = load_target(
         args.model,

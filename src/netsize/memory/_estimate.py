@@ -10,6 +10,7 @@ from netsize._dtypes import canonical_dtype
 from netsize._errors import NetsizeError
 from netsize._network import Network
 from netsize._summary import Summary
+from netsize._target import Target
 from netsize.memory._common import AUTOCAST_DTYPES, optimizer_name
 from netsize.memory._report import MemoryReport
 
@@ -33,7 +34,8 @@ def estimate(
     """Memory of one training step (steady state: the optimizer state exists) and of inference.
 
     ``target``: a core :class:`~netsize.Network`, a :class:`~netsize.Summary` (its batch size
-    is used), an object with ``.network`` or ``.module`` (a CLI target), or a ``torch.nn.Module``
+    is used), a resolved TARGET (:class:`netsize._target.Target`, as ``netsize memory`` reads its
+    argument: its network, else its PyTorch module), or a ``torch.nn.Module``
     with ``input_size`` (per sample, without the batch axis) or ``make_batch`` (a callable that
     returns the batch on the meta device); a Hugging Face model needs only ``seq_len``.
     ``dtype``: the parameters' dtype. ``autocast``: ``bfloat16``/``float16`` mixed precision.
@@ -56,16 +58,17 @@ def estimate(
             raise NetsizeError(f"autocast dtype must be bfloat16 or float16 (got {autocast!r})")
         if dtype != "float32":
             raise NetsizeError(f"autocast keeps float32 parameters; use --dtype float32 with it (got {dtype})")
+    network: Network | Summary | None
     if isinstance(target, (Network, Summary)):
         module, network = None, target
+    elif isinstance(target, Target):  # a resolved TARGET: its network, else its PyTorch module
+        module, network = target.module, target.network
+        if input_size is None:
+            input_size = target.input_size
     elif _is_torch_module(target):
-        # a model's own attributes named `network` or `module` (timm's VOLO holds a ModuleList as
-        # `network`, DataParallel wraps its model as `module`) are not a CLI target's
         module, network = target, None
     else:
-        module, network = getattr(target, "module", None), getattr(target, "network", None)
-    if input_size is None:
-        input_size = getattr(target, "input_size", None)
+        module = network = None
     if network is not None and not (module is not None and network is None):
         summary = network if isinstance(network, Summary) else analyze(network, batch_size=batch_size)
         net = network if isinstance(network, Network) else None
@@ -81,7 +84,8 @@ def estimate(
         )
         return report
     raise NetsizeError(
-        f"cannot estimate memory of {type(target).__name__}: give a Network, a Summary or a torch.nn.Module"
+        f"cannot estimate memory of {type(target).__name__}: give a Network, a Summary, a resolved TARGET "
+        "or a torch.nn.Module"
     )
 
 
