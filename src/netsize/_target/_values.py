@@ -69,7 +69,7 @@ def parse_variables(items: list[str]) -> dict[str, Any]:
     read with a spec's bounds: no tags, no alias bombs, no huge integers)."""
     if not items:  # the YAML reader is imported only for --var
         return {}
-    from netsize.spec._nodes import parse_value
+    from netsize.spec import parse_value
 
     out: dict[str, Any] = {}
     for item in items:

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from netsize.cli._options import with_schema
     from netsize.cli._target import target_from_args
     from netsize.memory import estimate
-    from netsize.render._report import emit, memory_detail, memory_rows, memory_title
+    from netsize.render import emit, memory_detail, memory_rows, memory_title
 
     target = target_from_args(args)
     try:

@@ -89,7 +89,7 @@ def parse_lora(text: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     from netsize._target import load_target
     from netsize.plan import Quantization, Setup, plan
-    from netsize.render._plan import plan_markdown, plan_text
+    from netsize.render import plan_markdown, plan_text
 
     scenarios = tuple(s.strip() for s in args.scenario.split(",") if s.strip())
     setup = Setup(
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             data["explain"] = result.explain(args.lang)
         print_json(data)
     elif args.format == "csv":
-        from netsize.render._plan import plan_csv
+        from netsize.render import plan_csv
 
         print(plan_csv(result), end="")
     elif args.format == "markdown":

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from netsize._target import summarize
     from netsize.cli._target import target_from_args
-    from netsize.render._plot import plot_memory, plot_summary
+    from netsize.render import plot_memory, plot_summary
 
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):

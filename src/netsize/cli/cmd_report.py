@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     from netsize._target import summarize
     from netsize.cli._target import target_from_args
-    from netsize.render._html import page
+    from netsize.render import page
     from netsize.report import report_data
 
     target = target_from_args(args)

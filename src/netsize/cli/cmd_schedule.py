@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         utilisation=args.utilisation,
     )
     from netsize.cli._options import with_schema
-    from netsize.render._report import emit, schedule_rows
+    from netsize.render import emit, schedule_rows
 
     emit(args.format, translate("report.schedule.title", args.lang), schedule_rows(s, args.lang),
          with_schema(s.to_dict()), explain=s.explain(args.lang) if _explain(args) else "", lang=args.lang,
