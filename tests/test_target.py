@@ -1,5 +1,5 @@
-"""netsize._target, the one resolver of a TARGET: what each name is, configs read once, and the
-hint that joins the PyTorch and Hugging Face config frontends."""
+"""netsize._target, the one resolver of a TARGET: what each name is, where a config was read,
+and the resolved target that memory takes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from netsize import NetsizeError
-from netsize._target import config_hint, load_target, read_config, target_kind
+from netsize._target import load_target, read_config, target_kind
 from netsize.memory import estimate
 
 
@@ -46,13 +46,3 @@ def test_memory_takes_a_resolved_target_and_nothing_duck_typed() -> None:
 
     with pytest.raises(NetsizeError, match="cannot estimate memory of LooksLikeATarget"):
         estimate(LooksLikeATarget())
-
-
-def test_config_hint_names_the_config_route_for_a_family_netsize_builds() -> None:
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    config = transformers.GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50, n_positions=16)
-    with torch.device("meta"):
-        model = transformers.GPT2LMHeadModel(config)
-    assert "summary_from_config(model.config.to_dict())" in config_hint(model)
-    assert config_hint(torch.nn.Linear(2, 2)) == ""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from netsize._target._resolve import (
     Target,
-    config_hint,
     is_callable_ref,
     load_target,
     located,
@@ -21,6 +20,6 @@ from netsize._target._resolve import (
 )
 from netsize._target._values import check_variable_types, parse_input_sizes, parse_shape, parse_variables
 
-__all__ = ["Target", "check_variable_types", "config_hint", "is_callable_ref", "load_target", "located",
+__all__ = ["Target", "check_variable_types", "is_callable_ref", "load_target", "located",
            "parse_input_sizes", "parse_shape", "parse_variables", "read_config", "summarize", "target_kind",
            "with_input"]

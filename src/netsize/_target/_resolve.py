@@ -150,10 +150,7 @@ def summarize(target: Target, *, batch_size: int = 1, convention: str | None = N
         if target.input_size is None:
             raise NetsizeError(f"{target.name}: a PyTorch module needs --input-size (with its batch, e.g. 1,3,224,224)")
         # depth is applied where the rows are drawn (Summary.rows); the tracer keeps every module.
-        try:
-            result: Summary = torch_summary(target.module, input_size=(batch_size, *target.input_size), verbose=0)
-        except NetsizeError as err:
-            raise NetsizeError(f"{err}{config_hint(target.module)}") from None
+        result: Summary = torch_summary(target.module, input_size=(batch_size, *target.input_size), verbose=0)
         return result
     try:
         return analyze(target.network, batch_size=batch_size, convention=convention, until=until)
@@ -292,23 +289,3 @@ def _torch_target(target: str, input_size: Any, variables: dict[str, Any]) -> Ta
         ) from None
     module = load_callable(target)
     return Target(name=target, kind="torch", module=module, input_size=input_size)
-
-
-def config_hint(module: Any) -> str:
-    """For a Hugging Face model of a family netsize builds from its config (a PyTorch pass that
-    failed): how to count it without any forward pass; empty for any other module."""
-    config: Any = getattr(module, "config", None)
-    if not hasattr(config, "to_dict") or not getattr(config, "model_type", None):
-        return ""
-    try:
-        from netsize.frontends.hf_config import is_native
-
-        native = is_native({**config.to_dict(), "architectures": [type(module).__name__]})
-    except Exception:  # any config netsize cannot read: no hint
-        return ""
-    if not native:
-        return ""
-    return (
-        f" netsize builds {config.model_type} models from their config, without a forward pass: "
-        "netsize.frontends.hf_config.summary_from_config(model.config.to_dict()), or `netsize summary config.json`."
-    )

@@ -831,6 +831,26 @@ def _on_cpu(model: nn.Module) -> bool:
     return tensor is not None and tensor.device.type == "cpu"
 
 
+def _config_hint(model: nn.Module) -> str:
+    """For a Hugging Face model of a family netsize builds from its config: how to count it
+    without any forward pass."""
+    config = getattr(model, "config", None)
+    if not hasattr(config, "to_dict") or not getattr(config, "model_type", None):
+        return ""
+    try:
+        from netsize.frontends.hf_config import is_native
+
+        native = is_native({**config.to_dict(), "architectures": [type(model).__name__]})
+    except Exception:  # any config netsize cannot read: no hint
+        return ""
+    if not native:
+        return ""
+    return (
+        f" netsize builds {config.model_type} models from their config, without a forward pass: "
+        "netsize.frontends.hf_config.summary_from_config(model.config.to_dict()), or `netsize summary config.json`."
+    )
+
+
 def _failure(model: nn.Module, tracer: _Tracer, err: BaseException) -> tuple[str, str]:
     """Where a pass failed (`` in name (Class), in aten op``) and what the error said."""
     frame = tracer.stack[-1] if tracer.stack else None
@@ -885,6 +905,7 @@ def _summary(
                     if not real
                     else "Pass fallback=True so netsize can fall back to one real forward pass."
                 )
+                + _config_hint(model)
             ) from None
         if lazy:
             model = copy.deepcopy(model)
