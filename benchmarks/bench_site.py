@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from site_support import build, local_only, served  # noqa: E402
+from site_support import build, local_only, served
 
 
 def _stats(label: str, seconds: list[float]) -> None:

@@ -202,7 +202,7 @@ def replace_at(tree: Any, path: tuple[Any, ...], value: Any) -> Any:
 def network_as_spec(network: Any) -> dict[str, Any]:
     """A spec (Python data) that describes ``network`` node by node: its layers with every field
     that differs from the default, its inputs, outputs, frozen and tied layers."""
-    from netsize._registry import layer_names
+    from netsize.layers import layer_names
 
     spec_name: dict[type, str] = {}
     for name, cls in sorted(layer_names().items(), key=lambda kv: len(kv[0])):

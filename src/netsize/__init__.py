@@ -91,8 +91,8 @@ _LAZY: dict[str, str] = {
     "Network": "netsize._network",
     "Node": "netsize._network",
     "Sequential": "netsize._network",
-    "layer_names": "netsize._registry",
-    "layer_type": "netsize._registry",
+    "layer_names": "netsize.layers",
+    "layer_type": "netsize.layers",
     "register_layer": "netsize._registry",
     "CHANNELS_FIRST": "netsize._shape",
     "CHANNELS_LAST": "netsize._shape",
@@ -149,8 +149,9 @@ if TYPE_CHECKING:
     from netsize._i18n import register_messages, translate
     from netsize._layer import CONVENTIONS, Analysis, AttentionCall, Context, Layer, MemoryContract, Window
     from netsize._network import Graph, Network, Node, Sequential
-    from netsize._registry import layer_names, layer_type, register_layer
+    from netsize._registry import register_layer
     from netsize._shape import CHANNELS_FIRST, CHANNELS_LAST, Shape
     from netsize._summary import SCHEMA_VERSION, LayerRecord, ReceptiveField, Summary, Totals, explain_record
     from netsize._term import Message, Term
     from netsize.frontends.torch import summary
+    from netsize.layers import layer_names, layer_type

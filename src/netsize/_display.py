@@ -6,6 +6,10 @@ notebooks, ``__rich__`` for rich, ``to_pandas()`` a DataFrame. The methods only 
 to :mod:`netsize.render.display`, imported on first use, which does all the formatting: the core
 stays free of rich and pandas, and a result computes nothing to show itself.
 
+This module is the one declared seam between the core and ``render``: no other core module
+names ``render`` (the import contracts in pyproject.toml and tests/test_strata.py keep it so).
+A result that needs another form (``Summary.plot``) asks :func:`show` for it.
+
 A dataclass that mixes this in is declared with ``repr=False`` so that its generated ``__repr__``
 (a multi-kilobyte field dump) does not replace the one-line summary.
 """
@@ -43,6 +47,14 @@ class SummaryView:
     parameters: Mapping[str, tuple[tuple[str, tuple[int, ...]], ...]] = field(default_factory=dict)
 
 
+def show(obj: object, form: str, **options: Any) -> Any:
+    """``obj`` in ``form``, a function of :mod:`netsize.render.display` (``text``, ``one_line``,
+    ``html``, ``markdown``, ``rich_renderable``, ``dataframe``, ``plot``) called with ``options``."""
+    from netsize.render import display
+
+    return getattr(display, form)(obj, **options)
+
+
 class ShowsItself:
     """Mixin: the object renders itself in terminals, notebooks, rich and pandas.
 
@@ -57,36 +69,28 @@ class ShowsItself:
     __slots__ = ()
 
     def __str__(self) -> str:
-        from netsize.render.display import text
-
-        return text(self)
+        text: str = show(self, "text")
+        return text
 
     def __repr__(self) -> str:
-        from netsize.render.display import one_line
-
-        return one_line(self)
+        line: str = show(self, "one_line")
+        return line
 
     def _repr_html_(self) -> str:
-        from netsize.render.display import html
-
-        return html(self)
+        page: str = show(self, "html")
+        return page
 
     def _repr_markdown_(self) -> str:
-        from netsize.render.display import markdown
-
-        return markdown(self)
+        page: str = show(self, "markdown")
+        return page
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         # IPython's terminal shell: the table, not the repr.
         printer.text(repr(self) if cycle else str(self))
 
     def __rich__(self) -> Any:
-        from netsize.render.display import rich_renderable
-
-        return rich_renderable(self)
+        return show(self, "rich_renderable")
 
     def to_pandas(self) -> Any:
         """The object's table as a ``pandas.DataFrame`` (pandas must be installed)."""
-        from netsize.render.display import dataframe
-
-        return dataframe(self)
+        return show(self, "dataframe")

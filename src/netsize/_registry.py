@@ -1,4 +1,9 @@
-"""Spec names of layer types. Adding a layer never edits the engine."""
+"""Spec names of layer types: the table and :func:`register_layer`. Adding a layer never edits the engine.
+
+The table holds what has been imported; finding a name (and importing the layer module that
+registers it) is :func:`netsize.layers.layer_type`, one stratum up, so that the core never
+imports the layer library.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ L = TypeVar("L", bound=type[Layer])
 _LAYERS: dict[str, type[Layer]] = {}
 
 
-def _key(name: str) -> str:
+def spec_key(name: str) -> str:
+    """``name`` as the table keys it: case, ``_`` and ``-`` ignored."""
     return name.lower().replace("_", "").replace("-", "")
 
 
@@ -30,7 +36,7 @@ def register_layer(*names: str) -> Callable[[L], L]:
         if not (isinstance(cls, type) and issubclass(cls, Layer)):
             raise NetsizeError(f"register_layer decorates a subclass of netsize.Layer (got {cls!r})")
         for name in names or (cls.kind,):
-            key = _key(name)
+            key = spec_key(name)
             # The same class imported twice (pytest's importlib mode) replaces itself; two
             # different classes under one name are a programming error.
             if key in _LAYERS and _LAYERS[key].__qualname__ != cls.__qualname__:
@@ -42,35 +48,12 @@ def register_layer(*names: str) -> Callable[[L], L]:
     return decorate
 
 
-def layer_type(name: str) -> type[Layer]:
-    """The layer class registered as ``name``; an unknown name suggests the closest ones."""
-    if not isinstance(name, str):
-        if isinstance(name, type) and issubclass(name, Layer):
-            return name
-        raise NetsizeError(f"layer_type takes a spec name such as 'conv2d' (got {name!r}); "
-                           "`netsize layers` lists them")
-    cls = _LAYERS.get(_key(name))
-    if cls is None:
-        _ensure_loaded(name)
-        cls = _LAYERS.get(_key(name))
-    if cls is None:
-        import difflib
-
-        close = difflib.get_close_matches(_key(name), list(_LAYERS), n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; `netsize layers` lists them"
-        raise NetsizeError(f"unknown layer type {name!r}{hint}")
-    return cls
+def registered(name: str) -> type[Layer] | None:
+    """The class registered as ``name``, if its module has been imported (no loading: the
+    lookup that imports layer modules on demand is :func:`netsize.layers.layer_type`)."""
+    return _LAYERS.get(spec_key(name))
 
 
-def layer_names() -> dict[str, type[Layer]]:
-    """Every registered spec name (normalised) and its class."""
-    _ensure_loaded()
+def registered_names() -> dict[str, type[Layer]]:
+    """Every spec name registered so far (normalised) and its class."""
     return dict(_LAYERS)
-
-
-def _ensure_loaded(name: str | None = None) -> None:
-    """Import the built-in layer module registering ``name`` (every module when None or unknown)."""
-    from netsize import layers
-
-    if name is None or not layers.load_for_spec_name(name) or _key(name) not in _LAYERS:
-        layers.load_all()

@@ -11,7 +11,7 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from netsize._calls import Formatting, ModuleCall, TorchinfoTotals, torchinfo_totals
-from netsize._display import ShowsItself, SummaryView
+from netsize._display import ShowsItself, SummaryView, show
 from netsize._dtypes import REPORTED_DTYPES, dtype_bytes
 from netsize._errors import NetsizeError
 from netsize._i18n import translate
@@ -307,25 +307,13 @@ class Summary(ShowsItself):
 
     def to_pandas(self, depth: int | None = None) -> Any:
         """The per-layer table as a ``pandas.DataFrame`` (pandas must be installed)."""
-        try:
-            import pandas as pd  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:
-            raise NetsizeError("to_pandas needs pandas: pip install pandas") from None
-        rows = [r.to_dict() for r in self.rows(depth)]
-        for row in rows:
-            row["output_shape"] = tuple(row["output_shape"])
-            row.pop("input_shapes", None)
-            row.pop("output_shapes", None)
-            row.pop("receptive_field", None)
-        return pd.DataFrame(rows)
+        return show(self, "dataframe", depth=depth)
 
     def plot(self, what: str = "params", depth: int | None = None, log: bool = False, top: int | None = None,
              ax: Any = None) -> Any:  # fmt: skip
         """A matplotlib bar chart per layer of ``what`` (params, multiply-adds, flops, activations);
         needs ``pip install 'netsize[plot]'``. Returns the Axes."""
-        from netsize.render._plot import plot_summary
-
-        return plot_summary(self, what, depth=depth, log=log, top=top, ax=ax)
+        return show(self, "plot", what=what, depth=depth, log=log, top=top, ax=ax)
 
     def explain(self, name: str, lang: str = "en") -> str:
         """The derivation of every number of layer ``name``, values substituted.

@@ -207,13 +207,13 @@ def llm_figures(
     elif isinstance(target, Network):
         network = target
         summary = analyze(network, batch_size=batch_size)
-    else:
-        from netsize.frontends.hf_config import analyse_config, find_config, load_config
+    else:  # a Hugging Face config, read by the resolver
+        from netsize._target import read_config
+        from netsize.frontends.hf_config import analyse_config
 
-        summary, network, measured = analyse_config(target, seq_len=seq_len, batch_size=batch_size, with_cache=True)
-        quantization = load_config(target).get("quantization_config")
-        if not isinstance(target, dict):
-            source = str(find_config(target))
+        config, source = read_config(target)
+        summary, network, measured = analyse_config(config, seq_len=seq_len, batch_size=batch_size, with_cache=True)
+        quantization = config.get("quantization_config")
     causal = _causal_map(summary, network)
     figures = _figures(summary, causal, measured, _sliding_windows(network))
     if quantization is not None:

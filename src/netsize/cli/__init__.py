@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
-    from netsize.render._format import printable
+    from netsize.render import printable
 
     print(f"netsize: error: {printable(message)}", file=sys.stderr)
     return 2

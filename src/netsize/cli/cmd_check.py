@@ -65,9 +65,9 @@ def _claims(data: dict[str, Any], path: str) -> list[tuple[str, str | None, str]
 
 
 def run(args: argparse.Namespace) -> int:
+    from netsize._target import load_target, parse_input_sizes, summarize
     from netsize.check import check, parse_claim
-    from netsize.cli._target import load_target, parse_input_sizes, summarize
-    from netsize.render._check import check_markdown, check_text
+    from netsize.render import check_markdown, check_text
 
     data: dict[str, Any] = {}
     items: list[tuple[str, str | None, str]] = []
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(with_schema({"model": str(target_name), "source": data.get("source", ""),
                                 "claims": [r.to_dict() for r in results]}))  # fmt: skip
     elif args.format == "csv":
-        from netsize.render._check import check_csv
+        from netsize.render import check_csv
 
         print(check_csv(results), end="")
     elif args.format == "markdown":

@@ -31,9 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
-    from netsize.cli._target import load_target, parse_input_sizes, summarize
+    from netsize._target import load_target, parse_input_sizes, summarize
     from netsize.compare import compare
-    from netsize.render._compare import compare_markdown, compare_text
+    from netsize.render import compare_markdown, compare_text
 
     if len(args.targets) < 2:
         raise NetsizeError("compare needs at least two targets")
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
         print_json(with_schema(result.to_dict()))
     elif args.format == "csv":
-        from netsize.render._compare import compare_csv
+        from netsize.render import compare_csv
 
         print(compare_csv(result), end="")
     elif args.format == "markdown":

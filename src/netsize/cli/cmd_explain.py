@@ -31,9 +31,10 @@ def run(args: argparse.Namespace) -> int:
 
     from netsize._errors import NetsizeError
     from netsize._summary import explain_record
+    from netsize._target import summarize
     from netsize.cli._options import print_json, with_schema
-    from netsize.cli._target import summarize, target_from_args
-    from netsize.render._format import printable
+    from netsize.cli._target import target_from_args
+    from netsize.render import printable
 
     target = target_from_args(args)
     # Stop after the layer asked for: its derivation stands even if a later layer does not fit.

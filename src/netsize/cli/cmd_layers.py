@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from typing import Any
 
     from netsize._layer import Layer
-    from netsize._registry import layer_names, layer_type
-    from netsize.spec._fields import describe, layer_fields
+    from netsize.layers import layer_names, layer_type
+    from netsize.spec import describe, layer_fields
 
     if args.type:
         cls = layer_type(args.type)
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             default = "required" if required else f"default {defaults.get(name)!r}"
             print(f"  {name}: {describe(hint)} ({default})")
         return 0
-    from netsize.render._listing import emit_listing
+    from netsize.render import emit_listing
 
     by_class: dict[type[Layer], list[str]] = {}
     for name, cls in layer_names().items():

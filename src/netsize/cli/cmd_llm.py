@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from netsize.cli._options import with_schema
     from netsize.frontends.hf_config import find_config
     from netsize.llm import llm_figures
-    from netsize.render._report import emit, llm_rows, llm_title
+    from netsize.render import emit, llm_rows, llm_title
 
     try:
         find_config(args.config)  # only to turn a name the file system refuses into one clear line

@@ -40,10 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run(args: argparse.Namespace) -> int:
     from netsize._errors import NetsizeError
+    from netsize._target import located
     from netsize.cli._options import with_schema
-    from netsize.cli._target import located, target_from_args
+    from netsize.cli._target import target_from_args
     from netsize.memory import estimate
-    from netsize.render._report import emit, memory_detail, memory_rows, memory_title
+    from netsize.render import emit, memory_detail, memory_rows, memory_title
 
     target = target_from_args(args)
     try:

@@ -104,9 +104,9 @@ def parse_lora(text: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netsize.cli._target import load_target
+    from netsize._target import load_target
     from netsize.plan import Quantization, Setup, plan
-    from netsize.render._plan import plan_markdown, plan_text
+    from netsize.render import plan_markdown, plan_text
 
     scenarios = tuple(s.strip() for s in args.scenario.split(",") if s.strip())
     setup = Setup(
@@ -120,14 +120,9 @@ def run(args: argparse.Namespace) -> int:
         gpu_memory_utilization=args.gpu_memory_utilization, kv_dtype=args.kv_dtype, attention=args.attention,
         efficiency=args.efficiency,
     )  # fmt: skip
-    target = load_target(args.target, seq_len=args.seq_len)
-    if target.kind == "hf_config":
-        # Rebuilt from the config itself, so that the attention kernel is the one training runs.
-        result = plan(args.target, scenarios=scenarios, setup=setup, gpu=args.gpu)
-    elif target.network is None:
-        raise NetsizeError(f"{args.target}: netsize plan takes a config, spec or zoo model, not a PyTorch callable")
-    else:
-        result = plan(target.network, scenarios=scenarios, setup=setup, gpu=args.gpu)
+    # Any TARGET; plan rebuilds a Hugging Face config from the config itself, so that the attention
+    # kernel is the one training runs.
+    result = plan(load_target(args.target, seq_len=args.seq_len), scenarios=scenarios, setup=setup, gpu=args.gpu)
     if args.format == "json":
         from netsize.cli._options import print_json, with_schema
 
@@ -136,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             data["explain"] = result.explain(args.lang)
         print_json(data)
     elif args.format == "csv":
-        from netsize.render._plan import plan_csv
+        from netsize.render import plan_csv
 
         print(plan_csv(result), end="")
     elif args.format == "markdown":

@@ -31,8 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from netsize.cli._target import summarize, target_from_args
-    from netsize.render._plot import plot_memory, plot_summary
+    from netsize._target import summarize
+    from netsize.cli._target import target_from_args
+    from netsize.render import plot_memory, plot_summary
 
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):

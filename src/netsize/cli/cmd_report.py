@@ -28,8 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from netsize.cli._target import summarize, target_from_args
-    from netsize.render._html import page
+    from netsize._target import summarize
+    from netsize.cli._target import target_from_args
+    from netsize.render import page
     from netsize.report import report_data
 
     target = target_from_args(args)

@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def _forward_flops(args: argparse.Namespace) -> int | None:
     if not args.model:
         return None
-    from netsize.cli._target import load_target, parse_input_sizes, summarize
+    from netsize._target import load_target, parse_input_sizes, summarize
 
     target = load_target(
         args.model,
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         utilisation=args.utilisation,
     )
     from netsize.cli._options import with_schema
-    from netsize.render._report import emit, schedule_rows
+    from netsize.render import emit, schedule_rows
 
     emit(args.format, translate("report.schedule.title", args.lang), schedule_rows(s, args.lang),
          with_schema(s.to_dict()), explain=s.explain(args.lang) if _explain(args) else "", lang=args.lang,

@@ -36,7 +36,8 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netsize._dtypes import canonical_dtype
-    from netsize.cli._target import summarize, target_from_args
+    from netsize._target import summarize
+    from netsize.cli._target import target_from_args
     from netsize.render import render
 
     canonical_dtype(args.dtype)  # an unknown dtype is a user error before any work

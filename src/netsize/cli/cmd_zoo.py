@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         info = _describe(entry)
         variables = {k: (list(v) if isinstance(v, tuple) else v) for k, v in entry.variables.items()}
         if args.format != "table":
-            from netsize.render._listing import emit_listing
+            from netsize.render import emit_listing
 
             fields = [(k, str(v)) for k, v in {**info, "variables": variables}.items()]
             emit_listing(args.format, ("field", "value"), fields,
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         from netsize._glossary import colon
         from netsize._i18n import translate
-        from netsize.render import _listing  # noqa: F401  (registers the labels)
+        from netsize.render import emit_listing
 
         def line(key: str, value: str) -> str:
             return f"  {translate(key, args.lang)}{colon(args.lang)}{value}"
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         print(line("listing.convention", entry.convention))
         print(line("listing.variables", ", ".join(f"{k}={v}" for k, v in variables.items())))
         return 0
-    from netsize.render._listing import emit_listing
+    from netsize.render import emit_listing
 
     entries = [zoo.get(n) for n in zoo.names()]
     cells = [(e.name, shape_str(e.input_shape), e.description) for e in entries]

@@ -16,6 +16,9 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    import netsize._layer  # a plain import: tests read the `from` imports below as the module list
+
 _HERE = os.path.dirname(__file__)
 _STRING = re.compile(r"[\"']([^\"']+)[\"']")
 
@@ -74,6 +77,43 @@ def load_for_spec_name(name: str) -> bool:
         return False
     _load(module)
     return True
+
+
+def layer_type(name: str) -> type[netsize._layer.Layer]:
+    """The layer class registered as spec name ``name`` (its module imported on first use); an
+    unknown name suggests the closest ones."""
+    from netsize._registry import registered, registered_names
+
+    if not isinstance(name, str):
+        from netsize._errors import NetsizeError
+        from netsize._layer import Layer
+
+        if isinstance(name, type) and issubclass(name, Layer):
+            return name
+        raise NetsizeError(f"layer_type takes a spec name such as 'conv2d' (got {name!r}); "
+                           "`netsize layers` lists them")
+    cls = registered(name)
+    if cls is None:
+        if not load_for_spec_name(name) or registered(name) is None:
+            load_all()
+        cls = registered(name)
+    if cls is None:
+        import difflib
+
+        from netsize._errors import NetsizeError
+
+        close = difflib.get_close_matches(_spec_key(name), list(registered_names()), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; `netsize layers` lists them"
+        raise NetsizeError(f"unknown layer type {name!r}{hint}")
+    return cls
+
+
+def layer_names() -> dict[str, type[netsize._layer.Layer]]:
+    """Every spec name of the built-in and registered layer types (normalised) and its class."""
+    from netsize._registry import registered_names
+
+    load_all()
+    return registered_names()
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""Transformer feed-forward layers (plain, gated/SwiGLU, mixture-of-experts) and block builders.
+"""Transformer feed-forward layers (plain, gated/SwiGLU, mixture-of-experts).
 
 Work rule: multiply-adds are the matrix products (``rows*F_in*F_out`` each, as :class:`Linear`);
 other ops are bias adds (1 per output element), the activation (per hidden element, as the
@@ -7,25 +7,22 @@ gated variants (1 per hidden element) and, for mixture-of-experts, the router's 
 (5 per expert score), top-k selection (1 per expert score) and the weighted sum of the ``k``
 expert outputs (``2*k`` per output element).
 
-The block builders (:func:`encoder_block`, :func:`decoder_block`, :func:`llama_block`) return
-:class:`~netsize.Network` objects with PyTorch's / LLaMA's module names, to inline with
-``Graph.add_network``.
+Whole blocks (an encoder layer, a LLaMA decoder layer) are networks that a source builds (the
+Hugging Face config frontend: ``frontends/hf_config/_decoder.py``); tests/layers/test_transformer.py
+composes these layers as ``torch.nn.TransformerEncoderLayer`` does and checks the block against torch.
 """
 
 from __future__ import annotations
 
+import netsize.layers.activation  # noqa: F401  (registers the activations that _act names)
 from netsize._errors import NetsizeError
 from netsize._i18n import register_messages
 from netsize._layer import Analysis, Context, Layer, MemoryContract, required, value
-from netsize._network import Graph, Network
 from netsize._record import record
-from netsize._registry import layer_type, register_layer
+from netsize._registry import register_layer, registered
 from netsize._shape import Shape, elements, shape_str
 from netsize._term import Term, prod_str
-from netsize.layers.attention import MultiheadAttention, ScaledDotProductAttention
-from netsize.layers.linear import Linear
 
-# Layer classes only; the block builders are imported from this module by name.
 __all__ = ["BiasAdd", "FeedForward", "GatedFeedForward", "MixtureOfExperts", "NewGELU", "TakeToken"]
 
 ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_tanh", "gelu_pytorch_tanh", "silu", "swish", "tanh", "sigmoid")
@@ -303,12 +300,12 @@ class NewGELU(Layer):
         )
 
 
-# ----- block builders ------------------------------------------------------------------------
-
-
 def _make(name: str, **fields: object) -> Layer:
-    """A layer by its registered name (norms, activations and merges live in other modules)."""
-    return layer_type(name)(**fields)
+    """An activation layer by its registered name (:mod:`.activation`, imported above)."""
+    cls = registered(name)
+    if cls is None:
+        raise NetsizeError(f"unknown activation {name!r}")
+    return cls(**fields)
 
 
 def _act(activation: str) -> Layer:
@@ -316,134 +313,3 @@ def _act(activation: str) -> Layer:
         approx = "tanh" if activation in ("gelu_new", "gelu_tanh", "gelu_pytorch_tanh") else "none"
         return _make("gelu", approximate=approx)
     return _make({"swish": "silu"}.get(activation, activation))
-
-
-def encoder_block(
-    d_model: int,
-    nhead: int,
-    dim_feedforward: int = 2048,
-    seq_len: int = 1,
-    activation: str = "relu",
-    layer_norm_eps: float = 1e-5,
-    norm_first: bool = False,
-    bias: bool = True,
-) -> Network:
-    """``torch.nn.TransformerEncoderLayer`` (batch first) as a network with its module names:
-    ``self_attn``, ``linear1``, ``activation``, ``linear2``, ``norm1``, ``norm2`` and the two
-    residual adds. ``norm_first`` is pre-norm; the default is post-norm as PyTorch's.
-    """
-    g = Graph("encoder_block", input_shape=(seq_len, d_model))
-    ln = {"normalized_shape": d_model, "eps": layer_norm_eps, "bias": bias}
-    x = "input"
-    h = g.add("norm1", _make("layernorm", **ln), x) if norm_first else x
-    h = g.add("self_attn", MultiheadAttention(d_model, nhead, bias=bias), h)
-    x = g.add("add1", _make("add"), [x, h])
-    if not norm_first:
-        x = g.add("norm1", _make("layernorm", **ln), x)
-    h = g.add("norm2", _make("layernorm", **ln), x) if norm_first else x
-    h = g.add("linear1", _linear(d_model, dim_feedforward, bias), h)
-    h = g.add("activation", _act(activation), h)
-    h = g.add("linear2", _linear(dim_feedforward, d_model, bias), h)
-    x = g.add("add2", _make("add"), [x, h])
-    if not norm_first:
-        g.add("norm2", _make("layernorm", **ln), x)
-    return g.build()
-
-
-def decoder_block(
-    d_model: int,
-    nhead: int,
-    dim_feedforward: int = 2048,
-    seq_len: int = 1,
-    memory_len: int | None = None,
-    activation: str = "relu",
-    layer_norm_eps: float = 1e-5,
-    norm_first: bool = False,
-    bias: bool = True,
-    causal: bool = True,
-) -> Network:
-    """``torch.nn.TransformerDecoderLayer`` (batch first): inputs ``tgt`` and ``memory``;
-    ``self_attn`` (causal by default), ``multihead_attn`` (cross-attention to ``memory``),
-    ``linear1``, ``linear2``, ``norm1..3``.
-    """
-    g = Graph("decoder_block", inputs={"tgt": (seq_len, d_model), "memory": (memory_len or seq_len, d_model)})
-    ln = {"normalized_shape": d_model, "eps": layer_norm_eps, "bias": bias}
-    x = "tgt"
-    h = g.add("norm1", _make("layernorm", **ln), x) if norm_first else x
-    h = g.add("self_attn", MultiheadAttention(d_model, nhead, bias=bias, causal=causal), h)
-    x = g.add("add1", _make("add"), [x, h])
-    if not norm_first:
-        x = g.add("norm1", _make("layernorm", **ln), x)
-    h = g.add("norm2", _make("layernorm", **ln), x) if norm_first else x
-    h = g.add("multihead_attn", MultiheadAttention(d_model, nhead, bias=bias), [h, "memory", "memory"])
-    x = g.add("add2", _make("add"), [x, h])
-    if not norm_first:
-        x = g.add("norm2", _make("layernorm", **ln), x)
-    h = g.add("norm3", _make("layernorm", **ln), x) if norm_first else x
-    h = g.add("linear1", _linear(d_model, dim_feedforward, bias), h)
-    h = g.add("activation", _act(activation), h)
-    h = g.add("linear2", _linear(dim_feedforward, d_model, bias), h)
-    x = g.add("add3", _make("add"), [x, h])
-    if not norm_first:
-        g.add("norm3", _make("layernorm", **ln), x)
-    return g.build()
-
-
-def llama_block(
-    hidden_size: int,
-    num_heads: int,
-    intermediate_size: int,
-    seq_len: int = 1,
-    num_kv_heads: int | None = None,
-    head_dim: int | None = None,
-    eps: float = 1e-6,
-    attention_bias: bool = False,
-    o_bias: bool = False,
-    mlp_bias: bool = False,
-    activation: str = "silu",
-    sliding_window: int | None = None,
-    moe: tuple[int, int] | None = None,
-    kv_cache: bool = False,
-) -> Network:
-    """A pre-norm decoder layer as LLaMA/Mistral/Qwen2/Mixtral name it: ``input_layernorm``,
-    ``self_attn.{q,k,v,o}_proj`` around a causal rotary ``self_attn.attn`` core (grouped-query
-    when ``num_kv_heads < num_heads``), ``post_attention_layernorm`` and ``mlp`` (SwiGLU
-    ``gate_proj/up_proj/down_proj``, or a :class:`MixtureOfExperts` when ``moe=(experts, top_k)``).
-    ``kv_cache``: the attention keeps its keys and values until the forward returns.
-    """
-    d, h = hidden_size, num_heads
-    kv = num_kv_heads or h
-    hd = head_dim or d // h
-    g = Graph("decoder_layer", input_shape=(seq_len, d))
-    rms = {"normalized_shape": d, "eps": eps}
-    x = "input"
-    n = g.add("input_layernorm", _make("rmsnorm", **rms), x)
-    q = g.add("self_attn.q_proj", _linear(d, h * hd, attention_bias), n)
-    k = g.add("self_attn.k_proj", _linear(d, kv * hd, attention_bias), n)
-    v = g.add("self_attn.v_proj", _linear(d, kv * hd, attention_bias), n)
-    a = g.add(
-        "self_attn.attn",
-        ScaledDotProductAttention(
-            h, kv, causal=True, sliding_window=sliding_window, rotary=True, kv_cache=kv_cache
-        ),
-        [q, k, v],
-    )
-    o = g.add("self_attn.o_proj", _linear(h * hd, d, o_bias), a)
-    x = g.add("residual1", _make("add"), [x, o])
-    n = g.add("post_attention_layernorm", _make("rmsnorm", **rms), x)
-    if moe is not None:
-        experts, top_k = moe
-        m = g.add("mlp", MixtureOfExperts(d, intermediate_size, experts, top_k, activation=activation), n)
-    else:
-        gate = g.add("mlp.gate_proj", _linear(d, intermediate_size, mlp_bias), n)
-        act = g.add("mlp.act_fn", _act(activation), gate)
-        up = g.add("mlp.up_proj", _linear(d, intermediate_size, mlp_bias), n)
-        prod = g.add("mlp.mul", _make("multiply"), [act, up])
-        m = g.add("mlp.down_proj", _linear(intermediate_size, d, mlp_bias), prod)
-    g.add("residual2", _make("add"), [x, m])
-    return g.build()
-
-
-def _linear(n_in: int, n_out: int, bias: bool) -> Layer:
-    return Linear(n_in, n_out, bias)
-

@@ -24,7 +24,7 @@ from netsize.memory._common import block_bytes, optimizer_state_factor
 from netsize.memory._cuda_workspace import cublas_workspace_bytes, cudnn_conv_workspace_bytes
 
 if TYPE_CHECKING:
-    from netsize.memory import LayerMemory, MemoryReport
+    from netsize.memory._report import LayerMemory, MemoryReport
 
 # Layer kinds whose op autocast runs in the low precision dtype / in float32 (CUDA policy).
 LOWER_KINDS = {
@@ -77,7 +77,7 @@ def from_network(
     checkpointing: bool,
     checkpoint_segments: int | None = None,
 ) -> MemoryReport:
-    from netsize.memory import MemoryReport
+    from netsize.memory._report import MemoryReport
 
     records = summary.layers
     refs = _refs(summary, network)
@@ -474,7 +474,7 @@ def _layer_breakdown(
     outputs_of: list[list[str]],
     tensors: dict[str, _Tensor],
 ) -> tuple[LayerMemory, ...]:
-    from netsize.memory import LayerMemory
+    from netsize.memory._report import LayerMemory
 
     share = [0] * len(records)
     for t in real:

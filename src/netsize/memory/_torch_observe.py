@@ -48,7 +48,7 @@ from netsize.memory._common import block_bytes
 from netsize.memory._cuda_workspace import cublas_workspace_bytes, cudnn_conv_workspace_bytes
 
 if TYPE_CHECKING:
-    from netsize.memory import MemoryReport
+    from netsize.memory._report import MemoryReport
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
 
@@ -374,9 +374,9 @@ def default_loss(out: Any) -> Any:
 
 def _first_floating(out: Any) -> Any:
     """The first floating-point tensor in nested tuples, lists and dicts (else the first tensor)."""
-    from netsize.frontends.torch._trace import _tensors  # the tracer's walk: any Mapping, lists, tuples
+    from netsize.frontends.torch import tensors as walk  # the tracer's walk: any Mapping, lists, tuples
 
-    tensors = _tensors(out)
+    tensors = walk(out)
     if not tensors:
         raise TypeError(f"the model's output ({type(out).__name__}) holds no tensor to take a loss of; pass loss_fn")
     return next((t for t in tensors if t.is_floating_point()), tensors[0])
@@ -640,7 +640,7 @@ def checkpoint_units(module: Any) -> list[tuple[str, Any]]:
 @contextlib.contextmanager
 def untouched(module: Any) -> Iterator[None]:
     """Whatever happens inside, ``module`` is left as found (see ``frontends.torch._safety``)."""
-    from netsize.frontends.torch._safety import ModelSnapshot
+    from netsize.frontends.torch import ModelSnapshot
 
     snapshot = ModelSnapshot(module)
     try:
@@ -691,7 +691,7 @@ def from_module(
     """The memory report of a PyTorch module (the entry point of :func:`netsize.memory.estimate`
     for ``nn.Module`` targets): ``module`` moved to the meta device and observed."""
     from netsize._errors import NetsizeError
-    from netsize.memory import LayerMemory, MemoryReport
+    from netsize.memory._report import LayerMemory, MemoryReport
 
     name = type(module).__name__
     with untouched(module):  # a meta-built module is observed in place, then restored

@@ -786,26 +786,33 @@ def _times(summary: Summary, setup: Setup, gpu: GPU, layout: _Layout, scenarios:
 
 
 def _network(target: Any, setup: Setup) -> tuple[Network, str | None]:
-    """The network to plan, and the config's ``model_type`` when it comes from a config."""
+    """The network to plan, and the config's ``model_type`` when it comes from a config: ``target``
+    itself, or a Hugging Face config rebuilt with the attention kernel that runs it; a TARGET name
+    is resolved by :mod:`netsize._target`."""
+    from netsize._target import Target, load_target, read_config, target_kind
+
     if isinstance(target, Network):
         return target, None
-    if isinstance(target, (dict, str)) or hasattr(target, "__fspath__"):
-        if isinstance(target, str) and not target.endswith(".json") and "/" not in target:
-            from netsize import zoo
+    if isinstance(target, str) and target_kind(target) != "hf_config":
+        target = load_target(target, seq_len=setup.seq_len)
+    if isinstance(target, Target):
+        if target.config is not None:
+            config = dict(target.config)
+        elif target.network is not None:
+            return target.network, None
+        else:
+            raise NetsizeError(f"{target.name}: netsize plan takes a config, spec or zoo model, not a PyTorch callable")
+    elif isinstance(target, (dict, str)) or hasattr(target, "__fspath__"):
+        config = read_config(target)[0]
+    else:
+        raise NetsizeError(
+            f"cannot plan {type(target).__name__}: give a Network, a TARGET (zoo name, spec, config.json) "
+            "or a config dict"
+        )
+    # What runs the model: transformers' default kernel (sdpa), unless the config names one.
+    if "attn_implementation" not in config and "_attn_implementation" not in config:
+        config["attn_implementation"] = setup.attention
+    from netsize.frontends.hf_config import network_from_config
 
-            if target in zoo.names():
-                return zoo.get(target).build(), None
-        from netsize.frontends.hf_config import load_config, network_from_config
-
-        config = dict(load_config(target))
-        # What runs the model: transformers' default kernel (sdpa), unless the config names one.
-        if "attn_implementation" not in config and "_attn_implementation" not in config:
-            config["attn_implementation"] = setup.attention
-        model_type = config.get("model_type")
-        return network_from_config(config, seq_len=setup.seq_len), model_type if isinstance(model_type, str) else None
-    network = getattr(target, "network", None)
-    if isinstance(network, Network):
-        return network, None
-    raise NetsizeError(
-        f"cannot plan {type(target).__name__}: give a Network, a config.json path or dict, or a zoo name"
-    )
+    model_type = config.get("model_type")
+    return network_from_config(config, seq_len=setup.seq_len), model_type if isinstance(model_type, str) else None

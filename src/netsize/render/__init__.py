@@ -1,12 +1,14 @@
-"""Renderers of a :class:`~netsize.Summary`: terminal table (rich), JSON, CSV, Markdown.
+"""Renderers of a :class:`~netsize.Summary`: terminal table (rich), JSON, CSV, Markdown; and of
+every other result (reports, listings, checks, comparisons, plans, plots, the HTML page).
 
 They format what the analysis computed and compute nothing themselves. ``rich`` is imported
-only when a table is drawn.
+only when a table is drawn. This face is what other packages use; the renderers of other
+results (:data:`_LAZY`) are imported on first use, so that a command pays only for its own.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsize._summary import Summary
 from netsize.render._format import convention_line, footer_items, footer_lines
@@ -14,19 +16,83 @@ from netsize.render._text import CSV_COLUMNS, to_csv, to_json, to_markdown
 
 FORMATS = ("table", "json", "csv", "markdown")
 
+# name -> the module of this package that defines it, imported when the name is first used
+_LAZY: dict[str, str] = {
+    "check_csv": "_check", "check_markdown": "_check", "check_text": "_check",
+    "compare_csv": "_compare", "compare_markdown": "_compare", "compare_text": "_compare",
+    "printable": "_format",
+    "page": "_html",
+    "emit_listing": "_listing",
+    "plan_csv": "_plan", "plan_markdown": "_plan", "plan_text": "_plan",
+    "plot_memory": "_plot", "plot_summary": "_plot",
+    "emit": "_report", "llm_rows": "_report", "llm_title": "_report", "memory_detail": "_report",
+    "memory_rows": "_report", "memory_title": "_report", "schedule_rows": "_report",
+}  # fmt: skip
+
 __all__ = [
     "CSV_COLUMNS",
     "FORMATS",
+    "check_csv",
+    "check_markdown",
+    "check_text",
+    "compare_csv",
+    "compare_markdown",
+    "compare_text",
     "convention_line",
+    "emit",
+    "emit_listing",
     "footer_items",
     "footer_lines",
+    "llm_rows",
+    "llm_title",
+    "memory_detail",
+    "memory_rows",
+    "memory_title",
+    "page",
+    "plan_csv",
+    "plan_markdown",
+    "plan_text",
+    "plot_memory",
+    "plot_summary",
     "print_table",
+    "printable",
     "render",
+    "schedule_rows",
     "table_text",
     "to_csv",
     "to_json",
     "to_markdown",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:  # the same names, for type checkers (tests/test_strata.py keeps _LAZY complete)
+    from netsize.render._check import check_csv, check_markdown, check_text
+    from netsize.render._compare import compare_csv, compare_markdown, compare_text
+    from netsize.render._format import printable
+    from netsize.render._html import page
+    from netsize.render._listing import emit_listing
+    from netsize.render._plan import plan_csv, plan_markdown, plan_text
+    from netsize.render._plot import plot_memory, plot_summary
+    from netsize.render._report import (
+        emit,
+        llm_rows,
+        llm_title,
+        memory_detail,
+        memory_rows,
+        memory_title,
+        schedule_rows,
+    )
 
 
 def print_table(summary: Summary, console: Any = None, **options: Any) -> None:

@@ -17,7 +17,7 @@ from netsize._errors import NetsizeError
 from netsize._summary import Summary
 from netsize.render._format import count, footer_lines, human, shape, size, title
 
-__all__ = ["Figure", "dataframe", "figures", "html", "markdown", "one_line", "rich_renderable", "text"]
+__all__ = ["Figure", "dataframe", "figures", "html", "markdown", "one_line", "plot", "rich_renderable", "text"]
 
 
 @dataclass(frozen=True)
@@ -264,13 +264,29 @@ def rich_renderable(obj: Any) -> Any:
     return _report.to_table(head, [_report.Row(r.key, r.label, r.shown, r.value) for r in rows])
 
 
-def dataframe(obj: Any) -> Any:
-    """``to_pandas()`` of a report: one row per figure, columns ``figure`` (its JSON name),
-    ``label``, ``value`` (exact) and ``shown``."""
+def dataframe(obj: Any, depth: int | None = None) -> Any:
+    """``to_pandas()``: a Summary's per-layer table (blocks summed to ``depth``); of a report, one
+    row per figure, columns ``figure`` (its JSON name), ``label``, ``value`` (exact) and ``shown``."""
     try:
         import pandas as pd  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         raise NetsizeError("to_pandas needs pandas: pip install pandas") from None
+    if isinstance(obj, Summary):
+        layer_rows = [r.to_dict() for r in obj.rows(depth)]
+        for row in layer_rows:
+            row["output_shape"] = tuple(row["output_shape"])
+            row.pop("input_shapes", None)
+            row.pop("output_shapes", None)
+            row.pop("receptive_field", None)
+        return pd.DataFrame(layer_rows)
     _, rows = figures(obj)
     return pd.DataFrame({"figure": [r.key for r in rows], "label": [r.label for r in rows],
                          "value": [r.value for r in rows], "shown": [r.shown for r in rows]})
+
+
+def plot(summary: Summary, what: str = "params", depth: int | None = None, log: bool = False,
+         top: int | None = None, ax: Any = None) -> Any:
+    """``Summary.plot``: a matplotlib bar chart per layer (:mod:`._plot`)."""
+    from netsize.render._plot import plot_summary
+
+    return plot_summary(summary, what, depth=depth, log=log, top=top, ax=ax)

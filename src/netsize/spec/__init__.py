@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
+from netsize.spec._fields import describe, layer_fields
 from netsize.spec._loader import Spec, load_spec, read_spec
-from netsize.spec._nodes import Issue, SpecError
+from netsize.spec._nodes import Issue, SpecError, parse_value
 
-__all__ = ["Issue", "Spec", "SpecError", "load_spec", "read_spec"]
+__all__ = ["Issue", "Spec", "SpecError", "describe", "layer_fields", "load_spec", "parse_value", "read_spec"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from netsize._errors import NetsizeError
 from netsize._network import Network
-from netsize._registry import layer_names
+from netsize.layers import layer_names
 
 # Names written without quotes: anything else (``0``, ``yes``, ``relu@2``) is quoted.
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

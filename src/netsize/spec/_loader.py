@@ -14,8 +14,8 @@ from netsize._layer import CONVENTIONS, Layer
 from netsize._limits import MAX_LAYERS, MAX_RANK, MAX_SPEC_BYTES, read_bounded_text
 from netsize._network import Network, Node
 from netsize._record import record
-from netsize._registry import layer_type
 from netsize._shape import LAYOUTS
+from netsize.layers import layer_type
 from netsize.spec._expr import ExprError, has_vars, substitute
 from netsize.spec._fields import FieldError, coerce, layer_fields
 from netsize.spec._nodes import Collector, Val, from_python, parse_yaml

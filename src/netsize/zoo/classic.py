@@ -5,8 +5,8 @@ from __future__ import annotations
 from netsize import layers
 from netsize._network import Graph, Network
 from netsize._shape import Shape
-from netsize.zoo import ZooEntry, register
 from netsize.zoo._common import chain
+from netsize.zoo._entry import ZooEntry, register
 
 
 def lenet5(input_shape: Shape, num_classes: int = 10) -> Network:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from netsize import layers
 from netsize._network import Graph, Network
 from netsize._shape import CHANNELS_LAST, Shape
-from netsize.zoo import ZooEntry, register
+from netsize.zoo._entry import ZooEntry, register
 
 
 def keras_example(input_shape: Shape, units: int = 133) -> Network:

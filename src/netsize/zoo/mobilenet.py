@@ -5,7 +5,7 @@ from __future__ import annotations
 from netsize import layers
 from netsize._network import Graph, Network
 from netsize._shape import Shape
-from netsize.zoo import ZooEntry, register
+from netsize.zoo._entry import ZooEntry, register
 
 # (expansion t, channels c, repeats n, first stride s): Sandler et al. 2018, table 2.
 SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from netsize import layers
 from netsize._network import Graph, Network
 from netsize._shape import Shape
-from netsize.zoo import ZooEntry, register
+from netsize.zoo._entry import ZooEntry, register
 
 # (block, blocks per stage): He et al. 2016, table 1.
 DEPTHS: dict[int, tuple[str, tuple[int, int, int, int]]] = {

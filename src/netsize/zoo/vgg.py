@@ -9,7 +9,7 @@ from netsize import layers
 from netsize._network import Graph, Network
 from netsize._shape import Shape
 from netsize.transforms import fc_to_conv
-from netsize.zoo import ZooEntry, register
+from netsize.zoo._entry import ZooEntry, register
 
 # Simonyan & Zisserman 2015, table 1 (torchvision's cfgs "A", "B", "D", "E"); "M" = 2x2 max-pool.
 CONFIGS: dict[str, tuple[int | str, ...]] = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from netsize._layer import Layer
 from netsize._network import Graph, Network
-from netsize._registry import layer_type
+from netsize.layers import layer_type
 from netsize.layers.attention import ScaledDotProductAttention
 from netsize.layers.embedding import Embedding
 from netsize.layers.linear import Linear

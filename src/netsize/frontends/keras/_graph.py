@@ -17,10 +17,10 @@ from netsize._errors import NetsizeError
 from netsize._layer import KERAS, Context, Layer
 from netsize._limits import MAX_INT, check_int
 from netsize._network import Graph, Network
-from netsize._registry import layer_type
 from netsize._shape import CHANNELS_LAST
 from netsize._summary import Summary
 from netsize.frontends.keras._read import load_config
+from netsize.layers import layer_type
 from netsize.layers import tensor_ops as ops
 from netsize.layers.shape_ops import Identity
 

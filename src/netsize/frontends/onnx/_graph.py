@@ -20,7 +20,7 @@ from netsize._errors import NetsizeError
 from netsize._layer import Layer
 from netsize._limits import MAX_GRAPH_NODES, MAX_RANK, check_int, refuse_special_file
 from netsize._network import Graph, Network
-from netsize._registry import layer_type
+from netsize.layers import layer_type
 from netsize.layers import tensor_ops as ops
 from netsize.layers.merge import Add, Concat, Maximum, Minimum, Multiply, Split, Sub
 from netsize.layers.shape_ops import Identity

@@ -12,5 +12,7 @@ from __future__ import annotations
 from netsize.frontends.torch._api import summary
 from netsize.frontends.torch._custom import register_formula, unregister_formula
 from netsize.frontends.torch._load import load_callable
+from netsize.frontends.torch._safety import ModelSnapshot
+from netsize.frontends.torch._trace import _tensors as tensors
 
-__all__ = ["load_callable", "register_formula", "summary", "unregister_formula"]
+__all__ = ["ModelSnapshot", "load_callable", "register_formula", "summary", "tensors", "unregister_formula"]

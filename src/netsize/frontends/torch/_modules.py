@@ -19,7 +19,7 @@ from torch import nn
 from netsize import _registry
 from netsize._errors import NetsizeError
 from netsize._layer import Layer
-from netsize._registry import layer_type
+from netsize.layers import layer_type
 
 # Attributes that torch names differently from the core field (field -> how to read it).
 _DERIVED: dict[str, dict[str, Any]] = {

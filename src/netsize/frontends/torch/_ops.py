@@ -15,8 +15,8 @@ from typing import Any
 import torch
 
 from netsize._layer import Layer
-from netsize._registry import layer_type
 from netsize._shape import Shape
+from netsize.layers import layer_type
 from netsize.layers.matmul import MatMul
 
 aten = torch.ops.aten
