@@ -212,7 +212,9 @@ def llm_figures(
         from netsize.frontends.hf_config import analyse_config
 
         config, source = read_config(target)
-        summary, network, measured = analyse_config(config, seq_len=seq_len, batch_size=batch_size, with_cache=True)
+        # The path itself when there is one, so that an error names the file it is about.
+        summary, network, measured = analyse_config(config if isinstance(target, dict) else target, seq_len=seq_len,
+                                                    batch_size=batch_size, with_cache=True)
         quantization = config.get("quantization_config")
     causal = _causal_map(summary, network)
     figures = _figures(summary, causal, measured, _sliding_windows(network))

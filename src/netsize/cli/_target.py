@@ -7,18 +7,13 @@ import argparse
 from typing import TYPE_CHECKING
 
 from netsize._errors import NetsizeError
-
-# The web app imported the resolver from here; these names stay until serve/ imports
-# netsize._target itself (pyproject's import contracts list that import as the one exception).
-from netsize._target import load_target, parse_input_sizes, summarize
-from netsize._target import with_input as _with_input
+from netsize._target import load_target, parse_input_sizes
 from netsize.cli._values import positive_int as _positive
 
 if TYPE_CHECKING:
     from netsize._target import Target
 
-__all__ = ["_with_input", "add_target_arguments", "load_target", "parse_input_sizes", "summarize",
-           "target_from_args"]
+__all__ = ["add_target_arguments", "target_from_args"]
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
