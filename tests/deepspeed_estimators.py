@@ -1,4 +1,4 @@
-"""DeepSpeed's ZeRO model-state estimators, vendored verbatim as the oracle of tests/test_plan.py.
+"""DeepSpeed's ZeRO model-state estimators, vendored verbatim as the oracle of tests/plan/test_plan.py.
 
 Source: DeepSpeed 0.19.8 (PyPI sdist deepspeed-0.19.8.tar.gz), functions
 ``estimate_zero2_model_states_mem_needs`` from ``deepspeed/runtime/zero/stage_1_and_2.py`` and

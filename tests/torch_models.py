@@ -2,7 +2,7 @@
 
 torchvision cannot be a dependency (it pulls a CUDA torch), so these reproduce its module
 structure exactly: the same module names, types, call order and parameter shapes. That is
-checked against tests/data/reference/torchvision_layers.json by tests/test_torch_models.py.
+checked against tests/data/reference/torchvision_layers.json by tests/frontends/test_torch_models.py.
 
     >>> import torch
     >>> with torch.device("meta"):

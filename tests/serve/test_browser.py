@@ -3,7 +3,7 @@ server on another port) posts to the calculator with ``fetch(..., {mode: "no-cor
 ``fetch``, a ``text/plain`` form and a read of the page. Every request that reaches the
 calculator is refused before any analysis (its pool starts none), the page reads nothing, and
 the calculator stays up. Chromium is Debian's package, driven by Playwright, as in
-tests/test_serve_browser.py; without it the test is skipped unless NETSIZE_REQUIRE_BROWSER is set
+tests/serve/test_serve_browser.py; without it the test is skipped unless NETSIZE_REQUIRE_BROWSER is set
 (.ci/run sets it), and then it fails."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 # The bounds live in netsize._limits, imported when a value is parsed: `netsize --help` builds
-# every parser without importing the engine (tests/test_cli_consistent.py).
+# every parser without importing the engine (tests/cli/test_cli_consistent.py).
 MAX_INT = 2**62  # = netsize._limits.MAX_INT; tests/test_bad_input.py checks they agree
 
 

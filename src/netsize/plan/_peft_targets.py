@@ -1,7 +1,7 @@
 """peft's default LoRA targets per architecture, copied so that netsize never imports peft.
 
 Source: peft 0.22.0, ``peft.utils.constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING``
-(tests/test_plan.py checks the copy equals the installed peft's). peft uses it when a ``LoraConfig``
+(tests/plan/test_plan.py checks the copy equals the installed peft's). peft uses it when a ``LoraConfig``
 names no ``target_modules``: the config's ``model_type`` picks the entry, and a model type the table
 lacks is an error ("Please specify `target_modules`"); peft has no entry for DeepSeek-V2/V3's
 multi-head latent attention, for instance. A list matches module names by suffix, a string is a

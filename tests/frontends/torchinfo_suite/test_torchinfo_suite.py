@@ -54,7 +54,7 @@ KNOWN_GAPS: dict[str, str] = {}
 
 # torchinfo_xl_test.py: torchvision and compressai cannot be installed here (they pull a CUDA torch),
 # so torchvision's ResNets come from tests/torch_models.py (rebuilt with torchvision's exact module
-# structure, checked by tests/test_torch_models.py). What that leaves out cannot run, and why:
+# structure, checked by tests/frontends/test_torch_models.py). What that leaves out cannot run, and why:
 XL_NOT_RUN: dict[str, str] = {
     "test_eval_order_doesnt_matter": "needs torchvision's pretrained ResNet-18 weights (a download)",
     "test_fasterrcnn": "torchinfo skips it itself (nondeterministic output)",

@@ -65,6 +65,15 @@ _GROWING = {
     "RandomUniformLike", "Multinomial", "Bernoulli", "CenterCropPad", "Col2Im", "DFT", "STFT", "MelWeightMatrix",
     "HannWindow", "HammingWindow", "BlackmanWindow", "GatherND", "Gather",
 }
+# Ops whose outputs hold at most as many elements as their inputs together: run to fold constants
+# even when ONNX states no output shape. Any other op without a stated small shape is not run (a
+# mutated LSTM, pooling or convolution could allocate without bound before its size is checked).
+_NOT_GROWING = {
+    "Identity", "Cast", "CastLike", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split",
+    "Concat", "Neg", "Abs", "Relu", "Floor", "Ceil", "Round", "Sqrt", "Sign", "Not", "Clip", "Reciprocal", "Exp",
+    "Log", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ArgMax", "ArgMin", "NonZero",
+    "Softmax", "Sigmoid", "Tanh", "Erf",
+}
 _BROADCASTING = {"Add", "Sub", "Mul", "Div", "Pow", "Where", "Equal", "Less", "Greater", "And", "Or", "Max", "Min",
                  "Sum", "Mean"}
 _MALFORMED = (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, OverflowError, AttributeError)
@@ -637,9 +646,12 @@ class _Translator:
         sizes = [self.inferred.get(o) for o in node.output if o]
         if node.op_type in _NEVER_RUN or any(sz is not None and prod(sz) > _FOLD_LIMIT for sz in sizes):
             return None
-        if node.op_type in _GROWING and any(sz is None for sz in sizes):
-            bound = _output_bound(node, [None if v is None else v.array for v in ins])
-            if bound is None or bound > _FOLD_LIMIT:
+        if any(sz is None for sz in sizes):
+            if node.op_type in _GROWING:
+                bound = _output_bound(node, [None if v is None else v.array for v in ins])
+                if bound is None or bound > _FOLD_LIMIT:
+                    return None
+            elif node.op_type not in _NOT_GROWING:
                 return None
         try:
             feeds = {i: v.array for i, v in zip(node.input, ins, strict=True) if i and v is not None}

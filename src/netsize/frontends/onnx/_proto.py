@@ -102,8 +102,10 @@ def load(path: str | Path) -> Any:
 
 
 def infer_shapes(model: Any) -> Any:
-    """``onnx.shape_inference.infer_shapes(model, data_prop=True)``."""
-    inferred = _extension().shape_inference.infer_shapes(model.SerializeToString(), False, False, True)
+    """``onnx.shape_inference.infer_shapes(model)``, without data propagation: onnx's C++ data
+    propagation of a hostile graph (mutated shape values) grew one process past 24 GB, beyond any
+    bound netsize can set from Python; netsize folds the constants it needs itself, bounded."""
+    inferred = _extension().shape_inference.infer_shapes(model.SerializeToString(), False, False, False)
     out = pb.ModelProto()
     out.ParseFromString(inferred)
     return out

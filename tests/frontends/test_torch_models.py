@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from torch_models import build  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parent / "data" / "reference" / "torchvision_layers.json"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "torchvision_layers.json"
 
 
 def _reference() -> dict[str, dict]:

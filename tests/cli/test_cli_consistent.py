@@ -19,8 +19,8 @@ import pytest
 
 from netsize.render._format import size
 
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = Path(__file__).resolve().parent / "data" / "reference" / "transformers_params.json"
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "transformers_params.json"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ import pytest
 
 from netsize import analyze, zoo
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 

@@ -132,7 +132,7 @@ def test_narrow_table_drops_columns_before_folding_a_shape():
 
     from netsize.frontends.hf_config import network_from_config
 
-    reference = Path(__file__).resolve().parent / "data" / "reference" / "transformers_params.json"
+    reference = Path(__file__).resolve().parents[1] / "data" / "reference" / "transformers_params.json"
     config = json.loads(reference.read_text())["llama-2-7b"]["config"]
     s = analyze(network_from_config(config, seq_len=4096))
     text = table_text(s, width=80, depth=2)

@@ -20,8 +20,8 @@ from netsize.plan._lora import lora_count
 from netsize.plan._states import optimizer_state_bytes
 from netsize.quantization import linear_weight_bytes
 
-REFERENCE = Path(__file__).resolve().parent / "data" / "reference" / "transformers_params.json"
-LLAMA_3_8B = Path(__file__).resolve().parents[1] / "examples" / "configs" / "llama-3-8b.json"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "transformers_params.json"
+LLAMA_3_8B = Path(__file__).resolve().parents[2] / "examples" / "configs" / "llama-3-8b.json"
 
 TINY = {
     "llama": {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": 97, "hidden_size": 64,

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parent / "data" / "reference" / "transformers_params.json"
+REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference" / "transformers_params.json"
 
 SMALL_DECODER = {"vocab_size": 97, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
                  "intermediate_size": 96, "max_position_embeddings": 64}

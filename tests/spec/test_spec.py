@@ -15,7 +15,7 @@ from netsize._layer import Analysis, Context, Layer
 from netsize._registry import register_layer
 from netsize.spec import SpecError, load_spec, read_spec
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @register_layer("spectest_sum")

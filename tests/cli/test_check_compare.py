@@ -17,7 +17,7 @@ from netsize.compare import compare
 from netsize.spec import load_spec
 from netsize.spec._dump import dump_spec
 
-CLAIMS = Path(__file__).resolve().parents[1] / "examples" / "claims"
+CLAIMS = Path(__file__).resolve().parents[2] / "examples" / "claims"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from netsize import NetsizeError, analyze, zoo
 
-REFERENCE = Path(__file__).resolve().parent / "data" / "reference" / "torchvision_layers.json"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "torchvision_layers.json"
 TORCHVISION = "torchvision 0.29.2 via tests/data/reference/torchvision_layers.json (FlopCounterMode, meta device)"
 
 REQUIRED = [

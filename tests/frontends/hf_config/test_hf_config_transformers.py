@@ -38,7 +38,7 @@ OTHERS = [
     ("xglm", None, {"d_model": 32, "num_layers": 2, "attention_heads": 4, "ffn_dim": 48, "vocab_size": 64}),
     ("biogpt", None, {**ENC}),
     ("persimmon", None, {**ENC}),
-    # mamba is built natively now (tests/test_hf_families_mamba.py); Mamba-2 still goes through transformers.
+    # mamba is built natively now (test_hf_families_mamba.py beside this file); Mamba-2 goes through transformers.
     ("mamba2", None, {"hidden_size": 32, "num_hidden_layers": 2, "vocab_size": 64, "state_size": 8, "num_heads": 4,
                       "head_dim": 16, "n_groups": 1}),
     ("roberta", "RobertaForMaskedLM", ENC),
