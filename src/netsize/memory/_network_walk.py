@@ -202,6 +202,13 @@ def from_network(
         elif frozen and rec.kind == "RMSNorm" and rec.params:
             # the normalised output is kept only for the weight's gradient
             a = replace(a, saved_extra_elements=max(0, a.saved_extra_elements - elements(rec.input_shapes[0])))
+        call = a.attention
+        if (call is not None and call.kv_heads < call.heads and a.saved_inputs is None and len(in_tensors) == 3
+                and _backend(call, low or dtype) == EFFICIENT):
+            # the memory-efficient kernel takes no grouped heads: keys and values are repeated to H
+            # heads before it, and it keeps the repeated copies, not the grouped inputs
+            repeated = call.batch * call.heads * call.kv_len * (call.head_dim + call.value_head_dim)
+            a = replace(a, saved_inputs=(0,), saved_extra_elements=a.saved_extra_elements + repeated)
         kept_inputs = range(len(in_tensors)) if a.saved_inputs is None else a.saved_inputs
         for j in kept_inputs:
             t = root(in_tensors[j])
@@ -233,10 +240,6 @@ def from_network(
             workspace[i] += conv_ws
             cudnn_workspace = max(cudnn_workspace, conv_ws)
         if a.attention is not None:
-            if adapters is not None and _backend(a.attention, act) in (FLASH, EFFICIENT):
-                # the fused kernels keep their output for backward; with a frozen output
-                # projection (which keeps it too when trained) no other layer does
-                root(tensors[keys[0]]).savers.append(i)
             more_saved, more_workspace = _attention_kernel_bytes(a.attention, act)
             extra_saved[i] += more_saved
             workspace[i] += more_workspace
@@ -431,13 +434,18 @@ def _adapter(
     workspace: list[int],
 ) -> None:
     """peft's ``result + B(A(x)) * scaling`` on layer ``i``: ``A`` keeps its input (under autocast
-    a low-precision copy of its own: activations are cast at each call), ``B`` keeps ``A``'s
+    a low-precision copy of its own: activations are cast at each call, and peft first casts x to
+    A's float32), ``B`` keeps ``A``'s
     output; ``B``'s output and its scaled copy are alive beside the base output while the sum is
     made."""
     rows = x.elements // rec.input_shapes[0][-1]
     act = low or x.dtype
-    if low and x.dtype != low:
-        key = f"{x.key}@{low}#lora"
+    if low:
+        # peft casts x to A's dtype (float32, the parameters') and autocast back down: a copy per
+        # adapter even where x is already in the low dtype
+        if x.dtype != "float32":
+            workspace[i] += block_bytes(dtype_bytes(x.elements, "float32"))
+        key = f"{x.key}@{low}#lora:{rec.name}"
         tensors[key] = _Tensor(key, x.elements, low, i)
         cast_keys.add(key)
         x = tensors[key]
