@@ -58,6 +58,9 @@ class LoraAdapters:
     layers: tuple[str, ...]
     r: int
     trained: tuple[str, ...] = ()
+    #: the frozen base's weights are already in autocast's dtype (a bf16 base under bf16 autocast,
+    #: as peft and the planner hold it): autocast makes no copies of them
+    base_in_autocast_dtype: bool = False
 
 
 
@@ -116,10 +119,9 @@ def from_network(
     grads_of = [0] * len(records)
     adapter_weights = 0
     for i, rec in enumerate(records):
-        if adapters is None or rec.name in trained:
-            if rec.trainable_params:
-                grads_of[i] = block_bytes((rec.trainable_params - rec.biases) * p_bytes) + block_bytes(
-                    rec.biases * p_bytes)
+        if (adapters is None or rec.name in trained) and rec.trainable_params:
+            grads_of[i] = block_bytes((rec.trainable_params - rec.biases) * p_bytes) + block_bytes(
+                rec.biases * p_bytes)
         if rec.name in adapted:
             assert adapters is not None
             k, n = rec.input_shapes[0][-1], rec.output_shapes[0][-1]
@@ -127,6 +129,7 @@ def from_network(
             grads_of[i] += ab
             adapter_weights += ab
     needs_grad: set[str] = set()  # tensors that require grad (all of them without adapters)
+    kernel_outputs: set[str] = set()
     for name, shape in summary.input_shapes.items():
         tensors[name] = _Tensor(name, elements(shape), dtype, -1)
 
@@ -182,13 +185,15 @@ def from_network(
             cast_weights -= cast_of[i]
             weight_cast = block_bytes(dtype_bytes(rec.params - rec.biases, low or dtype))
             cast_of[i] = 0
+            if adapters is not None and adapters.base_in_autocast_dtype:
+                weight_cast = 0
             if graph and rec.kind in WEIGHT_GRAD_INPUT_KINDS:
                 extra_saved[i] += weight_cast
             else:
                 workspace[i] += weight_cast
         if rec.name in adapted:
             assert adapters is not None
-            _adapter(i, rec, root(in_tensors[0]), adapters.r, low, tensors, cast_keys, workspace)
+            _adapter(i, rec, root(in_tensors[0]), adapters.r, low, tensors, cast_keys, workspace, kernel_outputs)
             if low:
                 # A and B are trainable leaves: autocast caches their low-precision copies
                 k, n = rec.input_shapes[0][-1], rec.output_shapes[0][-1]
@@ -203,6 +208,8 @@ def from_network(
             # the normalised output is kept only for the weight's gradient
             a = replace(a, saved_extra_elements=max(0, a.saved_extra_elements - elements(rec.input_shapes[0])))
         call = a.attention
+        if call is not None and a.saved_inputs is None and not call.seq_first_output:
+            kernel_outputs.add(keys[0])  # a fused kernel's output: its contract counts it as saved
         if (call is not None and call.kv_heads < call.heads and a.saved_inputs is None and len(in_tensors) == 3
                 and _backend(call, low or dtype) == EFFICIENT):
             # the memory-efficient kernel takes no grouped heads: keys and values are repeated to H
@@ -432,6 +439,7 @@ def _adapter(
     tensors: dict[str, _Tensor],
     cast_keys: set[str],
     workspace: list[int],
+    kernel_outputs: set[str],
 ) -> None:
     """peft's ``result + B(A(x)) * scaling`` on layer ``i``: ``A`` keeps its input (under autocast
     a low-precision copy of its own: activations are cast at each call, and peft first casts x to
@@ -449,7 +457,8 @@ def _adapter(
         tensors[key] = _Tensor(key, x.elements, low, i)
         cast_keys.add(key)
         x = tensors[key]
-    x.savers.append(i)
+    if x.key not in kernel_outputs:  # else already counted, in the attention's saved set
+        x.savers.append(i)
     key = f"{rec.name}#lora_A"
     tensors[key] = _Tensor(key, rows * r, act, i)
     cast_keys.add(key)  # made inside the layer: alive from it, as autocast's copies are

@@ -64,7 +64,8 @@ class LoRACount:
         return self.adapter_params + self.trainable_bias_params + self.saved_module_params
 
 
-def _matches(name: str, targets: Sequence[str] | str) -> bool:
+def matches(name: str, targets: Sequence[str] | str) -> bool:
+    """Whether peft's rule picks the module ``name`` for ``targets`` (names or a regex)."""
     if isinstance(targets, str):
         return re.fullmatch(targets, name) is not None
     return any(name == t or name.endswith("." + t) for t in targets)
@@ -93,7 +94,7 @@ def lora_count(summary: Summary, lora: LoRA) -> LoRACount:
         if lora.targets == "all-linear":
             if rec.kind == "Linear" and rec.name != skip:
                 targeted.append(rec)
-        elif _matches(rec.name, lora.targets):
+        elif matches(rec.name, lora.targets):
             targeted.append(rec)
     if not targeted:
         names = sorted({r.name.rsplit(".", 1)[-1] for r in summary.layers if r.kind == "Linear"})
@@ -123,7 +124,7 @@ def lora_count(summary: Summary, lora: LoRA) -> LoRACount:
         terms.append(Term("lora_bias_params", bias, "biases of the targeted layers"))
     saved = 0
     if lora.modules_to_save:
-        saved_recs = [rec for rec in summary.layers if _matches(rec.name, lora.modules_to_save)]
+        saved_recs = [rec for rec in summary.layers if matches(rec.name, lora.modules_to_save)]
         if not saved_recs:
             raise NetsizeError(f"modules_to_save {list(lora.modules_to_save)} match no layer of this model")
         saved = sum(rec.params for rec in saved_recs)
