@@ -210,10 +210,13 @@ def from_network(
         call = a.attention
         if call is not None and a.saved_inputs is None and not call.seq_first_output:
             kernel_outputs.add(keys[0])  # a fused kernel's output: its contract counts it as saved
-        if (call is not None and call.kv_heads < call.heads and a.saved_inputs is None and len(in_tensors) == 3
-                and _backend(call, low or dtype) == EFFICIENT):
+        if (adapters is not None and call is not None and call.kv_heads < call.heads and a.saved_inputs is None
+                and len(in_tensors) == 3 and _backend(call, low or dtype) == EFFICIENT):
             # the memory-efficient kernel takes no grouped heads: keys and values are repeated to H
-            # heads before it, and it keeps the repeated copies, not the grouped inputs
+            # heads before it, and it keeps the repeated copies, not the grouped inputs. Only with
+            # adapters: in full training the output projection's saved input counts the kernel's
+            # output a second time, which stands in for them (exact when H = 2 H_kv; to be fixed
+            # together, with the float32 mask the kernel keeps as its bias)
             repeated = call.batch * call.heads * call.kv_len * (call.head_dim + call.value_head_dim)
             a = replace(a, saved_inputs=(0,), saved_extra_elements=a.saved_extra_elements + repeated)
         kept_inputs = range(len(in_tensors)) if a.saved_inputs is None else a.saved_inputs
