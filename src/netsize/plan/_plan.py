@@ -665,6 +665,9 @@ def _train(
     if name != "full":
         notes.append("activations of a frozen base with LoRA adapters: a frozen layer keeps no input for its "
                      "weight's gradient, nothing is kept below the first adapter")
+        if name == "qlora":
+            notes.append("not counted: bitsandbytes dequantises each 4-bit weight to bfloat16 for its product, in "
+                         "forward and backward (one layer's weight at a time, freed after)")
     parts = [
         Term("weights", weights, "weight bytes / model-parallel" + (" / shards" if stage >= 3 else ""),
              f"{base_bytes + adapter_weight_bytes} / {mp}" + (f" / {dp}" if stage >= 3 else "")),
