@@ -60,23 +60,23 @@ def test_frozen_layers_keep_what_the_rule_says():
     assert _saved_bytes(emb, torch.tensor([[1, 2]])) == 0
 
 
-def _peft_model(model_type: str, arch: str, fields: dict, targets):
+def _peft_model(model_type: str, arch: str, fields: dict, targets, dropout: float = 0.0):
     config = transformers.AutoConfig.for_model(model_type, **fields)
     config._attn_implementation = "sdpa"
     with torch.device("meta"):
         model = getattr(transformers, arch)(config)
-    return peft.get_peft_model(model, peft.LoraConfig(r=8, target_modules=targets))
+    return peft.get_peft_model(model, peft.LoraConfig(r=8, target_modules=targets, lora_dropout=dropout))
 
 
-def _both(model_type, arch, fields, targets, autocast, checkpointing, seq=256, batch=4):
-    mod = _peft_model(model_type, arch, fields, list(targets) if isinstance(targets, tuple) else targets)
+def _both(model_type, arch, fields, targets, autocast, checkpointing, seq=256, batch=4, dropout=0.0):
+    mod = _peft_model(model_type, arch, fields, list(targets) if isinstance(targets, tuple) else targets, dropout)
     kw = {"batch_size": batch, "dtype": "float32", "autocast": autocast, "optimizer": "adamw",
           "checkpointing": checkpointing}  # fmt: skip
     observed = estimate(mod, seq_len=seq, loss_fn=lambda out: out.logits.float().mean(), **kw)
     net = network_from_config({"model_type": model_type, "architectures": [arch], **fields,
                                "attn_implementation": "sdpa"}, seq_len=seq)  # fmt: skip
     count = lora_count(analyze(net, batch_size=batch), LoRA(r=8, targets=targets))
-    walked = estimate(net, adapters=LoraAdapters(count.targeted, 8), **kw)
+    walked = estimate(net, adapters=LoraAdapters(count.targeted, 8, dropout=dropout), **kw)
     full = estimate(net, **kw)
     return walked, observed, full
 
@@ -124,3 +124,18 @@ def test_without_adapters_nothing_changes():
     plain = estimate(net, 2)
     assert r.activation_bytes >= plain.activation_bytes
     assert r.gradient_bytes > plain.gradient_bytes
+
+
+@pytest.mark.parametrize("autocast", [None, "bfloat16"])
+def test_lora_dropout_keeps_its_mask_where_the_input_needs_a_gradient(autocast):
+    """lora_dropout: A keeps the dropped input, and the 1-byte mask is kept except in the first
+    layer, whose input needs no gradient (dropout there builds no graph)."""
+    walked, observed, _ = _both("llama", "LlamaForCausalLM", LLAMA, ("q_proj", "v_proj"), autocast, False,
+                                dropout=0.1)  # fmt: skip
+    plain, _, _ = _both("llama", "LlamaForCausalLM", LLAMA, ("q_proj", "v_proj"), autocast, False)
+    assert abs(walked.activation_bytes - observed.activation_bytes) <= 0.003 * observed.activation_bytes
+    masks = 3 * 2 * 4 * 256 * 256  # layers 1-3, q and v: N*L*K bytes
+    # float32: q's and v's dropped inputs (one each) replace the normalised input they shared, in
+    # each of the 4 layers; under autocast each adapter kept a bf16 copy of its own anyway
+    dropped = 0 if autocast else 4 * (2 - 1) * 4 * 256 * 256 * 4
+    assert walked.activation_bytes - plain.activation_bytes == masks + dropped

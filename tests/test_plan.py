@@ -645,3 +645,17 @@ def test_lora_and_qlora_activations_are_a_frozen_bases_not_full_trainings(scenar
     states = r.weights_bytes + r.gradient_bytes + r.optimizer_bytes + r.autocast_weight_copies_bytes
     assert lora_act == max(r.activation_bytes + r.input_bytes, r.peak_training_bytes - states)
     assert not any("upper bound" in n for n in planned.scenario(scenario).notes)
+
+
+
+def test_lora_dropout_adds_its_masks_to_the_activations() -> None:
+    cfg = {**TINY["llama"], "num_hidden_layers": 4}
+    act = [plan(cfg, scenarios=("lora",), setup=Setup(seq_len=64, lora=LoRA(r=8, targets=("q_proj", "v_proj"),
+                                                                            dropout=d))).scenario("lora")
+           .part("activations") for d in (0.0, 0.1)]  # fmt: skip
+    assert act[1] > act[0]
+    with pytest.raises(NetsizeError, match="dropout"):
+        LoRA(dropout=1.5)
+    from netsize.cli.cmd_plan import parse_lora
+
+    assert parse_lora("r=8,dropout=0.05,targets=q_proj,v_proj") == LoRA(r=8, dropout=0.05, targets=("q_proj", "v_proj"))

@@ -70,7 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def parse_lora(text: str) -> Any:
-    """``r=16,alpha=32,targets=q_proj,v_proj,bias=none,save=lm_head`` -> LoRA. A list's names are
+    """``r=16,alpha=32,dropout=0.05,targets=q_proj,v_proj,bias=none,save=lm_head`` -> LoRA. A list's names are
     separated by ``+`` or by commas (a comma item without ``=`` continues the list before it)."""
     from netsize.plan import LoRA
 
@@ -93,13 +93,18 @@ def parse_lora(text: str) -> Any:
         elif key == "targets":
             values["targets"] = value if value == "all-linear" else tuple(filter(None, value.split("+")))
             last_list = "targets"
+        elif key == "dropout":
+            try:
+                values["dropout"] = float(value)
+            except ValueError:
+                raise NetsizeError(f"--lora: dropout must be a number (got {value!r})") from None
         elif key == "bias":
             values["bias"] = value
         elif key in ("save", "modules_to_save"):
             values["modules_to_save"] = tuple(filter(None, value.split("+")))
             last_list = "modules_to_save"
         else:
-            raise NetsizeError(f"--lora: unknown key {key!r}; use r, alpha, targets, bias, save")
+            raise NetsizeError(f"--lora: unknown key {key!r}; use r, alpha, dropout, targets, bias, save")
     return LoRA(**values)
 
 

@@ -61,6 +61,9 @@ class LoraAdapters:
     #: the frozen base's weights are already in autocast's dtype (a bf16 base under bf16 autocast,
     #: as peft and the planner hold it): autocast makes no copies of them
     base_in_autocast_dtype: bool = False
+    #: peft's ``lora_dropout``: above 0 each adapter drops its input first (a 1-byte mask kept,
+    #: and A keeps the dropped input instead of the input)
+    dropout: float = 0.0
 
 
 
@@ -193,7 +196,9 @@ def from_network(
                 workspace[i] += weight_cast
         if rec.name in adapted:
             assert adapters is not None
-            _adapter(i, rec, root(in_tensors[0]), adapters.r, low, tensors, cast_keys, workspace, kernel_outputs)
+            x = root(in_tensors[0])
+            _adapter(i, rec, x, x.key in needs_grad, adapters, low, tensors, cast_keys, workspace, kernel_outputs,
+                     extra_saved)
             if low:
                 # A and B are trainable leaves: autocast caches their low-precision copies
                 k, n = rec.input_shapes[0][-1], rec.output_shapes[0][-1]
@@ -437,24 +442,40 @@ def _adapter(
     i: int,
     rec: LayerRecord,
     x: _Tensor,
-    r: int,
+    x_needs_grad: bool,
+    adapters: LoraAdapters,
     low: str | None,
     tensors: dict[str, _Tensor],
     cast_keys: set[str],
     workspace: list[int],
     kernel_outputs: set[str],
+    extra_saved: list[int],
 ) -> None:
     """peft's ``result + B(A(x)) * scaling`` on layer ``i``: ``A`` keeps its input (under autocast
     a low-precision copy of its own: activations are cast at each call, and peft first casts x to
     A's float32), ``B`` keeps ``A``'s
     output; ``B``'s output and its scaled copy are alive beside the base output while the sum is
     made."""
+    r = adapters.r
     rows = x.elements // rec.input_shapes[0][-1]
     act = low or x.dtype
+    if adapters.dropout > 0:
+        # native_dropout's output (in x's dtype once peft cast it to float32 under autocast): what
+        # A reads instead of x; its bool mask is kept where x needs a gradient
+        if x_needs_grad:
+            extra_saved[i] += block_bytes(x.elements)
+        dropped_dtype = "float32" if low else x.dtype
+        key = f"{x.key}#lora_dropout:{rec.name}"
+        tensors[key] = _Tensor(key, x.elements, dropped_dtype, i)
+        cast_keys.add(key)
+        if low:
+            workspace[i] += tensors[key].bytes  # cast down by autocast for A, then freed
+        else:
+            x = tensors[key]
     if low:
         # peft casts x to A's dtype (float32, the parameters') and autocast back down: a copy per
         # adapter even where x is already in the low dtype
-        if x.dtype != "float32":
+        if x.dtype != "float32" and adapters.dropout == 0:
             workspace[i] += block_bytes(dtype_bytes(x.elements, "float32"))
         key = f"{x.key}@{low}#lora:{rec.name}"
         tensors[key] = _Tensor(key, x.elements, low, i)

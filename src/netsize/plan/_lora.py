@@ -24,8 +24,9 @@ BIAS_SETTINGS = ("none", "all", "lora_only")
 
 @dataclass(frozen=True)
 class LoRA:
-    """A LoRA setup: rank ``r``, ``alpha``, ``targets`` (names, a regex string, or ``"all-linear"``;
-    None: peft's default for the model's architecture, :mod:`netsize.plan._peft_targets`).
+    """A LoRA setup: rank ``r``, ``alpha``, ``dropout`` (peft's ``lora_dropout``), ``targets``
+    (names, a regex string, or ``"all-linear"``; None: peft's default for the model's
+    architecture, :mod:`netsize.plan._peft_targets`).
 
     >>> LoRA(r=16, targets=("q_proj", "v_proj")).r
     16
@@ -36,10 +37,13 @@ class LoRA:
     targets: tuple[str, ...] | str | None = None
     bias: str = "none"
     modules_to_save: tuple[str, ...] = field(default=())
+    dropout: float = 0.0  # peft's lora_dropout (its default 0)
 
     def __post_init__(self) -> None:
         if not isinstance(self.r, int) or self.r <= 0:
             raise NetsizeError(f"LoRA rank r must be a positive integer (got {self.r!r})")
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise NetsizeError(f"LoRA dropout must be in [0, 1) (got {self.dropout!r})")
         if self.bias not in BIAS_SETTINGS:
             raise NetsizeError(f"LoRA bias must be one of {', '.join(BIAS_SETTINGS)} (got {self.bias!r})")
         if isinstance(self.targets, str) and self.targets != "all-linear":

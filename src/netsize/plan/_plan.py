@@ -660,7 +660,8 @@ def _train(
         # autocast makes no copies of it, and a frozen layer keeps no input for its weight
         trained = tuple(r.name for r in summary.layers if setup.lora.modules_to_save
                         and matches(r.name, setup.lora.modules_to_save))
-        adapters = LoraAdapters(count.targeted, setup.lora.r, trained, base_in_autocast_dtype=True)
+        adapters = LoraAdapters(count.targeted, setup.lora.r, trained, base_in_autocast_dtype=True,
+                                dropout=setup.lora.dropout)
     act = -(-_activation_bytes(network, setup, setup.micro_batch, adapters) // setup.tensor_parallel)
     if name != "full":
         notes.append("activations of a frozen base with LoRA adapters: a frozen layer keeps no input for its "
