@@ -44,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--precision", choices=("amp", "master", "bf16", "fp32"),
                    help="amp (fp32 weights + bf16 autocast), master (bf16 weights, fp32 master; default with ZeRO)")
     p.add_argument("--lora", default="r=16,alpha=32", metavar="SPEC",
-                   help="r=16,alpha=32,targets=q_proj,v_proj (or q_proj+v_proj, all-linear, a regex),bias=none,"
+                   help="r=16,alpha=32,dropout=0,targets=q_proj,v_proj (or q_proj+v_proj, all-linear, a regex),bias=none,"
                    "save=lm_head; targets default to peft's for the config's model_type")
     p.add_argument("--quant", default="none", metavar="METHOD",
                    help="serving weights: none, fp8, int8, nf4, fp4, gptq, awq (gptq/awq: --bits, --group-size)")
@@ -70,8 +70,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def parse_lora(text: str) -> Any:
-    """``r=16,alpha=32,dropout=0.05,targets=q_proj,v_proj,bias=none,save=lm_head`` -> LoRA. A list's names are
-    separated by ``+`` or by commas (a comma item without ``=`` continues the list before it)."""
+    """``r=16,alpha=32,dropout=0.05,targets=q_proj,v_proj,bias=none,save=lm_head`` -> LoRA. A
+    list's names are separated by ``+`` or by commas (a comma item without ``=`` continues the list
+    before it)."""
     from netsize.plan import LoRA
 
     values: dict[str, Any] = {}
