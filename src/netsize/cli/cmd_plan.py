@@ -44,8 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--precision", choices=("amp", "master", "bf16", "fp32"),
                    help="amp (fp32 weights + bf16 autocast), master (bf16 weights, fp32 master; default with ZeRO)")
     p.add_argument("--lora", default="r=16,alpha=32", metavar="SPEC",
-                   help="r=16,alpha=32,dropout=0,targets=q_proj,v_proj (or q_proj+v_proj, all-linear, a regex),bias=none,"
-                   "save=lm_head; targets default to peft's for the config's model_type")
+                   help="r=16,alpha=32,dropout=0,targets=q_proj,v_proj (or q_proj+v_proj, all-linear, a regex),"
+                   "bias=none,save=lm_head; targets default to peft's for the config's model_type")
     p.add_argument("--quant", default="none", metavar="METHOD",
                    help="serving weights: none, fp8, int8, nf4, fp4, gptq, awq (gptq/awq: --bits, --group-size)")
     p.add_argument("--bits", type=int, default=4, help="bits per weight for gptq/awq (4)")
