@@ -623,3 +623,39 @@ def test_roofline_of_a_network_without_kv_cache_is_one_forward_pass() -> None:
     data = p.to_dict()["roofline"]
     assert "forward" in data and "decode_step" not in data
     assert p.scenario("lora").error is not None and "this model has none" in p.scenario("lora").error
+
+
+@pytest.mark.parametrize("scenario", ["lora", "qlora"])
+def test_lora_and_qlora_activations_are_a_frozen_bases_not_full_trainings(scenario: str) -> None:
+    """The LoRA and QLoRA rows count what autograd keeps for a frozen bf16 base with adapters (the
+    network method with LoraAdapters, checked against peft models in tests/test_memory_lora.py),
+    not the full-training upper bound."""
+    from netsize.memory import estimate
+    from netsize.memory._network_walk import LoraAdapters
+
+    cfg = {**TINY["llama"], "num_hidden_layers": 4}
+    setup = Setup(seq_len=64, lora=LoRA(r=8, targets=("q_proj", "v_proj")))
+    planned = plan(cfg, scenarios=(scenario, "full"), setup=setup)
+    lora_act, full_act = planned.scenario(scenario).part("activations"), planned.scenario("full").part("activations")
+    assert lora_act < full_act
+    net = network_from_config({**cfg, "attn_implementation": "sdpa"}, seq_len=64)  # the plan's default kernel
+    targeted = lora_count(netsize.analyze(net), setup.lora).targeted
+    r = estimate(net, dtype="float32", optimizer="sgd", autocast="bfloat16",
+                 adapters=LoraAdapters(targeted, 8, base_in_autocast_dtype=True))  # fmt: skip
+    states = r.weights_bytes + r.gradient_bytes + r.optimizer_bytes + r.autocast_weight_copies_bytes
+    assert lora_act == max(r.activation_bytes + r.input_bytes, r.peak_training_bytes - states)
+    assert not any("upper bound" in n for n in planned.scenario(scenario).notes)
+
+
+
+def test_lora_dropout_adds_its_masks_to_the_activations() -> None:
+    cfg = {**TINY["llama"], "num_hidden_layers": 4}
+    act = [plan(cfg, scenarios=("lora",), setup=Setup(seq_len=64, lora=LoRA(r=8, targets=("q_proj", "v_proj"),
+                                                                            dropout=d))).scenario("lora")
+           .part("activations") for d in (0.0, 0.1)]  # fmt: skip
+    assert act[1] > act[0]
+    with pytest.raises(NetsizeError, match="dropout"):
+        LoRA(dropout=1.5)
+    from netsize.cli.cmd_plan import parse_lora
+
+    assert parse_lora("r=8,dropout=0.05,targets=q_proj,v_proj") == LoRA(r=8, dropout=0.05, targets=("q_proj", "v_proj"))

@@ -44,8 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--precision", choices=("amp", "master", "bf16", "fp32"),
                    help="amp (fp32 weights + bf16 autocast), master (bf16 weights, fp32 master; default with ZeRO)")
     p.add_argument("--lora", default="r=16,alpha=32", metavar="SPEC",
-                   help="r=16,alpha=32,targets=q_proj,v_proj (or q_proj+v_proj, all-linear, a regex),bias=none,"
-                   "save=lm_head; targets default to peft's for the config's model_type")
+                   help="r=16,alpha=32,dropout=0,targets=q_proj,v_proj (or q_proj+v_proj, all-linear, a regex),"
+                   "bias=none,save=lm_head; targets default to peft's for the config's model_type")
     p.add_argument("--quant", default="none", metavar="METHOD",
                    help="serving weights: none, fp8, int8, nf4, fp4, gptq, awq (gptq/awq: --bits, --group-size)")
     p.add_argument("--bits", type=int, default=4, help="bits per weight for gptq/awq (4)")
@@ -70,8 +70,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def parse_lora(text: str) -> Any:
-    """``r=16,alpha=32,targets=q_proj,v_proj,bias=none,save=lm_head`` -> LoRA. A list's names are
-    separated by ``+`` or by commas (a comma item without ``=`` continues the list before it)."""
+    """``r=16,alpha=32,dropout=0.05,targets=q_proj,v_proj,bias=none,save=lm_head`` -> LoRA. A
+    list's names are separated by ``+`` or by commas (a comma item without ``=`` continues the list
+    before it)."""
     from netsize.plan import LoRA
 
     values: dict[str, Any] = {}
@@ -93,13 +94,18 @@ def parse_lora(text: str) -> Any:
         elif key == "targets":
             values["targets"] = value if value == "all-linear" else tuple(filter(None, value.split("+")))
             last_list = "targets"
+        elif key == "dropout":
+            try:
+                values["dropout"] = float(value)
+            except ValueError:
+                raise NetsizeError(f"--lora: dropout must be a number (got {value!r})") from None
         elif key == "bias":
             values["bias"] = value
         elif key in ("save", "modules_to_save"):
             values["modules_to_save"] = tuple(filter(None, value.split("+")))
             last_list = "modules_to_save"
         else:
-            raise NetsizeError(f"--lora: unknown key {key!r}; use r, alpha, targets, bias, save")
+            raise NetsizeError(f"--lora: unknown key {key!r}; use r, alpha, dropout, targets, bias, save")
     return LoRA(**values)
 
 

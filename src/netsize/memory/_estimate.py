@@ -30,6 +30,7 @@ def estimate(
     make_batch: Any = None,
     loss_fn: Any = None,
     checkpoint_segments: int | None = None,
+    adapters: Any = None,
 ) -> MemoryReport:
     """Memory of one training step (steady state: the optimizer state exists) and of inference.
 
@@ -45,6 +46,9 @@ def estimate(
     bottlenecks), and a sequence of plain layers (VGG's ``features``) through
     ``torch.utils.checkpoint.checkpoint_sequential`` with ``checkpoint_segments`` segments
     (default ``round(sqrt(length))``).
+    ``adapters``: a core network fine-tuned with LoRA (a ``LoraAdapters``: the adapted layers,
+    the rank, the layers trained in full; everything else frozen): what autograd keeps for frozen
+    layers and adapters (a PyTorch module states its own through ``requires_grad``).
     """
     if checkpoint_segments is not None and (not isinstance(checkpoint_segments, int) or checkpoint_segments < 1):
         raise NetsizeError(f"checkpoint segments must be a positive integer (got {checkpoint_segments!r})")
@@ -74,7 +78,7 @@ def estimate(
         net = network if isinstance(network, Network) else None
         from netsize.memory._network_walk import from_network
 
-        return from_network(summary, net, dtype, opt, autocast, checkpointing, checkpoint_segments)
+        return from_network(summary, net, dtype, opt, autocast, checkpointing, checkpoint_segments, adapters)
     if module is not None:
         from netsize.memory._torch_observe import from_module
 

@@ -10,7 +10,7 @@ give the peaks. See ``docs/memory.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,37 @@ LOWER_KINDS = {
     "LSTMCell", "GRUCell", "RNNCell",
 }  # fmt: skip
 FP32_KINDS = {"LayerNorm", "GroupNorm", "RMSNorm", "Softmax", "LogSoftmax", "Softplus", "CrossEntropyLoss"}
+# Layers whose saved input serves only their weight's gradient: frozen, they keep none of it
+# (``mm``/``convolution`` save ``self`` only when ``mat2``/``weight`` needs a gradient).
+WEIGHT_GRAD_INPUT_KINDS = {"Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+                           "ConvTranspose3d"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LoraAdapters:
+    """A LoRA setup on a network, as peft builds it: every parameter frozen but the adapters
+    (``A``: ``r x K``, ``B``: ``N x r``, in the parameters' dtype) on the ``layers`` named, and the
+    layers in ``trained`` (peft's ``modules_to_save``), trained in full.
+
+    What autograd then keeps (checked with ``saved_tensors_hooks``): nothing for a layer none of
+    whose inputs needs a gradient (everything below the first adapter); for a frozen linear or
+    convolution whose input needs one, no input (it serves only the weight's gradient) but, under
+    autocast, the low-precision copy of its weight, which autocast does not cache for a frozen
+    weight (its cast cache holds leaves that require grad); for a frozen RMSNorm, no normalised
+    output (the weight's gradient's operand); and for each adapter, its input (under autocast a
+    low-precision copy of its own) for ``A``'s gradient and ``A``'s output (``r`` per row) for
+    ``B``'s.
+    """
+
+    layers: tuple[str, ...]
+    r: int
+    trained: tuple[str, ...] = ()
+    #: the frozen base's weights are already in autocast's dtype (a bf16 base under bf16 autocast,
+    #: as peft and the planner hold it): autocast makes no copies of them
+    base_in_autocast_dtype: bool = False
+    #: peft's ``lora_dropout``: above 0 each adapter drops its input first (a 1-byte mask kept,
+    #: and A keeps the dropped input instead of the input)
+    dropout: float = 0.0
 
 
 
@@ -76,13 +107,32 @@ def from_network(
     autocast: str | None,
     checkpointing: bool,
     checkpoint_segments: int | None = None,
+    adapters: LoraAdapters | None = None,
 ) -> MemoryReport:
     from netsize.memory._report import MemoryReport
 
     records = summary.layers
     refs = _refs(summary, network)
     low = autocast
+    p_bytes = dtype_bytes(1, dtype)
     tensors: dict[str, _Tensor] = {}
+    adapted = set(adapters.layers) if adapters is not None else set()
+    trained = set(adapters.trained) if adapters is not None else set()
+    # the gradient blocks of each layer's trainable tensors, and the adapters' weight blocks
+    grads_of = [0] * len(records)
+    adapter_weights = 0
+    for i, rec in enumerate(records):
+        if (adapters is None or rec.name in trained) and rec.trainable_params:
+            grads_of[i] = block_bytes((rec.trainable_params - rec.biases) * p_bytes) + block_bytes(
+                rec.biases * p_bytes)
+        if rec.name in adapted:
+            assert adapters is not None
+            k, n = rec.input_shapes[0][-1], rec.output_shapes[0][-1]
+            ab = block_bytes(adapters.r * k * p_bytes) + block_bytes(n * adapters.r * p_bytes)
+            grads_of[i] += ab
+            adapter_weights += ab
+    needs_grad: set[str] = set()  # tensors that require grad (all of them without adapters)
+    kernel_outputs: set[str] = set()
     for name, shape in summary.input_shapes.items():
         tensors[name] = _Tensor(name, elements(shape), dtype, -1)
 
@@ -128,8 +178,52 @@ def from_network(
             tensors[key] = t
             keys.append(key)
         outputs_of.append(keys)
-        if a is None:
+        frozen = adapters is not None and rec.name not in trained
+        graph = not frozen or rec.name in adapted or any(root(t).key in needs_grad for t in in_tensors)
+        if graph:
+            needs_grad.update(keys)
+        if frozen and cast_of[i]:
+            # autocast casts a frozen weight at each call: kept for backward when the input needs a
+            # gradient, else gone when the product is done
+            cast_weights -= cast_of[i]
+            weight_cast = block_bytes(dtype_bytes(rec.params - rec.biases, low or dtype))
+            cast_of[i] = 0
+            if adapters is not None and adapters.base_in_autocast_dtype:
+                weight_cast = 0
+            if graph and rec.kind in WEIGHT_GRAD_INPUT_KINDS:
+                extra_saved[i] += weight_cast
+            else:
+                workspace[i] += weight_cast
+        if rec.name in adapted:
+            assert adapters is not None
+            x = root(in_tensors[0])
+            _adapter(i, rec, x, x.key in needs_grad, adapters, low, tensors, cast_keys, workspace, kernel_outputs,
+                     extra_saved)
+            if low:
+                # A and B are trainable leaves: autocast caches their low-precision copies
+                k, n = rec.input_shapes[0][-1], rec.output_shapes[0][-1]
+                ab = block_bytes(dtype_bytes(adapters.r * k, low)) + block_bytes(dtype_bytes(n * adapters.r, low))
+                cast_of[i] += ab
+                cast_weights += ab
+        if a is None or not graph:
             continue
+        if frozen and rec.kind in WEIGHT_GRAD_INPUT_KINDS:
+            a = replace(a, saved_inputs=())
+        elif frozen and rec.kind == "RMSNorm" and rec.params:
+            # the normalised output is kept only for the weight's gradient
+            a = replace(a, saved_extra_elements=max(0, a.saved_extra_elements - elements(rec.input_shapes[0])))
+        call = a.attention
+        if call is not None and a.saved_inputs is None and not call.seq_first_output:
+            kernel_outputs.add(keys[0])  # a fused kernel's output: its contract counts it as saved
+        if (adapters is not None and call is not None and call.kv_heads < call.heads and a.saved_inputs is None
+                and len(in_tensors) == 3 and _backend(call, low or dtype) == EFFICIENT):
+            # the memory-efficient kernel takes no grouped heads: keys and values are repeated to H
+            # heads before it, and it keeps the repeated copies, not the grouped inputs. Only with
+            # adapters: in full training the output projection's saved input counts the kernel's
+            # output a second time, which stands in for them (exact when H = 2 H_kv; to be fixed
+            # together, with the float32 mask the kernel keeps as its bias)
+            repeated = call.batch * call.heads * call.kv_len * (call.head_dim + call.value_head_dim)
+            a = replace(a, saved_inputs=(0,), saved_extra_elements=a.saved_extra_elements + repeated)
         kept_inputs = range(len(in_tensors)) if a.saved_inputs is None else a.saved_inputs
         for j in kept_inputs:
             t = root(in_tensors[j])
@@ -147,13 +241,13 @@ def from_network(
         # the part a layer states stays float32 under autocast (softmax probabilities...)
         fp32_act = "float32" if low else act
         fp32 = min(a.saved_extra_elements, a.saved_float32_elements)
-        extra_saved[i] = (
+        extra_saved[i] += (
             block_bytes(dtype_bytes(a.saved_extra_elements - fp32, act))
             + block_bytes(dtype_bytes(fp32, fp32_act))
             + block_bytes(a.saved_extra_bytes)
         )
         ws32 = min(a.workspace_elements, a.workspace_float32_elements)
-        workspace[i] = block_bytes(dtype_bytes(a.workspace_elements - ws32, act)) + block_bytes(
+        workspace[i] += block_bytes(dtype_bytes(a.workspace_elements - ws32, act)) + block_bytes(
             dtype_bytes(ws32, fp32_act)
         )
         if rec.kind == "Conv2d" and rec.analysis is not None and rec.analysis.windows:
@@ -206,19 +300,14 @@ def from_network(
         saved = kept
     extra_total = sum(extra_kept)
 
-    p_bytes = dtype_bytes(1, dtype)
     # one allocator block per tensor: weight, bias, and the buffers (counted as one block here)
-    weights = sum(
+    weights = adapter_weights + sum(
         block_bytes((r.params - r.biases) * p_bytes)
         + block_bytes(r.biases * p_bytes)
         + block_bytes(r.buffers * p_bytes)
         for r in records
     )
-    grads = sum(
-        block_bytes((r.trainable_params - r.biases) * p_bytes) + block_bytes(r.biases * p_bytes)
-        for r in records
-        if r.trainable_params
-    )
+    grads = sum(grads_of)
     factor = optimizer_state_factor(opt)
     state = factor * grads
     input_bytes = sum(tensors[k].bytes for k in inputs_keys)
@@ -307,12 +396,10 @@ def from_network(
     steps.append(("loss backward", "", cur + loss_fp32))
     for i in range(len(records) - 1, -1, -1):
         rec = records[i]
-        new = 0
-        if rec.trainable_params:
-            new += block_bytes((rec.trainable_params - rec.biases) * p_bytes) + block_bytes(rec.biases * p_bytes)
+        new = grads_of[i]
         for ref, in_shape in zip(refs[i], rec.input_shapes, strict=True):
             t = root(tensor(ref, in_shape))
-            if t.producer >= 0 and t.key not in grad_live:
+            if t.producer >= 0 and t.key not in grad_live and (adapters is None or t.key in needs_grad):
                 grad_live[t.key] = t.bytes
                 new += t.bytes
         cur += new
@@ -363,6 +450,58 @@ def from_network(
         layers=layers,
         steps=tuple(steps),
     )
+
+
+def _adapter(
+    i: int,
+    rec: LayerRecord,
+    x: _Tensor,
+    x_needs_grad: bool,
+    adapters: LoraAdapters,
+    low: str | None,
+    tensors: dict[str, _Tensor],
+    cast_keys: set[str],
+    workspace: list[int],
+    kernel_outputs: set[str],
+    extra_saved: list[int],
+) -> None:
+    """peft's ``result + B(A(x)) * scaling`` on layer ``i``: ``A`` keeps its input (under autocast
+    a low-precision copy of its own: activations are cast at each call, and peft first casts x to
+    A's float32), ``B`` keeps ``A``'s
+    output; ``B``'s output and its scaled copy are alive beside the base output while the sum is
+    made."""
+    r = adapters.r
+    rows = x.elements // rec.input_shapes[0][-1]
+    act = low or x.dtype
+    if adapters.dropout > 0:
+        # native_dropout's output (in x's dtype once peft cast it to float32 under autocast): what
+        # A reads instead of x; its bool mask is kept where x needs a gradient
+        if x_needs_grad:
+            extra_saved[i] += block_bytes(x.elements)
+        dropped_dtype = "float32" if low else x.dtype
+        key = f"{x.key}#lora_dropout:{rec.name}"
+        tensors[key] = _Tensor(key, x.elements, dropped_dtype, i)
+        cast_keys.add(key)
+        if low:
+            workspace[i] += tensors[key].bytes  # cast down by autocast for A, then freed
+        else:
+            x = tensors[key]
+    if low:
+        # peft casts x to A's dtype (float32, the parameters') and autocast back down: a copy per
+        # adapter even where x is already in the low dtype
+        if x.dtype != "float32" and adapters.dropout == 0:
+            workspace[i] += block_bytes(dtype_bytes(x.elements, "float32"))
+        key = f"{x.key}@{low}#lora:{rec.name}"
+        tensors[key] = _Tensor(key, x.elements, low, i)
+        cast_keys.add(key)
+        x = tensors[key]
+    if x.key not in kernel_outputs:  # else already counted, in the attention's saved set
+        x.savers.append(i)
+    key = f"{rec.name}#lora_A"
+    tensors[key] = _Tensor(key, rows * r, act, i)
+    cast_keys.add(key)  # made inside the layer: alive from it, as autocast's copies are
+    tensors[key].savers.append(i)
+    workspace[i] += 2 * block_bytes(dtype_bytes(rows * rec.output_shapes[0][-1], act))
 
 
 def _conv_workspace(rec: LayerRecord, layout: str, x: _Tensor, low: str | None) -> int:
@@ -432,18 +571,7 @@ def _attention_kernel_bytes(call: AttentionCall, dtype: str) -> tuple[int, int]:
     probabilities (all in float32 for 16-bit inputs: the math path computes in float32), and
     holds two ``N*H*L*S`` tensors while it runs. A sequence-first caller (``seq_first_output``)
     keeps a copy of the output unless flash wrote it in that layout."""
-    backend = sdpa_backend(
-        dtype,
-        heads=call.heads,
-        kv_heads=call.kv_heads,
-        q_len=call.q_len,
-        kv_len=call.kv_len,
-        head_dim=call.head_dim,
-        value_head_dim=call.value_head_dim,
-        has_mask=call.has_mask,
-        causal=call.causal,
-        enable_gqa=call.enable_gqa,
-    )
+    backend = _backend(call, dtype)
     n, h, q_len = call.batch, call.heads, call.q_len
     copy = block_bytes(dtype_bytes(n * h * q_len * call.value_head_dim, dtype)) if call.seq_first_output else 0
     if backend == EFFICIENT:
@@ -458,6 +586,22 @@ def _attention_kernel_bytes(call: AttentionCall, dtype: str) -> tuple[int, int]:
         tensors += [scores, scores]  # the mask (in the dtype: the math path's bernoulli) and the dropped
     saved = sum(block_bytes(dtype_bytes(e, math_dtype)) for e in tensors) + copy
     return saved, 2 * block_bytes(dtype_bytes(scores, math_dtype))
+
+
+def _backend(call: AttentionCall, dtype: str) -> str:
+    """The kernel PyTorch's CUDA dispatcher picks for an attention call in ``dtype``."""
+    return sdpa_backend(
+        dtype,
+        heads=call.heads,
+        kv_heads=call.kv_heads,
+        q_len=call.q_len,
+        kv_len=call.kv_len,
+        head_dim=call.head_dim,
+        value_head_dim=call.value_head_dim,
+        has_mask=call.has_mask,
+        causal=call.causal,
+        enable_gqa=call.enable_gqa,
+    )
 
 
 def _output_refs(summary: Summary, network: Network | None) -> tuple[str, ...]:

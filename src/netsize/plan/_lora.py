@@ -24,8 +24,9 @@ BIAS_SETTINGS = ("none", "all", "lora_only")
 
 @dataclass(frozen=True)
 class LoRA:
-    """A LoRA setup: rank ``r``, ``alpha``, ``targets`` (names, a regex string, or ``"all-linear"``;
-    None: peft's default for the model's architecture, :mod:`netsize.plan._peft_targets`).
+    """A LoRA setup: rank ``r``, ``alpha``, ``dropout`` (peft's ``lora_dropout``), ``targets``
+    (names, a regex string, or ``"all-linear"``; None: peft's default for the model's
+    architecture, :mod:`netsize.plan._peft_targets`).
 
     >>> LoRA(r=16, targets=("q_proj", "v_proj")).r
     16
@@ -36,10 +37,13 @@ class LoRA:
     targets: tuple[str, ...] | str | None = None
     bias: str = "none"
     modules_to_save: tuple[str, ...] = field(default=())
+    dropout: float = 0.0  # peft's lora_dropout (its default 0)
 
     def __post_init__(self) -> None:
         if not isinstance(self.r, int) or self.r <= 0:
             raise NetsizeError(f"LoRA rank r must be a positive integer (got {self.r!r})")
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise NetsizeError(f"LoRA dropout must be in [0, 1) (got {self.dropout!r})")
         if self.bias not in BIAS_SETTINGS:
             raise NetsizeError(f"LoRA bias must be one of {', '.join(BIAS_SETTINGS)} (got {self.bias!r})")
         if isinstance(self.targets, str) and self.targets != "all-linear":
@@ -64,7 +68,8 @@ class LoRACount:
         return self.adapter_params + self.trainable_bias_params + self.saved_module_params
 
 
-def _matches(name: str, targets: Sequence[str] | str) -> bool:
+def matches(name: str, targets: Sequence[str] | str) -> bool:
+    """Whether peft's rule picks the module ``name`` for ``targets`` (names or a regex)."""
     if isinstance(targets, str):
         return re.fullmatch(targets, name) is not None
     return any(name == t or name.endswith("." + t) for t in targets)
@@ -93,7 +98,7 @@ def lora_count(summary: Summary, lora: LoRA) -> LoRACount:
         if lora.targets == "all-linear":
             if rec.kind == "Linear" and rec.name != skip:
                 targeted.append(rec)
-        elif _matches(rec.name, lora.targets):
+        elif matches(rec.name, lora.targets):
             targeted.append(rec)
     if not targeted:
         names = sorted({r.name.rsplit(".", 1)[-1] for r in summary.layers if r.kind == "Linear"})
@@ -123,7 +128,7 @@ def lora_count(summary: Summary, lora: LoRA) -> LoRACount:
         terms.append(Term("lora_bias_params", bias, "biases of the targeted layers"))
     saved = 0
     if lora.modules_to_save:
-        saved_recs = [rec for rec in summary.layers if _matches(rec.name, lora.modules_to_save)]
+        saved_recs = [rec for rec in summary.layers if matches(rec.name, lora.modules_to_save)]
         if not saved_recs:
             raise NetsizeError(f"modules_to_save {list(lora.modules_to_save)} match no layer of this model")
         saved = sum(rec.params for rec in saved_recs)

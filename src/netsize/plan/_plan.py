@@ -18,7 +18,7 @@ from netsize._summary import Summary
 from netsize._term import Term
 from netsize.plan._gpus import GPU, GPUS
 from netsize.plan._gpus import gpu as gpu_named
-from netsize.plan._lora import LoRA, LoRACount, lora_count, output_layer
+from netsize.plan._lora import LoRA, LoRACount, lora_count, matches, output_layer
 from netsize.plan._peft_targets import PEFT_VERSION, default_lora_targets
 from netsize.plan._roofline import Roofline, roofline
 from netsize.plan._states import optimizer_name, optimizer_state_bytes
@@ -327,18 +327,19 @@ def _weights(summary: Summary, q: Quantization, dtype: str) -> _Weights:
     return _Weights(total, quantised, kept, largest, tuple(tensors))
 
 
-def _activation_bytes(network: Network, setup: Setup, batch: int) -> int:
+def _activation_bytes(network: Network, setup: Setup, batch: int, adapters: Any = None) -> int:
     """Activations of one micro-batch, from netsize.memory's network method: what autograd saves,
     or, where more, everything but the model states at the step's peak (the recomputation of a
     checkpointed segment, the backward's transients). Under bf16 autocast LayerNorm, softmax and
-    what they save stay float32; in pure bf16 every saved tensor is 16-bit."""
+    what they save stay float32; in pure bf16 every saved tensor is 16-bit. With ``adapters``
+    (LoRA, QLoRA) what autograd keeps for a frozen base and its adapters."""
     from netsize.memory import estimate
 
     mode = setup.resolved_activations()
     dtype = {"autocast": "float32", "bf16": "bfloat16", "fp32": "float32"}[mode]
     autocast = "bfloat16" if mode == "autocast" else None
     r = estimate(network, batch_size=batch, dtype=dtype, optimizer="sgd", autocast=autocast,
-                 checkpointing=setup.checkpointing)  # fmt: skip
+                 checkpointing=setup.checkpointing, adapters=adapters)  # fmt: skip
     states = r.weights_bytes + r.gradient_bytes + r.optimizer_bytes + r.autocast_weight_copies_bytes
     return max(r.activation_bytes + r.input_bytes, r.peak_training_bytes - states)
 
@@ -651,10 +652,23 @@ def _train(
     gathered = 0
     if stage >= 3:
         gathered = 4 * w.largest_layer_params if deepspeed else 2 * 2 * w.largest_layer_params
-    act = -(-_activation_bytes(network, setup, setup.micro_batch) // setup.tensor_parallel)
+    adapters = None
     if name != "full":
-        notes.append("activations counted as for full training (an upper bound: frozen layers need not save "
-                     "their inputs)")
+        from netsize.memory._network_walk import LoraAdapters
+
+        # the base is frozen and held in bfloat16 (QLoRA's 4-bit weights are dequantised to it):
+        # autocast makes no copies of it, and a frozen layer keeps no input for its weight
+        trained = tuple(r.name for r in summary.layers if setup.lora.modules_to_save
+                        and matches(r.name, setup.lora.modules_to_save))
+        adapters = LoraAdapters(count.targeted, setup.lora.r, trained, base_in_autocast_dtype=True,
+                                dropout=setup.lora.dropout)
+    act = -(-_activation_bytes(network, setup, setup.micro_batch, adapters) // setup.tensor_parallel)
+    if name != "full":
+        notes.append("activations of a frozen base with LoRA adapters: a frozen layer keeps no input for its "
+                     "weight's gradient, nothing is kept below the first adapter")
+        if name == "qlora":
+            notes.append("not counted: bitsandbytes dequantises each 4-bit weight to bfloat16 for its product, in "
+                         "forward and backward (one layer's weight at a time, freed after)")
     parts = [
         Term("weights", weights, "weight bytes / model-parallel" + (" / shards" if stage >= 3 else ""),
              f"{base_bytes + adapter_weight_bytes} / {mp}" + (f" / {dp}" if stage >= 3 else "")),
