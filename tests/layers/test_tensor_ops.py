@@ -176,11 +176,14 @@ def test_einsum_implicit_and_ellipsis_match_torch(equation, data):
     sizes = {c: data.draw(st.integers(1, 4)) for c in sorted(set(equation) - set(",->."))}
     leading = tuple(data.draw(st.integers(1, 3)) for _ in range(data.draw(st.integers(0, 2))))
     lhs = equation.split("->")[0]
-    ins = tuple(
-        (*(leading[data.draw(st.integers(0, len(leading))):] if "..." in term else ()),
-         *(sizes[c] for c in term.replace("...", "")))
-        for term in lhs.split(",")
-    )
+    # Each operand's '...' axes stand where its '...' stands ('b...i': after b), a suffix of the
+    # leading axes so that they broadcast.
+    def operand(term: str) -> tuple[int, ...]:
+        before, _, after = term.partition("...")
+        ellipsis = leading[data.draw(st.integers(0, len(leading))):] if "..." in term else ()
+        return (*(sizes[c] for c in before), *ellipsis, *(sizes[c] for c in after))
+
+    ins = tuple(operand(term) for term in lhs.split(","))
     counter = FlopCounterMode(display=False)
     with counter:
         out = torch.einsum(equation, *[torch.zeros(s) for s in ins])
