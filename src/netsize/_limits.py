@@ -173,11 +173,21 @@ def read_json_object(path: str | Path) -> dict[str, Any]:
     an object, each with a message naming the file.
     """
     path = Path(path)
-    text = read_bounded_text(path, MAX_CONFIG_BYTES, "config")
+    data = parse_json(read_bounded_text(path, MAX_CONFIG_BYTES, "config"), str(path))
+    if not isinstance(data, dict):
+        raise NetsizeError(f"{path}: a config must be a JSON object (got a {type(data).__name__})")
+    return data
+
+
+
+def parse_json(text: str, where: str) -> Any:
+    """``json.loads(text)`` within the bounds: an integer literal of at most :data:`MAX_INT_DIGITS`
+    digits, nesting at most :data:`MAX_DEPTH` deep; each refusal one NetsizeError naming ``where``."""
+
     def parse_int(literal: str) -> int:
         if len(literal.lstrip("-")) > MAX_INT_DIGITS:
             raise NetsizeError(
-                f"{path}: an integer with {len(literal.lstrip('-'))} digits; at most {MAX_INT_DIGITS} are accepted"
+                f"{where}: an integer with {len(literal.lstrip('-'))} digits; at most {MAX_INT_DIGITS} are accepted"
             )
         return int(literal)
 
@@ -186,18 +196,15 @@ def read_json_object(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(text, parse_int=parse_int)
     except json.JSONDecodeError as err:
-        raise NetsizeError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+        raise NetsizeError(f"{where}: not valid JSON ({err.msg} at line {err.lineno})") from None
     except RecursionError:
-        raise NetsizeError(f"{path}: JSON nested too deep; a config may nest at most {MAX_DEPTH} levels") from None
+        raise NetsizeError(f"{where}: JSON nested too deep; a config may nest at most {MAX_DEPTH} levels") from None
     except ValueError as err:
-        raise NetsizeError(f"{path}: not a readable JSON config ({err})") from None
+        raise NetsizeError(f"{where}: not a readable JSON config ({err})") from None
     depth = _depth(data)
     if depth > MAX_DEPTH:
-        raise NetsizeError(f"{path}: JSON nested {depth} levels deep; a config may nest at most {MAX_DEPTH}")
-    if not isinstance(data, dict):
-        raise NetsizeError(f"{path}: a config must be a JSON object (got a {type(data).__name__})")
+        raise NetsizeError(f"{where}: JSON nested {depth} levels deep; a config may nest at most {MAX_DEPTH}")
     return data
-
 
 _LAYER_KEY = re.compile(r"(n|num|num_hidden|num_decoder|num_encoder|encoder|decoder|n_decoder|n_encoder)_layers?")
 _EXPERT_KEY = re.compile(r"(num_local_experts|num_experts|n_routed_experts|moe_num_experts|num_experts_per_tok)")

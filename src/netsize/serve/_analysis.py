@@ -178,6 +178,22 @@ def _read(reader: Any, *args: Any) -> Any:
                            f"{str(err).splitlines()[0][:200] if str(err) else ''}") from None
 
 
+def zoo_listing() -> list[dict[str, str]]:
+    """The zoo's models as the page lists them: each name and description."""
+    from netsize import zoo
+
+    return [{"name": n, "description": zoo.get(n).description} for n in zoo.names()]
+
+
+def zoo_spec_text(name: str) -> str:
+    """A zoo model as spec text for the page's editor (its names, tree and fixed sizes kept)."""
+    from netsize import zoo
+    from netsize.spec._dump import dump_spec
+
+    entry = zoo.get(name)
+    return dump_spec(entry.build(), entry.convention)
+
+
 def error_json(err: BaseException) -> dict[str, Any]:
     """``{"error": MESSAGE, "line": N or None}``: the spec line is the one the message names."""
     text = str(err)

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
+from netsize.serve._analysis import zoo_listing, zoo_spec_text
 from netsize.serve._guard import TOKEN_HEADER, allowed_hosts, refusal
 from netsize.serve._pool import WorkerPool
 from netsize.serve._request import BadRequest, parse_body
@@ -42,14 +43,6 @@ def _hardened(send: Any) -> Any:
         await send(message)
 
     return sending
-
-
-def _zoo_spec_text(name: str) -> str:
-    from netsize import zoo
-    from netsize.spec._dump import dump_spec
-
-    entry = zoo.get(name)
-    return dump_spec(entry.build(), entry.convention)
 
 
 def create_app(
@@ -130,9 +123,7 @@ def create_app(
         return HTMLResponse(pages.get(asked) or await run_in_threadpool(page_bytes, asked))
 
     async def zoo_names(request: Request) -> Response:
-        from netsize import zoo
-
-        return JSONResponse([{"name": n, "description": zoo.get(n).description} for n in zoo.names()])
+        return JSONResponse(zoo_listing())
 
     async def zoo_spec(request: Request) -> Response:
         from netsize import zoo
@@ -141,7 +132,7 @@ def create_app(
         if name not in zoo.names():
             return PlainTextResponse(f"unknown zoo model {name[:60]!r}; GET /api/zoo lists them", status_code=404)
         if name not in specs:
-            specs[name] = await run_in_threadpool(_zoo_spec_text, name)
+            specs[name] = await run_in_threadpool(zoo_spec_text, name)
         return PlainTextResponse(specs[name])
 
     async def analyze_endpoint(request: Request) -> Response:

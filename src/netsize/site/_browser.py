@@ -32,25 +32,18 @@ def handle(path: str, body: str = "") -> str:
     >>> reply["status"], "alexnet" in [z["name"] for z in json.loads(reply["text"])]
     (200, True)
     """
-    from netsize import zoo
+    from netsize.serve._analysis import zoo_listing, zoo_spec_text
 
     path = path.split("?", 1)[0].lstrip("/")
+    if path in ("api/analyze", "api/report"):
+        return _analyze(path, body)
     try:
         if path == "api/zoo":
-            names = [{"name": n, "description": zoo.get(n).description} for n in zoo.names()]
-            return _reply(200, json.dumps(names))
+            return _reply(200, json.dumps(zoo_listing()))
         if path.startswith("api/zoo/") and path.endswith("/spec"):
             from urllib.parse import unquote
 
-            from netsize.spec._dump import dump_spec
-
-            entry = zoo.get(unquote(path[len("api/zoo/"):-len("/spec")]))
-            return _reply(200, dump_spec(entry.build(), entry.convention), "text/plain")
-        if path in ("api/analyze", "api/report"):
-            try:
-                return _analyze(path, body)
-            except NetsizeError as err:
-                return _error(err)
+            return _reply(200, zoo_spec_text(unquote(path[len("api/zoo/"):-len("/spec")])), "text/plain")
     except NetsizeError as err:
         return _reply(404, str(err), "text/plain")
     return _reply(404, f"no such page: {path}", "text/plain")
@@ -59,7 +52,10 @@ def handle(path: str, body: str = "") -> str:
 def _analyze(path: str, body: str) -> str:
     from netsize.serve._worker import handle as answer
 
-    _refer_onnx(body)
+    try:
+        _refer_onnx(body)
+    except NetsizeError as err:
+        return _error(err)
     status, kind, payload = answer("report" if path == "api/report" else "analyze", body.encode("utf-8"))
     return _reply(status, payload.decode("utf-8"), kind.split(";")[0])
 

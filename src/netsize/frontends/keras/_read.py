@@ -11,7 +11,6 @@ an integer literal past :data:`~netsize._limits.MAX_INT_DIGITS` digits: each is 
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import zipfile
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from netsize._errors import NetsizeError
-from netsize._limits import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_INT_DIGITS, refuse_special_file
+from netsize._limits import MAX_CONFIG_BYTES, parse_json, refuse_special_file
 
 __all__ = ["MAX_ZIP_MEMBERS", "load_config"]
 
@@ -130,39 +129,8 @@ def _zip_member(path: Path, member: str) -> bytes:
 
 
 def _parse(raw: bytes, where: str) -> Any:
-    def parse_int(literal: str) -> int:
-        digits = len(literal.lstrip("-"))
-        if digits > MAX_INT_DIGITS:
-            raise NetsizeError(f"{where}: an integer with {digits} digits; at most {MAX_INT_DIGITS} are accepted")
-        return int(literal)
-
     try:
         text = raw.decode("utf-8")
-        data = json.loads(text, parse_int=parse_int)
     except UnicodeDecodeError:
         raise NetsizeError(f"{where}: not a Keras model config (not UTF-8 text)") from None
-    except json.JSONDecodeError as err:
-        raise NetsizeError(f"{where}: not valid JSON ({err.msg} at line {err.lineno})") from None
-    except RecursionError:
-        raise NetsizeError(f"{where}: JSON nested too deep; a config may nest at most {MAX_DEPTH} levels") from None
-    except ValueError as err:
-        raise NetsizeError(f"{where}: not a readable JSON config ({err})") from None
-    depth = _depth(data)
-    if depth > MAX_DEPTH:
-        raise NetsizeError(f"{where}: JSON nested {depth} levels deep; a config may nest at most {MAX_DEPTH}")
-    return data
-
-
-def _depth(data: Any) -> int:
-    """How deeply lists and dicts nest in ``data`` (a scalar is 0), without recursion."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(data, 0)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            level += 1
-            deepest = max(deepest, level)
-            stack.extend((x, level) for x in item if isinstance(x, dict | list))
-    return deepest
+    return parse_json(text, where)
